@@ -1,0 +1,60 @@
+# RKH Photo Orders — the two commands: `make run` and `make test`.
+# Python packages come from uv.lock only (uv sync --frozen), so every install is the same.
+
+PYTHON      ?= python3
+UV_VERSION  := 0.13.8
+TOOLS       := var/tools
+UV          := $(TOOLS)/bin/uv
+VENV        := .venv
+BIN         := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+# make run: web (HTTP + WebSocket) on 127.0.0.1:56789 unless PORT / BIND say otherwise.
+PORT        ?= 56789
+BIND        ?= 127.0.0.1
+# Tests run against real PostgreSQL; Redis is the embedded one unless REDIS_URL is set.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/rkh
+
+.PHONY: run test lint format venv venv-dev migrate seed check-deploy clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+venv: $(UV)
+	$(UV) sync --frozen --no-dev
+
+venv-dev: $(UV)
+	$(UV) sync --frozen
+
+run: venv
+	@mkdir -p var
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
+	@if [ ! -f var/.demo-seeded ] && [ "$${DEBUG:-1}" != "0" ]; then \
+		DEBUG=1 $(BIN)/python manage.py seed_demo && touch var/.demo-seeded; fi
+	@echo "RKH Photo Orders on http://$(BIND):$(PORT)/"
+	PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=$${DEBUG:-1} RKH_PORT=$(PORT) RKH_BIND=$(BIND) \
+		$(BIN)/honcho start -f Procfile $$( [ -z "$$REDIS_URL" ] && echo redis ) web worker beat
+
+lint: venv-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: venv-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python -m rkh_site.embedded_redis --ensure
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/pytest $(PYTEST_ARGS)
+
+check-deploy: venv
+	DEBUG=0 SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))') \
+		ALLOWED_HOSTS=photos.example.com $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) $(TOOLS) staticfiles

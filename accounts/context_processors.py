@@ -1,0 +1,8 @@
+"""Template context: the signed-in user's role, for navigation."""
+
+from .roles import role_of
+
+
+def roles(request) -> dict:
+    user = getattr(request, "user", None)
+    return {"user_role": role_of(user) if user is not None else None}

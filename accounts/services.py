@@ -1,0 +1,35 @@
+"""Writes about users and roles, shared by the admin, commands and tasks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from auditlog.models import LogEntry
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+
+from .models import User
+from .roles import ROLES
+
+
+def set_role(user: User, role: str | None) -> None:
+    """Give the user exactly one role (or none); other role groups are removed."""
+    if role is not None and role not in ROLES:
+        raise ValueError(f"Unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    with transaction.atomic():
+        others = Group.objects.filter(name__in=ROLES).exclude(name=role)
+        user.groups.remove(*others)
+        if role is not None:
+            user.groups.add(Group.objects.get(name=role))
+
+
+def purge_old_audit_entries(days: int | None = None) -> int:
+    """Delete audit entries older than ``AUDITLOG_RETENTION_DAYS``; 0 keeps everything."""
+    days = settings.AUDITLOG_RETENTION_DAYS if days is None else days
+    if days <= 0:
+        return 0
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted, _ = LogEntry.objects.filter(timestamp__lt=cutoff).delete()
+    return deleted

@@ -1,0 +1,11 @@
+"""Periodic housekeeping for accounts and the audit trail."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task
+def purge_old_audit_entries() -> int:
+    """Retention for the audit log, so it cannot grow without bound."""
+    return services.purge_old_audit_entries()

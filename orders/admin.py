@@ -1,0 +1,245 @@
+"""The managers' back office for orders.
+
+Every queryset goes through ``restrict`` and every object permission through
+``orders.access.can``: the admin shows and changes exactly what the pages and
+API would allow. Status moves are bulk actions that call the services, so they
+are checked and written to the timeline like any other change.
+"""
+
+from __future__ import annotations
+
+from auditlog.mixins import AuditlogHistoryAdminMixin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+
+from . import access, services
+from .exceptions import OrderError
+from .models import Image, Order, OrderEvent
+
+
+class ImageInline(admin.TabularInline):
+    model = Image
+    fields = ("original_filename", "status", "status_reason", "file_size", "width", "height")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    classes = ("collapse",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class OrderEventInline(admin.TabularInline):
+    model = OrderEvent
+    fields = ("seq", "kind", "payload", "actor", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("-seq",)
+    classes = ("collapse",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+def _move_orders(modeladmin, request, queryset, status: str) -> None:
+    moved, refused = 0, []
+    for order in queryset:
+        try:
+            services.change_order_status(order, status, actor=request.user, reason="admin action")
+            moved += 1
+        except (OrderError, PermissionDenied) as exc:
+            refused.append(f"{order.order_ref}: {exc}")
+    if moved:
+        modeladmin.message_user(request, f"{moved} order(s) moved to {status}.", messages.SUCCESS)
+    for line in refused:
+        modeladmin.message_user(request, line, messages.WARNING)
+
+
+@admin.action(description="Cancel selected orders")
+def cancel_orders(modeladmin, request, queryset):
+    _move_orders(modeladmin, request, queryset, Order.Status.CANCELLED)
+
+
+@admin.action(description="Mark selected orders completed")
+def complete_orders(modeladmin, request, queryset):
+    _move_orders(modeladmin, request, queryset, Order.Status.COMPLETED)
+
+
+class RestrictedAdminMixin:
+    """Narrow the admin to the access rule (objects reached via ``order``)."""
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).restrict(request.user, access.Action.VIEW)
+
+    def _order_of(self, obj):
+        return obj if isinstance(obj, Order) else obj.order
+
+    def has_view_permission(self, request, obj=None):
+        allowed = super().has_view_permission(request, obj)
+        return allowed and (
+            obj is None or access.can(request.user, access.Action.VIEW, self._order_of(obj))
+        )
+
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (
+            obj is None or access.can(request.user, access.Action.CHANGE, self._order_of(obj))
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (
+            obj is None or access.can(request.user, access.Action.DELETE, self._order_of(obj))
+        )
+
+
+@admin.register(Order)
+class OrderAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "order_ref",
+        "event",
+        "customer_name",
+        "status",
+        "total_images",
+        "processed_images",
+        "failed_images",
+        "review_images",
+        "created_by",
+        "assigned_to",
+        "created_at",
+    )
+    list_filter = ("status", "ai_processed", "pmr_synced", "event__event_type", "assigned_to")
+    list_select_related = ("event", "created_by", "assigned_to")
+    search_fields = ("order_ref", "customer_name", "customer_email", "event__event_id")
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("event", "assigned_to")
+    readonly_fields = (
+        "order_ref",
+        "status",
+        "created_by",
+        "total_images",
+        "ingested_images",
+        "processed_images",
+        "synced_images",
+        "rejected_images",
+        "failed_images",
+        "review_images",
+        "ai_processed",
+        "pmr_synced",
+        "created_at",
+        "updated_at",
+        "completed_at",
+    )
+    fieldsets = (
+        (None, {"fields": ("order_ref", "event", "status", "assigned_to", "created_by")}),
+        ("Customer", {"fields": ("customer_name", "customer_email", "order_date", "notes")}),
+        (
+            "Progress",
+            {
+                "fields": (
+                    ("total_images", "ingested_images", "processed_images", "synced_images"),
+                    ("rejected_images", "failed_images", "review_images"),
+                    ("ai_processed", "pmr_synced"),
+                )
+            },
+        ),
+        (
+            "Other",
+            {
+                "classes": ("collapse",),
+                "fields": ("metadata", "created_at", "updated_at", "completed_at"),
+            },
+        ),
+    )
+    inlines = (ImageInline, OrderEventInline)
+    actions = (cancel_orders, complete_orders)
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return access.can_create_order(request.user)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            current = Order.objects.get(pk=obj.pk)
+            edits = {
+                field: form.cleaned_data[field]
+                for field in form.changed_data
+                if field in services.EDITABLE_ORDER_FIELDS
+            }
+            if edits:
+                current = services.update_order(current, actor=request.user, **edits)
+            if "assigned_to" in form.changed_data:
+                services.assign_order(current, obj.assigned_to, actor=request.user)
+            return
+        created = services.create_order(
+            actor=request.user,
+            event=obj.event,
+            customer_name=obj.customer_name,
+            customer_email=obj.customer_email,
+            notes=obj.notes,
+            assigned_to=obj.assigned_to,
+            order_date=obj.order_date,
+            metadata=obj.metadata,
+        )
+        obj.pk, obj.order_ref = created.pk, created.order_ref
+
+
+@admin.register(Image)
+class ImageAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "id",
+        "original_filename",
+        "order",
+        "status",
+        "mime_type",
+        "width",
+        "height",
+        "file_size",
+        "created_at",
+    )
+    list_filter = ("status", "mime_type", "ai_analyzed")
+    list_select_related = ("order",)
+    search_fields = ("original_filename", "sha256", "order__order_ref")
+    date_hierarchy = "created_at"
+    raw_id_fields = ("order",)
+    readonly_fields = (
+        "order",
+        "original",
+        "original_filename",
+        "file_size",
+        "mime_type",
+        "width",
+        "height",
+        "sha256",
+        "status",
+        "status_reason",
+        "ai_analyzed",
+        "pmr_url",
+        "created_at",
+        "updated_at",
+    )
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False  # images arrive through upload and ingest, never typed in
+
+
+@admin.register(OrderEvent)
+class OrderEventAdmin(RestrictedAdminMixin, admin.ModelAdmin):
+    list_display = ("order", "seq", "kind", "actor", "created_at")
+    list_filter = ("kind",)
+    list_select_related = ("order", "actor")
+    search_fields = ("order__order_ref", "kind")
+    date_hierarchy = "created_at"
+    readonly_fields = ("order", "seq", "kind", "payload", "actor", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,11 @@
+"""Errors the order services raise for requests that cannot be carried out."""
+
+
+class OrderError(Exception):
+    """Base class: a request about an order that is refused, with a message for people."""
+
+
+class TransitionNotAllowed(OrderError):
+    def __init__(self, what: str, current: str, new: str) -> None:
+        self.current, self.new = current, new
+        super().__init__(f"{what} cannot move from '{current}' to '{new}'.")

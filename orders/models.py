@@ -1,0 +1,310 @@
+"""Orders, their images and their timeline.
+
+Status fields are only changed through ``orders.services``; the allowed moves
+are declared here, next to the statuses, so the state machine reads in one
+place and the services only have to ask ``can_move``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePosixPath
+
+from auditlog.registry import auditlog
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from . import access
+
+
+class RestrictedQuerySet(models.QuerySet):
+    """A queryset that can be narrowed to what a user may do (NetBox's idea).
+
+    ``order_path`` is how the model reaches its order ("" for Order itself).
+    """
+
+    order_path = ""
+
+    def restrict(self, user, action: access.Action | str = access.Action.VIEW):
+        scope = access.order_scope(user, action, prefix=self.order_path)
+        return self.none() if scope is None else self.filter(scope)
+
+    def visible_to(self, user):
+        return self.restrict(user, access.Action.VIEW)
+
+
+class OrderQuerySet(RestrictedQuerySet):
+    order_path = ""
+
+
+class ImageQuerySet(RestrictedQuerySet):
+    order_path = "order__"
+
+
+class OrderEventQuerySet(RestrictedQuerySet):
+    order_path = "order__"
+
+
+class OrderStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PENDING = "pending", "Pending"
+    PROCESSING = "processing", "Processing"
+    NEEDS_REVIEW = "needs_review", "Needs review"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class ImageStatus(models.TextChoices):
+    UPLOADED = "uploaded", "Uploaded"
+    INGESTED = "ingested", "Ingested"
+    ANALYZED = "analyzed", "Analyzed"
+    PROCESSED = "processed", "Processed"
+    SYNCED = "synced", "Synced to PMR"
+    REJECTED = "rejected", "Rejected"
+    FAILED = "failed", "Failed"
+    NEEDS_REVIEW = "needs_review", "Needs review"
+
+
+class OrderRefSequence(models.Model):
+    """Last number handed out per year, for ``ORD-<year>-<number>`` references."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last_value = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last_value}"
+
+
+class Order(models.Model):
+    Status = OrderStatus
+    S = OrderStatus
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        S.DRAFT: frozenset({S.PENDING, S.CANCELLED}),
+        S.PENDING: frozenset({S.PROCESSING, S.DRAFT, S.FAILED, S.CANCELLED}),
+        S.PROCESSING: frozenset({S.NEEDS_REVIEW, S.COMPLETED, S.FAILED, S.CANCELLED}),
+        S.NEEDS_REVIEW: frozenset({S.PROCESSING, S.COMPLETED, S.FAILED, S.CANCELLED}),
+        S.FAILED: frozenset({S.PENDING, S.PROCESSING, S.CANCELLED}),
+        S.COMPLETED: frozenset(),
+        S.CANCELLED: frozenset(),
+    }
+    #: Statuses in which the order is finished and its content frozen.
+    CLOSED = frozenset({S.COMPLETED, S.CANCELLED})
+
+    order_ref = models.CharField(
+        "order reference",
+        max_length=20,
+        unique=True,
+        editable=False,
+        help_text="Stable public reference, used in URLs and toward the PMR.",
+    )
+    event = models.ForeignKey("events.Event", on_delete=models.PROTECT, related_name="orders")
+    customer_name = models.CharField(max_length=255)
+    customer_email = models.EmailField(max_length=255, blank=True)
+    order_date = models.DateTimeField(db_index=True)
+    status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.DRAFT)
+    notes = models.TextField(blank=True)
+
+    # Image counters: derived from the images by services.refresh_image_counters,
+    # stored so that lists of thousands of orders need no aggregate per row.
+    total_images = models.PositiveIntegerField(default=0)
+    ingested_images = models.PositiveIntegerField(default=0)
+    processed_images = models.PositiveIntegerField(default=0)
+    synced_images = models.PositiveIntegerField(default=0)
+    rejected_images = models.PositiveIntegerField(default=0)
+    failed_images = models.PositiveIntegerField(default=0)
+    review_images = models.PositiveIntegerField(default=0)
+
+    ai_processed = models.BooleanField("AI processed", default=False)
+    pmr_synced = models.BooleanField("synced to PMR", default=False)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="orders_created",
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="orders_assigned",
+    )
+    last_event_seq = models.PositiveIntegerField(default=0, editable=False)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("process_order", "Can start and retry processing of orders"),
+            ("view_all_orders", "Can view every order, not only own and assigned"),
+            ("manage_all_orders", "Can change and process every order"),
+            ("assign_order", "Can assign orders to users"),
+            ("view_analytics", "Can view analytics"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="orders_status_created_idx"),
+            models.Index(fields=["-created_at", "-id"], name="orders_created_idx"),
+            models.Index(fields=["customer_email"], name="orders_customer_email_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=OrderStatus.values), name="orders_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(processed_images__lte=models.F("total_images"))
+                & Q(ingested_images__lte=models.F("total_images"))
+                & Q(synced_images__lte=models.F("total_images")),
+                name="orders_counters_within_total",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.order_ref
+
+    @classmethod
+    def can_move(cls, current: str, new: str) -> bool:
+        return new in cls.TRANSITIONS.get(current, frozenset())
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in self.CLOSED
+
+
+def original_upload_path(instance: Image, filename: str) -> str:
+    """Server-made storage name: never the client's filename in a path."""
+    suffix = PurePosixPath(filename).suffix.lower()[:10]
+    safe_suffix = suffix if suffix[1:].isalnum() else ""
+    return f"originals/{instance.order_id}/{uuid.uuid4().hex}{safe_suffix}"
+
+
+class Image(models.Model):
+    Status = ImageStatus
+    S = ImageStatus
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        S.UPLOADED: frozenset({S.INGESTED, S.REJECTED, S.FAILED}),
+        S.INGESTED: frozenset({S.ANALYZED, S.PROCESSED, S.NEEDS_REVIEW, S.FAILED}),
+        S.ANALYZED: frozenset({S.PROCESSED, S.NEEDS_REVIEW, S.FAILED}),
+        S.PROCESSED: frozenset({S.SYNCED, S.NEEDS_REVIEW, S.FAILED}),
+        # A reviewer approves, sends back for another pass, or rejects.
+        S.NEEDS_REVIEW: frozenset({S.INGESTED, S.ANALYZED, S.PROCESSED, S.REJECTED}),
+        # A retry resumes from the last step that had succeeded.
+        S.FAILED: frozenset({S.UPLOADED, S.INGESTED, S.ANALYZED, S.PROCESSED}),
+        S.SYNCED: frozenset(),
+        S.REJECTED: frozenset(),
+    }
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="images")
+    original = models.FileField(upload_to=original_upload_path, max_length=255)
+    original_filename = models.CharField(
+        max_length=255, help_text="The name the file had on the client; for display only."
+    )
+    file_size = models.PositiveBigIntegerField(default=0)
+    mime_type = models.CharField("MIME type", max_length=50, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    sha256 = models.CharField("SHA-256", max_length=64, blank=True, db_index=True)
+    status = models.CharField(
+        max_length=20, choices=ImageStatus.choices, default=ImageStatus.UPLOADED
+    )
+    status_reason = models.TextField(
+        blank=True, help_text="Why the image is rejected, failed or waiting for review."
+    )
+    ai_analyzed = models.BooleanField("AI analyzed", default=False)
+    ai_metadata = models.JSONField("AI metadata", default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True, help_text="EXIF and ingest facts.")
+    pmr_url = models.URLField("PMR URL", max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ImageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["order", "id"]
+        indexes = [
+            models.Index(fields=["order", "status"], name="images_order_status_idx"),
+            models.Index(fields=["status", "updated_at"], name="images_status_updated_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=ImageStatus.values), name="images_status_valid"
+            ),
+            # The same bytes are stored once per order; a repeat is flagged, not kept.
+            models.UniqueConstraint(
+                fields=["order", "sha256"],
+                condition=~Q(sha256="") & ~Q(status="rejected"),
+                name="images_unique_sha256_per_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_filename} ({self.order_id})"
+
+    @classmethod
+    def can_move(cls, current: str, new: str) -> bool:
+        return new in cls.TRANSITIONS.get(current, frozenset())
+
+
+class OrderEvent(models.Model):
+    """One entry of an order's timeline, numbered per order.
+
+    The numbering (``seq``) is what live views resume from after a reconnect:
+    "give me everything after 41" has neither gaps nor repeats.
+    """
+
+    class Kind:
+        ORDER_CREATED = "order.created"
+        ORDER_UPDATED = "order.updated"
+        ORDER_STATUS = "order.status_changed"
+        ORDER_ASSIGNED = "order.assigned"
+        IMAGE_ADDED = "image.added"
+        IMAGE_STATUS = "image.status_changed"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="timeline")
+    seq = models.PositiveIntegerField("sequence number")
+    kind = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = OrderEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["order", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "seq"], name="order_events_unique_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}#{self.seq} {self.kind}"
+
+
+# Counters and the timeline number are derived data: auditing them would write
+# an entry per image step and bury the changes people make.
+auditlog.register(
+    Order,
+    exclude_fields=[
+        "last_event_seq",
+        "updated_at",
+        "total_images",
+        "ingested_images",
+        "processed_images",
+        "synced_images",
+        "rejected_images",
+        "failed_images",
+        "review_images",
+    ],
+)
+auditlog.register(Image, exclude_fields=["updated_at"])

@@ -1,0 +1,3 @@
+"""WebSocket routes of the orders app (live order status arrives with its consumer)."""
+
+websocket_urlpatterns: list = []

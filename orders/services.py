@@ -1,0 +1,222 @@
+"""Every write about orders: creation, status changes, timeline, counters.
+
+Each function is one use case in one transaction. It checks the actor's access
+through ``orders.access`` when an actor is given (tasks act as the system and
+pass none), refuses state changes the models do not allow, and records an
+``OrderEvent`` so the timeline and live views see every change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from . import access
+from .exceptions import OrderError, TransitionNotAllowed
+from .models import Image, Order, OrderEvent, OrderRefSequence
+
+Kind = OrderEvent.Kind
+
+
+def _require(actor: Any, action: access.Action, order: Order) -> None:
+    if actor is not None and not access.can(actor, action, order):
+        raise PermissionDenied(f"You may not {action.value} order {order.order_ref}.")
+
+
+def next_order_ref(year: int) -> str:
+    """Hand out the next ``ORD-<year>-<nnnnnn>``; call inside a transaction.
+
+    The per-year row is locked, so concurrent creations get distinct numbers.
+    """
+    for _ in range(3):
+        try:
+            with transaction.atomic():
+                seq, _ = OrderRefSequence.objects.select_for_update().get_or_create(year=year)
+                break
+        except IntegrityError:  # another transaction created the year's row first
+            continue
+    else:  # pragma: no cover - three lost races in a row
+        raise OrderError("Could not allocate an order reference; please retry.")
+    seq.last_value += 1
+    seq.save(update_fields=["last_value"])
+    return f"ORD-{year}-{seq.last_value:06d}"
+
+
+def record_event(
+    order: Order, kind: str, payload: dict | None = None, actor: Any = None
+) -> OrderEvent:
+    """Append to the order's timeline with the next per-order number.
+
+    Locks the order row, so numbers have no gaps or repeats under concurrency.
+    """
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().only("id", "last_event_seq").get(pk=order.pk)
+        seq = locked.last_event_seq + 1
+        Order.objects.filter(pk=order.pk).update(last_event_seq=seq)
+        order.last_event_seq = seq
+        return OrderEvent.objects.create(
+            order_id=order.pk,
+            seq=seq,
+            kind=kind,
+            payload=payload or {},
+            actor=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+
+
+@transaction.atomic
+def create_order(
+    *,
+    actor: Any,
+    event: Any,
+    customer_name: str,
+    customer_email: str = "",
+    notes: str = "",
+    assigned_to: Any = None,
+    order_date=None,
+    metadata: dict | None = None,
+) -> Order:
+    if not access.can_create_order(actor):
+        raise PermissionDenied("You may not create orders.")
+    if (
+        assigned_to is not None
+        and assigned_to != actor
+        and not actor.has_perm(access.REQUIRED_PERMISSION[access.Action.ASSIGN])
+    ):
+        raise PermissionDenied("You may not assign orders to other users.")
+    order_date = order_date or timezone.now()
+    order = Order.objects.create(
+        order_ref=next_order_ref(order_date.year),
+        event=event,
+        customer_name=customer_name.strip(),
+        customer_email=customer_email.strip().lower(),
+        notes=notes,
+        order_date=order_date,
+        created_by=actor,
+        assigned_to=assigned_to,
+        metadata=metadata or {},
+    )
+    record_event(order, Kind.ORDER_CREATED, {"status": order.status}, actor)
+    return order
+
+
+@transaction.atomic
+def change_order_status(
+    order: Order, new_status: str, *, actor: Any = None, reason: str = ""
+) -> Order:
+    """Move an order to ``new_status`` if the state machine allows it."""
+    action = access.Action.CANCEL if new_status == Order.Status.CANCELLED else access.Action.PROCESS
+    _require(actor, action, order)
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    if not Order.can_move(locked.status, new_status):
+        raise TransitionNotAllowed(f"Order {locked.order_ref}", locked.status, new_status)
+    previous = locked.status
+    locked.status = new_status
+    locked.completed_at = timezone.now() if new_status == Order.Status.COMPLETED else None
+    locked.save(update_fields=["status", "completed_at", "updated_at"])
+    record_event(
+        locked,
+        Kind.ORDER_STATUS,
+        {"from": previous, "to": new_status, "reason": reason},
+        actor,
+    )
+    order.status, order.completed_at = locked.status, locked.completed_at
+    order.last_event_seq = locked.last_event_seq
+    return order
+
+
+#: Order fields people may edit; status, counters and references move only
+#: through their own services.
+EDITABLE_ORDER_FIELDS = frozenset(
+    {"event", "customer_name", "customer_email", "order_date", "notes", "metadata"}
+)
+
+
+@transaction.atomic
+def update_order(order: Order, *, actor: Any, **changes: Any) -> Order:
+    """Edit an order's details; refused on closed orders and for unknown fields."""
+    unknown = set(changes) - EDITABLE_ORDER_FIELDS
+    if unknown:
+        raise OrderError(f"These fields cannot be edited: {', '.join(sorted(unknown))}.")
+    _require(actor, access.Action.CHANGE, order)
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    if locked.is_closed:
+        raise OrderError(
+            f"Order {locked.order_ref} is {locked.status} and can no longer be edited."
+        )
+    changed = {}
+    for field, value in changes.items():
+        if field == "customer_email":
+            value = (value or "").strip().lower()
+        if getattr(locked, field) != value:
+            setattr(locked, field, value)
+            changed[field] = value
+    if not changed:
+        return locked
+    locked.save(update_fields=[*changed, "updated_at"])
+    record_event(locked, Kind.ORDER_UPDATED, {"fields": sorted(changed)}, actor)
+    return locked
+
+
+@transaction.atomic
+def assign_order(order: Order, assignee: Any, *, actor: Any) -> Order:
+    _require(actor, access.Action.ASSIGN, order)
+    previous = order.assigned_to_id
+    order.assigned_to = assignee
+    order.save(update_fields=["assigned_to", "updated_at"])
+    record_event(
+        order,
+        Kind.ORDER_ASSIGNED,
+        {"from": previous, "to": assignee.pk if assignee else None},
+        actor,
+    )
+    return order
+
+
+def refresh_image_counters(order_id: int) -> dict[str, int]:
+    """Recount the order's images by status and store the counts.
+
+    Counting from the images (instead of adding and subtracting) keeps the
+    counters right however many workers change images at once; the caller's
+    transaction holds the order row lock.
+    """
+    S = Image.Status
+    counts = Image.objects.filter(order_id=order_id).aggregate(
+        total_images=Count("id"),
+        ingested_images=Count("id", filter=~Q(status__in=[S.UPLOADED, S.REJECTED])),
+        processed_images=Count("id", filter=Q(status__in=[S.PROCESSED, S.SYNCED])),
+        synced_images=Count("id", filter=Q(status=S.SYNCED)),
+        rejected_images=Count("id", filter=Q(status=S.REJECTED)),
+        failed_images=Count("id", filter=Q(status=S.FAILED)),
+        review_images=Count("id", filter=Q(status=S.NEEDS_REVIEW)),
+    )
+    Order.objects.filter(pk=order_id).update(**counts)
+    return counts
+
+
+@transaction.atomic
+def change_image_status(
+    image: Image, new_status: str, *, actor: Any = None, reason: str = ""
+) -> Image:
+    """Move an image to ``new_status`` if allowed, then recount its order."""
+    order = Order.objects.select_for_update().get(pk=image.order_id)
+    _require(actor, access.Action.PROCESS, order)
+    locked = Image.objects.select_for_update().get(pk=image.pk)
+    if not Image.can_move(locked.status, new_status):
+        raise TransitionNotAllowed(f"Image {locked.pk}", locked.status, new_status)
+    previous = locked.status
+    locked.status = new_status
+    locked.status_reason = reason
+    locked.save(update_fields=["status", "status_reason", "updated_at"])
+    counts = refresh_image_counters(order.pk)
+    record_event(
+        order,
+        Kind.IMAGE_STATUS,
+        {"image": locked.pk, "from": previous, "to": new_status, "reason": reason, **counts},
+        actor,
+    )
+    image.status, image.status_reason = locked.status, locked.status_reason
+    return image

@@ -1,0 +1,81 @@
+"""``GET /healthz``: is every part the product needs up?
+
+Answers 200 when the database, Redis and the Celery workers (one for every
+required queue) answer, 503 naming what is missing otherwise: a queue with no
+worker is the classic "tasks stuck forever" failure, so it is named here rather
+than discovered by a user waiting on a frozen progress bar.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from .celery import app as celery_app
+
+CELERY_TIMEOUT_SECONDS = 1.0
+
+
+def check_database() -> dict[str, Any]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    return {"ok": True, "vendor": connection.vendor}
+
+
+def check_redis() -> dict[str, Any]:
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    finally:
+        client.close()
+    return {"ok": True}
+
+
+def check_workers() -> dict[str, Any]:
+    """Ask the workers which queues they consume; name each required queue nobody serves."""
+    try:
+        inspector = celery_app.control.inspect(timeout=CELERY_TIMEOUT_SECONDS)
+        queues_by_worker = inspector.active_queues() or {}
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__, "workers": [], "missing_queues": []}
+    served = {q["name"] for queues in queues_by_worker.values() for q in queues}
+    missing = [q for q in settings.CELERY_REQUIRED_QUEUES if q not in served]
+    return {
+        "ok": bool(queues_by_worker) and not missing,
+        "workers": sorted(queues_by_worker),
+        "missing_queues": missing,
+    }
+
+
+@never_cache
+@require_GET
+def healthz(request) -> JsonResponse:
+    started = time.monotonic()
+    checks = {"database": check_database(), "redis": check_redis()}
+    # Asking workers needs the broker; without Redis it could only time out.
+    checks["celery"] = (
+        check_workers()
+        if checks["redis"]["ok"]
+        else {"ok": False, "error": "redis unavailable", "workers": [], "missing_queues": []}
+    )
+    failing = [name for name, result in checks.items() if not result["ok"]]
+    body = {
+        "status": "ok" if not failing else "unavailable",
+        "failing": failing,
+        "checks": checks,
+        "elapsed_ms": round((time.monotonic() - started) * 1000),
+    }
+    return JsonResponse(body, status=200 if not failing else 503)

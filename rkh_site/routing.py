@@ -1,0 +1,5 @@
+"""WebSocket URL routes of every app, gathered in one list for the ASGI router."""
+
+from orders.routing import websocket_urlpatterns as order_routes
+
+websocket_urlpatterns = [*order_routes]

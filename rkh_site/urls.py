@@ -1,0 +1,21 @@
+"""Top-level URL map: pages, accounts, admin, API and health.
+
+Media (customer photographs) is never served as static files: images are
+served by views that apply the order access rule.
+"""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from . import health
+
+admin.site.site_header = "RKH Photo Orders"
+admin.site.site_title = "RKH Photo Orders admin"
+admin.site.index_title = "Back office"
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("", include("orders.urls")),
+]

@@ -1,0 +1,54 @@
+"""Shared fixtures: one user per role, events and orders made through the services."""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import pytest
+
+from accounts import services as account_services
+from accounts.models import User
+from accounts.roles import ADMIN, MANAGER, USER, VIEWER
+from events.models import Event
+from orders import services as order_services
+
+# Playwright's sync API runs an event loop in the test thread; the ORM calls the
+# tests make around it are still plain synchronous calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+ROLE_NAMES = (ADMIN, MANAGER, USER, VIEWER)
+_counter = itertools.count(1)
+
+
+def make_user(role: str | None, username: str | None = None, password: str = "pw") -> User:
+    username = username or f"{(role or 'norole').lower()}{next(_counter)}"
+    user = User.objects.create_user(username=username, email=f"{username}@test.example")
+    user.set_password(password)
+    user.save()
+    if role:
+        account_services.set_role(user, role)
+    return User.objects.get(pk=user.pk)  # fresh: no stale permission cache
+
+
+@pytest.fixture
+def users(db) -> dict[str, User]:
+    """One active user per role, plus ``other`` (a second User) and ``norole``."""
+    made = {role: make_user(role) for role in ROLE_NAMES}
+    made["other"] = make_user(USER)
+    made["norole"] = make_user(None)
+    return made
+
+
+@pytest.fixture
+def event(db) -> Event:
+    return Event.objects.create(event_id=f"EVT-{next(_counter):04d}", name="Test event")
+
+
+@pytest.fixture
+def make_order(event):
+    def _make(created_by: User, **kwargs):
+        kwargs.setdefault("customer_name", "Test Customer")
+        return order_services.create_order(actor=created_by, event=event, **kwargs)
+
+    return _make

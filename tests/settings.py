@@ -1,0 +1,16 @@
+"""Test settings: the real settings, with a local secret key and fast hashing.
+
+``DEBUG=1`` here only selects the local-run defaults (generated secret key,
+plain static storage); pytest-django still runs every test with DEBUG off.
+"""
+
+import os
+
+os.environ.setdefault("DEBUG", "1")
+
+from rkh_site.settings import *  # noqa: F403
+from rkh_site.settings import CACHES, CHANNEL_LAYERS
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CACHES["default"]["KEY_PREFIX"] = "rkh-test"
+CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = "rkh-test-channels"
