@@ -1,0 +1,27 @@
+# One image for web, worker and beat (docker-compose.yml picks the command).
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
+    RKH_VAR_DIR=/data/var \
+    MEDIA_ROOT=/data/media
+
+RUN pip install --no-cache-dir uv==0.13.8 \
+    && useradd --system --uid 1000 --home /app rkh \
+    && mkdir -p /data/var /data/media && chown -R rkh /data
+
+WORKDIR /app
+COPY pyproject.toml uv.lock ./
+RUN uv sync --frozen --no-dev --no-install-project
+
+COPY . .
+# Static files are built into the image; the key below only exists for this step.
+RUN DEBUG=0 SECRET_KEY=collectstatic-only-build-key-not-used-at-run-time-0123456789 \
+    python manage.py collectstatic --noinput
+
+USER rkh
+EXPOSE 8000
+CMD ["uvicorn", "rkh_site.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--no-server-header"]
