@@ -111,6 +111,17 @@ def sync_roles(apps=None) -> None:
         group.permissions.set(perms)
 
 
-def sync_roles_after_migrate(sender, **kwargs) -> None:
-    """post_migrate receiver: keep the groups exact after every migrate."""
+def sync_roles_after_migrate(sender, using=None, **kwargs) -> None:
+    """post_migrate receiver: keep the groups exact after every migrate.
+
+    It runs in the accounts app's turn, before the apps listed after it have
+    had their permissions made (a new model's, or all of them after a
+    ``flush``): make every app's permissions first, or the roles would miss them.
+    """
+    from django.apps import apps as global_apps
+    from django.contrib.auth.management import create_permissions
+    from django.db import DEFAULT_DB_ALIAS
+
+    for app_config in global_apps.get_app_configs():
+        create_permissions(app_config, verbosity=0, using=using or DEFAULT_DB_ALIAS)
     sync_roles()

@@ -1,0 +1,85 @@
+"""The deployment files agree with the code.
+
+No Docker engine runs on the project's machines, so docker-compose.yml cannot
+be started here; these tests read it (and the Procfile and Dockerfile) and
+check what a typo would break: services, health checks, queues and commands.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_SERVICES = {"migrate", "web", "worker", "worker-ai", "beat"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_has_every_service_with_health_checks(compose):
+    services = compose["services"]
+    assert set(services) == {"postgres", "redis"} | APP_SERVICES
+    for name in ("postgres", "redis", "web", "worker", "worker-ai"):
+        assert services[name]["healthcheck"]["test"], name
+    for volume in ("pgdata", "redisdata", "media"):
+        assert volume in compose["volumes"]
+
+
+def test_compose_app_services_run_in_production_mode_against_postgres_and_redis(compose):
+    for name in APP_SERVICES:
+        env = compose["services"][name]["environment"]
+        assert env["DEBUG"] == "0", name
+        assert env["DATABASE_URL"].startswith("postgres://"), name
+        assert env["REDIS_URL"] == "redis://redis:6379/0", name
+
+
+def test_compose_app_services_wait_for_healthy_dependencies(compose):
+    for name in APP_SERVICES - {"migrate"}:
+        depends = compose["services"][name]["depends_on"]
+        assert depends["postgres"]["condition"] == "service_healthy"
+        assert depends["redis"]["condition"] == "service_healthy"
+        assert depends["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_compose_workers_consume_every_required_queue(compose):
+    consumed: set[str] = set()
+    for name in ("worker", "worker-ai"):
+        command = compose["services"][name]["command"]
+        consumed |= set(command[command.index("-Q") + 1].split(","))
+    assert set(settings.CELERY_REQUIRED_QUEUES) <= consumed
+
+
+def test_compose_web_serves_the_asgi_application_on_loopback_only(compose):
+    web = compose["services"]["web"]
+    module, attribute = web["command"][1].split(":")
+    assert hasattr(importlib.import_module(module), attribute)
+    assert all(port.startswith("127.0.0.1:") for port in web["ports"])
+
+
+def test_procfile_processes_use_real_entry_points():
+    processes = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        processes[name] = command.strip()
+    assert set(processes) == {"redis", "web", "worker", "beat"}
+    assert "rkh_site.asgi:application" in processes["web"]
+    for name in ("web", "worker", "beat"):
+        assert processes[name].startswith("python manage.py wait_for_services &&"), name
+    worker = shlex.split(processes["worker"].split("&&", 1)[1])
+    queues = set(worker[worker.index("-Q") + 1].split(","))
+    assert set(settings.CELERY_REQUIRED_QUEUES) <= queues
+    importlib.import_module(processes["redis"].split("-m", 1)[1].strip())
+
+
+def test_dockerfile_installs_from_the_lock_file():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "uv sync --frozen --no-dev" in dockerfile
+    assert "COPY pyproject.toml uv.lock" in dockerfile
