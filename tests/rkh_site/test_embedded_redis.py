@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -40,10 +41,8 @@ def test_ensure_starts_valkey_under_var_and_is_idempotent(tmp_path):
         assert second.returncode == 0, second.stderr
         assert (tmp_path / "redis" / "valkey.pid").read_text().strip() == pid
     finally:
-        try:
+        with contextlib.suppress(redis.ConnectionError):
             client.shutdown(nosave=True)
-        except redis.ConnectionError:
-            pass
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         try:
