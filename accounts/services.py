@@ -19,8 +19,12 @@ def set_role(user: User, role: str | None) -> None:
     if role is not None and role not in ROLES:
         raise ValueError(f"Unknown role {role!r}; expected one of {', '.join(ROLES)}")
     with transaction.atomic():
-        others = Group.objects.filter(name__in=ROLES).exclude(name=role)
-        user.groups.remove(*others)
+        # Only the role groups the user is in: removing the others too would
+        # record "removed from Admin, Manager, ..." in the audit log for roles
+        # the user never had.
+        others = user.groups.filter(name__in=ROLES).exclude(name=role)
+        if others:
+            user.groups.remove(*others)
         if role is not None:
             user.groups.add(Group.objects.get(name=role))
 

@@ -160,6 +160,20 @@ class OrderAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdm
     def has_add_permission(self, request):
         return access.can_create_order(request.user)
 
+    def has_change_permission(self, request, obj=None):
+        # A completed or cancelled order is frozen (services.update_order refuses
+        # it): show it read-only instead of failing with an error on save.
+        if obj is not None and obj.is_closed:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # Timeline entries cannot be deleted one by one (OrderEventAdmin), but they
+        # go with their order: without this no order could ever be deleted here.
+        perms_needed.discard(OrderEvent._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
     def save_model(self, request, obj, form, change):
         if change:
             current = Order.objects.get(pk=obj.pk)

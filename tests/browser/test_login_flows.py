@@ -30,9 +30,11 @@ def sign_in(page: Page, login: str, password: str) -> None:
     # allauth labels the field "Login" (placeholder "Username or email").
     login_box = page.get_by_label("Login", exact=False)
     login_box.focus()
+    page.keyboard.press("ControlOrMeta+A")  # replace what a failed attempt left
     page.keyboard.type(login)
     page.keyboard.press("Tab")
     expect(page.get_by_label("Password", exact=False)).to_be_focused()
+    page.keyboard.press("ControlOrMeta+A")
     page.keyboard.type(password)
     page.keyboard.press("Enter")
 
@@ -74,9 +76,7 @@ def test_sign_in_shows_role_and_the_orders_the_role_may_see(page, live_server, e
     expect(page.get_by_test_id("role")).to_have_text(role)
     expect(page.get_by_test_id("whoami")).to_have_text(subject.username)
 
-    all_refs = {
-        o.order_ref for o in [others_order, assigned_order, bosses_order, *own_orders]
-    }
+    all_refs = {o.order_ref for o in [others_order, assigned_order, bosses_order, *own_orders]}
     if role == USER:
         expected = {assigned_order.order_ref} | {o.order_ref for o in own_orders}
         assert others_order.order_ref not in order_refs_in_table(page)
@@ -183,7 +183,9 @@ def test_skip_link_is_the_first_tab_stop(page, live_server):
     skip = page.get_by_role("link", name="Skip to content")
     expect(skip).to_be_focused()
     box = skip.bounding_box()  # moved on screen while focused
-    assert box is not None and box["x"] >= 0 and box["y"] >= 0
+    assert box is not None
+    assert box["x"] >= 0
+    assert box["y"] >= 0
 
     page.keyboard.press("Enter")
     expect(page.locator("main#main")).to_be_focused()

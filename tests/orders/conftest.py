@@ -8,7 +8,9 @@ import itertools
 import pytest
 from django.core.files.base import ContentFile
 
+from accounts.roles import MANAGER
 from orders.models import Image, Order
+from tests.conftest import make_user
 
 _image_counter = itertools.count(1)
 
@@ -45,14 +47,19 @@ def make_image(media_root):
 
 
 @pytest.fixture
-def order_in(users, make_order):
-    """An order (created by the Manager through the service) put straight into ``status``.
+def manager(db):
+    return make_user(MANAGER)
+
+
+@pytest.fixture
+def order_in(manager, make_order):
+    """An order created by ``manager`` through the service, put straight into ``status``.
 
     Only a setup step: no service call, so no timeline row for the jump.
     """
 
     def _make(status: str, **kwargs) -> Order:
-        order = make_order(users["Manager"], **kwargs)
+        order = make_order(manager, **kwargs)
         Order.objects.filter(pk=order.pk).update(status=status)
         order.refresh_from_db()
         return order
