@@ -3,9 +3,12 @@
 from auditlog.mixins import AuditlogHistoryAdminMixin
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
+from django.db.models import Count
 
 from .models import User
 from .roles import ROLES
+from .signals import sync_staff
 
 
 class RoleFilter(admin.SimpleListFilter):
@@ -41,12 +44,11 @@ class UserAdmin(AuditlogHistoryAdminMixin, DjangoUserAdmin):
                 "Admins and Managers get back-office access automatically.",
             },
         ),
-        (
-            "Advanced",
-            {"classes": ("collapse",), "fields": ("is_superuser", "user_permissions")},
-        ),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
+    #: Only a superuser may make another: roles are the way to give rights, and
+    #: per-user permissions are not offered at all (they would bypass the roles).
+    superuser_fieldset = ("Superuser", {"classes": ("collapse",), "fields": ("is_superuser",)})
     add_fieldsets = (
         (
             None,
@@ -57,7 +59,24 @@ class UserAdmin(AuditlogHistoryAdminMixin, DjangoUserAdmin):
         ),
     )
     readonly_fields = ("last_login", "date_joined")
-    filter_horizontal = ("groups", "user_permissions")
+    filter_horizontal = ("groups",)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and request.user.is_superuser:
+            fieldsets = (*fieldsets, self.superuser_fieldset)
+        return fieldsets
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "groups":
+            kwargs["queryset"] = Group.objects.filter(name__in=ROLES).order_by("name")
+            kwargs["help_text"] = "Admin, Manager, User or Viewer."
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # is_staff follows the role; also when only is_superuser changed.
+        sync_staff(form.instance)
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups")
@@ -65,3 +84,42 @@ class UserAdmin(AuditlogHistoryAdminMixin, DjangoUserAdmin):
     @admin.display(description="roles")
     def roles(self, obj: User) -> str:
         return ", ".join(sorted(g.name for g in obj.groups.all())) or "—"
+
+
+# Roles are defined in code (accounts.roles) and restored on every migrate, so
+# the group admin only shows them: an edit here would silently be undone.
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
+    list_display = ("name", "members", "permission_count")
+    search_fields = ("name",)
+    fields = ("name", "permissions")
+    readonly_fields = ("name", "permissions")
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_members=Count("user", distinct=True), n_perms=Count("permissions", distinct=True)
+            )
+        )
+
+    @admin.display(description="members", ordering="n_members")
+    def members(self, obj) -> int:
+        return obj.n_members
+
+    @admin.display(description="permissions", ordering="n_perms")
+    def permission_count(self, obj) -> int:
+        return obj.n_perms
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -12,7 +12,8 @@ from .models import User
 from .roles import STAFF_ROLES
 
 
-def _sync_staff(user: User) -> None:
+def sync_staff(user: User) -> None:
+    """Set ``is_staff`` from the user's roles (and superuser flag)."""
     should_be_staff = user.is_superuser or user.groups.filter(name__in=STAFF_ROLES).exists()
     if user.is_staff != should_be_staff:
         user.is_staff = should_be_staff
@@ -23,7 +24,7 @@ def _sync_staff(user: User) -> None:
 def sync_staff_flag(sender, instance, action, reverse, pk_set, **kwargs) -> None:
     if not reverse:  # user.groups.add/remove/clear/set
         if action in {"post_add", "post_remove", "post_clear"}:
-            _sync_staff(instance)
+            sync_staff(instance)
         return
     # group.user_set.*: the users affected are in pk_set, except on clear.
     if action == "pre_clear":
@@ -34,4 +35,4 @@ def sync_staff_flag(sender, instance, action, reverse, pk_set, **kwargs) -> None
     elif action not in {"post_add", "post_remove"}:
         return
     for user in User.objects.filter(pk__in=pk_set or []):
-        _sync_staff(user)
+        sync_staff(user)

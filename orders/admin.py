@@ -99,13 +99,10 @@ class RestrictedAdminMixin:
 class OrderAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdmin):
     list_display = (
         "order_ref",
-        "event",
+        "event__event_id",
         "customer_name",
         "status",
-        "total_images",
-        "processed_images",
-        "failed_images",
-        "review_images",
+        "progress",
         "created_by",
         "assigned_to",
         "created_at",
@@ -156,6 +153,21 @@ class OrderAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdm
     inlines = (ImageInline, OrderEventInline)
     actions = (cancel_orders, complete_orders)
     show_full_result_count = False
+
+    @admin.display(description="images", ordering="total_images")
+    def progress(self, obj: Order) -> str:
+        """Processed of total, with what needs a person's attention."""
+        text = f"{obj.processed_images}/{obj.total_images}"
+        extras = [
+            f"{n} {label}"
+            for n, label in (
+                (obj.failed_images, "failed"),
+                (obj.review_images, "to review"),
+                (obj.rejected_images, "rejected"),
+            )
+            if n
+        ]
+        return f"{text} ({', '.join(extras)})" if extras else text
 
     def has_add_permission(self, request):
         return access.can_create_order(request.user)

@@ -199,6 +199,9 @@ class Image(models.Model):
         S.SYNCED: frozenset(),
         S.REJECTED: frozenset(),
     }
+    #: Statuses of an image that passed ingest and is still in the work (failed
+    #: ones are counted apart: a failure may have happened during ingest itself).
+    PAST_INGEST = frozenset({S.INGESTED, S.ANALYZED, S.PROCESSED, S.SYNCED, S.NEEDS_REVIEW})
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="images")
     original = models.FileField(upload_to=original_upload_path, max_length=255)

@@ -109,8 +109,8 @@ def change_order_status(
 ) -> Order:
     """Move an order to ``new_status`` if the state machine allows it."""
     action = access.Action.CANCEL if new_status == Order.Status.CANCELLED else access.Action.PROCESS
-    _require(actor, action, order)
     locked = Order.objects.select_for_update().get(pk=order.pk)
+    _require(actor, action, locked)
     if not Order.can_move(locked.status, new_status):
         raise TransitionNotAllowed(f"Order {locked.order_ref}", locked.status, new_status)
     previous = locked.status
@@ -141,8 +141,8 @@ def update_order(order: Order, *, actor: Any, **changes: Any) -> Order:
     unknown = set(changes) - EDITABLE_ORDER_FIELDS
     if unknown:
         raise OrderError(f"These fields cannot be edited: {', '.join(sorted(unknown))}.")
-    _require(actor, access.Action.CHANGE, order)
     locked = Order.objects.select_for_update().get(pk=order.pk)
+    _require(actor, access.Action.CHANGE, locked)
     if locked.is_closed:
         raise OrderError(
             f"Order {locked.order_ref} is {locked.status} and can no longer be edited."
@@ -163,17 +163,24 @@ def update_order(order: Order, *, actor: Any, **changes: Any) -> Order:
 
 @transaction.atomic
 def assign_order(order: Order, assignee: Any, *, actor: Any) -> Order:
-    _require(actor, access.Action.ASSIGN, order)
-    previous = order.assigned_to_id
+    """Give the order to ``assignee`` (or nobody); refused on closed orders."""
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    _require(actor, access.Action.ASSIGN, locked)
+    if locked.is_closed:
+        raise OrderError(
+            f"Order {locked.order_ref} is {locked.status} and can no longer be assigned."
+        )
+    previous = locked.assigned_to_id
+    locked.assigned_to = assignee
+    locked.save(update_fields=["assigned_to", "updated_at"])
     order.assigned_to = assignee
-    order.save(update_fields=["assigned_to", "updated_at"])
     record_event(
-        order,
+        locked,
         Kind.ORDER_ASSIGNED,
         {"from": previous, "to": assignee.pk if assignee else None},
         actor,
     )
-    return order
+    return locked
 
 
 def refresh_image_counters(order_id: int) -> dict[str, int]:
@@ -186,7 +193,7 @@ def refresh_image_counters(order_id: int) -> dict[str, int]:
     S = Image.Status
     counts = Image.objects.filter(order_id=order_id).aggregate(
         total_images=Count("id"),
-        ingested_images=Count("id", filter=~Q(status__in=[S.UPLOADED, S.REJECTED])),
+        ingested_images=Count("id", filter=Q(status__in=Image.PAST_INGEST)),
         processed_images=Count("id", filter=Q(status__in=[S.PROCESSED, S.SYNCED])),
         synced_images=Count("id", filter=Q(status=S.SYNCED)),
         rejected_images=Count("id", filter=Q(status=S.REJECTED)),

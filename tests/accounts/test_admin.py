@@ -76,3 +76,84 @@ def test_user_history_page_shows_the_role_change(client, users):
     assert response.status_code == 200
     entries = list(response.context["log_entries"])
     assert any("groups" in e.changes_dict for e in entries)
+
+
+# --- roles are given in the user admin, defined in code ------------------------
+
+
+def _change_form_data(user, **extra):
+    data = {
+        "username": user.username,
+        "email": user.email,
+        "display_name": "",
+        "first_name": "",
+        "last_name": "",
+        "settings": "{}",
+        "is_active": "on",
+        "last_login_0": "",
+        "last_login_1": "",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+    }
+    data.update(extra)
+    return data
+
+
+def test_role_field_offers_exactly_the_four_roles_and_no_per_user_permissions(client, users):
+    client.force_login(users["Admin"])
+    form = client.get(f"{CHANGELIST}{users['User'].pk}/change/").context["adminform"].form
+    assert sorted(g.name for g in form.fields["groups"].queryset) == sorted(ROLES)
+    assert "user_permissions" not in form.fields
+    assert "is_superuser" not in form.fields  # an Admin-role user is no superuser
+
+
+def test_admin_gives_a_role_in_the_user_admin_and_staff_follows(client, users):
+    from django.contrib.auth.models import Group
+
+    target = users["Viewer"]
+    client.force_login(users["Admin"])
+    manager = Group.objects.get(name="Manager")
+    response = client.post(
+        f"{CHANGELIST}{target.pk}/change/", _change_form_data(target, groups=[manager.pk])
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    target.refresh_from_db()
+    assert [g.name for g in target.groups.all()] == ["Manager"]
+    assert target.is_staff
+
+
+def test_superuser_flag_alone_also_updates_staff(client, users):
+    from accounts.models import User
+
+    root = User.objects.create_superuser("root", "root@test.example", "pw")
+    target = users["norole"]
+    client.force_login(root)
+    form = client.get(f"{CHANGELIST}{target.pk}/change/").context["adminform"].form
+    assert "is_superuser" in form.fields
+    response = client.post(
+        f"{CHANGELIST}{target.pk}/change/", _change_form_data(target, is_superuser="on")
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    target.refresh_from_db()
+    assert target.is_superuser
+    assert target.is_staff
+
+
+def test_role_groups_are_shown_read_only(client, users):
+    from django.contrib.auth.models import Group
+
+    client.force_login(users["Admin"])
+    listing = client.get("/admin/auth/group/")
+    assert listing.status_code == 200
+    assert {g.name for g in listing.context["cl"].result_list} >= set(ROLES)
+    viewer = Group.objects.get(name="Viewer")
+    before = set(viewer.permissions.values_list("pk", flat=True))
+    page = client.get(f"/admin/auth/group/{viewer.pk}/change/")
+    assert page.status_code == 200
+    assert page.context["has_change_permission"] is False
+    response = client.post(f"/admin/auth/group/{viewer.pk}/change/", {"name": "Renamed"})
+    assert response.status_code == 403
+    assert client.get("/admin/auth/group/add/").status_code == 403
+    viewer.refresh_from_db()
+    assert viewer.name == "Viewer"
+    assert set(viewer.permissions.values_list("pk", flat=True)) == before

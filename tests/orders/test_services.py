@@ -254,7 +254,7 @@ def real_counters(order: Order) -> dict[str, int]:
     S = Image.Status
     return {
         "total_images": len(images),
-        "ingested_images": sum(s not in (S.UPLOADED, S.REJECTED) for s in images),
+        "ingested_images": sum(s in Image.PAST_INGEST for s in images),
         "processed_images": sum(s in (S.PROCESSED, S.SYNCED) for s in images),
         "synced_images": sum(s == S.SYNCED for s in images),
         "rejected_images": sum(s == S.REJECTED for s in images),
@@ -456,6 +456,27 @@ def test_assign_order_needs_the_assign_permission(users, make_order, who):
         services.assign_order(order, users["other"], actor=users[who])
     assert Order.objects.get(pk=order.pk).assigned_to is None
     assert timeline(order) == [(1, Kind.ORDER_CREATED)]
+
+
+@pytest.mark.parametrize("closed", [Order.Status.CANCELLED, Order.Status.COMPLETED])
+def test_assign_order_refused_on_closed_orders(users, make_order, closed):
+    order = make_order(users["Manager"])
+    Order.objects.filter(pk=order.pk).update(status=closed)
+    with pytest.raises(OrderError, match="can no longer be assigned"):
+        services.assign_order(order, users["other"], actor=users["Manager"])
+    assert Order.objects.get(pk=order.pk).assigned_to is None
+    assert timeline(order) == [(1, Kind.ORDER_CREATED)]
+
+
+def test_access_is_checked_against_the_stored_order_not_a_stale_copy(users, make_order):
+    order = make_order(users["Manager"], assigned_to=users["User"])
+    stale = Order.objects.get(pk=order.pk)
+    services.assign_order(order, users["other"], actor=users["Manager"])
+    # ``stale`` still says the order is assigned to User; the database says otherwise.
+    with pytest.raises(PermissionDenied):
+        services.update_order(stale, actor=users["User"], notes="not mine any more")
+    with pytest.raises(PermissionDenied):
+        services.change_order_status(stale, Order.Status.PENDING, actor=users["User"])
 
 
 # --- timeline -------------------------------------------------------------------
