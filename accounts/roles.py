@@ -36,6 +36,7 @@ _ORDER_WORK = {
     "orders.add_image",
     "orders.change_image",
     "orders.view_orderevent",
+    "ai_processing.view_processingpreset",
 }
 
 ROLE_PERMISSIONS: dict[str, Any] = {
@@ -50,6 +51,9 @@ ROLE_PERMISSIONS: dict[str, Any] = {
         "events.add_event",
         "events.change_event",
         "events.delete_event",
+        "ai_processing.add_processingpreset",
+        "ai_processing.change_processingpreset",
+        "ai_processing.delete_processingpreset",
         "auditlog.view_logentry",
         "accounts.view_user",
     },
@@ -61,6 +65,7 @@ ROLE_PERMISSIONS: dict[str, Any] = {
         "orders.view_image",
         "orders.view_orderevent",
         "events.view_event",
+        "ai_processing.view_processingpreset",
     },
 }
 

@@ -105,6 +105,14 @@ class Order(models.Model):
     order_date = models.DateTimeField(db_index=True)
     status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.DRAFT)
     notes = models.TextField(blank=True)
+    preset = models.ForeignKey(
+        "ai_processing.ProcessingPreset",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="orders",
+        verbose_name="processing preset",
+    )
 
     # Image counters: derived from the images by services.refresh_image_counters,
     # stored so that lists of thousands of orders need no aggregate per row.
@@ -184,6 +192,11 @@ def original_upload_path(instance: Image, filename: str) -> str:
     return f"originals/{instance.order_id}/{uuid.uuid4().hex}{safe_suffix}"
 
 
+def rendition_upload_path(instance: Image, filename: str) -> str:
+    """Previews and thumbnails: server-made names beside nothing of the client's."""
+    return f"renditions/{instance.order_id}/{uuid.uuid4().hex}.jpg"
+
+
 class Image(models.Model):
     Status = ImageStatus
     S = ImageStatus
@@ -213,6 +226,24 @@ class Image(models.Model):
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     sha256 = models.CharField("SHA-256", max_length=64, blank=True, db_index=True)
+    phash = models.CharField(
+        "perceptual hash",
+        max_length=16,
+        blank=True,
+        db_index=True,
+        help_text="64-bit perceptual hash (hex) of the upright image, for near-duplicates.",
+    )
+    duplicate_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The image in the same order or event this one repeats or nearly repeats.",
+    )
+    preview = models.FileField(upload_to=rendition_upload_path, max_length=255, blank=True)
+    thumbnail = models.FileField(upload_to=rendition_upload_path, max_length=255, blank=True)
+    ingested_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(
         max_length=20, choices=ImageStatus.choices, default=ImageStatus.UPLOADED
     )
@@ -292,6 +323,47 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}#{self.seq} {self.kind}"
+
+
+class Upload(models.Model):
+    """A resumable upload of one file (tus-style: create, then append at an offset).
+
+    The bytes collect in a part file under ``MEDIA_ROOT/uploads/``; when the
+    last byte arrives the file becomes an ``Image`` through ``orders.intake``.
+    A dropped connection loses nothing: the client asks for the offset and
+    sends the rest.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Receiving"
+        COMPLETE = "complete", "Complete"
+        ABORTED = "aborted", "Aborted"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="uploads")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    filename = models.CharField(max_length=255, help_text="Client's name; for display only.")
+    size = models.PositiveBigIntegerField()
+    offset = models.PositiveBigIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    image = models.OneToOneField(
+        Image, on_delete=models.SET_NULL, null=True, blank=True, related_name="upload"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "updated_at"], name="uploads_status_updated_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(offset__lte=models.F("size")), name="uploads_offset_within_size"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.offset}/{self.size})"
 
 
 # Counters and the timeline number are derived data: auditing them would write

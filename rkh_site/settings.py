@@ -153,6 +153,26 @@ STORAGES = {
 }
 FILE_UPLOAD_PERMISSIONS = 0o640
 
+# --- intake -----------------------------------------------------------------
+
+#: Largest accepted image file, in bytes (default 100 MB).
+INGEST_MAX_FILE_BYTES = env.int("INGEST_MAX_FILE_BYTES", default=100 * 1024 * 1024)
+#: Largest accepted image, in pixels (default 120 MP): the decompression-bomb guard.
+INGEST_MAX_PIXELS = env.int("INGEST_MAX_PIXELS", default=120_000_000)
+#: Drop GPS coordinates from stored EXIF facts (the studio's privacy setting).
+INGEST_STRIP_GPS = env.bool("INGEST_STRIP_GPS", default=True)
+#: Long side of the preview and the thumbnail made at ingest, in pixels.
+PREVIEW_SIZE = env.int("PREVIEW_SIZE", default=2048)
+THUMBNAIL_SIZE = env.int("THUMBNAIL_SIZE", default=400)
+#: Hamming distance between perceptual hashes at or under which two images of
+#: one event are flagged as near-duplicates.
+NEAR_DUPLICATE_DISTANCE = env.int("NEAR_DUPLICATE_DISTANCE", default=6)
+#: Bytes per request of a resumable upload (the client's chunk size).
+UPLOAD_CHUNK_BYTES = env.int("UPLOAD_CHUNK_BYTES", default=8 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_CHUNK_BYTES + 1024 * 1024
+#: Folder watched for new order folders (empty: off); see docs/intake.md.
+HOT_FOLDER = env.str("HOT_FOLDER", default="")
+
 # --- auth -----------------------------------------------------------------
 
 AUTHENTICATION_BACKENDS = [
