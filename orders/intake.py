@@ -10,19 +10,26 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.utils import timezone
 
-from . import access, services
+from events.models import Event
+
+from . import access, imaging, services
 from .exceptions import OrderError
-from .models import Image, Order, OrderEvent
+from .models import Image, Order, OrderEvent, Upload
 
 log = logging.getLogger(__name__)
 Kind = OrderEvent.Kind
@@ -180,3 +187,305 @@ def _queue_ingest(image_id: int) -> None:
     from .tasks import ingest_image
 
     ingest_image.delay(image_id)
+
+
+# --- ingest -------------------------------------------------------------------
+
+#: Ingest runs on one image before it is marked failed. A file that kills its
+#: worker (out of memory, a decoder crash) is redelivered by Celery (late acks);
+#: counting attempts in the database is what stops that from looping forever.
+MAX_INGEST_ATTEMPTS = 3
+
+S = Image.Status
+
+
+def ingest_image(image_id: int) -> Image:
+    """Validate, measure, describe and preview one uploaded image; flag near-duplicates.
+
+    The image ends ``ingested``; ``needs_review`` when it looks like another
+    image of the same event (``duplicate_of`` points to it); ``rejected`` with
+    the reason when the file is not an accepted photo (its stored bytes are
+    deleted, the row stays); or ``failed`` on an unexpected error (the original
+    is kept for a retry). When no image of the order is left to ingest and at
+    least one was accepted, the order moves from pending to processing.
+
+    Idempotent: an image that is no longer ``uploaded`` is returned untouched.
+    Raises ``Image.DoesNotExist`` when the image (or its order) was deleted.
+    """
+    image = Image.objects.select_related("order").get(pk=image_id)
+    if image.status != S.UPLOADED:
+        return image
+    attempts = _count_attempt(image_id)
+    if attempts is None:  # another worker finished it meanwhile
+        return Image.objects.get(pk=image_id)
+    if attempts > MAX_INGEST_ATTEMPTS:
+        return _fail(
+            image,
+            f"Ingest stopped after {MAX_INGEST_ATTEMPTS} attempts: processing this file kept "
+            "failing. Staff can retry it.",
+            detail="attempts exhausted (worker lost while ingesting?)",
+        )
+    try:
+        with _stored_original(image) as path:
+            processed = imaging.process(
+                path,
+                max_pixels=settings.INGEST_MAX_PIXELS,
+                strip_gps=settings.INGEST_STRIP_GPS,
+                preview_size=settings.PREVIEW_SIZE,
+                thumbnail_size=settings.THUMBNAIL_SIZE,
+                expected_sha256=image.sha256 or None,
+            )
+    except imaging.ChecksumMismatch as exc:
+        return _fail(
+            image,
+            "The stored file no longer matches the uploaded one (a storage fault); "
+            "please upload it again.",
+            detail=str(exc),
+        )
+    except imaging.ImageRejected as exc:
+        log.info("Image %s rejected (%s): %s %s", image_id, exc.code, exc.reason, exc.detail)
+        return _reject(image, exc)
+    except _MissingOriginal:
+        return _fail(image, "The stored file is missing; please upload it again.")
+    except Exception as exc:
+        log.exception("Ingest of image %s failed", image_id)
+        return _fail(image, _internal_error(exc), detail=repr(exc)[:500])
+    try:
+        return _accept(image, processed)
+    except (Image.DoesNotExist, DatabaseError):
+        raise  # deleted meanwhile, or the database is away: nothing to record now
+    except Exception as exc:
+        log.exception("Storing the ingest of image %s failed", image_id)
+        return _fail(image, _internal_error(exc), detail=repr(exc)[:500])
+
+
+def retry_ingest(image: Image, *, actor: Any = None) -> Image:
+    """Send an image whose ingest failed through ingest again (failed -> uploaded, queued).
+
+    For the admin's and the pages' "retry" of an image that never passed
+    ingest; an image that failed in a later step resumes from that step
+    instead (``OrderError``). Raises ``PermissionDenied`` when the actor may
+    not process the order.
+    """
+    with transaction.atomic():
+        Order.objects.select_for_update().get(pk=image.order_id)  # order, then image
+        locked = Image.objects.select_for_update().get(pk=image.pk)
+        if locked.status != S.FAILED or locked.ingested_at is not None:
+            raise OrderError(
+                f"Image {locked.original_filename} is not waiting for an ingest retry."
+            )
+        services.change_image_status(image, S.UPLOADED, actor=actor, reason="ingest retried")
+        transaction.on_commit(lambda: _queue_ingest(image.pk))
+    return image
+
+
+class _MissingOriginal(Exception):
+    pass
+
+
+def _internal_error(exc: Exception) -> str:
+    return (
+        f"The file could not be processed because of an internal error ({type(exc).__name__}). "
+        "Staff can retry it."
+    )
+
+
+def _count_attempt(image_id: int) -> int | None:
+    """Note one more ingest attempt; None when the image is no longer waiting for ingest."""
+    with transaction.atomic():
+        locked = Image.objects.select_for_update().only("id", "status", "metadata").get(pk=image_id)
+        if locked.status != S.UPLOADED:
+            return None
+        attempts = int(locked.metadata.get("ingest_attempts", 0)) + 1
+        # A queryset update: bookkeeping, not a change for the audit log.
+        Image.objects.filter(pk=image_id).update(
+            metadata={**locked.metadata, "ingest_attempts": attempts}
+        )
+    return attempts
+
+
+@contextmanager
+def _stored_original(image: Image) -> Iterator[Path]:
+    """A local path of the stored original: the file itself, or a temporary copy.
+
+    The imaging functions work on paths (libvips maps and seeks); storage
+    without local paths (S3) is copied to a temporary file first.
+    """
+    name = image.original.name
+    if not name:
+        raise _MissingOriginal
+    storage = image.original.storage
+    try:
+        local = Path(storage.path(name))
+    except NotImplementedError:
+        local = None
+    if local is not None:
+        if not local.is_file():
+            raise _MissingOriginal
+        yield local
+        return
+    if not storage.exists(name):
+        raise _MissingOriginal
+    with tempfile.NamedTemporaryFile(prefix="ingest-") as copy:
+        with storage.open(name, "rb") as source:
+            shutil.copyfileobj(source, copy, COPY_CHUNK)
+        copy.flush()
+        yield Path(copy.name)
+
+
+def _accept(image: Image, processed: imaging.Processed) -> Image:
+    """Store the renditions, then record the facts and the verdict in one transaction."""
+    stored = _store_renditions(image, processed)
+    try:
+        with transaction.atomic():
+            # Lock order everywhere here: event, order, image. The event lock
+            # (FOR NO KEY UPDATE, which leaves foreign-key checks alone)
+            # serialises the near-duplicate check per event, so two copies
+            # ingested at the same moment cannot both miss each other.
+            Event.objects.select_for_update(no_key=True).only("pk").get(pk=image.order.event_id)
+            order = Order.objects.select_for_update().get(pk=image.order_id)
+            locked = Image.objects.select_for_update().get(pk=image.pk)
+            if locked.status != S.UPLOADED:  # a second delivery of the task got here first
+                transaction.on_commit(lambda: _delete_files(stored))
+                return locked
+            match = _near_duplicate(locked, order.event_id, processed.phash)
+            metadata = {**locked.metadata, **processed.metadata()}
+            metadata.pop("ingest_attempts", None)
+            if match is not None:
+                metadata["near_duplicate"] = {"image": match[0].pk, "distance": match[1]}
+            Image.objects.filter(pk=locked.pk).update(
+                width=processed.width,
+                height=processed.height,
+                mime_type=processed.mime_type,
+                file_size=processed.file_size,
+                sha256=processed.sha256,
+                phash=processed.phash.upright,
+                preview=stored[0],
+                thumbnail=stored[1],
+                duplicate_of=match[0] if match else None,
+                ingested_at=timezone.now(),
+                metadata=metadata,
+            )
+            services.change_image_status(locked, S.INGESTED)
+            if match is not None:
+                other = match[0]
+                services.change_image_status(
+                    locked,
+                    S.NEEDS_REVIEW,
+                    reason=f"Looks like {other.original_filename} in {other.order.order_ref}",
+                )
+            _start_processing_if_done(order)
+    except BaseException:
+        _delete_files(stored)
+        raise
+    return Image.objects.get(pk=image.pk)
+
+
+def _store_renditions(image: Image, processed: imaging.Processed) -> tuple[str, str]:
+    """Save preview and thumbnail under server-made names; delete both if either fails."""
+    names: list[str] = []
+    try:
+        for field, data in (("preview", processed.preview), ("thumbnail", processed.thumbnail)):
+            file = getattr(image, field)
+            file.save(f"{field}.jpg", ContentFile(data), save=False)
+            names.append(file.name)
+    except BaseException:
+        _delete_files(names)
+        raise
+    return names[0], names[1]
+
+
+def _near_duplicate(
+    image: Image, event_id: int, phash: imaging.PerceptualHash
+) -> tuple[Image, int] | None:
+    """The closest other image of the event within ``NEAR_DUPLICATE_DISTANCE``, turns included."""
+    candidates = (
+        Image.objects.filter(order__event_id=event_id)
+        .exclude(pk=image.pk)
+        .exclude(phash="")
+        .exclude(status=S.REJECTED)
+        .values_list("pk", "phash")
+    )
+    best = imaging.nearest(
+        phash.all, candidates.iterator(chunk_size=2000), settings.NEAR_DUPLICATE_DISTANCE
+    )
+    if best is None:
+        return None
+    other = Image.objects.select_related("order").get(pk=best[0])
+    return other, best[1]
+
+
+def _reject(image: Image, exc: imaging.ImageRejected) -> Image:
+    """Refuse the file: keep the row and the reason, delete every stored byte after commit."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=image.order_id)
+        locked = Image.objects.select_for_update().get(pk=image.pk)
+        if locked.status != S.UPLOADED:
+            return locked
+        stored = [f.name for f in (locked.original, locked.preview, locked.thumbnail) if f.name]
+        metadata = {k: v for k, v in locked.metadata.items() if k != "ingest_attempts"}
+        metadata["rejection"] = {"code": exc.code, "detail": exc.detail[:500]}
+        Image.objects.filter(pk=locked.pk).update(
+            original="", preview="", thumbnail="", metadata=metadata
+        )
+        services.change_image_status(locked, S.REJECTED, reason=exc.reason)
+        _start_processing_if_done(order)
+        transaction.on_commit(lambda: _delete_files(stored))
+    return Image.objects.get(pk=image.pk)
+
+
+def _fail(image: Image, reason: str, *, detail: str = "") -> Image:
+    """Mark the image failed, keeping its original so that staff can retry it."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=image.order_id)
+        locked = Image.objects.select_for_update().get(pk=image.pk)
+        if locked.status != S.UPLOADED:
+            return locked
+        metadata = {k: v for k, v in locked.metadata.items() if k != "ingest_attempts"}
+        metadata["failure"] = {"detail": detail, "at": timezone.now().isoformat()}
+        Image.objects.filter(pk=locked.pk).update(metadata=metadata)
+        services.change_image_status(locked, S.FAILED, reason=reason)
+        _start_processing_if_done(order)
+    return Image.objects.get(pk=image.pk)
+
+
+def _start_processing_if_done(order: Order) -> None:
+    """Move a pending order to processing once none of its images waits for ingest.
+
+    The caller holds the order's row lock and has just changed an image, so of
+    several ingests finishing together exactly one sees the last image done.
+    Only if at least one image was accepted: an order of refused files stays
+    pending for the user to fix.
+    """
+    if order.status != Order.Status.PENDING:
+        return
+    images = Image.objects.filter(order_id=order.pk)
+    if images.filter(status=S.UPLOADED).exists():
+        return
+    # Files still arriving (a browser batch uploads a few at a time) belong to
+    # the same order: wait for them. Abandoned uploads are stopped by
+    # ``uploads.abort_stale_uploads``, which then settles the order.
+    if Upload.objects.filter(order_id=order.pk, status=Upload.Status.OPEN).exists():
+        return
+    if not images.filter(status__in=Image.PAST_INGEST).exists():
+        return
+    services.change_order_status(order, Order.Status.PROCESSING, reason="all images ingested")
+
+
+def settle_order(order_id: int) -> None:
+    """Move the order on if nothing waits for upload or ingest any more.
+
+    For the moments when the last thing an order waited for was not an image
+    (an abandoned upload was stopped).
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        _start_processing_if_done(order)
+
+
+def _delete_files(names: list[str] | tuple[str, ...]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            log.exception("Could not delete stored file %s", name)

@@ -78,6 +78,7 @@ def create_order(
     assigned_to: Any = None,
     order_date=None,
     metadata: dict | None = None,
+    preset: Any = None,
 ) -> Order:
     if not access.can_create_order(actor):
         raise PermissionDenied("You may not create orders.")
@@ -98,6 +99,7 @@ def create_order(
         created_by=actor,
         assigned_to=assigned_to,
         metadata=metadata or {},
+        preset=preset,
     )
     record_event(order, Kind.ORDER_CREATED, {"status": order.status}, actor)
     return order
@@ -181,6 +183,56 @@ def assign_order(order: Order, assignee: Any, *, actor: Any) -> Order:
         actor,
     )
     return locked
+
+
+@transaction.atomic
+def delete_order(order: Order, *, actor: Any) -> None:
+    """Delete an order, its images and timeline; their stored files go after commit.
+
+    Refused (``OrderError``) once anything of the order reached the PMR: a
+    delivered order is cancelled, never deleted. Auditlog records the deletion
+    of the order and of each image.
+    """
+    import logging
+
+    from django.core.files.storage import default_storage
+    from django.db.models import ProtectedError, RestrictedError
+
+    from .uploads import part_path
+
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    _require(actor, access.Action.DELETE, locked)
+    delivered = locked.images.filter(Q(status=Image.Status.SYNCED) | ~Q(pmr_url=""))
+    if locked.pmr_synced or delivered.exists():
+        raise OrderError(
+            f"Order {locked.order_ref} was delivered to the PMR; it cannot be deleted. "
+            "Cancel it instead."
+        )
+    stored = [
+        name
+        for image in locked.images.only("original", "preview", "thumbnail")
+        for name in (image.original.name, image.preview.name, image.thumbnail.name)
+        if name
+    ]
+    parts = [part_path(upload) for upload in locked.uploads.all()]
+    try:
+        locked.delete()
+    except (ProtectedError, RestrictedError):
+        raise OrderError(
+            f"Order {locked.order_ref} is still referenced by other records; "
+            "it cannot be deleted. Cancel it instead."
+        ) from None
+
+    def remove_files() -> None:
+        for name in stored:
+            try:
+                default_storage.delete(name)
+            except OSError:  # the rows are gone either way; say which file is left over
+                logging.getLogger(__name__).exception("Could not delete stored file %s", name)
+        for path in parts:
+            path.unlink(missing_ok=True)
+
+    transaction.on_commit(remove_files)
 
 
 def refresh_image_counters(order_id: int) -> dict[str, int]:

@@ -4,5 +4,32 @@ from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("orders/", views.order_list, name="order_list"),
+    path("orders/new/", views.order_create, name="order_create"),
     path("orders/<str:order_ref>/", views.order_detail, name="order_detail"),
+    path("orders/<str:order_ref>/images.json", views.order_images_json, name="order_images_json"),
+    path(
+        "orders/<str:order_ref>/images/<int:image_id>/thumbnail",
+        views.image_file,
+        {"kind": "thumbnail"},
+        name="image_thumbnail",
+    ),
+    path(
+        "orders/<str:order_ref>/images/<int:image_id>/preview",
+        views.image_file,
+        {"kind": "preview"},
+        name="image_preview",
+    ),
+    path(
+        "orders/<str:order_ref>/images/<int:image_id>/original",
+        views.image_file,
+        {"kind": "original"},
+        name="image_original",
+    ),
+    path("orders/<str:order_ref>/uploads/", views.upload_create, name="upload_create"),
+    path(
+        "orders/<str:order_ref>/uploads/<uuid:upload_id>/",
+        views.upload_detail,
+        name="upload_detail",
+    ),
 ]

@@ -1,31 +1,176 @@
-"""Server-rendered order pages. Thin: they read through the access rule and
-render; writes go through ``orders.services``."""
+"""Server-rendered order pages, the image file views and the upload endpoints.
+
+Thin: reads go through ``orders.selectors`` (which start from the access
+rule), writes through ``orders.services`` / ``orders.uploads``. Images are
+customer data: their files are only ever answered here, after the rule.
+"""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.db.models import Count
-from django.shortcuts import get_object_or_404, render
+import json
+import mimetypes
+from functools import wraps
+from pathlib import PurePosixPath
+from typing import Any
 
-from . import access
-from .models import Order
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_cache_control
+from django.utils.formats import date_format
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from events.models import Event
+
+from . import access, selectors, services, uploads
+from .forms import NewOrderForm, OrderFilterForm
+from .models import Image, Order
+
+#: Largest JSON body accepted when an upload is opened.
+MAX_JSON_BODY = 16 * 1024
+#: MIME types an original may be sent as; anything else goes out as bytes.
+SAFE_ORIGINAL_TYPES = frozenset(
+    {"image/jpeg", "image/png", "image/tiff", "image/webp", "image/heic", "image/heif"}
+)
+#: File answers are data, never a document: no scripts, no plugins, no framing.
+FILE_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox"
+
+
+# --- helpers ------------------------------------------------------------------------
+
+
+def json_error(status: int, message: str, code: str = "invalid", **extra: Any) -> JsonResponse:
+    response = JsonResponse({"error": message, "code": code, **extra}, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def json_login_required(view):
+    """Like ``login_required`` for endpoints called from scripts: a JSON 403, not a redirect."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return json_error(403, "Sign in first; your session may have ended.", "signed_out")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _visible_order(request, order_ref: str, *related: str) -> Order:
+    return get_object_or_404(
+        Order.objects.visible_to(request.user).select_related(*related), order_ref=order_ref
+    )
+
+
+def _order_progress(order: Order) -> dict[str, Any]:
+    waiting = max(
+        0,
+        order.total_images - order.ingested_images - order.rejected_images - order.failed_images,
+    )
+    return {
+        "ref": order.order_ref,
+        "status": order.status,
+        "status_label": order.get_status_display(),
+        "total": order.total_images,
+        "ingested": order.ingested_images,
+        "processed": order.processed_images,
+        "rejected": order.rejected_images,
+        "failed": order.failed_images,
+        "waiting": waiting,
+    }
+
+
+def _version(field_file) -> str:
+    """A short token of a rendition's stored name: its URL changes when it is remade."""
+    return PurePosixPath(field_file.name).stem[:12]
+
+
+def decorate_image(image: Image, base: str) -> Image:
+    """Attach the grid's display facts (URLs, box size) to an image, without queries."""
+    image.thumb_w, image.thumb_h = selectors.thumbnail_box(image)
+    prefix = f"{base}images/{image.pk}/"
+    thumbnail, preview = image.thumbnail, image.preview
+    image.thumbnail_url = f"{prefix}thumbnail?v={_version(thumbnail)}" if thumbnail else ""
+    image.preview_url = f"{prefix}preview?v={_version(preview)}" if preview else ""
+    image.original_url = f"{prefix}original" if image.original else ""
+    image.is_pending = image.status == Image.Status.UPLOADED
+    return image
+
+
+def image_json(image: Image) -> dict[str, Any]:
+    return {
+        "id": image.pk,
+        "filename": image.original_filename,
+        "status": image.status,
+        "status_label": image.get_status_display(),
+        "status_reason": image.status_reason,
+        "width": image.width,
+        "height": image.height,
+        "thumb_w": image.thumb_w,
+        "thumb_h": image.thumb_h,
+        "thumbnail_url": image.thumbnail_url or None,
+        "preview_url": image.preview_url or None,
+        "original_url": image.original_url or None,
+        "pending": image.is_pending,
+    }
+
+
+def _json_errors(view):
+    """Turn refusals into JSON answers: scripts read ``error`` and show it."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except uploads.UploadError as exc:
+            response = JsonResponse(exc.as_dict(), status=exc.status)
+            if isinstance(exc, uploads.OffsetMismatch):
+                response["Upload-Offset"] = str(exc.offset)
+            response["Cache-Control"] = "no-store"
+            return response
+        except PermissionDenied as exc:
+            return json_error(403, str(exc) or "You may not do this.", "permission_denied")
+        except Http404:
+            return json_error(404, "No such order, image or upload.", "not_found")
+
+    return wrapped
+
+
+def timeline_json(entry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "text": entry.text,
+        "at": entry.created_at.isoformat(),
+        "at_label": date_format(timezone.localtime(entry.created_at), "Y-m-d H:i:s"),
+        "actor": str(entry.actor) if entry.actor else "",
+    }
+
+
+# --- dashboard and list ---------------------------------------------------------------
 
 
 @login_required
 def home(request):
-    visible = Order.objects.visible_to(request.user)
-    by_status = dict(
-        visible.order_by().values_list("status").annotate(n=Count("id")).values_list("status", "n")
-    )
-    counters = [(value, label, by_status.get(value, 0)) for value, label in Order.Status.choices]
-    orders = visible.select_related("event", "created_by", "assigned_to")[:50]
+    counters, total = selectors.status_counters(request.user)
+    orders = selectors.open_orders(request.user)
+    activity = selectors.describe_events(selectors.recent_activity(request.user))
+    open_count = sum(n for value, _label, n in counters if value not in Order.CLOSED)
     return render(
         request,
         "orders/home.html",
         {
             "orders": orders,
+            "open_count": open_count,
+            "activity": activity,
             "counters": counters,
-            "total": sum(by_status.values()),
+            "total": total,
             "can_create": access.can_create_order(request.user),
             "can_view_analytics": access.can_view_analytics(request.user),
         },
@@ -33,19 +178,256 @@ def home(request):
 
 
 @login_required
-def order_detail(request, order_ref: str):
-    order = get_object_or_404(
-        Order.objects.visible_to(request.user).select_related("event", "created_by", "assigned_to"),
-        order_ref=order_ref,
+@require_GET
+def order_list(request):
+    form = OrderFilterForm(request.GET or None)
+    filters = form.filters()
+    after = selectors.Cursor.decode(request.GET.get("after"))
+    before = None if after else selectors.Cursor.decode(request.GET.get("before"))
+    page = selectors.order_page(request.user, filters, after=after, before=before)
+    kept = {
+        k: v.isoformat() if hasattr(v, "isoformat") else v
+        for k, v in filters.items()
+        if k in OrderFilterForm.FILTER_FIELDS
+    }
+    return render(
+        request,
+        "orders/order_list.html",
+        {
+            "form": form,
+            "page": page,
+            "orders": page.orders,
+            "filtered": bool(filters),
+            "newer_query": urlencode({**kept, "before": page.newer.encode()}) if page.newer else "",
+            "older_query": urlencode({**kept, "after": page.older.encode()}) if page.older else "",
+            "first_query": urlencode(kept),
+            "can_create": access.can_create_order(request.user),
+        },
     )
+
+
+# --- new order -----------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def order_create(request):
+    if not access.can_create_order(request.user):
+        raise PermissionDenied("You may not create orders.")
+    form = NewOrderForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        order = services.create_order(
+            actor=request.user,
+            event=data["event_id"],
+            customer_name=data["customer_name"],
+            customer_email=data["customer_email"],
+            notes=data["notes"],
+            preset=data["preset"],
+        )
+        messages.success(request, f"Order {order.order_ref} created. Add its images below.")
+        return redirect("order_detail", order_ref=order.order_ref)
+    recent_events = Event.objects.only("event_id", "name").order_by("-created_at")[:50]
+    return render(
+        request,
+        "orders/order_form.html",
+        {"form": form, "recent_events": recent_events},
+        status=400 if form.is_bound else 200,
+    )
+
+
+# --- order detail ------------------------------------------------------------------------
+
+
+def _after_param(request, name: str) -> int:
+    raw = request.GET.get(name, "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else 0
+
+
+@login_required
+@require_GET
+def order_detail(request, order_ref: str):
+    order = _visible_order(request, order_ref, "event", "created_by", "assigned_to", "preset")
+    after_id = _after_param(request, "images_after")
+    images, more_images = selectors.image_grid(order, after_id=after_id)
+    base = reverse("order_detail", args=[order.order_ref])
+    for image in images:
+        decorate_image(image, base)
+    timeline = selectors.describe_events(selectors.timeline(order))
+    can_upload = access.can(request.user, access.Action.UPLOAD, order)
     return render(
         request,
         "orders/order_detail.html",
         {
             "order": order,
-            "images": order.images.all()[:200],
-            "timeline": order.timeline.select_related("actor").order_by("-seq")[:100],
+            "images": images,
+            "images_after": after_id,
+            "more_images": more_images,
+            "next_images_after": images[-1].pk if images and more_images else None,
+            # New uploads are appended only when the grid shows the order's last images.
+            "grid_is_last_page": not more_images,
+            "last_image_id": images[-1].pk if images else after_id,
+            "progress": _order_progress(order),
+            "timeline": timeline,
             "can_change": access.can(request.user, access.Action.CHANGE, order),
             "can_process": access.can(request.user, access.Action.PROCESS, order),
+            "can_upload": can_upload and not order.is_closed,
+            "upload_closed": can_upload and order.is_closed,
+            "chunk_bytes": settings.UPLOAD_CHUNK_BYTES,
+            "max_file_bytes": settings.INGEST_MAX_FILE_BYTES,
         },
     )
+
+
+@json_login_required
+@require_GET
+@_json_errors
+def order_images_json(request, order_ref: str):
+    """New images (``after``) and the current state of some (``ids``), for polling."""
+    order = _visible_order(request, order_ref)
+    raw_ids = request.GET.get("ids", "")
+    try:
+        ids = [int(x) for x in raw_ids.split(",") if x.strip()][:500] if raw_ids else []
+    except ValueError:
+        return json_error(400, "ids must be a comma-separated list of image numbers.")
+    if any(i < 0 or i > 2**63 - 1 for i in ids):
+        return json_error(400, "ids must be image numbers.")
+    after_id = _after_param(request, "after")
+    base = reverse("order_detail", args=[order.order_ref])
+    images = [
+        image_json(decorate_image(img, base))
+        for img in selectors.images_changed(order, after_id=after_id, ids=ids)
+    ]
+    body: dict[str, Any] = {"order": _order_progress(order), "images": images}
+    if "seq" in request.GET:  # timeline entries the page has not shown yet
+        after_seq = _after_param(request, "seq")
+        entries = (
+            selectors.timeline(order, limit=50, after_seq=after_seq)
+            if order.last_event_seq > after_seq
+            else []
+        )
+        body["timeline"] = [timeline_json(e) for e in selectors.describe_events(entries)]
+    response = JsonResponse(body)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- image files ---------------------------------------------------------------------------
+
+RENDITIONS = ("thumbnail", "preview", "original")
+
+
+@login_required
+@require_GET
+def image_file(request, order_ref: str, image_id: int, kind: str):
+    """One file of an image, if the user may see its order; 404 otherwise or if not made yet."""
+    if kind not in RENDITIONS:
+        raise Http404
+    image = get_object_or_404(
+        Image.objects.visible_to(request.user).only(
+            "id", "order_id", "original_filename", "mime_type", kind
+        ),
+        pk=image_id,
+        order__order_ref=order_ref,
+    )
+    field_file = getattr(image, kind)
+    if not field_file:
+        raise Http404(f"The {kind} of this image is not ready yet.")
+    try:
+        handle = field_file.open("rb")
+    except (FileNotFoundError, OSError) as exc:
+        raise Http404(f"The {kind} of this image is missing.") from exc
+    stem = PurePosixPath(image.original_filename).stem or "image"
+    if kind == "original":
+        # Ingest sets the type from the content; before that, the name is the only hint.
+        mime = image.mime_type or mimetypes.guess_type(image.original_filename)[0]
+        mime = mime if mime in SAFE_ORIGINAL_TYPES else None
+        response = FileResponse(
+            handle,
+            as_attachment=True,
+            filename=image.original_filename,
+            content_type=mime or "application/octet-stream",
+        )
+        patch_cache_control(response, private=True, no_cache=True)
+    else:
+        response = FileResponse(handle, filename=f"{stem}-{kind}.jpg", content_type="image/jpeg")
+        # The URL carries the rendition's version, so the browser may keep it a while.
+        patch_cache_control(response, private=True, max_age=86400)
+    response["Content-Security-Policy"] = FILE_CSP
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- resumable uploads -------------------------------------------------------------------------
+
+
+def _upload_order(request, order_ref: str) -> Order:
+    """The order, if visible (else 404), and if the user may upload to it (else 403)."""
+    order = _visible_order(request, order_ref)
+    if not access.can(request.user, access.Action.UPLOAD, order):
+        raise PermissionDenied(f"You may not add images to order {order.order_ref}.")
+    return order
+
+
+def _upload_response(upload, status: int = 200) -> JsonResponse:
+    response = JsonResponse(uploads.upload_status(upload), status=status)
+    response["Upload-Offset"] = str(upload.offset)
+    response["Upload-Length"] = str(upload.size)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@json_login_required
+@require_POST
+@_json_errors
+def upload_create(request, order_ref: str):
+    """Open an upload: JSON ``{filename, size}`` → 201 ``{id, offset: 0, chunk_size}``."""
+    order = _upload_order(request, order_ref)
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_JSON_BODY:
+        return json_error(400, "The request body is too large for an upload request.")
+    try:
+        body = json.loads(request.body or b"")
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return json_error(400, 'The body must be JSON: {"filename": …, "size": …}.')
+    if not isinstance(body, dict):
+        return json_error(400, "The body must be a JSON object with filename and size.")
+    missing = [key for key in ("filename", "size") if key not in body]
+    if missing:
+        return json_error(400, f"Missing field(s): {', '.join(missing)}.", "field_missing")
+    upload = uploads.create_upload(
+        order, actor=request.user, filename=body["filename"], size=body["size"]
+    )
+    response = _upload_response(upload, status=201)
+    response["Location"] = reverse("upload_detail", args=[order.order_ref, upload.pk])
+    return response
+
+
+@json_login_required
+@require_http_methods(["GET", "HEAD", "PATCH"])
+@_json_errors
+def upload_detail(request, order_ref: str, upload_id):
+    """GET/HEAD: where the upload stands. PATCH: append the body at ``Upload-Offset``."""
+    order = _upload_order(request, order_ref)
+    upload = uploads.get_upload(request.user, order, upload_id)
+    if upload is None:
+        raise Http404
+    if request.method in ("GET", "HEAD"):
+        response = _upload_response(upload)
+        if request.method == "HEAD":
+            response.content = b""
+        return response
+    offset = uploads.parse_offset(request.headers.get("Upload-Offset"))
+    limit = uploads.max_chunk_bytes()
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return json_error(413, f"A chunk may be at most {limit} bytes.", "chunk_too_large")
+    data = request.read(limit + 1)
+    result = uploads.append_chunk(upload, offset=offset, data=data, actor=request.user)
+    return _upload_response(result.upload)

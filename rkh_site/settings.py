@@ -170,6 +170,10 @@ NEAR_DUPLICATE_DISTANCE = env.int("NEAR_DUPLICATE_DISTANCE", default=6)
 #: Bytes per request of a resumable upload (the client's chunk size).
 UPLOAD_CHUNK_BYTES = env.int("UPLOAD_CHUNK_BYTES", default=8 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_CHUNK_BYTES + 1024 * 1024
+#: An upload nobody has added to for this long is stopped and its bytes deleted.
+UPLOAD_STALE_HOURS = env.int("UPLOAD_STALE_HOURS", default=6)
+#: Seconds an order folder in the hot folder must stay unchanged before import.
+HOT_FOLDER_SETTLE_SECONDS = env.int("HOT_FOLDER_SETTLE_SECONDS", default=30)
 #: Folder watched for new order folders (empty: off); see docs/intake.md.
 HOT_FOLDER = env.str("HOT_FOLDER", default="")
 
@@ -253,6 +257,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    # JSON only: no browsable HTML forms listing every related row.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rkh_site.api_errors.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # One error shape for every answer that is not a success: see docs/api.md.
+    "EXCEPTION_HANDLER": "rkh_site.api_errors.exception_handler",
 }
 
 # --- Celery -----------------------------------------------------------------
@@ -277,6 +290,10 @@ CELERY_TASK_ROUTES = {
     "pmr.tasks.*": {"queue": "pmr"},
 }
 CELERY_BEAT_SCHEDULE = {
+    "abort-stale-uploads": {
+        "task": "orders.tasks.abort_stale_uploads",
+        "schedule": 3600,
+    },
     "audit-retention": {
         "task": "accounts.tasks.purge_old_audit_entries",
         "schedule": 24 * 3600,

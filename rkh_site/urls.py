@@ -17,5 +17,6 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("api/v1/", include("rkh_site.api_urls")),
     path("", include("orders.urls")),
 ]

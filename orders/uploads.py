@@ -1,0 +1,315 @@
+"""Resumable uploads (tus-style): create, append at an offset, finish into an Image.
+
+One ``Upload`` row per file. The bytes collect in a part file under
+``MEDIA_ROOT/uploads/<upload uuid>.part`` (a server-made name); every append
+happens with the row locked, so two requests for the same upload cannot
+interleave, and only at the offset the server has stored, so a client that
+lost a response asks for the offset and goes on from there. When the last
+byte arrives the part file goes through ``orders.intake.add_image`` like a
+file from any other door, and is deleted.
+
+Views stay thin: they parse the request, call these functions and turn
+``UploadError`` into a JSON answer with its ``status``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from . import access, intake
+from .exceptions import OrderError
+from .models import Image, Order, Upload
+
+#: Longest client file name accepted (it is shortened for display anyway).
+MAX_FILENAME_CHARS = 1024
+
+
+class UploadError(Exception):
+    """A refused upload request; ``status`` is the HTTP status to answer with."""
+
+    status = 400
+    code = "invalid"
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        if code is not None:
+            self.code = code
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"error": self.message, "code": self.code}
+
+
+class OffsetMismatch(UploadError):
+    """The client's offset is not the stored one: it must re-sync and resend."""
+
+    status = 409
+    code = "offset_mismatch"
+
+    def __init__(self, offset: int) -> None:
+        super().__init__(
+            f"The server has {offset} bytes of this file; continue from there.",
+        )
+        self.offset = offset
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "offset": self.offset}
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    upload: Upload
+    image: Image | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.upload.status == Upload.Status.COMPLETE
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.0f} MB"
+
+
+def part_path(upload: Upload) -> Path:
+    """Where the bytes of ``upload`` collect; the name is the row's UUID, never the client's."""
+    return Path(settings.MEDIA_ROOT) / "uploads" / f"{upload.pk.hex}.part"
+
+
+def max_chunk_bytes() -> int:
+    return settings.UPLOAD_CHUNK_BYTES
+
+
+def create_upload(order: Order, *, actor: Any, filename: Any, size: Any) -> Upload:
+    """Open an upload of one file of ``size`` bytes for ``order``.
+
+    Refuses up front what intake would refuse anyway (empty or oversize files),
+    so the client does not send 100 MB to hear "too large".
+    """
+    if not access.can(actor, access.Action.UPLOAD, order):
+        raise PermissionDenied(f"You may not add images to order {order.order_ref}.")
+    if order.is_closed:
+        raise UploadError(
+            f"Order {order.order_ref} is {order.get_status_display().lower()}; "
+            "no images can be added.",
+            status=409,
+            code="order_closed",
+        )
+    if not isinstance(filename, str) or not filename.strip():
+        raise UploadError("A file name is required.", code="filename_missing")
+    if len(filename) > MAX_FILENAME_CHARS:
+        raise UploadError(
+            f"The file name is longer than {MAX_FILENAME_CHARS} characters.",
+            code="filename_too_long",
+        )
+    # bool is an int in Python; a JSON true is not a size.
+    if not isinstance(size, int) or isinstance(size, bool):
+        raise UploadError("The file size must be a whole number of bytes.", code="size_invalid")
+    if size < 0:
+        raise UploadError("The file size cannot be negative.", code="size_invalid")
+    if size == 0:
+        raise UploadError("File is empty (0 bytes).", code="file_empty")
+    limit = settings.INGEST_MAX_FILE_BYTES
+    if size > limit:
+        raise UploadError(
+            f"File is larger than the {_mb(limit)} limit ({_mb(size)}).", code="file_too_large"
+        )
+    upload = Upload(
+        order=order, created_by=actor, filename=intake.display_name(filename), size=size
+    )
+    path = part_path(upload)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o640, exist_ok=False)
+    try:
+        upload.save(force_insert=True)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return upload
+
+
+def get_upload(user: Any, order: Order, upload_id: Any) -> Upload | None:
+    """The caller's own upload ``upload_id`` of ``order``, or ``None``.
+
+    Uploads belong to the person who started them: another user's id is
+    treated as unknown, whatever their role.
+    """
+    try:
+        return Upload.objects.select_related("image").get(
+            pk=upload_id, order=order, created_by=user
+        )
+    except (Upload.DoesNotExist, ValueError):
+        return None
+
+
+def upload_status(upload: Upload) -> dict[str, Any]:
+    """What the client needs to resume: offset, size, and the image once done."""
+    body: dict[str, Any] = {
+        "id": str(upload.pk),
+        "filename": upload.filename,
+        "offset": upload.offset,
+        "size": upload.size,
+        "chunk_size": max_chunk_bytes(),
+        "status": upload.status,
+        "done": upload.status == Upload.Status.COMPLETE,
+    }
+    if upload.status == Upload.Status.COMPLETE and upload.image is not None:
+        body["image"] = image_summary(upload.image)
+    return body
+
+
+def image_summary(image: Image) -> dict[str, Any]:
+    return {
+        "id": image.pk,
+        "status": image.status,
+        "status_label": image.get_status_display(),
+        "status_reason": image.status_reason,
+    }
+
+
+def parse_offset(raw: str | None) -> int:
+    """The ``Upload-Offset`` header as a non-negative int, or an ``UploadError``."""
+    if raw is None or raw == "":
+        raise UploadError("The Upload-Offset header is required.", code="offset_missing")
+    raw = raw.strip()
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
+        raise UploadError(
+            "The Upload-Offset header must be a whole number of bytes.", code="offset_invalid"
+        )
+    return int(raw)
+
+
+def append_chunk(upload: Upload, *, offset: int, data: bytes, actor: Any) -> ChunkResult:
+    """Write ``data`` at ``offset`` if that is where the stored upload stands.
+
+    Finishes the upload through ``intake.add_image`` when the last byte is in.
+    """
+    if not data:
+        raise UploadError("The request body is empty; send the next chunk.", code="chunk_empty")
+    if len(data) > max_chunk_bytes():
+        raise UploadError(
+            f"A chunk may be at most {max_chunk_bytes()} bytes.", status=413, code="chunk_too_large"
+        )
+    path = part_path(upload)
+    image: Image | None = None
+    try:
+        with transaction.atomic():
+            locked = (
+                # Lock the upload row only: parallel files of one order go on in parallel.
+                Upload.objects.select_for_update(of=("self",))
+                .select_related("order", "image")
+                .get(pk=upload.pk)
+            )
+            order = locked.order
+            if not access.can(actor, access.Action.UPLOAD, order):
+                raise PermissionDenied(f"You may not add images to order {order.order_ref}.")
+            if locked.status == Upload.Status.COMPLETE:
+                # A resend after a lost response: the client re-syncs and sees "done".
+                raise OffsetMismatch(locked.offset)
+            if locked.status == Upload.Status.ABORTED:
+                raise UploadError(
+                    "This upload was stopped; start the file again.", status=410, code="aborted"
+                )
+            if offset != locked.offset:
+                raise OffsetMismatch(locked.offset)
+            if offset + len(data) > locked.size:
+                raise UploadError(
+                    f"The chunk goes past the declared size of {locked.size} bytes.",
+                    code="chunk_past_end",
+                )
+            if order.is_closed:
+                raise OrderError(
+                    f"Order {order.order_ref} is {order.get_status_display().lower()}; "
+                    "no images can be added."
+                )
+            _write_at(path, offset, data)
+            locked.offset = offset + len(data)
+            if locked.offset == locked.size:
+                image = intake.add_image(order, source=path, filename=locked.filename, actor=actor)
+                locked.image = image
+                locked.status = Upload.Status.COMPLETE
+            locked.save(update_fields=["offset", "image", "status", "updated_at"])
+    except OrderError as exc:  # the order closed while the file was arriving
+        abort(upload)
+        raise UploadError(str(exc), status=409, code="order_closed") from exc
+    except UploadError as exc:
+        if exc.code == "part_missing":  # nothing to resume from: the client starts again
+            abort(upload)
+        raise
+    if image is not None:
+        path.unlink(missing_ok=True)
+    return ChunkResult(locked, image)
+
+
+def _write_at(path: Path, offset: int, data: bytes) -> None:
+    """Write at ``offset`` and cut whatever a failed earlier attempt left beyond it."""
+    try:
+        handle = open(path, "r+b")  # noqa: SIM115
+    except FileNotFoundError as exc:
+        raise UploadError(
+            "The partial file is gone (cleaned up); start the file again.",
+            status=410,
+            code="part_missing",
+        ) from exc
+    with handle:
+        if os.fstat(handle.fileno()).st_size < offset:
+            raise UploadError(
+                "The partial file is shorter than recorded; start the file again.",
+                status=410,
+                code="part_missing",
+            )
+        handle.seek(offset)
+        handle.write(data)
+        handle.truncate()
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def abort(upload: Upload) -> None:
+    """Stop an upload for good and drop its bytes."""
+    Upload.objects.filter(pk=upload.pk, status=Upload.Status.OPEN).update(
+        status=Upload.Status.ABORTED
+    )
+    part_path(upload).unlink(missing_ok=True)
+    intake.settle_order(upload.order_id)
+
+
+def abort_stale_uploads(max_age: dt.timedelta | None = None) -> int:
+    """Stop uploads nobody has added to for ``max_age`` and delete their part files.
+
+    Run hourly by beat (``orders.tasks.abort_stale_uploads``): a browser closed
+    mid-upload leaves its part file behind, and its open upload would keep the
+    order from moving on. Returns how many were stopped.
+    """
+    if max_age is None:
+        max_age = dt.timedelta(hours=settings.UPLOAD_STALE_HOURS)
+    cutoff = timezone.now() - max_age
+    stale = list(
+        Upload.objects.filter(status=Upload.Status.OPEN, updated_at__lt=cutoff).only("id")[:1000]
+    )
+    stopped = 0
+    for upload in stale:
+        with transaction.atomic():
+            locked = (
+                Upload.objects.select_for_update(skip_locked=True)
+                .filter(pk=upload.pk, status=Upload.Status.OPEN, updated_at__lt=cutoff)
+                .first()
+            )
+            if locked is None:  # resumed (or being written) meanwhile
+                continue
+            locked.status = Upload.Status.ABORTED
+            locked.save(update_fields=["status", "updated_at"])
+        part_path(upload).unlink(missing_ok=True)
+        intake.settle_order(locked.order_id)
+        stopped += 1
+    return stopped

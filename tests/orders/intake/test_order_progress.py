@@ -1,0 +1,43 @@
+"""When does an order move on from pending? When nothing waits for upload or ingest."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from orders import uploads
+from orders.models import Order, Upload
+from tests.orders.intake import photos
+
+
+def _status(order: Order) -> str:
+    return Order.objects.get(pk=order.pk).status
+
+
+def test_order_moves_to_processing_when_the_last_image_is_ingested(order, add, ingest):
+    first = add(order, photos.jpeg(photos.photo("coffee.png")), "a.jpg")
+    second = add(order, photos.jpeg(photos.photo("chelsea.png")), "b.jpg")
+    assert _status(order) == Order.Status.PENDING
+    ingest(first)
+    assert _status(order) == Order.Status.PENDING  # b.jpg still waits
+    ingest(second)
+    assert _status(order) == Order.Status.PROCESSING
+
+
+def test_an_open_upload_keeps_the_order_pending_until_it_is_stopped(order, add, ingest, manager):
+    image = add(order, photos.jpeg(), "a.jpg")
+    pending = uploads.create_upload(order, actor=manager, filename="big.jpg", size=10_000)
+    ingest(image)
+    assert _status(order) == Order.Status.PENDING  # big.jpg is still arriving
+
+    Upload.objects.filter(pk=pending.pk).update(
+        updated_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=7)
+    )
+    assert uploads.abort_stale_uploads() == 1  # default: UPLOAD_STALE_HOURS=6
+    assert Upload.objects.get(pk=pending.pk).status == Upload.Status.ABORTED
+    assert _status(order) == Order.Status.PROCESSING
+
+
+def test_a_recent_upload_is_not_stopped(order, manager):
+    recent = uploads.create_upload(order, actor=manager, filename="big.jpg", size=10_000)
+    assert uploads.abort_stale_uploads() == 0
+    assert Upload.objects.get(pk=recent.pk).status == Upload.Status.OPEN
