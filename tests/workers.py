@@ -1,0 +1,82 @@
+"""Real Celery worker processes for tests that are about the queue.
+
+The worker runs the project's own ``celery -A rkh_site worker`` against the
+test database and the test's MEDIA_ROOT, exactly as a deployment would; tests
+only look at the database for the outcome.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.db import connection
+
+from rkh_site.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parents[1]
+CELERY = ROOT / ".venv" / "bin" / "celery"
+START_SECONDS = 30
+
+
+def test_database_url() -> str:
+    """The URL of the database pytest-django made, for another process."""
+    db = connection.settings_dict
+    return (
+        f"postgres://{quote(db['USER'] or '')}:{quote(db['PASSWORD'] or '')}"
+        f"@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
+test_database_url.__test__ = False  # a helper, not a test
+
+
+@contextmanager
+def celery_worker(queue: str, *, media_root: str | Path, log_dir: Path) -> Iterator[Path]:
+    """Run a one-process worker on ``queue``; yields the path of its log."""
+    # Tasks left in the queue by earlier runs would only delay this one: drop
+    # what waits in this broker's queue (that queue only) first.
+    with celery_app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(queue)
+    name = f"{queue}test-{os.getpid()}-{time.monotonic_ns()}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": test_database_url(),
+        "MEDIA_ROOT": str(media_root),
+    }
+    command = [
+        str(CELERY), "-A", "rkh_site", "worker", "-Q", queue,
+        "--pool", "solo", "--concurrency", "1", "-n", f"{name}@%h",
+        "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO",
+    ]  # fmt: skip
+    log_path = log_dir / f"worker-{queue}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"worker exited while starting:\n{log_path.read_text()[-3000:]}")
+            replies = celery_app.control.inspect(timeout=0.5).ping() or {}
+            if any(node.startswith(f"{name}@") for node in replies):
+                break
+        else:
+            pytest.fail(f"worker did not answer within {START_SECONDS}s")
+        yield log_path
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
