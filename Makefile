@@ -35,7 +35,8 @@ run: venv
 		DEBUG=1 $(BIN)/python manage.py seed_demo && touch var/.demo-seeded; fi
 	@echo "RKH Photo Orders on http://$(BIND):$(PORT)/"
 	PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=$${DEBUG:-1} RKH_PORT=$(PORT) RKH_BIND=$(BIND) \
-		$(BIN)/honcho start -f Procfile $$( [ -z "$$REDIS_URL" ] && echo redis ) web worker beat
+		$(BIN)/honcho start -f Procfile $$( [ -z "$$REDIS_URL" ] && echo redis ) web worker beat \
+		$$( [ -n "$$HOT_FOLDER" ] && echo hotfolder )
 
 lint: venv-dev
 	$(BIN)/ruff check .

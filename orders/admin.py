@@ -12,7 +12,7 @@ from auditlog.mixins import AuditlogHistoryAdminMixin
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 
-from . import access, services
+from . import access, intake, services
 from .exceptions import OrderError
 from .models import Image, Order, OrderEvent
 
@@ -212,6 +212,21 @@ class OrderAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdm
         obj.pk, obj.order_ref = created.pk, created.order_ref
 
 
+@admin.action(description="Retry ingest of selected failed images")
+def retry_ingest(modeladmin, request, queryset):
+    retried, refused = 0, []
+    for image in queryset:
+        try:
+            intake.retry_ingest(image, actor=request.user)
+            retried += 1
+        except (OrderError, PermissionDenied) as exc:
+            refused.append(f"{image.original_filename}: {exc}")
+    if retried:
+        modeladmin.message_user(request, f"{retried} image(s) queued for ingest.", messages.SUCCESS)
+    for line in refused:
+        modeladmin.message_user(request, line, messages.WARNING)
+
+
 @admin.register(Image)
 class ImageAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdmin):
     list_display = (
@@ -227,6 +242,7 @@ class ImageAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdm
     )
     list_filter = ("status", "mime_type", "ai_analyzed")
     list_select_related = ("order",)
+    actions = (retry_ingest,)
     search_fields = ("original_filename", "sha256", "order__order_ref")
     date_hierarchy = "created_at"
     raw_id_fields = ("order",)

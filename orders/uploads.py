@@ -48,7 +48,11 @@ class UploadError(Exception):
             self.code = code
 
     def as_dict(self) -> dict[str, Any]:
-        return {"error": self.message, "code": self.code}
+        """The project's one error shape (the REST API answers the same)."""
+        return {"error": {"code": self.code, "message": self.message, "details": self.details()}}
+
+    def details(self) -> dict[str, Any]:
+        return {}
 
 
 class OffsetMismatch(UploadError):
@@ -63,8 +67,8 @@ class OffsetMismatch(UploadError):
         )
         self.offset = offset
 
-    def as_dict(self) -> dict[str, Any]:
-        return {**super().as_dict(), "offset": self.offset}
+    def details(self) -> dict[str, Any]:
+        return {"offset": self.offset}
 
 
 @dataclass(frozen=True)

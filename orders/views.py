@@ -46,7 +46,8 @@ FILE_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline';
 
 
 def json_error(status: int, message: str, code: str = "invalid", **extra: Any) -> JsonResponse:
-    response = JsonResponse({"error": message, "code": code, **extra}, status=status)
+    body = {"error": {"code": code, "message": message, "details": extra}}
+    response = JsonResponse(body, status=status)
     response["Cache-Control"] = "no-store"
     return response
 

@@ -235,7 +235,8 @@
   function HttpError(status, body) {
     this.status = status;
     this.body = body || {};
-    this.message = (body && body.error) || "HTTP " + status;
+    this.error = (body && body.error) || {};
+    this.message = this.error.message || "HTTP " + status;
   }
 
   function NetworkError(message) {
@@ -378,7 +379,7 @@
             return step(item);
           });
         }
-        if (error instanceof HttpError && error.status === 409 && error.body.code === "offset_mismatch") {
+        if (error instanceof HttpError && error.status === 409 && error.error.code === "offset_mismatch") {
           item.conflicts = (item.conflicts || 0) + 1;
           if (item.conflicts <= MAX_TRIES) {
             item.needsSync = true; // a lost response or another tab moved it: re-sync

@@ -283,8 +283,8 @@ def test_retry_failed_resends_only_the_failed_files(page: Page, live_server, sig
                 route.fulfill(
                     status=403,
                     content_type="application/json",
-                    body='{"error": "Sign in first; your session may have ended.", '
-                    '"code": "signed_out"}',
+                    body='{"error": {"code": "signed_out", "details": {}, '
+                    '"message": "Sign in first; your session may have ended."}}',
                 )
                 return
         route.continue_()

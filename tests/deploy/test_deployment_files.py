@@ -69,14 +69,15 @@ def test_procfile_processes_use_real_entry_points():
     for line in (ROOT / "Procfile").read_text().splitlines():
         name, _, command = line.partition(":")
         processes[name] = command.strip()
-    assert set(processes) == {"redis", "web", "worker", "beat"}
+    assert set(processes) == {"redis", "web", "worker", "beat", "hotfolder"}
     assert "rkh_site.asgi:application" in processes["web"]
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "beat", "hotfolder"):
         assert processes[name].startswith("python manage.py wait_for_services &&"), name
     worker = shlex.split(processes["worker"].split("&&", 1)[1])
     queues = set(worker[worker.index("-Q") + 1].split(","))
     assert set(settings.CELERY_REQUIRED_QUEUES) <= queues
     importlib.import_module(processes["redis"].split("-m", 1)[1].strip())
+    assert processes["hotfolder"].endswith("manage.py watch_hot_folder")
 
 
 def test_dockerfile_installs_from_the_lock_file():

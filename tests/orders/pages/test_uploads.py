@@ -86,7 +86,7 @@ def test_create_three_chunks_complete(user_client, upload_api, own_order, media_
     # Resending the last chunk is not applied twice.
     again = upload_api.patch(own_order, upload_id, data[2000:], 2000)
     assert again.status_code == 409
-    assert again.json()["offset"] == 2500
+    assert again.json()["error"]["details"]["offset"] == 2500
     assert Image.objects.filter(order=own_order).count() == 1
 
 
@@ -99,8 +99,8 @@ def test_wrong_offset_is_409_with_the_stored_offset(user_client, upload_api, own
         response = upload_api.patch(own_order, upload_id, data[wrong : wrong + 10], wrong)
         assert response.status_code == 409
         body = response.json()
-        assert body["code"] == "offset_mismatch"
-        assert body["offset"] == CHUNK
+        assert body["error"]["code"] == "offset_mismatch"
+        assert body["error"]["details"]["offset"] == CHUNK
         assert response["Upload-Offset"] == str(CHUNK)
     assert Upload.objects.get(pk=upload_id).offset == CHUNK
 
@@ -148,8 +148,8 @@ def test_oversize_is_refused_up_front(user_client, upload_api, own_order, settin
     response = upload_api.create(own_order, "huge.tif", 5 * 1024 * 1024 + 1)
     assert response.status_code == 400
     body = response.json()
-    assert body["code"] == "file_too_large"
-    assert "larger than the 5 MB limit" in body["error"]
+    assert body["error"]["code"] == "file_too_large"
+    assert "larger than the 5 MB limit" in body["error"]["message"]
     assert not Upload.objects.exists()
     # Exactly at the limit is fine.
     assert upload_api.create(own_order, "ok.tif", 5 * 1024 * 1024).status_code == 201
@@ -158,7 +158,7 @@ def test_oversize_is_refused_up_front(user_client, upload_api, own_order, settin
 def test_empty_file_is_refused_up_front(user_client, upload_api, own_order):
     response = upload_api.create(own_order, "empty.jpg", 0)
     assert response.status_code == 400
-    assert response.json()["error"] == "File is empty (0 bytes)."
+    assert response.json()["error"]["message"] == "File is empty (0 bytes)."
 
 
 @pytest.mark.parametrize("status", [Order.Status.COMPLETED, Order.Status.CANCELLED])
@@ -167,8 +167,8 @@ def test_closed_order_is_refused(user_client, upload_api, own_order, status):
     own_order.refresh_from_db()
     response = upload_api.create(own_order, "late.jpg", 10)
     assert response.status_code == 409
-    assert response.json()["code"] == "order_closed"
-    assert "no images can be added" in response.json()["error"]
+    assert response.json()["error"]["code"] == "order_closed"
+    assert "no images can be added" in response.json()["error"]["message"]
 
 
 def test_order_closed_while_uploading_stops_the_upload(user_client, upload_api, own_order):
@@ -178,7 +178,7 @@ def test_order_closed_while_uploading_stops_the_upload(user_client, upload_api, 
     Order.objects.filter(pk=own_order.pk).update(status=Order.Status.CANCELLED)
     response = upload_api.patch(own_order, upload_id, data[CHUNK:], CHUNK)
     assert response.status_code == 409
-    assert response.json()["code"] == "order_closed"
+    assert response.json()["error"]["code"] == "order_closed"
     assert not Image.objects.filter(order=own_order).exists()
     upload = Upload.objects.get(pk=upload_id)
     assert upload.status == "aborted"
@@ -191,7 +191,7 @@ def test_lost_part_file_stops_the_upload_with_410(user_client, upload_api, own_o
     assert upload_api.patch(own_order, upload_id, data[:CHUNK], 0).status_code == 200
     uploads.part_path(Upload.objects.get(pk=upload_id)).unlink()
     response = upload_api.patch(own_order, upload_id, data[CHUNK:], CHUNK)
-    assert (response.status_code, response.json()["code"]) == (410, "part_missing")
+    assert (response.status_code, response.json()["error"]["code"]) == (410, "part_missing")
     assert Upload.objects.get(pk=upload_id).status == "aborted"
     assert upload_api.status(own_order, upload_id).json()["status"] == "aborted"
 
@@ -221,7 +221,7 @@ def test_viewer_is_refused(client, users, upload_api, own_order):
     client.force_login(users["Viewer"])
     response = upload_api.create(own_order, "x.jpg", 10)
     assert response.status_code == 403
-    assert response.json()["code"] == "permission_denied"
+    assert response.json()["error"]["code"] == "permission_denied"
 
 
 def test_another_users_upload_id_is_404(client, users, upload_api, own_order):
@@ -299,7 +299,7 @@ def test_bad_create_bodies_are_400(user_client, upload_api, own_order, raw, code
     response = upload_api.create(own_order, raw=raw.encode("latin-1"))
     assert response.status_code == 400, response.content
     body = response.json()
-    assert body["code"] == code
+    assert body["error"]["code"] == code
     assert body["error"]
     assert not Upload.objects.exists()
 
@@ -308,7 +308,7 @@ def test_oversized_create_body_is_400(user_client, upload_api, own_order):
     raw = json.dumps({"filename": "a.jpg", "size": 10, "pad": "x" * 20000})
     response = upload_api.create(own_order, raw=raw.encode())
     assert response.status_code == 400
-    assert "too large" in response.json()["error"]
+    assert "too large" in response.json()["error"]["message"]
 
 
 @pytest.mark.parametrize(
@@ -334,7 +334,7 @@ def test_bad_offsets_are_400(user_client, upload_api, own_order, offset, code):
         headers=headers,
     )
     assert response.status_code == 400
-    assert response.json()["code"] == code
+    assert response.json()["error"]["code"] == code
 
 
 def test_huge_but_numeric_offset_is_a_409_with_the_stored_offset(
@@ -343,18 +343,18 @@ def test_huge_but_numeric_offset_is_a_409_with_the_stored_offset(
     upload_id = _open(upload_api, own_order, payload(100))
     response = upload_api.patch(own_order, upload_id, b"abc", 9_223_372_036_854_775_807)
     assert response.status_code == 409
-    assert response.json()["offset"] == 0
+    assert response.json()["error"]["details"]["offset"] == 0
 
 
 def test_empty_chunk_past_end_and_oversize_chunk_are_refused(user_client, upload_api, own_order):
     upload_id = _open(upload_api, own_order, payload(1500))
     empty = upload_api.patch(own_order, upload_id, b"", 0)
-    assert (empty.status_code, empty.json()["code"]) == (400, "chunk_empty")
+    assert (empty.status_code, empty.json()["error"]["code"]) == (400, "chunk_empty")
     big = upload_api.patch(own_order, upload_id, b"x" * (CHUNK + 1), 0)
-    assert (big.status_code, big.json()["code"]) == (413, "chunk_too_large")
+    assert (big.status_code, big.json()["error"]["code"]) == (413, "chunk_too_large")
     assert upload_api.patch(own_order, upload_id, b"x" * CHUNK, 0).status_code == 200
     past = upload_api.patch(own_order, upload_id, b"x" * 501, CHUNK)
-    assert (past.status_code, past.json()["code"]) == (400, "chunk_past_end")
+    assert (past.status_code, past.json()["error"]["code"]) == (400, "chunk_past_end")
     assert Upload.objects.get(pk=upload_id).offset == CHUNK
 
 
