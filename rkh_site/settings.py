@@ -176,6 +176,13 @@ UPLOAD_STALE_HOURS = env.int("UPLOAD_STALE_HOURS", default=6)
 HOT_FOLDER_SETTLE_SECONDS = env.int("HOT_FOLDER_SETTLE_SECONDS", default=30)
 #: Folder watched for new order folders (empty: off); see docs/intake.md.
 HOT_FOLDER = env.str("HOT_FOLDER", default="")
+#: AI providers, tried in this order (unknown or unbuilt names are skipped); see docs/ai.md.
+AI_PROVIDERS = env.list("AI_PROVIDERS", default=["runware", "gemini", "local"])
+#: Seconds an AI result stays cached, keyed by image SHA-256, operation, prompt and model.
+AI_CACHE_TTL_SECONDS = env.int("AI_CACHE_TTL_SECONDS", default=7 * 24 * 3600)
+#: Consecutive failures that open a provider's circuit, and seconds before one probe.
+AI_BREAKER_FAILURES = env.int("AI_BREAKER_FAILURES", default=5)
+AI_BREAKER_COOLDOWN_SECONDS = env.int("AI_BREAKER_COOLDOWN_SECONDS", default=60)
 
 # --- auth -----------------------------------------------------------------
 

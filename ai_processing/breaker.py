@@ -1,0 +1,116 @@
+"""A circuit breaker per AI provider, its state shared by every worker process in Redis.
+
+Closed: calls go through; each failure adds one to a counter, any success
+resets it. After ``failures`` consecutive failures the circuit opens: calls are
+refused for ``cooldown`` seconds. Then it is half-open: exactly one caller, the
+one that wins a ``SET NX`` probe token (which expires, so a crashed prober does
+not wedge it), may try; success closes the circuit, failure opens it again for
+another cool-down. Counting and opening happen in one Lua script, so workers
+racing on failures cannot lose a count. Plain redis-py, no Django.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+# KEYS[1] state hash; ARGV: threshold, now. Returns the failure count.
+_RECORD_FAILURE = """
+local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
+if failures >= tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'opened_at', ARGV[2])
+end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+return failures
+"""
+
+
+class CircuitBreaker:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        failures: int = 5,
+        cooldown: float = 60.0,
+        probe_timeout: float | None = None,
+        prefix: str = "rkh:ai:breaker",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.failures = failures
+        self.cooldown = cooldown
+        self.probe_timeout = probe_timeout or max(cooldown, 30.0)
+        self.prefix = prefix
+        self.clock = clock
+        self._record_failure = client.register_script(_RECORD_FAILURE)
+
+    def _key(self, name: str) -> str:
+        return f"{self.prefix}:{name}"
+
+    def _probe_key(self, name: str) -> str:
+        return f"{self.prefix}:{name}:probe"
+
+    def _read(self, name: str) -> tuple[int, float | None]:
+        raw = self.client.hgetall(self._key(name))
+        failures = int(raw.get(b"failures", 0))
+        opened = raw.get(b"opened_at")
+        return failures, (float(opened) if opened is not None else None)
+
+    def allow(self, name: str) -> bool:
+        """Whether a call to ``name`` may go ahead now (in half-open: only the probe's)."""
+        failures, opened_at = self._read(name)
+        if opened_at is None or failures < self.failures:
+            return True
+        if self.clock() - opened_at < self.cooldown:
+            return False
+        token = uuid.uuid4().hex
+        return bool(
+            self.client.set(
+                self._probe_key(name), token, nx=True, px=int(self.probe_timeout * 1000)
+            )
+        )
+
+    def record_success(self, name: str) -> None:
+        """Close the circuit: forget the failures and free the probe token."""
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.delete(self._key(name), self._probe_key(name))
+            pipe.execute()
+
+    def record_failure(self, name: str) -> int:
+        """Count one failure (opening, or re-opening after a failed probe); returns the count."""
+        keep = int(max(self.cooldown * 10, 3600))  # idle state fades away on its own
+        count = int(
+            self._record_failure(keys=[self._key(name)], args=[self.failures, self.clock(), keep])
+        )
+        self.client.delete(self._probe_key(name))
+        return count
+
+    def release(self, name: str) -> None:
+        """Give the probe token back without a verdict (the call proved nothing)."""
+        self.client.delete(self._probe_key(name))
+
+    def state(self, name: str) -> dict[str, Any]:
+        """``{"state": closed|open|half_open, "failures", "retry_in"}`` for a status page."""
+        failures, opened_at = self._read(name)
+        if opened_at is None or failures < self.failures:
+            return {"provider": name, "state": "closed", "failures": failures, "retry_in": 0}
+        remaining = self.cooldown - (self.clock() - opened_at)
+        if remaining > 0:
+            return {
+                "provider": name,
+                "state": "open",
+                "failures": failures,
+                "retry_in": round(remaining, 1),
+            }
+        probing = bool(self.client.exists(self._probe_key(name)))
+        return {
+            "provider": name,
+            "state": "half_open",
+            "failures": failures,
+            "retry_in": 0,
+            "probing": probing,
+        }
