@@ -125,6 +125,14 @@ class Order(models.Model):
     review_images = models.PositiveIntegerField(default=0)
 
     ai_processed = models.BooleanField("AI processed", default=False)
+    ai_cost = models.DecimalField(
+        "AI cost (USD)",
+        max_digits=12,
+        decimal_places=6,
+        default=0,
+        editable=False,
+        help_text="Sum of the images' AI costs.",
+    )
     pmr_synced = models.BooleanField("synced to PMR", default=False)
 
     created_by = models.ForeignKey(
@@ -244,6 +252,15 @@ class Image(models.Model):
     preview = models.FileField(upload_to=rendition_upload_path, max_length=255, blank=True)
     thumbnail = models.FileField(upload_to=rendition_upload_path, max_length=255, blank=True)
     ingested_at = models.DateTimeField(null=True, blank=True)
+    processed = models.FileField(
+        upload_to=rendition_upload_path,
+        max_length=255,
+        blank=True,
+        help_text="The AI-processed version delivered to the PMR (JPEG).",
+    )
+    ai_cost = models.DecimalField(
+        "AI cost (USD)", max_digits=10, decimal_places=6, default=0, editable=False
+    )
     status = models.CharField(
         max_length=20, choices=ImageStatus.choices, default=ImageStatus.UPLOADED
     )
@@ -380,6 +397,7 @@ auditlog.register(
         "rejected_images",
         "failed_images",
         "review_images",
+        "ai_cost",
     ],
 )
 auditlog.register(Image, exclude_fields=["updated_at"])

@@ -1,6 +1,5 @@
 """Faithfulness: Runware's official Python SDK works against the simulator unchanged."""
 
-import asyncio
 import base64
 import io
 
@@ -8,6 +7,7 @@ from PIL import Image
 from runware import IImageCaption, IImageInference, Runware
 
 from ai_processing.simulator import RunwareSimulator
+from tests.asyncio_helpers import run_async
 
 
 def test_official_sdk_inference_and_caption():
@@ -34,7 +34,7 @@ def test_official_sdk_inference_and_caption():
                 await rw.disconnect()
             return images, caption
 
-        images, caption = asyncio.run(asyncio.wait_for(go(), 20))
+        images, caption = run_async(go(), 20)
     assert len(images) == 1
     assert images[0].imageURL.startswith(sim.http_url)
     assert images[0].cost == 0.039

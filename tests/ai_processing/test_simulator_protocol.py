@@ -12,6 +12,7 @@ from PIL import Image
 from websockets.asyncio.client import connect
 
 from ai_processing.simulator import RunwareSimulator
+from tests.asyncio_helpers import run_async
 
 
 def png(colour=(200, 30, 30), size=(64, 48)) -> bytes:
@@ -31,7 +32,7 @@ def sim():
 
 
 def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 15))
+    return run_async(coro, 15)
 
 
 async def session(sim, key="good"):
