@@ -36,7 +36,9 @@ run: venv
 	@echo "RKH Photo Orders on http://$(BIND):$(PORT)/"
 	PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=$${DEBUG:-1} RKH_PORT=$(PORT) RKH_BIND=$(BIND) \
 		$(BIN)/honcho start -f Procfile $$( [ -z "$$REDIS_URL" ] && echo redis ) web worker beat \
-		$$( [ -n "$$HOT_FOLDER" ] && echo hotfolder )
+		$$( [ -n "$$HOT_FOLDER" ] && echo hotfolder ) \
+		$$( [ -z "$$RUNWARE_API_KEY" ] && echo runware-sim ) \
+		$$( [ -z "$$GEMINI_API_KEY" ] && echo gemini-sim )
 
 lint: venv-dev
 	$(BIN)/ruff check .

@@ -2,7 +2,32 @@ from django.apps import AppConfig
 
 
 class AiProcessingConfig(AppConfig):
-    """Provider interface, Runware/Gemini/local providers and the Runware simulator."""
+    """Provider interface, Runware/Gemini/local providers, the per-image AI pipeline."""
 
     name = "ai_processing"
     verbose_name = "AI processing"
+
+    def ready(self) -> None:
+        from orders.signals import order_status_changed
+
+        order_status_changed.connect(
+            queue_ai_when_processing, dispatch_uid="ai_processing.queue_ai_when_processing"
+        )
+
+
+def queue_ai_when_processing(sender, order, previous, status, **kwargs) -> None:
+    """An order entering ``processing`` gets its AI work queued once the move commits."""
+    from django.db import transaction
+
+    from orders.models import Order
+
+    if status != Order.Status.PROCESSING:
+        return
+    order_id = order.pk
+
+    def queue() -> None:
+        from .tasks import process_order
+
+        process_order.delay(order_id)
+
+    transaction.on_commit(queue)

@@ -227,6 +227,33 @@ def retry_ingest(modeladmin, request, queryset):
         modeladmin.message_user(request, line, messages.WARNING)
 
 
+def _review(modeladmin, request, queryset, name: str, done: str) -> None:
+    from ai_processing import services as ai_services
+
+    answer = getattr(ai_services, name)
+    moved, refused = 0, []
+    for image in queryset:
+        try:
+            answer(image, actor=request.user)
+            moved += 1
+        except (OrderError, PermissionDenied) as exc:
+            refused.append(f"{image.original_filename}: {exc}")
+    if moved:
+        modeladmin.message_user(request, f"{moved} image(s) {done}.", messages.SUCCESS)
+    for line in refused:
+        modeladmin.message_user(request, line, messages.WARNING)
+
+
+@admin.action(description="Approve (mark processed)")
+def approve_images(modeladmin, request, queryset):
+    _review(modeladmin, request, queryset, "approve_image", "approved")
+
+
+@admin.action(description="Redo AI processing")
+def redo_images(modeladmin, request, queryset):
+    _review(modeladmin, request, queryset, "redo_image", "queued for AI processing again")
+
+
 @admin.register(Image)
 class ImageAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdmin):
     list_display = (
@@ -242,7 +269,7 @@ class ImageAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdm
     )
     list_filter = ("status", "mime_type", "ai_analyzed")
     list_select_related = ("order",)
-    actions = (retry_ingest,)
+    actions = (retry_ingest, approve_images, redo_images)
     search_fields = ("original_filename", "sha256", "order__order_ref")
     date_hierarchy = "created_at"
     raw_id_fields = ("order",)

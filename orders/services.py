@@ -18,6 +18,7 @@ from django.utils import timezone
 from . import access
 from .exceptions import OrderError, TransitionNotAllowed
 from .models import Image, Order, OrderEvent, OrderRefSequence
+from .signals import order_status_changed
 
 Kind = OrderEvent.Kind
 
@@ -125,6 +126,7 @@ def change_order_status(
         {"from": previous, "to": new_status, "reason": reason},
         actor,
     )
+    order_status_changed.send(sender=Order, order=locked, previous=previous, status=new_status)
     order.status, order.completed_at = locked.status, locked.completed_at
     order.last_event_seq = locked.last_event_seq
     return order

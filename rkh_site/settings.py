@@ -183,6 +183,28 @@ AI_CACHE_TTL_SECONDS = env.int("AI_CACHE_TTL_SECONDS", default=7 * 24 * 3600)
 #: Consecutive failures that open a provider's circuit, and seconds before one probe.
 AI_BREAKER_FAILURES = env.int("AI_BREAKER_FAILURES", default=5)
 AI_BREAKER_COOLDOWN_SECONDS = env.int("AI_BREAKER_COOLDOWN_SECONDS", default=60)
+#: Runware and Gemini providers (docs/ai.md "Runware and Gemini providers"). With no key set,
+#: each talks to its local simulator (started by `make run`) with the key "simulator"; with a
+#: key and no URL, to the real service.
+RUNWARE_API_KEY = env.str("RUNWARE_API_KEY", default="")
+RUNWARE_URL = env.str(
+    "RUNWARE_URL",
+    default="wss://ws-api.runware.ai/v1" if RUNWARE_API_KEY else "ws://127.0.0.1:56791/v1",
+)
+RUNWARE_MODEL = env.str("RUNWARE_MODEL", default="google:4@1")
+GEMINI_API_KEY = env.str("GEMINI_API_KEY", default="")
+#: Empty: Google's endpoint (https://generativelanguage.googleapis.com).
+GEMINI_BASE_URL = env.str(
+    "GEMINI_BASE_URL", default="" if GEMINI_API_KEY else "http://127.0.0.1:56792"
+)
+#: gemini-2.5-flash-image was shut down on 2 Oct 2026; its successor is the default.
+GEMINI_MODEL = env.str("GEMINI_MODEL", default="gemini-3.1-flash-image")
+#: Preset used for orders that name none (a ProcessingPreset slug); see docs/ai.md "Pipeline".
+AI_DEFAULT_PRESET = env.str("AI_DEFAULT_PRESET", default="analyze-only")
+#: Calls in flight per provider, shared by every worker through Redis (JSON; absent: no limit).
+AI_PROVIDER_CONCURRENCY = env.json(
+    "AI_PROVIDER_CONCURRENCY", default={"runware": 4, "gemini": 2, "local": 2}
+)
 
 # --- auth -----------------------------------------------------------------
 

@@ -39,12 +39,13 @@ test_database_url.__test__ = False  # a helper, not a test
 
 @contextmanager
 def celery_worker(queue: str, *, media_root: str | Path, log_dir: Path) -> Iterator[Path]:
-    """Run a one-process worker on ``queue``; yields the path of its log."""
-    # Tasks left in the queue by earlier runs would only delay this one: drop
-    # what waits in this broker's queue (that queue only) first.
+    """Run a one-process worker on ``queue`` ("a,b": several); yields the path of its log."""
+    # Tasks left in the queues by earlier runs would only delay this one: drop
+    # what waits in this broker's queues (those queues only) first.
     with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(queue)
-    name = f"{queue}test-{os.getpid()}-{time.monotonic_ns()}"
+        for each in queue.split(","):
+            conn.default_channel.queue_purge(each.strip())
+    name = f"{queue.replace(',', '-')}test-{os.getpid()}-{time.monotonic_ns()}"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -56,7 +57,7 @@ def celery_worker(queue: str, *, media_root: str | Path, log_dir: Path) -> Itera
         "--pool", "solo", "--concurrency", "1", "-n", f"{name}@%h",
         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO",
     ]  # fmt: skip
-    log_path = log_dir / f"worker-{queue}.log"
+    log_path = log_dir / f"worker-{queue.replace(',', '-')}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

@@ -1,9 +1,11 @@
 """Providers by name, and the chain built from the ``AI_PROVIDERS`` setting.
 
-``PROVIDER_FACTORIES`` maps a name to a zero-argument factory; the Runware and
-Gemini providers add themselves here when they exist. A name with no factory
-is skipped with a warning, so a setting can list providers ahead of their code.
-``chain_from_settings`` is the only Django-aware function (imported lazily).
+``PROVIDER_FACTORIES`` maps a name to a zero-argument factory. A name with no
+factory is skipped with a warning, so a setting can list providers ahead of
+their code. The "runware" and "gemini" factories read Django settings (lazily):
+with no API key configured they return a provider pointed at the local
+simulator with the key "simulator" (what ``make run`` starts when no real
+credentials are set). ``chain_from_settings`` builds the whole chain.
 """
 
 from __future__ import annotations
@@ -17,7 +19,43 @@ from .local import LocalProvider
 
 log = logging.getLogger(__name__)
 
+#: Where the local simulators listen (the Procfile's runware-sim and gemini-sim).
+RUNWARE_SIMULATOR_URL = "ws://127.0.0.1:56791/v1"
+GEMINI_SIMULATOR_URL = "http://127.0.0.1:56792"
+SIMULATOR_KEY = "simulator"
+
+
+def runware_from_settings() -> Provider:
+    from django.conf import settings
+
+    from .runware import RunwareProvider
+
+    key, url = settings.RUNWARE_API_KEY, settings.RUNWARE_URL
+    if not key:
+        key = SIMULATOR_KEY
+        if "runware.ai" in url:
+            log.warning("RUNWARE_API_KEY is not set: using the local Runware simulator")
+            url = RUNWARE_SIMULATOR_URL
+    return RunwareProvider(url=url, api_key=key, model=settings.RUNWARE_MODEL)
+
+
+def gemini_from_settings() -> Provider:
+    from django.conf import settings
+
+    from .gemini import GeminiProvider
+
+    key, base_url = settings.GEMINI_API_KEY, settings.GEMINI_BASE_URL
+    if not key:
+        key = SIMULATOR_KEY
+        if not base_url or "googleapis.com" in base_url:
+            log.warning("GEMINI_API_KEY is not set: using the local Gemini simulator")
+            base_url = GEMINI_SIMULATOR_URL
+    return GeminiProvider(api_key=key, base_url=base_url or None, model=settings.GEMINI_MODEL)
+
+
 PROVIDER_FACTORIES: dict[str, Callable[[], Provider]] = {
+    "runware": runware_from_settings,
+    "gemini": gemini_from_settings,
     "local": LocalProvider,
 }
 

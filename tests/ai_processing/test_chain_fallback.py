@@ -237,7 +237,7 @@ def test_local_provider_at_the_end_of_a_chain(breaker, cache):
 def test_registry_skips_providers_not_built_yet(caplog):
     assert parse_names(" Runware, gemini,local,local ") == ["runware", "gemini", "local"]
     with caplog.at_level(logging.WARNING):
-        providers = build_providers("runware,gemini,local")
+        providers = build_providers("runware,gemini,local", {"local": LocalProvider})
     assert [p.name for p in providers] == ["local"]
     assert "'runware' is not available" in caplog.text
     assert "'gemini' is not available" in caplog.text
@@ -249,7 +249,7 @@ def test_chain_from_settings():
     assert settings.AI_PROVIDERS == ["runware", "gemini", "local"]
     assert settings.AI_CACHE_TTL_SECONDS == 7 * 24 * 3600
     chain = chain_from_settings()
-    assert [p.name for p in chain.providers] == ["local"]
+    assert [p.name for p in chain.providers] == ["runware", "gemini", "local"]
     assert chain.breaker.failures == settings.AI_BREAKER_FAILURES == 5
     assert chain.breaker.cooldown == settings.AI_BREAKER_COOLDOWN_SECONDS == 60
     assert chain.cache.ttl == settings.AI_CACHE_TTL_SECONDS

@@ -69,7 +69,15 @@ def test_procfile_processes_use_real_entry_points():
     for line in (ROOT / "Procfile").read_text().splitlines():
         name, _, command = line.partition(":")
         processes[name] = command.strip()
-    assert set(processes) == {"redis", "web", "worker", "beat", "hotfolder"}
+    assert set(processes) == {
+        "redis",
+        "web",
+        "worker",
+        "beat",
+        "hotfolder",
+        "runware-sim",
+        "gemini-sim",
+    }
     assert "rkh_site.asgi:application" in processes["web"]
     for name in ("web", "worker", "beat", "hotfolder"):
         assert processes[name].startswith("python manage.py wait_for_services &&"), name
@@ -78,6 +86,16 @@ def test_procfile_processes_use_real_entry_points():
     assert set(settings.CELERY_REQUIRED_QUEUES) <= queues
     importlib.import_module(processes["redis"].split("-m", 1)[1].strip())
     assert processes["hotfolder"].endswith("manage.py watch_hot_folder")
+    # The simulators listen where the settings' no-key defaults point.
+    for name, module, port in (
+        ("runware-sim", "ai_processing.simulator", 56791),
+        ("gemini-sim", "ai_processing.simulator.gemini", 56792),
+    ):
+        argv = shlex.split(processes[name])
+        assert argv[:4] == ["exec", "python", "-m", module], name
+        importlib.import_module(module)
+        assert argv[argv.index("--port") + 1] == str(port), name
+        assert argv[argv.index("--host") + 1] == "127.0.0.1", name
 
 
 def test_dockerfile_installs_from_the_lock_file():

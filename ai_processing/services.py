@@ -1,0 +1,424 @@
+"""The per-image AI pipeline: every write of the AI step goes through here.
+
+``start_order_processing`` queues one ``process_image`` task per image waiting
+for AI; ``process_image`` runs the order's preset (analyze, edit, caption, in
+the preset's order) through the provider chain and records results, trails
+and costs; ``approve_image`` / ``redo_image`` are the review queue's two
+answers. Provider calls happen outside transactions; each result is then
+written under the lock order order → image, and only if the image is still in
+the status the work started from, so a second delivery of a task changes
+nothing. Status moves go through ``orders.services.change_image_status``
+(timeline entries, counters). See docs/ai.md, "Pipeline".
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import DatabaseError, transaction
+from django.db.models import Count, Sum
+
+from orders import services as order_services
+from orders.exceptions import OrderError
+from orders.models import Image, Order
+
+from .limits import LimitedProvider, semaphore_from_settings
+from .models import ProcessingPreset
+from .providers.base import ImageInput
+from .providers.chain import NoProviderAvailable, ProviderChain
+from .providers.registry import chain_from_settings
+
+log = logging.getLogger(__name__)
+
+S = Image.Status
+#: Image statuses the AI step still has work for.
+WAITING = frozenset({S.INGESTED, S.ANALYZED})
+#: Statuses that keep an order from being done with AI (uploaded: still being ingested).
+NOT_DONE = frozenset({S.UPLOADED, S.INGESTED, S.ANALYZED})
+#: A task delivery that keeps dying (worker lost) stops here and the image is failed.
+MAX_AI_ATTEMPTS = 3
+AI_COMPLETED = "order.ai_completed"
+
+
+# --- orders -------------------------------------------------------------------
+
+
+def start_order_processing(order_id: int) -> int:
+    """Queue ``process_image`` (after commit) for every image of the order waiting for AI.
+
+    Returns how many were queued. With nothing to queue the order is settled
+    at once (an order whose images all wait for review moves to review).
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status not in (Order.Status.PROCESSING, Order.Status.NEEDS_REVIEW):
+            return 0
+        ids = list(
+            Image.objects.filter(order_id=order_id, status__in=WAITING).values_list("pk", flat=True)
+        )
+        for image_id in ids:
+            transaction.on_commit(lambda image_id=image_id: _queue_image(image_id))
+        if not ids:
+            _settle_order(order)
+    return len(ids)
+
+
+def _queue_image(image_id: int) -> None:
+    from .tasks import process_image as task
+
+    task.delay(image_id)
+
+
+def _settle_order(order: Order) -> None:
+    """Move the order on once no image waits for AI; the caller holds the order's lock.
+
+    Any image to review → order ``needs_review``. None → ``ai_processed`` and
+    one ``order.ai_completed`` timeline entry (the order stays ``processing``;
+    the PMR step moves it on). An order in review whose last review was
+    answered goes back to ``processing`` first.
+    """
+    order.refresh_from_db()
+    if order.status not in (Order.Status.PROCESSING, Order.Status.NEEDS_REVIEW):
+        return
+    images = Image.objects.filter(order_id=order.pk)
+    if images.filter(status__in=NOT_DONE).exists():
+        return
+    review = images.filter(status=S.NEEDS_REVIEW).count()
+    if review:
+        if order.status == Order.Status.PROCESSING:
+            order_services.change_order_status(
+                order, Order.Status.NEEDS_REVIEW, reason=f"{review} image(s) need review"
+            )
+        return
+    if order.status == Order.Status.NEEDS_REVIEW:
+        order_services.change_order_status(
+            order, Order.Status.PROCESSING, reason="every review answered"
+        )
+    if order.ai_processed:
+        return
+    Order.objects.filter(pk=order.pk).update(ai_processed=True)
+    order.ai_processed = True
+    counts = dict(images.values("status").annotate(n=Count("id")).values_list("status", "n"))
+    order.refresh_from_db(fields=["ai_cost"])
+    order_services.record_event(
+        order, AI_COMPLETED, {"images": counts, "ai_cost": str(order.ai_cost)}
+    )
+
+
+def _refresh_order_cost(order_id: int) -> None:
+    total = Image.objects.filter(order_id=order_id).aggregate(s=Sum("ai_cost"))["s"]
+    Order.objects.filter(pk=order_id).update(ai_cost=total or Decimal(0))
+
+
+# --- one image ----------------------------------------------------------------
+
+
+def process_image(image_id: int) -> Image:
+    """Run the order's preset on one image; idempotent.
+
+    Works on an image in ``ingested`` (or ``analyzed``, resuming after the
+    analysis was stored); any other image, or one of a completed or cancelled
+    order, is returned untouched. Ends
+    ``processed``; ``needs_review`` when no provider could do an operation the
+    preset needs (or there is no preset); ``failed`` on an unexpected error or
+    after ``MAX_AI_ATTEMPTS`` deliveries. Raises ``Image.DoesNotExist`` when the
+    image was deleted, and database errors (the task retries those).
+    """
+    image = Image.objects.select_related("order__preset").get(pk=image_id)
+    if image.status not in WAITING or image.order.is_closed:
+        return image
+    attempts = _count_attempt(image_id)
+    if attempts is None:
+        return Image.objects.get(pk=image_id)
+    if attempts > MAX_AI_ATTEMPTS:
+        return _fail(
+            image_id,
+            f"AI processing stopped after {MAX_AI_ATTEMPTS} attempts (the worker kept "
+            "stopping). Staff can retry it.",
+        )
+    try:
+        return _run(Image.objects.select_related("order__preset").get(pk=image_id))
+    except (Image.DoesNotExist, DatabaseError):
+        raise
+    except Exception as exc:
+        log.exception("AI processing of image %s failed", image_id)
+        return _fail(
+            image_id,
+            f"AI processing failed because of an internal error ({type(exc).__name__}). "
+            "Staff can retry it.",
+            detail=repr(exc)[:500],
+        )
+
+
+def _preset_for(order: Order) -> ProcessingPreset | None:
+    if order.preset_id is not None:
+        return order.preset
+    return ProcessingPreset.objects.filter(slug=settings.AI_DEFAULT_PRESET).first()
+
+
+def _run(image: Image) -> Image:
+    preset = _preset_for(image.order)
+    if preset is None:
+        return _finish(
+            image,
+            {},
+            review="The order has no processing preset and the default preset "
+            f"{settings.AI_DEFAULT_PRESET!r} does not exist.",
+        )
+    operations = [op for op in preset.operations if op in ("analyze", "edit", "caption")]
+    chain = _chain()
+    results: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
+    with _image_input(image) as source:
+        for op in operations:
+            if op == "analyze" and (image.ai_analyzed or image.status == S.ANALYZED):
+                continue  # resuming: the analysis is stored already
+            try:
+                if op == "analyze":
+                    outcome = chain.run("analyze", source)
+                elif op == "edit":
+                    outcome = chain.run(
+                        "edit",
+                        source,
+                        prompt=preset.edit_prompt,
+                        aspect=preset.print_aspect or None,
+                    )
+                else:
+                    outcome = chain.run("caption", source, prompt=preset.caption_prompt)
+            except NoProviderAvailable as exc:
+                results[op] = (None, exc.trail)
+                return _finish(image, results, review=f"No AI provider could {op}: {_short(exc)}")
+            if op == "analyze":
+                stored = _store_analysis(image, *outcome)
+                if stored is None:  # another delivery got here first
+                    return Image.objects.get(pk=image.pk)
+                image = stored
+            else:
+                results[op] = outcome
+    return _finish(image, results)
+
+
+def _chain() -> ProviderChain:
+    chain = chain_from_settings()
+    semaphore = semaphore_from_settings(getattr(chain.breaker, "client", None))
+    chain.providers = [LimitedProvider(p, semaphore) for p in chain.providers]
+    return chain
+
+
+@contextmanager
+def _image_input(image: Image):
+    storage = image.original.storage
+    name = image.original.name
+    if not name:
+        raise OrderError("The stored original is missing.")
+    kwargs = {"width": image.width, "height": image.height, "mime_type": image.mime_type or None}
+    try:
+        path = Path(storage.path(name))
+    except NotImplementedError:
+        with storage.open(name, "rb") as fh:
+            yield ImageInput.from_bytes(fh.read(), **kwargs)
+        return
+    yield ImageInput.from_path(path, sha256=image.sha256 or None, **kwargs)
+
+
+def _short(exc: NoProviderAvailable) -> str:
+    parts = [
+        f"{t['provider']} {t['outcome']}" + (f" ({t['reason']})" if t.get("reason") else "")
+        for t in exc.trail
+    ]
+    text = "; ".join(parts) or "no provider is configured"
+    return text if len(text) <= 400 else text[:399] + "…"
+
+
+def _paid(result: Any, trail: list[dict[str, Any]]) -> Decimal:
+    """What this call cost now: a result reused from the cache was paid for earlier."""
+    if result is None or not trail or trail[-1]["outcome"] != "ok":
+        return Decimal(0)
+    return Decimal(str(round(float(result.cost or 0), 6)))
+
+
+def _count_attempt(image_id: int) -> int | None:
+    with transaction.atomic():
+        locked = (
+            Image.objects.select_for_update().only("id", "status", "ai_metadata").get(pk=image_id)
+        )
+        if locked.status not in WAITING:
+            return None
+        attempts = int(locked.ai_metadata.get("attempts", 0)) + 1
+        Image.objects.filter(pk=image_id).update(
+            ai_metadata={**locked.ai_metadata, "attempts": attempts}
+        )
+    return attempts
+
+
+def _store_analysis(image: Image, result: Any, trail: list[dict[str, Any]]) -> Image | None:
+    """Record the analysis and move ingested → analyzed; None when the image moved meanwhile."""
+    with transaction.atomic():
+        Order.objects.select_for_update().only("pk").get(pk=image.order_id)
+        locked = Image.objects.select_for_update().get(pk=image.pk)
+        if locked.status != S.INGESTED:
+            return None
+        meta = dict(locked.ai_metadata)
+        meta["analyze"] = {"facts": result.facts, "model": result.model}
+        meta["trail"] = {**meta.get("trail", {}), "analyze": trail}
+        Image.objects.filter(pk=locked.pk).update(
+            ai_metadata=meta, ai_analyzed=True, ai_cost=locked.ai_cost + _paid(result, trail)
+        )
+        _refresh_order_cost(locked.order_id)
+        order_services.change_image_status(locked, S.ANALYZED)
+    return Image.objects.select_related("order__preset").get(pk=image.pk)
+
+
+def _as_jpeg(data: bytes, mime_type: str) -> bytes:
+    if mime_type == "image/jpeg":
+        return data
+    from PIL import Image as PILImage
+
+    with PILImage.open(io.BytesIO(data)) as picture:
+        out = io.BytesIO()
+        picture.convert("RGB").save(out, format="JPEG", quality=92)
+    return out.getvalue()
+
+
+def _finish(
+    image: Image, results: dict[str, tuple[Any, list[dict[str, Any]]]], *, review: str = ""
+) -> Image:
+    """Store edit and caption results and move the image to processed (or to review)."""
+    stored = ""
+    edit = results.get("edit")
+    if edit is not None and edit[0] is not None:
+        field = image.processed
+        field.save(
+            "processed.jpg",
+            ContentFile(_as_jpeg(edit[0].image_bytes, edit[0].mime_type)),
+            save=False,
+        )
+        stored = field.name
+    try:
+        with transaction.atomic():
+            order = Order.objects.select_for_update().get(pk=image.order_id)
+            locked = Image.objects.select_for_update().get(pk=image.pk)
+            if locked.status != image.status or locked.status not in WAITING:
+                if stored:
+                    transaction.on_commit(lambda: _delete(stored))
+                return locked
+            meta = dict(locked.ai_metadata)
+            meta.pop("attempts", None)
+            trails = dict(meta.get("trail", {}))
+            cost = locked.ai_cost
+            fields: dict[str, Any] = {}
+            for op, (result, trail) in results.items():
+                trails[op] = trail
+                cost += _paid(result, trail)
+                if result is None:
+                    continue
+                if op == "edit":
+                    meta["edit"] = {
+                        "model": result.model,
+                        "mime_type": result.mime_type,
+                        "details": result.details,
+                    }
+                elif op == "caption":
+                    meta["caption"] = {
+                        "caption": result.caption,
+                        "alt_text": result.alt_text,
+                        "keywords": list(result.keywords),
+                        "model": result.model,
+                    }
+            meta["trail"] = trails
+            if stored:
+                fields["processed"] = stored
+                previous = locked.processed.name
+                if previous and previous != stored:
+                    transaction.on_commit(lambda: _delete(previous))
+            Image.objects.filter(pk=locked.pk).update(ai_metadata=meta, ai_cost=cost, **fields)
+            _refresh_order_cost(locked.order_id)
+            if review:
+                order_services.change_image_status(locked, S.NEEDS_REVIEW, reason=review)
+            else:
+                order_services.change_image_status(locked, S.PROCESSED)
+            _settle_order(order)
+    except BaseException:
+        if stored:
+            _delete(stored)
+        raise
+    return Image.objects.get(pk=image.pk)
+
+
+def _fail(image_id: int, reason: str, *, detail: str = "") -> Image:
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(
+            pk=Image.objects.only("order_id").get(pk=image_id).order_id
+        )
+        locked = Image.objects.select_for_update().get(pk=image_id)
+        if locked.status not in WAITING:
+            return locked
+        meta = dict(locked.ai_metadata)
+        meta.pop("attempts", None)
+        if detail:
+            meta["failure"] = {"detail": detail}
+        Image.objects.filter(pk=image_id).update(ai_metadata=meta)
+        order_services.change_image_status(locked, S.FAILED, reason=reason)
+        _settle_order(order)
+    return Image.objects.get(pk=image_id)
+
+
+def _delete(name: str) -> None:
+    try:
+        default_storage.delete(name)
+    except OSError:
+        log.exception("Could not delete stored file %s", name)
+
+
+# --- review queue -------------------------------------------------------------
+
+
+def approve_image(image: Image, actor: Any = None) -> Image:
+    """A reviewer accepts the image as it is: needs_review → processed.
+
+    An image flagged before the AI step ever ran (a near-duplicate found at
+    ingest) goes on to the AI step instead (→ ingested, queued). Raises
+    ``PermissionDenied`` / ``TransitionNotAllowed`` through the order services.
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=image.order_id)
+        locked = Image.objects.select_for_update().get(pk=image.pk)
+        if locked.status != S.NEEDS_REVIEW:
+            raise OrderError(f"Image {locked.original_filename} is not waiting for review.")
+        if not locked.ai_metadata.get("trail"):
+            order_services.change_image_status(
+                locked, S.INGESTED, actor=actor, reason="approved; on to AI processing"
+            )
+            if order.status in (Order.Status.PROCESSING, Order.Status.NEEDS_REVIEW):
+                transaction.on_commit(lambda: _queue_image(locked.pk))
+        else:
+            order_services.change_image_status(
+                locked, S.PROCESSED, actor=actor, reason="approved by a reviewer"
+            )
+            _settle_order(order)
+    image.refresh_from_db()
+    return image
+
+
+def redo_image(image: Image, actor: Any = None) -> Image:
+    """Send a reviewed image through the AI step again (needs_review → ingested, queued)."""
+    with transaction.atomic():
+        Order.objects.select_for_update().get(pk=image.order_id)
+        locked = Image.objects.select_for_update().get(pk=image.pk)
+        if locked.status != S.NEEDS_REVIEW:
+            raise OrderError(f"Image {locked.original_filename} is not waiting for review.")
+        order_services.change_image_status(
+            locked, S.INGESTED, actor=actor, reason="AI processing redone"
+        )
+        meta = {k: v for k, v in locked.ai_metadata.items() if k != "attempts"}
+        Image.objects.filter(pk=locked.pk).update(ai_metadata=meta, ai_analyzed=False)
+        transaction.on_commit(lambda: _queue_image(locked.pk))
+    image.refresh_from_db()
+    return image
