@@ -8,11 +8,12 @@ class AiProcessingConfig(AppConfig):
     verbose_name = "AI processing"
 
     def ready(self) -> None:
-        from orders.signals import order_status_changed
+        from orders.signals import image_ready, order_status_changed
 
         order_status_changed.connect(
             queue_ai_when_processing, dispatch_uid="ai_processing.queue_ai_when_processing"
         )
+        image_ready.connect(queue_late_image, dispatch_uid="ai_processing.queue_late_image")
 
 
 def queue_ai_when_processing(sender, order, previous, status, **kwargs) -> None:
@@ -29,5 +30,19 @@ def queue_ai_when_processing(sender, order, previous, status, **kwargs) -> None:
         from .tasks import process_order
 
         process_order.delay(order_id)
+
+    transaction.on_commit(queue)
+
+
+def queue_late_image(sender, image, order, **kwargs) -> None:
+    """An image ingested into an order already in processing gets its AI work queued."""
+    from django.db import transaction
+
+    image_id = image.pk
+
+    def queue() -> None:
+        from .tasks import process_image
+
+        process_image.delay(image_id)
 
     transaction.on_commit(queue)

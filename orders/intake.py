@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from events.models import Event
 
-from . import access, imaging, services
+from . import access, imaging, services, signals
 from .exceptions import OrderError
 from .models import Image, Order, OrderEvent, Upload
 
@@ -374,6 +374,9 @@ def _accept(image: Image, processed: imaging.Processed) -> Image:
                     S.NEEDS_REVIEW,
                     reason=f"Looks like {other.original_filename} in {other.order.order_ref}",
                 )
+            elif order.status == Order.Status.PROCESSING:
+                # A late file of an order whose work has started: it joins in.
+                signals.image_ready.send(sender=Image, image=locked, order=order)
             _start_processing_if_done(order)
     except BaseException:
         _delete_files(stored)

@@ -223,6 +223,8 @@ class Image(models.Model):
     #: Statuses of an image that passed ingest and is still in the work (failed
     #: ones are counted apart: a failure may have happened during ingest itself).
     PAST_INGEST = frozenset({S.INGESTED, S.ANALYZED, S.PROCESSED, S.SYNCED, S.NEEDS_REVIEW})
+    #: Statuses of an image some worker still has to take further (ingest or AI).
+    IN_WORK = frozenset({S.UPLOADED, S.INGESTED, S.ANALYZED})
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="images")
     original = models.FileField(upload_to=original_upload_path, max_length=255)

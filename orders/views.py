@@ -71,9 +71,14 @@ def _visible_order(request, order_ref: str, *related: str) -> Order:
 
 
 def _order_progress(order: Order) -> dict[str, Any]:
+    # Still in work: waiting for ingest or for AI (uploaded, ingested, analyzed).
     waiting = max(
         0,
-        order.total_images - order.ingested_images - order.rejected_images - order.failed_images,
+        order.total_images
+        - order.processed_images
+        - order.rejected_images
+        - order.failed_images
+        - order.review_images,
     )
     return {
         "ref": order.order_ref,
@@ -101,7 +106,7 @@ def decorate_image(image: Image, base: str) -> Image:
     image.thumbnail_url = f"{prefix}thumbnail?v={_version(thumbnail)}" if thumbnail else ""
     image.preview_url = f"{prefix}preview?v={_version(preview)}" if preview else ""
     image.original_url = f"{prefix}original" if image.original else ""
-    image.is_pending = image.status == Image.Status.UPLOADED
+    image.is_pending = image.status in Image.IN_WORK
     return image
 
 

@@ -38,7 +38,9 @@ test_database_url.__test__ = False  # a helper, not a test
 
 
 @contextmanager
-def celery_worker(queue: str, *, media_root: str | Path, log_dir: Path) -> Iterator[Path]:
+def celery_worker(
+    queue: str, *, media_root: str | Path, log_dir: Path, env: dict[str, str] | None = None
+) -> Iterator[Path]:
     """Run a one-process worker on ``queue`` ("a,b": several); yields the path of its log."""
     # Tasks left in the queues by earlier runs would only delay this one: drop
     # what waits in this broker's queues (those queues only) first.
@@ -51,6 +53,7 @@ def celery_worker(queue: str, *, media_root: str | Path, log_dir: Path) -> Itera
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": test_database_url(),
         "MEDIA_ROOT": str(media_root),
+        **(env or {}),
     }
     command = [
         str(CELERY), "-A", "rkh_site", "worker", "-Q", queue,

@@ -53,7 +53,12 @@ def media(settings, tmp_path):
 @pytest.fixture
 def ingest_worker(media, settings, tmp_path):
     """A real ``celery worker -Q ingest`` on the test database and this test's media."""
-    with celery_worker("ingest", media_root=settings.MEDIA_ROOT, log_dir=tmp_path) as log:
+    with celery_worker(
+        "ingest,ai",
+        media_root=settings.MEDIA_ROOT,
+        log_dir=tmp_path,
+        env={"AI_PROVIDERS": "local"},  # no Runware/Gemini simulator runs in this test
+    ) as log:
         yield log
 
 

@@ -41,3 +41,26 @@ def test_a_recent_upload_is_not_stopped(order, manager):
     recent = uploads.create_upload(order, actor=manager, filename="big.jpg", size=10_000)
     assert uploads.abort_stale_uploads() == 0
     assert Upload.objects.get(pk=recent.pk).status == Upload.Status.OPEN
+
+
+def test_a_late_image_of_a_processing_order_is_announced_for_ai(order, add, ingest):
+    """The AI pipeline listens to image_ready; an order entering processing is not announced
+    image by image (order_status_changed covers those)."""
+    from orders.signals import image_ready
+
+    announced: list[int] = []
+
+    def receiver(sender, image, order, **kwargs):
+        announced.append(image.pk)
+
+    image_ready.connect(receiver)
+    try:
+        first = add(order, photos.jpeg(photos.photo("coffee.png")), "a.jpg")
+        ingest(first)
+        assert _status(order) == Order.Status.PROCESSING
+        assert announced == []
+        late = add(order, photos.jpeg(photos.photo("chelsea.png")), "late.jpg")
+        ingest(late)
+        assert announced == [late.pk]
+    finally:
+        image_ready.disconnect(receiver)

@@ -186,8 +186,13 @@ def test_images_json_reports_new_images_and_asked_ones(
     services.change_image_status(first, Image.Status.INGESTED)
     body = user_client.get(url, {"after": second.pk, "ids": f"{first.pk},{second.pk}"}).json()
     by_id = {i["id"]: i for i in body["images"]}
-    assert set(by_id) == {first.pk, second.pk}
     assert by_id[first.pk]["status"] == "ingested"
+    assert by_id[first.pk]["pending"] is True  # AI processing still to come
+    services.change_image_status(first, Image.Status.PROCESSED)
+    body = user_client.get(url, {"after": second.pk, "ids": f"{first.pk},{second.pk}"}).json()
+    by_id = {i["id"]: i for i in body["images"]}
+    assert set(by_id) == {first.pk, second.pk}
+    assert by_id[first.pk]["status"] == "processed"
     assert by_id[first.pk]["pending"] is False
     assert by_id[first.pk]["thumbnail_url"].startswith(
         f"/orders/{own_order.order_ref}/images/{first.pk}/thumbnail?v="
