@@ -35,6 +35,7 @@ from .models import ProcessingPreset
 from .providers.base import ImageInput
 from .providers.chain import NoProviderAvailable, ProviderChain
 from .providers.registry import chain_from_settings
+from .xmp import embed_caption
 
 log = logging.getLogger(__name__)
 
@@ -287,6 +288,20 @@ def _as_jpeg(data: bytes, mime_type: str) -> bytes:
     return out.getvalue()
 
 
+def _with_caption(jpeg: bytes, results: dict[str, tuple[Any, list[dict[str, Any]]]]) -> bytes:
+    """The processed JPEG with the caption in its XMP (docs/ai.md, "Captions in the files")."""
+    caption = results.get("caption", (None, []))[0]
+    if caption is None:
+        return jpeg
+    try:
+        return embed_caption(
+            jpeg, caption=caption.caption, alt_text=caption.alt_text, keywords=caption.keywords
+        )
+    except ValueError as exc:  # not a walkable JPEG, or a packet over 64 KB: store it as it is
+        log.warning("Caption not embedded in the processed file: %s", exc)
+        return jpeg
+
+
 def _finish(
     image: Image, results: dict[str, tuple[Any, list[dict[str, Any]]]], *, review: str = ""
 ) -> Image:
@@ -297,7 +312,7 @@ def _finish(
         field = image.processed
         field.save(
             "processed.jpg",
-            ContentFile(_as_jpeg(edit[0].image_bytes, edit[0].mime_type)),
+            ContentFile(_with_caption(_as_jpeg(edit[0].image_bytes, edit[0].mime_type), results)),
             save=False,
         )
         stored = field.name
@@ -422,3 +437,96 @@ def redo_image(image: Image, actor: Any = None) -> Image:
         transaction.on_commit(lambda: _queue_image(locked.pk))
     image.refresh_from_db()
     return image
+
+
+# --- on request (the API) -----------------------------------------------------
+
+#: Image statuses that show the AI step has already worked on an order.
+_AI_TOUCHED = frozenset({S.ANALYZED, S.PROCESSED, S.SYNCED})
+#: Order statuses in which the AI step has started (or the order is closed).
+_STARTED = frozenset(
+    {
+        Order.Status.PROCESSING,
+        Order.Status.NEEDS_REVIEW,
+        Order.Status.COMPLETED,
+        Order.Status.CANCELLED,
+    }
+)
+PRESET_CHANGED = "order.preset_changed"
+
+
+def request_processing(
+    order: Order,
+    *,
+    actor: Any,
+    preset: ProcessingPreset | None = None,
+    image_ids: list[int] | None = None,
+) -> int:
+    """Someone asks for the AI step on ``order``; returns how many images were queued.
+
+    ``preset`` sets or replaces the order's preset, only before the AI step has
+    started (else ``OrderError``). A pending, failed or review order moves to
+    processing through ``change_order_status`` (whose signal queues the
+    pipeline for every image waiting); an order already processing gets the
+    given images (default: every waiting one) queued. ``image_ids`` must be
+    images of the order (the caller checks access); those not waiting for AI
+    are skipped. Nothing to queue, or a closed or draft order: ``OrderError``.
+    Raises ``PermissionDenied`` through the order services.
+    """
+    from orders import access
+
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if not access.can(actor, access.Action.PROCESS, locked):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied("You may not process this order.")
+        if locked.is_closed:
+            raise OrderError(f"Order {locked.order_ref} is {locked.status}; nothing to process.")
+        images = Image.objects.filter(order_id=locked.pk)
+        if preset is not None and preset.pk != locked.preset_id:
+            started = (
+                locked.status in _STARTED
+                or locked.ai_processed
+                or images.filter(status__in=_AI_TOUCHED).exists()
+                or images.filter(ai_analyzed=True).exists()
+            )
+            if started:
+                raise OrderError(
+                    f"Order {locked.order_ref} has started AI processing; its preset can no "
+                    "longer change."
+                )
+            previous = locked.preset.slug if locked.preset_id else None
+            Order.objects.filter(pk=locked.pk).update(preset=preset)
+            locked.preset = preset
+            order_services.record_event(
+                locked, PRESET_CHANGED, {"from": previous, "to": preset.slug}, actor
+            )
+        waiting = images.filter(status__in=WAITING)
+        if image_ids is not None:
+            waiting = waiting.filter(pk__in=image_ids)
+        ids = list(waiting.order_by("pk").values_list("pk", flat=True))
+        if not ids:
+            raise OrderError(
+                f"Order {locked.order_ref}: no image waits for AI processing"
+                + (" among those given." if image_ids is not None else ".")
+            )
+        if locked.status in (Order.Status.PENDING, Order.Status.FAILED, Order.Status.NEEDS_REVIEW):
+            # The status signal queues ``process_order`` on commit: every waiting image.
+            order_services.change_order_status(
+                locked, Order.Status.PROCESSING, actor=actor, reason="AI processing requested"
+            )
+            queued = images.filter(status__in=WAITING).count()
+        elif locked.status == Order.Status.PROCESSING:
+            if image_ids is None:
+                queued = start_order_processing(locked.pk)
+            else:
+                for image_id in ids:
+                    transaction.on_commit(lambda image_id=image_id: _queue_image(image_id))
+                queued = len(ids)
+        else:
+            raise OrderError(
+                f"Order {locked.order_ref} is {locked.status}; it cannot be processed yet."
+            )
+    order.refresh_from_db()
+    return queued

@@ -28,5 +28,6 @@ class NoSuchEndpoint(APIView):
 
 urlpatterns = [
     path("", include(orders_router.urls)),
+    path("", include("ai_processing.api")),
     re_path(r"^.*$", NoSuchEndpoint.as_view(), name="not-found"),
 ]

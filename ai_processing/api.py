@@ -1,0 +1,308 @@
+"""REST API of the AI step: ``/api/v1/ai/…``.
+
+- ``POST ai/process``: queue an order's AI work (``services.request_processing``);
+- ``POST ai/analyze``, ``POST ai/generate``: one image through the provider chain, now;
+- ``GET ai/models``: the configured providers, in order, and the active presets;
+- ``GET ai/status``: each provider's circuit and the depth of the Celery ``ai`` queue.
+
+Same access rule as the orders API (``orders.access``), same error shape
+(``rkh_site.api_errors``). See ``docs/api.md``, "AI endpoints".
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.urls import re_path
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orders import access
+from orders.api import PresetField
+from orders.models import Image, Order
+from rkh_site.api_errors import JSONParser, error_response
+
+from . import services
+from .breaker import CircuitBreaker
+from .models import ProcessingPreset
+from .providers.chain import NoProviderAvailable
+from .providers.local import LocalProvider
+from .providers.registry import PROVIDER_FACTORIES, parse_names
+
+log = logging.getLogger(__name__)
+
+Action = access.Action
+
+#: The Celery queue the AI tasks are routed to (``CELERY_TASK_ROUTES``).
+AI_QUEUE = "ai"
+#: Most image ids one ``process`` request may name.
+MAX_IMAGES = 1000
+#: Longest free-text prompt for ``generate``.
+PROMPT_MAX_LENGTH = 2000
+_MAX_ID = 2**63 - 1
+
+
+# --- access ---------------------------------------------------------------------------
+
+
+class AiAccess(BasePermission):
+    """``view.access``: "process" (Admin, Manager, User), "read" (any role),
+    "analytics" (``access.can_view_analytics``: Admin, Manager, Viewer)."""
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        if access.order_scope(user, Action.VIEW) is None:
+            self.message = "Your account has no access to orders."
+            return False
+        wanted = view.access
+        if wanted == "process" and access.order_scope(user, Action.PROCESS) is None:
+            self.message = "You may not run AI processing."
+            return False
+        if wanted == "analytics" and not access.can_view_analytics(user):
+            self.message = "You may not see the AI status."
+            return False
+        return True
+
+
+class _AiView(APIView):
+    permission_classes = [AiAccess]
+    parser_classes = [JSONParser]
+    access = "read"
+
+
+# --- serializers ----------------------------------------------------------------------
+
+
+class _ImageId(serializers.IntegerField):
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, max_value=_MAX_ID, **kwargs)
+
+
+class _Text(serializers.CharField):
+    """A string, and only a string (DRF would take ``5`` as ``"5"``)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class ProcessSerializer(serializers.Serializer):
+    order = _Text(
+        max_length=40,
+        validators=[RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9-]*\Z", "Not an order reference.")],
+    )
+    preset = PresetField(required=False)
+    images = serializers.ListField(
+        child=_ImageId(), required=False, allow_empty=False, max_length=MAX_IMAGES
+    )
+
+
+class ImageOperationSerializer(serializers.Serializer):
+    image = _ImageId()
+    prompt = _Text(
+        required=False, allow_blank=True, trim_whitespace=True, max_length=PROMPT_MAX_LENGTH
+    )
+
+
+def _validated(serializer_class, request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+# --- views ------------------------------------------------------------------------------
+
+
+class ProcessView(_AiView):
+    """Queue an order's AI work; 202 ``{"order", "queued"}``."""
+
+    access = "process"
+
+    def post(self, request):
+        data = _validated(ProcessSerializer, request)
+        ref = data["order"]
+        order = Order.objects.restrict(request.user, Action.VIEW).filter(order_ref=ref).first()
+        if order is None:
+            raise NotFound(f"Order {ref} not found.")
+        if not access.can(request.user, Action.PROCESS, order):
+            return error_response(
+                status.HTTP_403_FORBIDDEN,
+                "permission_denied",
+                f"You may not process order {order.order_ref}.",
+            )
+        image_ids = data.get("images")
+        if image_ids is not None:
+            image_ids = sorted(set(image_ids))
+            found = set(
+                Image.objects.restrict(request.user, Action.PROCESS)
+                .filter(order=order, pk__in=image_ids)
+                .values_list("pk", flat=True)
+            )
+            missing = [pk for pk in image_ids if pk not in found]
+            if missing:
+                raise NotFound(
+                    f"Image {missing[0]} not found in order {order.order_ref}.",
+                )
+        queued = services.request_processing(
+            order, actor=request.user, preset=data.get("preset"), image_ids=image_ids
+        )
+        return Response(
+            {"order": order.order_ref, "status": order.status, "queued": queued},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class _OneImageView(_AiView):
+    """One image through the chain, synchronously (each provider has its own timeout)."""
+
+    access = "process"
+    operation = ""
+
+    def post(self, request):
+        data = _validated(ImageOperationSerializer, request)
+        image = (
+            Image.objects.restrict(request.user, Action.PROCESS)
+            .select_related("order__preset")
+            .filter(pk=data["image"])
+            .first()
+        )
+        if image is None:
+            raise NotFound(f"Image {data['image']} not found.")
+        chain = services._chain()
+        try:
+            with services._image_input(image) as source:
+                result, trail = self.run(chain, source, image, data)
+        except NoProviderAvailable as exc:
+            return error_response(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                "no_provider",
+                str(exc),
+                {"operation": exc.operation, "trail": exc.trail},
+            )
+        except FileNotFoundError:
+            return error_response(
+                status.HTTP_409_CONFLICT,
+                "conflict",
+                f"The stored original of image {image.pk} is missing.",
+            )
+        return Response(
+            {
+                "image": image.pk,
+                "order": image.order.order_ref,
+                "operation": self.operation,
+                "result": self.body(result),
+                "trail": trail,
+            }
+        )
+
+    def run(self, chain, source, image: Image, data: dict[str, Any]):
+        raise NotImplementedError
+
+    def body(self, result) -> dict[str, Any]:
+        return asdict(result)
+
+
+class AnalyzeView(_OneImageView):
+    operation = "analyze"
+
+    def run(self, chain, source, image, data):
+        return chain.run("analyze", source)
+
+
+class GenerateView(_OneImageView):
+    """A caption, alt text and keywords; ``prompt`` defaults to the order's preset's."""
+
+    operation = "caption"
+
+    def run(self, chain, source, image, data):
+        prompt = data.get("prompt")
+        if not prompt:
+            preset = services._preset_for(image.order)
+            prompt = preset.caption_prompt if preset is not None else ""
+        return chain.run("caption", source, prompt=prompt)
+
+    def body(self, result) -> dict[str, Any]:
+        body = asdict(result)
+        body["keywords"] = list(body.get("keywords") or [])
+        return body
+
+
+def _configured() -> list[str]:
+    return parse_names(settings.AI_PROVIDERS)
+
+
+class ModelsView(_AiView):
+    """The providers of ``AI_PROVIDERS`` in chain order, and the active presets."""
+
+    def get(self, request):
+        names = _configured()
+        models = {
+            "runware": settings.RUNWARE_MODEL,
+            "gemini": settings.GEMINI_MODEL,
+            "local": LocalProvider.model,
+        }
+        providers = [
+            {
+                "position": i,
+                "name": name,
+                "model": models.get(name),
+                "available": name in PROVIDER_FACTORIES,
+            }
+            for i, name in enumerate(names, start=1)
+        ]
+        presets = [
+            {"name": p.name, "slug": p.slug, "operations": list(p.operations)}
+            for p in ProcessingPreset.objects.filter(is_active=True).order_by("name")
+        ]
+        return Response({"providers": providers, "presets": presets})
+
+
+class StatusView(_AiView):
+    """Each configured provider's circuit, and how many tasks wait in the ``ai`` queue."""
+
+    access = "analytics"
+
+    def get(self, request):
+        providers: list[dict[str, Any]] = []
+        try:
+            breaker = CircuitBreaker(
+                redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5),
+                failures=settings.AI_BREAKER_FAILURES,
+                cooldown=settings.AI_BREAKER_COOLDOWN_SECONDS,
+            )
+            for name in _configured():
+                providers.append(breaker.state(name))
+        except redis.RedisError as exc:
+            log.warning("AI status: breaker state unavailable", exc_info=True)
+            providers = [
+                {"provider": name, "state": "unknown", "error": type(exc).__name__}
+                for name in _configured()
+            ]
+        queue: dict[str, Any] = {"name": AI_QUEUE, "depth": None}
+        try:
+            broker = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=5)
+            queue["depth"] = int(broker.llen(AI_QUEUE))
+        except (redis.RedisError, ValueError) as exc:
+            log.warning("AI status: queue depth unavailable", exc_info=True)
+            queue["error"] = type(exc).__name__
+        return Response({"providers": providers, "queue": queue})
+
+
+urlpatterns = [
+    re_path(r"^ai/process/?$", ProcessView.as_view(), name="ai-process"),
+    re_path(r"^ai/analyze/?$", AnalyzeView.as_view(), name="ai-analyze"),
+    re_path(r"^ai/generate/?$", GenerateView.as_view(), name="ai-generate"),
+    re_path(r"^ai/models/?$", ModelsView.as_view(), name="ai-models"),
+    re_path(r"^ai/status/?$", StatusView.as_view(), name="ai-status"),
+]
