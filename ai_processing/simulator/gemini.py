@@ -19,7 +19,6 @@ import contextlib
 import json
 import logging
 import random
-import threading
 import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,7 @@ from typing import Any
 from aiohttp import web
 
 from ai_processing.simulator import imaging
+from ai_processing.simulator.background import BackgroundServer
 
 logger = logging.getLogger(__name__)
 
@@ -416,8 +416,10 @@ def _decode_inline(inline: Any) -> bytes:
     return raw
 
 
-class GeminiSimulator:
+class GeminiSimulator(BackgroundServer):
     """Runs the simulator on a background thread with its own loop (tests, tools)."""
+
+    thread_name = "gemini-simulator"
 
     def __init__(
         self,
@@ -428,59 +430,13 @@ class GeminiSimulator:
         seed: int | None = None,
         **faults: Any,
     ) -> None:
-        self.host, self.port = host, port
+        super().__init__(host, port)
         self.core = GeminiCore(api_key=api_key, faults=GeminiFaults(**faults), seed=seed)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
 
     @property
     def url(self) -> str:
         """The base URL to give the SDK: ``HttpOptions(base_url=sim.url)``."""
         return f"http://{self.host}:{self.port}"
-
-    async def start_async(self) -> None:
-        self._runner = web.AppRunner(self.core.app(), handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # the bound port when port=0
-
-    async def stop_async(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    def start(self) -> GeminiSimulator:
-        self._loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(self.start_async())
-            ready.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="gemini-simulator", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("Gemini simulator did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is None:
-            return
-        asyncio.run_coroutine_threadsafe(self.stop_async(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-        self._loop.close()
-        self._loop = None
-
-    def __enter__(self) -> GeminiSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def main(argv: list[str] | None = None) -> None:

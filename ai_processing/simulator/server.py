@@ -12,13 +12,13 @@ import contextlib
 import json
 import logging
 import random
-import threading
 import time
 import uuid
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from ai_processing.simulator.background import BackgroundServer
 from ai_processing.simulator.state import Faults, Session, Stats
 from ai_processing.simulator.tasks import HANDLERS, ImageStore, TaskError
 
@@ -271,18 +271,17 @@ def _bad_json() -> dict:
     return {"code": "invalidJSON", "message": "Message is not valid JSON.", "taskType": None}
 
 
-class RunwareSimulator:
+class RunwareSimulator(BackgroundServer):
     """Runs the simulator on a background thread with its own event loop (for tests, tools)."""
 
+    thread_name = "runware-simulator"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0, **options: Any):
+        super().__init__(host, port)
         faults = Faults(
             **{k: options.pop(k) for k in list(options) if k in Faults.__dataclass_fields__}
         )
-        self.host, self.port = host, port
         self.core = SimulatorCore(faults=faults, **options)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
 
     @property
     def http_url(self) -> str:
@@ -292,48 +291,7 @@ class RunwareSimulator:
     def ws_url(self) -> str:
         return f"ws://{self.host}:{self.port}/v1"
 
-    async def start_async(self) -> None:
-        self._runner = web.AppRunner(self.core.app(), handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # the bound port when port=0
-
-    async def stop_async(self) -> None:
+    async def before_stop(self) -> None:
         for ws in list(self.core.sockets):
             with contextlib.suppress(Exception):
                 await ws.close(code=1001, message=b"server shutdown")
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    def start(self) -> RunwareSimulator:
-        self._loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(self.start_async())
-            ready.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="runware-simulator", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("simulator did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is None:
-            return
-        asyncio.run_coroutine_threadsafe(self.stop_async(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-        self._loop.close()
-        self._loop = None
-
-    def __enter__(self) -> RunwareSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
