@@ -43,18 +43,33 @@ class OrderEventInline(admin.TabularInline):
         return False
 
 
-def _move_orders(modeladmin, request, queryset, status: str) -> None:
-    moved, refused = 0, []
-    for order in queryset:
+def _apply_each(modeladmin, request, queryset, call, *, label, done: str) -> None:
+    """Run one service call per selected object: report how many went through (``done``
+    with ``{n}``) and each refusal with its reason."""
+    succeeded, refused = 0, []
+    for obj in queryset:
         try:
-            services.change_order_status(order, status, actor=request.user, reason="admin action")
-            moved += 1
+            call(obj)
+            succeeded += 1
         except (OrderError, PermissionDenied) as exc:
-            refused.append(f"{order.order_ref}: {exc}")
-    if moved:
-        modeladmin.message_user(request, f"{moved} order(s) moved to {status}.", messages.SUCCESS)
+            refused.append(f"{label(obj)}: {exc}")
+    if succeeded:
+        modeladmin.message_user(request, done.format(n=succeeded), messages.SUCCESS)
     for line in refused:
         modeladmin.message_user(request, line, messages.WARNING)
+
+
+def _move_orders(modeladmin, request, queryset, status: str) -> None:
+    _apply_each(
+        modeladmin,
+        request,
+        queryset,
+        lambda order: services.change_order_status(
+            order, status, actor=request.user, reason="admin action"
+        ),
+        label=lambda order: order.order_ref,
+        done=f"{{n}} order(s) moved to {status}.",
+    )
 
 
 @admin.action(description="Cancel selected orders")
@@ -214,34 +229,28 @@ class OrderAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdm
 
 @admin.action(description="Retry ingest of selected failed images")
 def retry_ingest(modeladmin, request, queryset):
-    retried, refused = 0, []
-    for image in queryset:
-        try:
-            intake.retry_ingest(image, actor=request.user)
-            retried += 1
-        except (OrderError, PermissionDenied) as exc:
-            refused.append(f"{image.original_filename}: {exc}")
-    if retried:
-        modeladmin.message_user(request, f"{retried} image(s) queued for ingest.", messages.SUCCESS)
-    for line in refused:
-        modeladmin.message_user(request, line, messages.WARNING)
+    _apply_each(
+        modeladmin,
+        request,
+        queryset,
+        lambda image: intake.retry_ingest(image, actor=request.user),
+        label=lambda image: image.original_filename,
+        done="{n} image(s) queued for ingest.",
+    )
 
 
 def _review(modeladmin, request, queryset, name: str, done: str) -> None:
     from ai_processing import services as ai_services
 
     answer = getattr(ai_services, name)
-    moved, refused = 0, []
-    for image in queryset:
-        try:
-            answer(image, actor=request.user)
-            moved += 1
-        except (OrderError, PermissionDenied) as exc:
-            refused.append(f"{image.original_filename}: {exc}")
-    if moved:
-        modeladmin.message_user(request, f"{moved} image(s) {done}.", messages.SUCCESS)
-    for line in refused:
-        modeladmin.message_user(request, line, messages.WARNING)
+    _apply_each(
+        modeladmin,
+        request,
+        queryset,
+        lambda image: answer(image, actor=request.user),
+        label=lambda image: image.original_filename,
+        done=f"{{n}} image(s) {done}.",
+    )
 
 
 @admin.action(description="Approve (mark processed)")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import logging
 
 from ai_processing.simulator.server import RunwareSimulator
@@ -33,16 +31,7 @@ def main(argv: list[str] | None = None) -> None:
         idle_timeout=args.idle_timeout,
     )
 
-    async def serve() -> None:
-        await sim.start_async()
-        logging.info("Runware simulator on %s (HTTP %s)", sim.ws_url, sim.http_url)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await sim.stop_async()
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve())
+    sim.serve_forever("Runware simulator on ws://%s:%s/v1 (result images over HTTP)")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ The command-line entry points call ``start_async`` on their own loop instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import threading
 from typing import Any, Self
 
@@ -66,6 +68,20 @@ class BackgroundServer:
             self._thread.join(10)
         self._loop.close()
         self._loop = None
+
+    def serve_forever(self, banner: str) -> None:
+        """For the command line: serve on this thread's loop until interrupted."""
+
+        async def serve() -> None:
+            await self.start_async()
+            logging.info(banner, self.host, self.port)
+            try:
+                await asyncio.Event().wait()
+            finally:
+                await self.stop_async()
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve())
 
     def __enter__(self) -> Self:
         return self.start()

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import base64
 import binascii
-import contextlib
 import json
 import logging
 import random
@@ -28,6 +27,7 @@ from aiohttp import web
 
 from ai_processing.simulator import imaging
 from ai_processing.simulator.background import BackgroundServer
+from ai_processing.simulator.control import ControlEndpoints
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def _pick(obj: dict, camel: str, snake: str, default: Any = None) -> Any:
     return obj.get(snake, default)
 
 
-class GeminiCore:
+class GeminiCore(ControlEndpoints):
     def __init__(
         self,
         api_key: str | None = None,
@@ -153,16 +153,6 @@ class GeminiCore:
 
     def state(self) -> dict[str, Any]:
         return {**self.stats.as_dict(), "faults": self.faults.as_dict()}
-
-    async def state_handler(self, request: web.Request) -> web.Response:
-        return web.json_response(self.state())
-
-    async def faults_handler(self, request: web.Request) -> web.Response:
-        try:
-            self.faults.update(await request.json())
-        except (ValueError, TypeError) as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        return web.json_response(self.faults.as_dict())
 
     async def reset_handler(self, request: web.Request) -> web.Response:
         self.faults = GeminiFaults(**self.initial_faults.as_dict())
@@ -458,16 +448,7 @@ def main(argv: list[str] | None = None) -> None:
         error_rate=args.error_rate,
     )
 
-    async def serve() -> None:
-        await sim.start_async()
-        logging.info("Gemini simulator on %s/v1beta/models/{model}:generateContent", sim.url)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await sim.stop_async()
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve())
+    sim.serve_forever("Gemini simulator on http://%s:%s/v1beta/models/{model}:generateContent")
 
 
 if __name__ == "__main__":

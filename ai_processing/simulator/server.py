@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from ai_processing.simulator.background import BackgroundServer
+from ai_processing.simulator.control import ControlEndpoints
 from ai_processing.simulator.state import Faults, Session, Stats
 from ai_processing.simulator.tasks import HANDLERS, ImageStore, TaskError
 
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 AUTH_DOCS = "https://runware.ai/docs/en/getting-started/how-to-connect"
 
 
-class SimulatorCore:
+class SimulatorCore(ControlEndpoints):
     """Everything that happens inside the simulator's event loop."""
 
     def __init__(
@@ -73,16 +74,6 @@ class SimulatorCore:
             "images": len(self.store.images),
             "faults": self.faults.as_dict(),
         }
-
-    async def state_handler(self, request: web.Request) -> web.Response:
-        return web.json_response(self.state())
-
-    async def faults_handler(self, request: web.Request) -> web.Response:
-        try:
-            self.faults.update(await request.json())
-        except (ValueError, TypeError) as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        return web.json_response(self.faults.as_dict())
 
     async def reset_handler(self, request: web.Request) -> web.Response:
         self.faults = Faults(**self.initial_faults.as_dict())
