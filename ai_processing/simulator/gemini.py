@@ -26,8 +26,8 @@ from typing import Any
 from aiohttp import web
 
 from ai_processing.simulator import imaging
-from ai_processing.simulator.background import BackgroundServer
-from ai_processing.simulator.control import ControlEndpoints
+from rkh_site.simulation.background import BackgroundServer
+from rkh_site.simulation.control import ControlEndpoints
 
 logger = logging.getLogger(__name__)
 
