@@ -2,6 +2,8 @@
 
 from django.conf import settings
 
+from orders import access
+
 from .roles import role_of
 
 
@@ -10,4 +12,5 @@ def roles(request) -> dict:
     return {
         "user_role": role_of(user) if user is not None else None,
         "signup_open": settings.ACCOUNT_ALLOW_SIGNUPS,
+        "can_review": access.can_review(user),
     }

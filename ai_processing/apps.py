@@ -35,7 +35,7 @@ def queue_ai_when_processing(sender, order, previous, status, **kwargs) -> None:
 
 
 def queue_late_image(sender, image, order, **kwargs) -> None:
-    """An image ingested into an order already in processing gets its AI work queued."""
+    """An image that passed ingest (order pending or processing) gets its AI work queued."""
     from django.db import transaction
 
     image_id = image.pk

@@ -17,20 +17,24 @@ import io
 import logging
 from contextlib import contextmanager
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import redis
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, transaction
 from django.db.models import Count, Sum
 
+from orders import access
 from orders import services as order_services
 from orders.exceptions import OrderError
 from orders.models import Image, Order
 
-from .limits import LimitedProvider, semaphore_from_settings
+from .limits import LimitedProvider, exclusive, semaphore_from_settings
 from .models import ProcessingPreset
 from .providers.base import ImageInput
 from .providers.chain import NoProviderAvailable, ProviderChain
@@ -136,6 +140,16 @@ def process_image(image_id: int) -> Image:
     image = Image.objects.select_related("order__preset").get(pk=image_id)
     if image.status not in WAITING or image.order.is_closed:
         return image
+    lease_key = f"rkh:ai:image:{image_id}"
+    with exclusive(_redis(), lease_key, settings.AI_IMAGE_LEASE_SECONDS) as held:
+        if not held:  # another delivery is working on it right now
+            log.info("Image %s is being processed by another task; skipped", image_id)
+            return image
+        return _process_held(image_id)
+
+
+def _process_held(image_id: int) -> Image:
+    """``process_image`` once this task holds the image's lease."""
     attempts = _count_attempt(image_id)
     if attempts is None:
         return Image.objects.get(pk=image_id)
@@ -159,14 +173,26 @@ def process_image(image_id: int) -> Image:
         )
 
 
-def _preset_for(order: Order) -> ProcessingPreset | None:
+#: ``ai_metadata`` key of a preset a reviewer chose for one image ("redo with another preset").
+PRESET_OVERRIDE = "preset_override"
+#: ``ai_metadata`` flag of a redo in progress: its provider calls skip the result cache.
+REDO = "redo"
+
+
+def _preset_for(order: Order, image: Image | None = None) -> ProcessingPreset | None:
+    """The image's reviewer-chosen preset, else the order's, else the default preset."""
+    override = image.ai_metadata.get(PRESET_OVERRIDE) if image is not None else None
+    if override:
+        chosen = ProcessingPreset.objects.filter(slug=override).first()
+        if chosen is not None:
+            return chosen
     if order.preset_id is not None:
         return order.preset
     return ProcessingPreset.objects.filter(slug=settings.AI_DEFAULT_PRESET).first()
 
 
 def _run(image: Image) -> Image:
-    preset = _preset_for(image.order)
+    preset = _preset_for(image.order, image)
     if preset is None:
         return _finish(
             image,
@@ -175,6 +201,7 @@ def _run(image: Image) -> Image:
             f"{settings.AI_DEFAULT_PRESET!r} does not exist.",
         )
     operations = [op for op in preset.operations if op in ("analyze", "edit", "caption")]
+    fresh = bool(image.ai_metadata.get(REDO))  # a reviewer asked for new work: skip the cache
     chain = _chain()
     results: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
     with _image_input(image) as source:
@@ -183,16 +210,19 @@ def _run(image: Image) -> Image:
                 continue  # resuming: the analysis is stored already
             try:
                 if op == "analyze":
-                    outcome = chain.run("analyze", source)
+                    outcome = chain.run("analyze", source, fresh=fresh)
                 elif op == "edit":
                     outcome = chain.run(
                         "edit",
                         source,
                         prompt=preset.edit_prompt,
                         aspect=preset.print_aspect or None,
+                        fresh=fresh,
                     )
                 else:
-                    outcome = chain.run("caption", source, prompt=preset.caption_prompt)
+                    outcome = chain.run(
+                        "caption", source, prompt=preset.caption_prompt, fresh=fresh
+                    )
             except NoProviderAvailable as exc:
                 results[op] = (None, exc.trail)
                 return _finish(image, results, review=f"No AI provider could {op}: {_short(exc)}")
@@ -204,6 +234,16 @@ def _run(image: Image) -> Image:
             else:
                 results[op] = outcome
     return _finish(image, results)
+
+
+@lru_cache(maxsize=4)
+def _redis_for(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url)
+
+
+def _redis() -> redis.Redis:
+    """One Redis client per URL and process (image leases)."""
+    return _redis_for(settings.REDIS_URL)
 
 
 def _chain() -> ProviderChain:
@@ -326,6 +366,7 @@ def _finish(
                 return locked
             meta = dict(locked.ai_metadata)
             meta.pop("attempts", None)
+            meta.pop(REDO, None)
             trails = dict(meta.get("trail", {}))
             cost = locked.ai_cost
             fields: dict[str, Any] = {}
@@ -395,18 +436,26 @@ def _delete(name: str) -> None:
 # --- review queue -------------------------------------------------------------
 
 
+def _review_lock(image: Image, actor: Any) -> tuple[Order, Image]:
+    """Lock order then image, check the reviewer may answer, and that the image waits."""
+    order = Order.objects.select_for_update().get(pk=image.order_id)
+    if actor is not None and not access.can(actor, access.Action.REVIEW, order):
+        raise PermissionDenied(f"You may not review images of order {order.order_ref}.")
+    locked = Image.objects.select_for_update().get(pk=image.pk)
+    if locked.status != S.NEEDS_REVIEW:
+        raise OrderError(f"Image {locked.original_filename} is not waiting for review.")
+    return order, locked
+
+
 def approve_image(image: Image, actor: Any = None) -> Image:
     """A reviewer accepts the image as it is: needs_review → processed.
 
     An image flagged before the AI step ever ran (a near-duplicate found at
     ingest) goes on to the AI step instead (→ ingested, queued). Raises
-    ``PermissionDenied`` / ``TransitionNotAllowed`` through the order services.
+    ``PermissionDenied`` (not a reviewer of this order) or ``OrderError``.
     """
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=image.order_id)
-        locked = Image.objects.select_for_update().get(pk=image.pk)
-        if locked.status != S.NEEDS_REVIEW:
-            raise OrderError(f"Image {locked.original_filename} is not waiting for review.")
+        order, locked = _review_lock(image, actor)
         if not locked.ai_metadata.get("trail"):
             order_services.change_image_status(
                 locked, S.INGESTED, actor=actor, reason="approved; on to AI processing"
@@ -422,19 +471,130 @@ def approve_image(image: Image, actor: Any = None) -> Image:
     return image
 
 
-def redo_image(image: Image, actor: Any = None) -> Image:
-    """Send a reviewed image through the AI step again (needs_review → ingested, queued)."""
+def redo_image(image: Image, actor: Any = None, *, preset: ProcessingPreset | None = None) -> Image:
+    """Send a reviewed image through the AI step again (needs_review → ingested, queued).
+
+    ``preset``, when given, is used for this image instead of the order's (kept
+    in ``ai_metadata`` so a retry of the task uses it too); the order's other
+    images keep theirs. The redo's provider calls skip the result cache: the
+    reviewer asks for new work, not the cached answer they just turned down.
+    """
     with transaction.atomic():
-        Order.objects.select_for_update().get(pk=image.order_id)
-        locked = Image.objects.select_for_update().get(pk=image.pk)
-        if locked.status != S.NEEDS_REVIEW:
-            raise OrderError(f"Image {locked.original_filename} is not waiting for review.")
-        order_services.change_image_status(
-            locked, S.INGESTED, actor=actor, reason="AI processing redone"
-        )
+        _order, locked = _review_lock(image, actor)
+        reason = "AI processing redone" + (f" with preset {preset.name}" if preset else "")
+        order_services.change_image_status(locked, S.INGESTED, actor=actor, reason=reason)
         meta = {k: v for k, v in locked.ai_metadata.items() if k != "attempts"}
+        meta[REDO] = True
+        if preset is not None:
+            meta[PRESET_OVERRIDE] = preset.slug
         Image.objects.filter(pk=locked.pk).update(ai_metadata=meta, ai_analyzed=False)
         transaction.on_commit(lambda: _queue_image(locked.pk))
+    image.refresh_from_db()
+    return image
+
+
+#: Formats a hand-edited file may come in (converted to JPEG when not one already).
+HAND_EDIT_FORMATS = frozenset({"jpeg", "png", "tiff", "webp"})
+HAND_EDITED = "image.hand_edited"
+
+
+def read_hand_edit(data: bytes) -> bytes:
+    """Check a hand-edited file and return it as a JPEG; ``ImageRejected`` says what is wrong.
+
+    The same rules as ingest where they matter: the type from the bytes (not
+    the name), the size and pixel limits, a full decode so a truncated file is
+    refused now rather than at the PMR.
+    """
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
+
+    from orders.imaging.errors import ImageRejected
+    from orders.imaging.sniff import SNIFF_BYTES, sniff
+
+    if len(data) > settings.INGEST_MAX_FILE_BYTES:
+        raise ImageRejected(
+            f"The file is larger than {settings.INGEST_MAX_FILE_BYTES // (1024 * 1024)} MB.",
+            code="too_large",
+        )
+    kind = sniff(data[:SNIFF_BYTES])
+    if kind.format not in HAND_EDIT_FORMATS:
+        raise ImageRejected(
+            f"A hand-edited file must be JPEG, PNG, TIFF or WebP, not {kind.label}.",
+            code="type",
+        )
+    try:
+        with PILImage.open(io.BytesIO(data)) as picture:
+            if picture.width * picture.height > settings.INGEST_MAX_PIXELS:
+                raise ImageRejected("The picture has too many pixels.", code="pixels")
+            picture.load()
+            if kind.format == "jpeg":
+                return data
+            out = io.BytesIO()
+            picture.convert("RGB").save(out, format="JPEG", quality=92)
+            return out.getvalue()
+    except (OSError, UnidentifiedImageError, ValueError, PILImage.DecompressionBombError) as exc:
+        raise ImageRejected(
+            "The file could not be read as a picture (damaged or cut short).",
+            code="decode",
+            detail=str(exc)[:300],
+        ) from None
+
+
+def replace_with_hand_edit(image: Image, data: bytes, *, filename: str, actor: Any) -> Image:
+    """A reviewer uploads a hand-edited file: it becomes the processed version (→ processed).
+
+    The file is checked (``read_hand_edit``), the image's caption (when the AI
+    made one) is written into it as for AI edits, and the move is recorded in
+    the timeline with who did it; the audit log keeps the field change.
+    Raises ``ImageRejected`` for a bad file, ``PermissionDenied``, ``OrderError``.
+    """
+    import hashlib
+
+    from django.utils import timezone
+
+    jpeg = read_hand_edit(data)
+    with transaction.atomic():  # check before storing anything
+        _review_lock(image, actor)
+    caption = image.ai_metadata.get("caption")
+    if caption:
+        try:
+            jpeg = embed_caption(
+                jpeg,
+                caption=caption.get("caption", ""),
+                alt_text=caption.get("alt_text", ""),
+                keywords=caption.get("keywords", []),
+            )
+        except ValueError as exc:
+            log.warning("Caption not embedded in the hand-edited file: %s", exc)
+    field = image.processed
+    field.save("processed.jpg", ContentFile(jpeg), save=False)
+    stored = field.name
+    try:
+        with transaction.atomic():
+            order, locked = _review_lock(image, actor)
+            previous = locked.processed.name
+            meta = dict(locked.ai_metadata)
+            meta["hand_edit"] = {
+                "filename": filename[:255],
+                "sha256": hashlib.sha256(jpeg).hexdigest(),
+                "by": getattr(actor, "pk", None),
+                "at": timezone.now().isoformat(),
+            }
+            locked.processed.name = stored
+            locked.ai_metadata = meta
+            locked.save(update_fields=["processed", "ai_metadata", "updated_at"])  # audited
+            if previous and previous != stored:
+                transaction.on_commit(lambda: _delete(previous))
+            order_services.change_image_status(
+                locked, S.PROCESSED, actor=actor, reason="replaced by a hand-edited file"
+            )
+            order_services.record_event(
+                order, HAND_EDITED, {"image": locked.pk, "filename": filename[:255]}, actor
+            )
+            _settle_order(order)
+    except BaseException:
+        _delete(stored)
+        raise
     image.refresh_from_db()
     return image
 
@@ -473,13 +633,9 @@ def request_processing(
     are skipped. Nothing to queue, or a closed or draft order: ``OrderError``.
     Raises ``PermissionDenied`` through the order services.
     """
-    from orders import access
-
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
         if not access.can(actor, access.Action.PROCESS, locked):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied("You may not process this order.")
         if locked.is_closed:
             raise OrderError(f"Order {locked.order_ref} is {locked.status}; nothing to process.")

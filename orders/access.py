@@ -7,9 +7,10 @@ says *on which orders*:
 - ``manage_all_orders`` widens every write to every order (Manager, Admin);
 - otherwise a user acts only on orders they created or are assigned to.
 
-Assigning and deleting need the all-orders scope. Images and timeline entries
-follow their order. Whether a write makes sense *now* (e.g. a completed order
-cannot be cancelled) is the services' business, not access.
+Assigning, deleting and answering the review queue need the all-orders scope.
+Images and timeline entries follow their order. Whether a write makes sense
+*now* (e.g. a completed order cannot be cancelled) is the services' business,
+not access.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class Action(StrEnum):
     CANCEL = "cancel"
     ASSIGN = "assign"
     DELETE = "delete"
+    #: Answer the AI review queue (approve, redo, replace with a hand-edited file).
+    REVIEW = "review"
 
 
 #: The permission a user needs for each action at all.
@@ -39,6 +42,7 @@ REQUIRED_PERMISSION: dict[Action, str] = {
     Action.CANCEL: "orders.change_order",
     Action.ASSIGN: "orders.assign_order",
     Action.DELETE: "orders.delete_order",
+    Action.REVIEW: "orders.process_order",
 }
 
 #: Actions a user may take on their own and assigned orders without a wider scope.
@@ -88,6 +92,11 @@ def can(user: Any, action: Action | str, order: Any) -> bool:
 
 def can_create_order(user: Any) -> bool:
     return _active(user) and user.has_perm(CREATE_PERMISSION)
+
+
+def can_review(user: Any) -> bool:
+    """May ``user`` answer the review queue at all (the review page, its nav link)?"""
+    return order_scope(user, Action.REVIEW) is not None
 
 
 def can_view_analytics(user: Any) -> bool:

@@ -374,8 +374,9 @@ def _accept(image: Image, processed: imaging.Processed) -> Image:
                     S.NEEDS_REVIEW,
                     reason=f"Looks like {other.original_filename} in {other.order.order_ref}",
                 )
-            elif order.status == Order.Status.PROCESSING:
-                # A late file of an order whose work has started: it joins in.
+            elif order.status in (Order.Status.PENDING, Order.Status.PROCESSING):
+                # The image's AI work starts now, while the rest of the order
+                # is still being ingested (or, for a late file, joins in).
                 signals.image_ready.send(sender=Image, image=locked, order=order)
             _start_processing_if_done(order)
     except BaseException:

@@ -271,7 +271,8 @@ def describe_events(entries: list[OrderEvent]) -> list[OrderEvent]:
     image_ids = {
         e.payload.get("image")
         for e in entries
-        if e.kind == OrderEvent.Kind.IMAGE_STATUS and isinstance(e.payload, dict)
+        if e.kind in (OrderEvent.Kind.IMAGE_STATUS, "image.hand_edited")
+        and isinstance(e.payload, dict)
     }
     image_ids = {i for i in image_ids if isinstance(i, int) and not isinstance(i, bool)}
     names = (
@@ -305,4 +306,11 @@ def describe_event(entry: OrderEvent, image_names: dict[int, str] | None = None)
         name = (image_names or {}).get(p.get("image")) or f"Image #{p.get('image')}"
         text = f"{name} {str(to).lower()}"
         return f"{text}: {p['reason']}" if p.get("reason") else text
+    if kind == "order.ai_completed":
+        return "AI processing finished"
+    if kind == "order.preset_changed":
+        return f"Preset changed to {p.get('to')}"
+    if kind == "image.hand_edited":
+        name = (image_names or {}).get(p.get("image")) or p.get("filename") or "An image"
+        return f"{name} replaced by a hand-edited file"
     return kind

@@ -6,12 +6,15 @@ saved; a receiver that starts work elsewhere queues it with
 ``transaction.on_commit`` (the AI pipeline does, for ``processing``).
 
 ``image_ready(sender=Image, image, order)`` is sent inside the ingest
-transaction for an image that passed ingest into an order that is *already*
-processing (a late file); an order entering processing announces all its
-images through ``order_status_changed`` instead.
+transaction for each image that passed ingest into a pending or processing
+order, so its AI work can start while the order's other files are still being
+ingested. An order entering processing also announces its images through
+``order_status_changed``; receivers must tolerate seeing an image twice (the
+AI pipeline holds a per-image lease and checks the image's status).
 """
 
 from django.dispatch import Signal
 
 order_status_changed = Signal()
 image_ready = Signal()
+

@@ -199,6 +199,9 @@ GEMINI_BASE_URL = env.str(
 )
 #: gemini-2.5-flash-image was shut down on 2 Oct 2026; its successor is the default.
 GEMINI_MODEL = env.str("GEMINI_MODEL", default="gemini-3.1-flash-image")
+#: An image's AI task holds a Redis lease this long, so a second delivery of the
+#: same image (queued at ingest and again when the order starts) steps aside.
+AI_IMAGE_LEASE_SECONDS = env.int("AI_IMAGE_LEASE_SECONDS", default=30 * 60)
 #: Preset used for orders that name none (a ProcessingPreset slug); see docs/ai.md "Pipeline".
 AI_DEFAULT_PRESET = env.str("AI_DEFAULT_PRESET", default="analyze-only")
 #: Calls in flight per provider, shared by every worker through Redis (JSON; absent: no limit).

@@ -18,5 +18,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("rkh_site.api_urls")),
+    path("review/", include("ai_processing.urls")),
     path("", include("orders.urls")),
 ]

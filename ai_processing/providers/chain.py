@@ -84,14 +84,25 @@ class ProviderChain:
         return self.run("caption", image, prompt=prompt)
 
     def run(
-        self, operation: str, image: ImageInput, *, prompt: str = "", aspect: str | None = None
+        self,
+        operation: str,
+        image: ImageInput,
+        *,
+        prompt: str = "",
+        aspect: str | None = None,
+        fresh: bool = False,
     ) -> tuple[Result, list[dict[str, Any]]]:
-        """``(result, trail)``; raises ``NoProviderAvailable(trail)`` when nothing could do it."""
+        """``(result, trail)``; raises ``NoProviderAvailable(trail)`` when nothing could do it.
+
+        ``fresh`` skips reading the cache (the new result is still stored): for a
+        person's explicit "redo", which asks for new work, not the answer already
+        rejected.
+        """
         if operation not in OPERATIONS:
             raise ValueError(f"unknown operation {operation!r}")
         options = {"aspect": aspect} if operation == "edit" else None
         keys = {p.name: _key(image, operation, prompt, p, options) for p in self.providers}
-        cached = self._from_cache(operation, keys)
+        cached = None if fresh else self._from_cache(operation, keys)
         if cached is not None:
             return cached
         trail: list[dict[str, Any]] = []

@@ -289,11 +289,21 @@ def test_redo_action_sends_the_image_through_again(
     image.refresh_from_db()
     assert image.status == S.INGESTED
     assert not image.ai_analyzed
-    # Same providers, same verdict; the cached analysis and edit cost nothing again.
+    assert image.ai_metadata[services.REDO] is True
+    # A redo asks for new work: the providers run again instead of the cache answering.
     again = services.process_image(image.pk)
     assert again.status == S.NEEDS_REVIEW
+    meta = Image.objects.get(pk=image.pk).ai_metadata
+    assert meta["trail"]["analyze"][-1] == {**meta["trail"]["analyze"][-1], "outcome": "ok"}
+    assert services.REDO not in meta
+    # Without a redo, a second run of the same work is answered from the cache.
+    services.redo_image(again)
+    image_meta = Image.objects.get(pk=image.pk).ai_metadata
+    image_meta.pop(services.REDO)
+    Image.objects.filter(pk=image.pk).update(ai_metadata=image_meta)
+    services.process_image(image.pk)
     trail = Image.objects.get(pk=image.pk).ai_metadata["trail"]
-    assert trail["analyze"][0]["outcome"] == "cache"
+    assert trail["analyze"][-1]["outcome"] == "cache"
 
 
 def test_review_actions_check_access(ingested_order, client, users):
@@ -340,3 +350,63 @@ def test_images_of_a_cancelled_order_are_left_alone(ingested_order):
     image = order.images.get()
     assert services.process_image(image.pk).status == S.INGESTED
     assert not Image.objects.get(pk=image.pk).ai_metadata
+
+
+def test_a_second_delivery_steps_aside_while_the_first_holds_the_image(ingested_order, settings):
+    """The image's lease: a task that finds another delivery working on the image leaves it
+    alone (no attempt counted, no provider called, nothing recorded)."""
+    import redis
+
+    order = ingested_order("colour-correct-only")
+    image = order.images.get()
+    seq = Order.objects.get(pk=order.pk).last_event_seq
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    key = f"rkh:ai:image:{image.pk}"
+    client.set(key, "another-task", ex=60)
+    try:
+        result = services.process_image(image.pk)
+        assert result.status == S.INGESTED
+        image.refresh_from_db()
+        assert "attempts" not in image.ai_metadata
+        assert not image.ai_analyzed
+        assert Order.objects.get(pk=order.pk).last_event_seq == seq
+    finally:
+        client.delete(key)
+
+    assert services.process_image(image.pk).status == S.PROCESSED
+    assert client.get(key) is None  # released after the run
+
+
+def test_images_of_a_pending_order_are_processed_before_the_order_is_complete(
+    manager, make_order, ai_settings
+):
+    """AI work starts per image as soon as it passes ingest; the order settles (AI completed)
+    only when it enters processing, through the same path as before."""
+    import io
+
+    from orders import intake
+    from tests.ai_processing.pipeline import different_photos
+
+    order = make_order(manager, preset=preset("colour-correct-only"))
+    first_data, second_data = different_photos(2)
+    first = intake.add_image(order, source=io.BytesIO(first_data), filename="a.jpg", actor=manager)
+    second = intake.add_image(
+        order, source=io.BytesIO(second_data), filename="b.jpg", actor=manager
+    )
+    intake.ingest_image(first.pk)
+    assert services.process_image(first.pk).status == S.PROCESSED
+    order.refresh_from_db()
+    assert order.status == Order.Status.PENDING  # b.jpg still waits for ingest
+    assert not order.ai_processed
+    assert not _events(order, services.AI_COMPLETED)
+
+    intake.ingest_image(second.pk)
+    order.refresh_from_db()
+    assert order.status == Order.Status.PROCESSING
+    assert services.start_order_processing(order.pk) == 1  # only b.jpg still waits
+    assert services.process_image(second.pk).status == S.PROCESSED
+    order.refresh_from_db()
+    assert order.ai_processed
+    completed = _events(order, services.AI_COMPLETED)
+    assert len(completed) == 1
+    assert completed[0].payload["images"] == {S.PROCESSED: 2}

@@ -43,24 +43,32 @@ def test_a_recent_upload_is_not_stopped(order, manager):
     assert Upload.objects.get(pk=recent.pk).status == Upload.Status.OPEN
 
 
-def test_a_late_image_of_a_processing_order_is_announced_for_ai(order, add, ingest):
-    """The AI pipeline listens to image_ready; an order entering processing is not announced
-    image by image (order_status_changed covers those)."""
+def test_every_ingested_image_is_announced_for_ai_as_soon_as_it_passes(order, add, ingest):
+    """The AI pipeline listens to image_ready: each image is announced when it passes ingest,
+    while the order is still pending (so AI work overlaps the rest of the ingest) and for a late
+    file of an order already processing. A rejected file is never announced."""
     from orders.signals import image_ready
 
-    announced: list[int] = []
+    announced: list[tuple[int, str]] = []
 
     def receiver(sender, image, order, **kwargs):
-        announced.append(image.pk)
+        announced.append((image.pk, order.status))
 
     image_ready.connect(receiver)
     try:
         first = add(order, photos.jpeg(photos.photo("coffee.png")), "a.jpg")
+        second = add(order, photos.jpeg(photos.photo("astronaut.png")), "b.jpg")
+        broken = add(order, b"not an image at all", "broken.jpg")
         ingest(first)
+        assert announced == [(first.pk, Order.Status.PENDING)]
+        assert _status(order) == Order.Status.PENDING  # b.jpg still waits for ingest
+        ingest(broken)
+        ingest(second)
         assert _status(order) == Order.Status.PROCESSING
-        assert announced == []
+        assert announced == [(first.pk, Order.Status.PENDING), (second.pk, Order.Status.PENDING)]
         late = add(order, photos.jpeg(photos.photo("chelsea.png")), "late.jpg")
         ingest(late)
-        assert announced == [late.pk]
+        assert announced[-1] == (late.pk, Order.Status.PROCESSING)
+        assert len(announced) == 3
     finally:
         image_ready.disconnect(receiver)

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.review_queue, name="review_queue"),
+    path("<int:image_id>/approve", views.review_approve, name="review_approve"),
+    path("<int:image_id>/redo", views.review_redo, name="review_redo"),
+    path("<int:image_id>/upload", views.review_upload, name="review_upload"),
+]
