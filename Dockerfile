@@ -1,4 +1,12 @@
 # One image for web, worker and beat (docker-compose.yml picks the command).
+
+# Front-end packages (Chart.js) from package-lock.json, in a throw-away Node stage:
+# the final image gets the files collectstatic serves, not Node itself.
+FROM node:22-bookworm-slim AS node-packages
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -18,6 +26,7 @@ COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project
 
 COPY . .
+COPY --from=node-packages /app/node_modules ./node_modules
 # Static files are built into the image; the key below only exists for this step.
 RUN DEBUG=0 SECRET_KEY=collectstatic-only-build-key-not-used-at-run-time-0123456789 \
     python manage.py collectstatic --noinput

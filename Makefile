@@ -22,10 +22,17 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
 
-venv: $(UV)
+# Front-end packages (Chart.js) from package-lock.json only; npm writes this file on every
+# install, so it is the stamp: `npm ci` runs again only when the lock file changes.
+NODE_MODULES := node_modules/.package-lock.json
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+venv: $(UV) $(NODE_MODULES)
 	$(UV) sync --frozen --no-dev
 
-venv-dev: $(UV)
+venv-dev: $(UV) $(NODE_MODULES)
 	$(UV) sync --frozen
 
 run: venv
@@ -60,4 +67,4 @@ check-deploy: venv
 		ALLOWED_HOSTS=photos.example.com $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 clean:
-	rm -rf $(VENV) $(TOOLS) staticfiles
+	rm -rf $(VENV) $(TOOLS) staticfiles node_modules

@@ -5,9 +5,12 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import Count
+from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey
 
-from .models import User
-from .roles import ROLES
+from . import api_keys
+from .models import ApiKey, User
+from .roles import ADMIN, ROLES, role_of
 from .signals import sync_staff
 
 
@@ -123,3 +126,67 @@ class RoleAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- API keys -------------------------------------------------------------------------
+# The package registers its own APIKey model's admin; this project uses ApiKey
+# (with a user), so that one would only show an empty, unused table.
+if admin.site.is_registered(APIKey):
+    admin.site.unregister(APIKey)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(APIKeyModelAdmin):
+    """Keys of external systems: Admin role only.
+
+    The key is shown once, in the message after "Save" (the package's
+    ``save_model``); only its hash is stored. Revoking cannot be undone.
+    """
+
+    list_display = ("name", "prefix", "user", "created", "last_used_at", "expiry_date", "revoked")
+    list_filter = ("revoked", "created")
+    search_fields = ("name", "prefix", "user__username", "user__email")
+    list_select_related = ("user",)
+    autocomplete_fields = ("user",)
+    actions = ("revoke_keys",)
+    date_hierarchy = "created"
+
+    def get_fields(self, request, obj=None):
+        fields = ["name", "user", "expiry_date", "revoked"]
+        if obj is not None:
+            fields += ["prefix", "created", "last_used_at"]
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = ["prefix", "created", "last_used_at"]
+        if obj is not None:
+            readonly.append("user")  # a key never changes hands: make a new one
+            if obj.revoked:
+                readonly += ["name", "expiry_date", "revoked"]
+        return readonly
+
+    def _is_admin(self, request) -> bool:
+        return request.user.is_active and role_of(request.user) == ADMIN
+
+    def has_module_permission(self, request):
+        return self._is_admin(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._is_admin(request)
+
+    def has_add_permission(self, request):
+        return self._is_admin(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._is_admin(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._is_admin(request)
+
+    @admin.action(description="Revoke selected API keys (cannot be undone)")
+    def revoke_keys(self, request, queryset):
+        count = 0
+        for key in queryset.filter(revoked=False):
+            api_keys.revoke(key)
+            count += 1
+        self.message_user(request, f"{count} API key(s) revoked.")

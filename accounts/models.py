@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
+from rest_framework_api_key.models import AbstractAPIKey
 
 
 class User(AbstractUser):
@@ -47,6 +48,64 @@ class User(AbstractUser):
         return role_of(self)
 
 
+class ApiKey(AbstractAPIKey):
+    """A key an external system sends as ``Authorization: Api-Key <key>``.
+
+    Only the key's SHA-512 is stored (``hashed_key``; the first eight
+    characters, ``prefix``, find the row). A key acts as its ``user``, with
+    that user's role, so taking the role away or deactivating the user stops
+    the key too. Made in the admin or by ``manage.py create_api_key``; see
+    ``accounts.api_keys``.
+    """
+
+    user = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.CASCADE,
+        related_name="api_keys",
+        help_text="The key acts as this user, with their role.",
+    )
+    last_used_at = models.DateTimeField(
+        "last used",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Updated once a minute at most.",
+    )
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a create request sent with an ``Idempotency-Key``.
+
+    Inserted in the same transaction as the object the request creates; the
+    unique ``(user, key)`` makes a concurrent duplicate wait for that
+    transaction and then replay its answer instead of creating a second
+    object. Rows older than ``API_IDEMPOTENCY_HOURS`` are ignored and purged.
+    See ``rkh_site.api_idempotency``.
+    """
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(
+        max_length=64, help_text="SHA-256 of method, path and body of the first request."
+    )
+    status_code = models.PositiveSmallIntegerField(null=True)
+    headers = models.JSONField(default=dict, help_text="Content-Type and Location of the answer.")
+    body = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_unique_user_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"
+
+
 # --- audit ------------------------------------------------------------------
 # Who changed a user, their roles (group membership) or a role's permissions is
 # recorded with actor and IP by auditlog's middleware. Passwords are masked;
@@ -59,6 +118,8 @@ def _register_audit() -> None:
         User, m2m_fields={"groups"}, mask_fields=["password"], exclude_fields=["last_login"]
     )
     auditlog.register(Group, m2m_fields={"permissions"})
+    # Who made or revoked a key; the hash and the use time are not worth an entry.
+    auditlog.register(ApiKey, exclude_fields=["hashed_key", "last_used_at"])
 
 
 _register_audit()

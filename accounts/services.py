@@ -37,3 +37,16 @@ def purge_old_audit_entries(days: int | None = None) -> int:
     cutoff = timezone.now() - timedelta(days=days)
     deleted, _ = LogEntry.objects.filter(timestamp__lt=cutoff).delete()
     return deleted
+
+
+def update_settings(user: User, settings_: dict) -> User:
+    """Replace the user's own preferences (``User.settings``); audited like any user change."""
+    if not isinstance(settings_, dict):
+        raise ValueError("settings must be a JSON object")
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if locked.settings != settings_:
+            locked.settings = settings_
+            locked.save(update_fields=["settings"])
+    user.settings = settings_
+    return user

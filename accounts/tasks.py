@@ -9,3 +9,11 @@ from . import services
 def purge_old_audit_entries() -> int:
     """Retention for the audit log, so it cannot grow without bound."""
     return services.purge_old_audit_entries()
+
+
+@shared_task
+def purge_idempotency_records() -> int:
+    """Forget ``Idempotency-Key``s after ``API_IDEMPOTENCY_HOURS`` (the table stays small)."""
+    from rkh_site.api_idempotency import purge_expired
+
+    return purge_expired()

@@ -19,6 +19,7 @@ import redis
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.urls import re_path
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
@@ -29,9 +30,10 @@ from orders import access
 from orders.api import PresetField
 from orders.models import Image, Order
 from rkh_site.api_errors import JSONParser, error_response
+from rkh_site.api_schema import error_responses
+from rkh_site.circuit_breaker import CircuitBreaker
 
 from . import services
-from .breaker import CircuitBreaker
 from .models import ProcessingPreset
 from .providers.chain import NoProviderAvailable
 from .providers.local import LocalProvider
@@ -115,6 +117,94 @@ class ImageOperationSerializer(serializers.Serializer):
     )
 
 
+# Answers, for the OpenAPI schema (the views build plain dicts).
+
+
+class ProcessResponseSerializer(serializers.Serializer):
+    order = serializers.CharField()
+    status = serializers.CharField(help_text="The order's status after the request.")
+    queued = serializers.IntegerField(help_text="Images queued for the AI step.")
+
+
+class TrailEntrySerializer(serializers.Serializer):
+    provider = serializers.CharField()
+    outcome = serializers.CharField(help_text="`ok`, `error`, `skipped`, …")
+    reason = serializers.CharField(allow_blank=True)
+    elapsed_ms = serializers.FloatField()
+
+
+class AnalyzeResultSerializer(serializers.Serializer):
+    facts = serializers.DictField(help_text="Quality and content facts (sharpness, exposure…).")
+    model = serializers.CharField()
+    cost = serializers.FloatField()
+
+
+class CaptionResultSerializer(serializers.Serializer):
+    caption = serializers.CharField(allow_blank=True)
+    alt_text = serializers.CharField(allow_blank=True)
+    keywords = serializers.ListField(child=serializers.CharField())
+    model = serializers.CharField()
+    cost = serializers.FloatField()
+
+
+class _OneImageResponse(serializers.Serializer):
+    image = serializers.IntegerField()
+    order = serializers.CharField()
+    operation = serializers.CharField()
+    trail = TrailEntrySerializer(many=True)
+
+
+class AnalyzeResponseSerializer(_OneImageResponse):
+    result = AnalyzeResultSerializer()
+
+
+class GenerateResponseSerializer(_OneImageResponse):
+    result = CaptionResultSerializer()
+
+
+class ProviderSerializer(serializers.Serializer):
+    position = serializers.IntegerField()
+    name = serializers.CharField()
+    model = serializers.CharField(allow_null=True)
+    available = serializers.BooleanField()
+
+
+class PresetSummarySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    operations = serializers.ListField(child=serializers.CharField())
+
+
+class ModelsResponseSerializer(serializers.Serializer):
+    providers = ProviderSerializer(many=True)
+    presets = PresetSummarySerializer(many=True)
+
+
+class BreakerStateSerializer(serializers.Serializer):
+    provider = serializers.CharField()
+    state = serializers.CharField(help_text="`closed`, `open`, `half_open`, or `unknown`.")
+    failures = serializers.IntegerField(required=False)
+    retry_in = serializers.FloatField(required=False)
+    error = serializers.CharField(required=False)
+
+
+class QueueStateSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    depth = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField(required=False)
+
+
+class StatusResponseSerializer(serializers.Serializer):
+    providers = BreakerStateSerializer(many=True)
+    queue = QueueStateSerializer()
+
+
+_JSON_ONLY = {"415": "Not JSON (`unsupported_media_type`)."}
+_NO_PROVIDER = {
+    "503": "No provider could do it (`no_provider`); `details` has `operation` and `trail`."
+}
+
+
 def _validated(serializer_class, request) -> dict[str, Any]:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
@@ -129,6 +219,12 @@ class ProcessView(_AiView):
 
     access = "process"
 
+    @extend_schema(
+        summary="Queue an order's AI work",
+        request=ProcessSerializer,
+        responses={202: ProcessResponseSerializer, **error_responses(**_JSON_ONLY)},
+        tags=["ai"],
+    )
     def post(self, request):
         data = _validated(ProcessSerializer, request)
         ref = data["order"]
@@ -213,6 +309,12 @@ class _OneImageView(_AiView):
         return asdict(result)
 
 
+@extend_schema(
+    summary="Analyze one image now",
+    request=ImageOperationSerializer,
+    responses={200: AnalyzeResponseSerializer, **error_responses(**_JSON_ONLY, **_NO_PROVIDER)},
+    tags=["ai"],
+)
 class AnalyzeView(_OneImageView):
     operation = "analyze"
 
@@ -220,6 +322,12 @@ class AnalyzeView(_OneImageView):
         return chain.run("analyze", source)
 
 
+@extend_schema(
+    summary="Caption one image now",
+    request=ImageOperationSerializer,
+    responses={200: GenerateResponseSerializer, **error_responses(**_JSON_ONLY, **_NO_PROVIDER)},
+    tags=["ai"],
+)
 class GenerateView(_OneImageView):
     """A caption, alt text and keywords; ``prompt`` defaults to the order's preset's."""
 
@@ -245,6 +353,9 @@ def _configured() -> list[str]:
 class ModelsView(_AiView):
     """The providers of ``AI_PROVIDERS`` in chain order, and the active presets."""
 
+    @extend_schema(
+        summary="AI providers and presets", responses=ModelsResponseSerializer, tags=["ai"]
+    )
     def get(self, request):
         names = _configured()
         models = {
@@ -273,6 +384,7 @@ class StatusView(_AiView):
 
     access = "analytics"
 
+    @extend_schema(summary="AI providers' health", responses=StatusResponseSerializer, tags=["ai"])
     def get(self, request):
         providers: list[dict[str, Any]] = []
         try:

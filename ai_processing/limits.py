@@ -41,31 +41,6 @@ return 0
 """
 
 
-# KEYS[1] lease key; ARGV[1] token: delete only a lease this holder still owns.
-_RELEASE_LEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-
-@contextmanager
-def exclusive(client: redis.Redis, key: str, ttl: float) -> Iterator[bool]:
-    """Hold ``key`` alone for at most ``ttl`` seconds; yields False when someone else holds it.
-
-    For work that may be queued twice (an image queued when it was ingested and
-    again when its order entered processing): the second delivery sees the
-    lease and steps aside instead of paying a provider a second time. A worker
-    that dies holding the lease frees it when the lease runs out.
-    """
-    token = uuid.uuid4().hex
-    held = bool(client.set(key, token, nx=True, ex=max(1, int(ttl))))
-    try:
-        yield held
-    finally:
-        if held:
-            client.eval(_RELEASE_LEASE, 1, key, token)
-
-
 class SlotTimeout(Exception):
     """Every slot of the provider stayed taken for the whole wait."""
 

@@ -33,8 +33,9 @@ from orders import access
 from orders import services as order_services
 from orders.exceptions import OrderError
 from orders.models import Image, Order
+from rkh_site.leases import exclusive
 
-from .limits import LimitedProvider, exclusive, semaphore_from_settings
+from .limits import LimitedProvider, semaphore_from_settings
 from .models import ProcessingPreset
 from .providers.base import ImageInput
 from .providers.chain import NoProviderAvailable, ProviderChain

@@ -1,25 +1,35 @@
-"""REST API of orders: ``/api/v1/orders`` and each order's images.
+"""REST API of orders: ``/api/v1/orders``, each order's images and history.
 
 Thin, like the pages: reads go through the access rule
 (``Order.objects.restrict(user, action)``, ``access.can``), writes through
 ``orders.services`` and ``orders.intake``. Errors are shaped by
-``rkh_site.api_errors``. See ``docs/api.md`` for the endpoints.
+``rkh_site.api_errors``; creates honour ``Idempotency-Key``
+(``rkh_site.api_idempotency``). See ``docs/api.md`` for the endpoints.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import UTC
 from typing import Any
 
+from auditlog.models import LogEntry
+from django import forms
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_slug
 from django.db import transaction
 from django.db.models import Q
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import (
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -29,6 +39,9 @@ from accounts.models import User
 from ai_processing.models import ProcessingPreset
 from events.models import Event, event_id_validator
 from rkh_site.api_errors import error_response
+from rkh_site.api_idempotency import idempotent
+from rkh_site.api_pagination import CursorOrdering, CursorPage
+from rkh_site.api_schema import IDEMPOTENCY_KEY, error_responses
 
 from . import access, intake, services
 from .models import Image, Order
@@ -46,25 +59,16 @@ SEARCH_MAX_LENGTH = 100
 # --- pagination -----------------------------------------------------------------
 
 
-class _Cursor(CursorPagination):
-    page_size_query_param = "page_size"
-    max_page_size = 200
-
-    def paginate_queryset(self, queryset, request, view=None):
-        try:
-            return super().paginate_queryset(queryset, request, view)
-        except (NotFound, ValueError, TypeError, OverflowError, DjangoValidationError):
-            # A cursor DRF cannot decode (it says 404), or one whose position does
-            # not fit the ordering field (a forged one): bad input either way.
-            raise ValidationError({"cursor": ["Invalid cursor."]}) from None
-
-
-class OrderPagination(_Cursor):
+class OrderPagination(CursorPage):
     ordering = ("-created_at", "-id")
 
 
-class ImagePagination(_Cursor):
+class ImagePagination(CursorPage):
     ordering = ("id",)
+
+
+class HistoryPagination(CursorPage):
+    ordering = ("-timestamp", "-id")
 
 
 # --- fields -----------------------------------------------------------------------
@@ -159,21 +163,83 @@ def _check_json(value: Any, depth: int = 0) -> None:
             _check_json(item, depth + 1)
 
 
+def checked_metadata(value: Any, max_chars: int = METADATA_MAX_CHARS) -> dict[str, Any]:
+    """A ``metadata`` value: a JSON object the database can store, of bounded size."""
+    if not isinstance(value, dict):
+        raise serializers.ValidationError("Metadata is a JSON object.")
+    _check_json(value)
+    if len(json.dumps(value)) > max_chars:
+        raise serializers.ValidationError(f"Metadata is limited to {max_chars} characters of JSON.")
+    return value
+
+
 # --- serializers -----------------------------------------------------------------
 
 
+class FastIdentityField(serializers.HyperlinkedIdentityField):
+    """DRF's identity URL, but ``reverse()`` runs once per answer, not once per row.
+
+    The URL of the first row is made with a placeholder the route's pattern
+    accepts, and each row's key is put in its place: 50 reverses were a fifth
+    of a list page's time. Only for keys that need no quoting in a path
+    (order references and Event IDs: letters, digits, ``.-_``).
+    """
+
+    PLACEHOLDER = "Zq9PLACEHOLDER9qZ"
+
+    def get_url(self, obj, view_name, request, format):
+        key = getattr(obj, self.lookup_field)
+        if key in (None, ""):
+            return None
+        templates = self.context.setdefault("_identity_url_templates", {})
+        template = templates.get((view_name, format))
+        if template is None:
+            kwargs = {self.lookup_url_kwarg: self.PLACEHOLDER}
+            template = self.reverse(view_name, kwargs=kwargs, request=request, format=format)
+            templates[(view_name, format)] = template
+        return template.replace(self.PLACEHOLDER, str(key))
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class JSONObjectField(serializers.JSONField):
+    """A free JSON object (documented as one; other JSON values are refused by the serializer)."""
+
+
+@extend_schema_field(
+    {"anyOf": [{"type": "string", "format": "email"}, {"type": "string", "maxLength": 0}]}
+)
+class OptionalEmailField(serializers.EmailField):
+    """An e-mail address or ``""`` (documented as either, so an empty one matches the schema)."""
+
+
+@extend_schema_field(
+    {"anyOf": [{"type": "string", "format": "uri"}, {"type": "string", "maxLength": 0}]}
+)
+class OptionalURLField(serializers.URLField):
+    """A URL or ``""`` (an image's PMR URL before it is delivered)."""
+
+
+class ImageCountsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    ingested = serializers.IntegerField()
+    processed = serializers.IntegerField()
+    synced = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    needs_review = serializers.IntegerField()
+
+
 class OrderSerializer(serializers.ModelSerializer):
-    url = serializers.HyperlinkedIdentityField(
-        view_name="api:order-detail", lookup_field="order_ref"
-    )
+    url = FastIdentityField(view_name="api:order-detail", lookup_field="order_ref")
     event = EventField()
+    customer_email = OptionalEmailField(required=False, allow_blank=True, max_length=255)
     preset = PresetField(required=False, allow_null=True)
     assigned_to = UserField(required=False, allow_null=True)
     created_by = serializers.PrimaryKeyRelatedField(read_only=True)
     status = serializers.ChoiceField(choices=Order.Status.choices, required=False)
     order_date = serializers.DateTimeField(required=False)
     notes = serializers.CharField(required=False, allow_blank=True, max_length=NOTES_MAX_LENGTH)
-    metadata = serializers.JSONField(required=False)
+    metadata = JSONObjectField(required=False)
     image_counts = serializers.SerializerMethodField()
 
     class Meta:
@@ -207,6 +273,7 @@ class OrderSerializer(serializers.ModelSerializer):
             "completed_at",
         ]
 
+    @extend_schema_field(ImageCountsSerializer)
     def get_image_counts(self, order: Order) -> dict[str, int]:
         return {
             "total": order.total_images,
@@ -219,14 +286,7 @@ class OrderSerializer(serializers.ModelSerializer):
         }
 
     def validate_metadata(self, value):
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("Metadata is a JSON object.")
-        _check_json(value)
-        if len(json.dumps(value)) > METADATA_MAX_CHARS:
-            raise serializers.ValidationError(
-                f"Metadata is limited to {METADATA_MAX_CHARS} characters of JSON."
-            )
-        return value
+        return checked_metadata(value)
 
     def validate_status(self, value):
         if self.instance is None and value != Order.Status.DRAFT:
@@ -252,6 +312,9 @@ class OrderSerializer(serializers.ModelSerializer):
 
 class ImageSerializer(serializers.ModelSerializer):
     order = serializers.CharField(source="order.order_ref", read_only=True)
+    ai_metadata = JSONObjectField(read_only=True)
+    metadata = JSONObjectField(read_only=True)
+    pmr_url = OptionalURLField(read_only=True)
 
     class Meta:
         model = Image
@@ -278,6 +341,154 @@ class ImageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ImageUploadSerializer(serializers.Serializer):
+    """The request of ``POST …/images``: one file, in the multipart field ``file``."""
+
+    file = serializers.FileField()
+
+
+class ActorSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    """One audit-log entry of an order (django-auditlog), newest first."""
+
+    id = serializers.IntegerField()
+    timestamp = serializers.DateTimeField()
+    action = serializers.SerializerMethodField()
+    actor = serializers.SerializerMethodField()
+    changes = serializers.SerializerMethodField()
+
+    ACTIONS = {
+        LogEntry.Action.CREATE: "create",
+        LogEntry.Action.UPDATE: "update",
+        LogEntry.Action.DELETE: "delete",
+        LogEntry.Action.ACCESS: "access",
+    }
+
+    @extend_schema_field({"type": "string", "enum": ["create", "update", "delete", "access"]})
+    def get_action(self, entry: LogEntry) -> str:
+        return self.ACTIONS.get(entry.action, str(entry.action))
+
+    @extend_schema_field(ActorSerializer(allow_null=True))
+    def get_actor(self, entry: LogEntry) -> dict[str, Any] | None:
+        actor = entry.actor
+        if actor is None:
+            return None
+        return {"id": actor.pk, "username": actor.username, "display_name": str(actor)}
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "description": "Field name → `[old, new]` (as text, as the audit log keeps them).",
+            "additionalProperties": True,
+        }
+    )
+    def get_changes(self, entry: LogEntry) -> dict[str, Any]:
+        changes = entry.changes_dict
+        return changes if isinstance(changes, dict) else {}
+
+
+# --- filters ----------------------------------------------------------------------
+
+
+class ChoiceInFilter(filters.BaseInFilter, filters.ChoiceFilter):
+    """``?status=a,b``: one value or several, comma-separated; each must be a known one."""
+
+
+class UTCDateTimeFilter(filters.IsoDateTimeFilter):
+    """An ISO 8601 date-time, compared in UTC.
+
+    PostgreSQL refuses UTC offsets beyond ±15:59, which Python accepts
+    (``-16:57``); converting first makes every accepted value a valid query,
+    and one that leaves the calendar when converted (year 9999 at -12:00) a 400.
+    """
+
+    def __init__(self, *args: Any, param: str, **kwargs: Any) -> None:
+        self.param = param  # the query parameter, to name it in the error
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs, value):
+        if value is not None and value.tzinfo is not None:
+            try:
+                value = value.astimezone(UTC)
+            except OverflowError:
+                raise ValidationError({self.param: ["Date-time out of range."]}) from None
+        return super().filter(qs, value)
+
+
+class IdFilter(filters.Filter):
+    """A row id: a whole number the database can hold (bigger ones are 400, not a 500)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
+
+
+class OrderFilter(filters.FilterSet):
+    status = ChoiceInFilter(
+        choices=Order.Status.choices, help_text="One or several, comma-separated."
+    )
+    event = filters.CharFilter(
+        field_name="event__event_id",
+        max_length=50,
+        validators=[event_id_validator],
+        help_text="Event ID, exact.",
+    )
+    search = filters.CharFilter(
+        method="filter_search",
+        max_length=SEARCH_MAX_LENGTH,
+        help_text="Part of the order reference, customer name or e-mail, any case.",
+    )
+    assigned_to = IdFilter(field_name="assigned_to_id", help_text="User id.")
+    created_by = IdFilter(field_name="created_by_id", help_text="User id.")
+    preset = filters.CharFilter(field_name="preset__slug", max_length=100)
+    ai_processed = filters.BooleanFilter()
+    pmr_synced = filters.BooleanFilter()
+    created_after = UTCDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", param="created_after"
+    )
+    created_before = UTCDateTimeFilter(
+        field_name="created_at", lookup_expr="lt", param="created_before"
+    )
+    order_date_after = UTCDateTimeFilter(
+        field_name="order_date", lookup_expr="gte", param="order_date_after"
+    )
+    order_date_before = UTCDateTimeFilter(
+        field_name="order_date", lookup_expr="lt", param="order_date_before"
+    )
+
+    class Meta:
+        model = Order
+        fields: list[str] = []
+
+    def filter_search(self, queryset, name: str, value: str):
+        term = value.strip()
+        if not term:
+            return queryset
+        return queryset.filter(
+            Q(order_ref__icontains=term)
+            | Q(customer_name__icontains=term)
+            | Q(customer_email__icontains=term)
+        )
+
+
+class ImageFilter(filters.FilterSet):
+    status = ChoiceInFilter(
+        choices=Image.Status.choices, help_text="One or several, comma-separated."
+    )
+
+    class Meta:
+        model = Image
+        fields: list[str] = []
+
+
 # --- access -------------------------------------------------------------------------
 
 
@@ -287,8 +498,8 @@ class OrderAccess(BasePermission):
     Every endpoint needs a signed-in user with access to orders at all (Viewer
     and up); creating needs the create permission. On one order, the access
     action follows the request: reading → view, PUT/PATCH → change,
-    DELETE → delete, POST of an image → upload. Orders a user may not even
-    see are 404 (the queryset is restricted), not 403.
+    DELETE → delete, adding an image → upload (``view.create_requires``).
+    Orders a user may not even see are 404 (the queryset is restricted), not 403.
     """
 
     #: (viewset action, HTTP method) → access action; anything else reading is ``view``.
@@ -296,7 +507,7 @@ class OrderAccess(BasePermission):
         ("update", "PUT"): Action.CHANGE,
         ("partial_update", "PATCH"): Action.CHANGE,
         ("destroy", "DELETE"): Action.DELETE,
-        ("images", "POST"): Action.UPLOAD,
+        ("create", "POST"): Action.UPLOAD,  # an image, on OrderImageViewSet
     }
 
     def has_permission(self, request, view) -> bool:
@@ -306,10 +517,16 @@ class OrderAccess(BasePermission):
         if access.order_scope(user, Action.VIEW) is None:
             self.message = "Your account has no access to orders."
             return False
-        if view.action == "create" and not access.can_create_order(user):
-            self.message = "You may not create orders."
+        if view.action == "create" and not self.may_create(user, view):
+            self.message = getattr(view, "create_denied", "You may not create orders.")
             return False
         return True
+
+    def may_create(self, user, view) -> bool:
+        needed = getattr(view, "create_requires", None)
+        if needed is not None:  # creating something in an order (an image): upload on some
+            return access.order_scope(user, needed) is not None
+        return access.can_create_order(user)
 
     def required_action(self, request, view) -> Action:
         return self.OBJECT_ACTIONS.get((view.action, request.method), Action.VIEW)
@@ -324,19 +541,40 @@ class OrderAccess(BasePermission):
 
 # --- views ---------------------------------------------------------------------------
 
-
-def _query_text(request, name: str, max_length: int) -> str | None:
-    value = request.query_params.get(name)
-    if value is None:
-        return None
-    value = value.strip()
-    if len(value) > max_length:
-        raise ValidationError({name: [f"At most {max_length} characters."]})
-    if "\x00" in value:
-        raise ValidationError({name: ["NUL characters are not allowed."]})
-    return value
+ORDER_REF_REGEX = r"[A-Za-z0-9][A-Za-z0-9-]{0,39}"
 
 
+def _visible_order(request, ref: str) -> Order:
+    order = (
+        Order.objects.restrict(request.user, Action.VIEW)
+        .select_related("event", "preset")
+        .filter(order_ref=ref)
+        .first()
+    )
+    if order is None:
+        raise NotFound(f"Order {ref} not found.")
+    return order
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List orders", description="Cursor pages, newest first."),
+    create=extend_schema(
+        summary="Create an order",
+        parameters=[IDEMPOTENCY_KEY],
+        description="New orders are `draft`. A User may assign only to themselves.",
+    ),
+    retrieve=extend_schema(summary="Read an order"),
+    update=extend_schema(
+        summary="Edit an order",
+        description="Needs `event` and `customer_name`; changes the fields sent. A `status` "
+        "goes through the state machine (409 `transition_not_allowed`).",
+    ),
+    partial_update=extend_schema(summary="Edit some fields of an order"),
+    destroy=extend_schema(
+        summary="Delete an order (Admin)",
+        description="Never an order of which anything reached the PMR (409).",
+    ),
+)
 class OrderViewSet(
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
@@ -345,59 +583,31 @@ class OrderViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Orders: list (``?status=``, ``?event=``, ``?search=``), create, read, edit, delete;
-    ``images`` lists an order's images (GET) or adds one (POST, multipart)."""
+    """Orders: list (filters, ``?ordering=``), create, read, edit, delete; ``history``."""
 
     serializer_class = OrderSerializer
     permission_classes = [OrderAccess]
     pagination_class = OrderPagination
+    filter_backends = [filters.DjangoFilterBackend, CursorOrdering]
+    filterset_class = OrderFilter
+    ordering_fields = ["created_at", "order_date"]
+    ordering = ["-created_at"]
     lookup_field = "order_ref"
-    lookup_value_regex = r"[A-Za-z0-9][A-Za-z0-9-]{0,39}"
+    lookup_value_regex = ORDER_REF_REGEX
 
     def get_queryset(self):
-        queryset = Order.objects.restrict(self.request.user, Action.VIEW).select_related(
+        return Order.objects.restrict(self.request.user, Action.VIEW).select_related(
             "event", "preset"
         )
-        if self.action != "list":
-            return queryset
-        statuses = _query_text(self.request, "status", 200)
-        if statuses:
-            wanted = [s.strip() for s in statuses.split(",") if s.strip()]
-            unknown = [s for s in wanted if s not in Order.Status.values]
-            if unknown:
-                raise ValidationError(
-                    {
-                        "status": [
-                            f"Unknown status '{unknown[0][:30]}'; one of "
-                            f"{', '.join(Order.Status.values)}."
-                        ]
-                    }
-                )
-            queryset = queryset.filter(status__in=wanted)
-        event_id = _query_text(self.request, "event", 50)
-        if event_id:
-            try:
-                event_id_validator(event_id)
-            except DjangoValidationError as exc:
-                raise ValidationError({"event": exc.messages}) from None
-            queryset = queryset.filter(event__event_id=event_id)
-        term = _query_text(self.request, "search", SEARCH_MAX_LENGTH)
-        if term:
-            queryset = queryset.filter(
-                Q(order_ref__icontains=term)
-                | Q(customer_name__icontains=term)
-                | Q(customer_email__icontains=term)
-            )
-        return queryset
 
     def get_object(self):
-        queryset = self.get_queryset()
-        ref = self.kwargs[self.lookup_field]
-        order = queryset.filter(order_ref=ref).first()
-        if order is None:
-            raise NotFound(f"Order {ref} not found.")
+        order = _visible_order(self.request, self.kwargs[self.lookup_field])
         self.check_object_permissions(self.request, order)
         return order
+
+    @idempotent()
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -439,27 +649,98 @@ class OrderViewSet(
     def perform_destroy(self, instance):
         services.delete_order(instance, actor=self.request.user)
 
+    @extend_schema(
+        summary="An order's history (audit log)",
+        description="Every recorded change of the order itself, newest first, from the audit "
+        "log: who, when, which fields from what to what. Image steps are in the timeline.",
+        responses=HistoryEntrySerializer(many=True),
+    )
     @action(
         detail=True,
-        methods=["get", "post"],
-        url_path="images",
-        parser_classes=[MultiPartParser],
-        pagination_class=ImagePagination,
+        methods=["get"],
+        url_path="history",
+        pagination_class=HistoryPagination,
+        filter_backends=[],
     )
-    def images(self, request, order_ref=None):
+    def history(self, request, order_ref=None):
         order = self.get_object()
-        if request.method == "GET":
-            queryset = Image.objects.restrict(request.user, Action.VIEW).filter(order=order)
-            page = self.paginate_queryset(queryset.select_related("order"))
-            return self.get_paginated_response(ImageSerializer(page, many=True).data)
-        return self._add_image(request, order)
+        entries = LogEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(Order), object_id=order.pk
+        ).select_related("actor")
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(HistoryEntrySerializer(page, many=True).data)
 
-    def _add_image(self, request, order: Order) -> Response:
+
+@extend_schema_view(
+    list=extend_schema(summary="List an order's images", description="Cursor pages, oldest first."),
+    retrieve=extend_schema(summary="Read one image of an order"),
+    create=extend_schema(
+        summary="Add one image to an order",
+        description="`multipart/form-data` with exactly one file in the field `file`. The file "
+        "goes through intake like a browser upload; ingest follows in the background.",
+        request={"multipart/form-data": ImageUploadSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: ImageSerializer,
+            **error_responses(
+                **{
+                    "415": "Not `multipart/form-data` (`unsupported_media_type`).",
+                    "422": "Intake refused the file (`image_rejected`): empty, too large or an "
+                    "exact duplicate; the rejected image is in `details.image`.",
+                }
+            ),
+        },
+    ),
+)
+class OrderImageViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """An order's images: list, read one, add one file (multipart)."""
+
+    serializer_class = ImageSerializer
+    permission_classes = [OrderAccess]
+    pagination_class = ImagePagination
+    parser_classes = [MultiPartParser]
+    filter_backends = [filters.DjangoFilterBackend, CursorOrdering]
+    filterset_class = ImageFilter
+    ordering_fields = ["id"]
+    ordering = ["id"]
+    lookup_value_regex = r"[0-9]{1,18}"
+    create_requires = Action.UPLOAD
+    create_denied = "You may not add images to orders."
+
+    def get_order(self) -> Order:
+        if not hasattr(self, "_order"):
+            self._order = _visible_order(self.request, self.kwargs["order_ref"])
+        return self._order
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no request data
+            return Image.objects.none()
+        return (
+            Image.objects.restrict(self.request.user, Action.VIEW)
+            .filter(order=self.get_order())
+            .select_related("order")
+        )
+
+    def get_object(self):
+        image = self.get_queryset().filter(pk=int(self.kwargs["pk"])).first()
+        if image is None:
+            raise NotFound(f"Image {self.kwargs['pk']} not found in order {self.get_order()}.")
+        return image
+
+    @idempotent(also_store=(status.HTTP_422_UNPROCESSABLE_ENTITY,))
+    def create(self, request, *args, **kwargs):
+        order = self.get_order()
+        self.check_object_permissions(request, order)
         files = request.FILES.getlist("file")
         others = sorted(name for name in request.FILES if name != "file")
         if len(files) != 1 or others:
             count = sum(len(request.FILES.getlist(name)) for name in request.FILES)
-            raise ValidationError(
+            raise serializers.ValidationError(
                 {
                     "file": [
                         "Send exactly one file per request, in the multipart field 'file' "
@@ -484,3 +765,6 @@ router = SimpleRouter()
 # Both /orders and /orders/ (no redirect: a POST must not bounce off APPEND_SLASH).
 router.trailing_slash = "/?"
 router.register("orders", OrderViewSet, basename="order")
+router.register(
+    rf"orders/(?P<order_ref>{ORDER_REF_REGEX})/images", OrderImageViewSet, basename="order-image"
+)

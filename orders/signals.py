@@ -13,8 +13,26 @@ ingested. An order entering processing also announces its images through
 AI pipeline holds a per-image lease and checks the image's status).
 """
 
+from django.db.models.signals import post_save
 from django.dispatch import Signal
 
 order_status_changed = Signal()
 image_ready = Signal()
 
+
+# --- live status --------------------------------------------------------------
+# Every committed timeline entry rings the live-status doorbell (orders.live).
+# A post_save receiver, not a call in services.record_event, so that every
+# writer of OrderEvent is covered; connected by label so this module imports
+# no models (services imports it).
+
+
+def _ring_live_doorbell(sender, instance, created, **kwargs) -> None:
+    from . import live
+
+    live.on_event_saved(sender, instance, created, **kwargs)
+
+
+post_save.connect(
+    _ring_live_doorbell, sender="orders.OrderEvent", dispatch_uid="orders.live.doorbell"
+)

@@ -18,6 +18,7 @@ still gets the shape, with 500.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -44,8 +45,8 @@ _STATUS_CODES = {
     status.HTTP_429_TOO_MANY_REQUESTS: "throttled",
 }
 
-#: Sent with 401 so clients know to authenticate (session today, API keys later).
-AUTH_CHALLENGE = 'Session realm="api"'
+#: Sent with 401 so clients know to authenticate (an API key, or a session).
+AUTH_CHALLENGE = 'Api-Key realm="api"'
 
 
 def error_body(code: str, message: str, details: dict | None = None) -> dict[str, Any]:
@@ -96,14 +97,23 @@ class BadRequest(exceptions.APIException):
 
 
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, but a body nested too deeply for Python's decoder is
-    the client's malformed input (400), not a server error."""
+    """DRF's JSON parser, but a body nested too deeply for Python's decoder, or
+    text with an unpaired surrogate (``"\\ud800"``: valid JSON, not valid
+    Unicode, refused by the database), is the client's malformed input (400),
+    not a server error."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:
-            return super().parse(stream, media_type, parser_context)
+            data = super().parse(stream, media_type, parser_context)
+            # One pass in C: encoding fails exactly when a string holds a lone surrogate.
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
         except RecursionError:
             raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
+        except UnicodeEncodeError:
+            raise exceptions.ParseError(
+                "JSON parse error - text contains an unpaired surrogate (not valid Unicode)."
+            ) from None
+        return data
 
 
 def _translate(exc: Exception) -> Exception:

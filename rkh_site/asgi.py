@@ -1,7 +1,12 @@
 """ASGI entry point: HTTP goes to Django, WebSockets to Channels consumers.
 
-WebSocket connections are checked against ``ALLOWED_HOSTS`` (origin) and carry
-the Django session user, so consumers apply the same access rule as pages.
+WebSocket handshakes pass, from the outside in: the origin check against
+``ALLOWED_HOSTS`` (a page of another site cannot open a socket with our
+visitors' cookies; a program with an API key and no ``Origin`` is let through,
+see ``ws_auth.OriginCheck``), the Django session user (``AuthMiddlewareStack``), and an
+``Authorization: Api-Key`` header for programs (``rkh_site.ws_auth``), which
+replaces the session user when present. Consumers apply the same access rule
+as pages to ``scope["user"]``.
 """
 
 import os
@@ -15,15 +20,15 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from .routing import websocket_urlpatterns  # noqa: E402
+from .ws_auth import ApiKeyAuthMiddleware, OriginCheck  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        "websocket": OriginCheck(
+            AuthMiddlewareStack(ApiKeyAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

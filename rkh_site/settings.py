@@ -43,6 +43,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
+    "rest_framework_api_key",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "corsheaders",
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
@@ -53,9 +58,12 @@ INSTALLED_APPS = [
     "orders",
     "ai_processing",
     "pmr",
+    "analytics",
 ]
 
 MIDDLEWARE = [
+    # First: it answers CORS preflights and must add its headers to every API answer.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -104,7 +112,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 20,
         }
     )
-else:
+elif env.int("DB_POOL_MAX_SIZE", default=10) > 0:
+    # A connection pool per process (psycopg_pool). The ASGI server runs each request's ORM
+    # work in a thread of its own: with persistent per-thread connections every request
+    # opened a new one and they piled up under load (docs/benchmarks.md, "API"); the pool
+    # hands out a few kept connections instead.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django must not
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+        "timeout": env.int("DB_POOL_TIMEOUT_SECONDS", default=30),
+    }
+else:  # DB_POOL_MAX_SIZE=0: no pool, persistent connections as before
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 
@@ -140,7 +159,11 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
 MEDIA_URL = "/media/"
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    # Chart.js from npm (package-lock.json; `npm ci` runs in `make run` / `make test`), no CDN.
+    ("vendor/chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist"),
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -208,6 +231,39 @@ AI_DEFAULT_PRESET = env.str("AI_DEFAULT_PRESET", default="analyze-only")
 AI_PROVIDER_CONCURRENCY = env.json(
     "AI_PROVIDER_CONCURRENCY", default={"runware": 4, "gemini": 2, "local": 2}
 )
+
+# --- live status ------------------------------------------------------------
+# docs/live.md: one WebSocket message per order watcher at most every LIVE_FLUSH_MS (progress
+# of a big order is coalesced), dashboard snapshots at most every LIVE_DASHBOARD_MS, and a
+# heartbeat (which also re-checks the user's access) every LIVE_HEARTBEAT_S.
+LIVE_FLUSH_MS = env.int("LIVE_FLUSH_MS", default=100)
+LIVE_DASHBOARD_MS = env.int("LIVE_DASHBOARD_MS", default=500)
+LIVE_HEARTBEAT_S = env.int("LIVE_HEARTBEAT_S", default=25)
+
+# --- PMR ------------------------------------------------------------------
+# The studio's Photo Management Repository (docs/pmr.md). Without PMR_BASE_URL the local
+# simulator is used (`make run` starts it on 56793 with the demo credentials below).
+PMR_BASE_URL = env.str("PMR_BASE_URL", default="http://127.0.0.1:56793")
+PMR_CLIENT_ID = env.str("PMR_CLIENT_ID", default="demo-client")
+PMR_CLIENT_SECRET = env.str("PMR_CLIENT_SECRET", default="demo-secret")
+PMR_API_KEY = env.str("PMR_API_KEY", default="demo-api-key")
+PMR_WEBHOOK_SECRET = env.str("PMR_WEBHOOK_SECRET", default="demo-webhook-secret")
+#: Read timeout of a PMR call (connect: at most 5 s); each call is tried PMR_CLIENT_ATTEMPTS times.
+PMR_TIMEOUT_SECONDS = env.float("PMR_TIMEOUT_SECONDS", default=30.0)
+PMR_CLIENT_ATTEMPTS = env.int("PMR_CLIENT_ATTEMPTS", default=3)
+#: Image uploads of one order in flight at once.
+PMR_UPLOAD_CONCURRENCY = env.int("PMR_UPLOAD_CONCURRENCY", default=8)
+PMR_BREAKER_FAILURES = env.int("PMR_BREAKER_FAILURES", default=5)
+PMR_BREAKER_COOLDOWN_SECONDS = env.int("PMR_BREAKER_COOLDOWN_SECONDS", default=30)
+#: An outbox row that failed (retryably) waits base x 2^(attempts-1) seconds, at most max.
+PMR_RETRY_BASE_SECONDS = env.float("PMR_RETRY_BASE_SECONDS", default=5.0)
+PMR_RETRY_MAX_SECONDS = env.float("PMR_RETRY_MAX_SECONDS", default=300.0)
+PMR_DRAIN_LEASE_SECONDS = env.int("PMR_DRAIN_LEASE_SECONDS", default=60)
+PMR_EVENT_CACHE_SECONDS = env.int("PMR_EVENT_CACHE_SECONDS", default=3600)
+PMR_CUSTOMER_CACHE_SECONDS = env.int("PMR_CUSTOMER_CACHE_SECONDS", default=4 * 3600)
+PMR_SYNC_INTERVAL_SECONDS = env.int("PMR_SYNC_INTERVAL_SECONDS", default=300)
+#: A webhook whose X-PMR-Timestamp is further than this from now is refused.
+PMR_WEBHOOK_TOLERANCE_SECONDS = env.int("PMR_WEBHOOK_TOLERANCE_SECONDS", default=300)
 
 # --- auth -----------------------------------------------------------------
 
@@ -283,7 +339,9 @@ AUDITLOG_RETENTION_DAYS = env.int("AUDITLOG_RETENTION_DAYS", default=365)
 # --- REST API ---------------------------------------------------------------
 
 REST_FRAMEWORK = {
+    # API keys first: their challenge is the one a 401 names (docs/api.md "Authentication").
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rkh_site.api_auth.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -296,9 +354,51 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": ["rkh_site.api_throttling.UserRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "rkh_site.api_schema.AutoSchema",
     # One error shape for every answer that is not a success: see docs/api.md.
     "EXCEPTION_HANDLER": "rkh_site.api_errors.exception_handler",
 }
+#: Requests per user (or per IP without sign-in) and period, counted in the Redis cache.
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="100/minute")
+#: How long an ``Idempotency-Key`` and the first answer sent for it are kept.
+API_IDEMPOTENCY_HOURS = env.int("API_IDEMPOTENCY_HOURS", default=24)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "RKH Photo Orders API",
+    "DESCRIPTION": "Orders, images, events and AI processing for external systems. "
+    "Authenticate with `Authorization: Api-Key <key>` or a browser session; "
+    "see docs/api.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Read-only fields stay out of request bodies, so clients and fuzzers send what is accepted.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["rkh_site.api_schema.preprocess_paths"],
+    # The docs page works offline: Swagger UI comes from drf-spectacular-sidecar's static files.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "orders.models.OrderStatus",
+        "ImageStatusEnum": "orders.models.ImageStatus",
+        "EventTypeEnum": "events.models.Event.Type",
+    },
+}
+
+#: Browser origins allowed to call the API from their pages (none by default).
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "x-csrftoken",
+    "x-requested-with",
+)
+CORS_EXPOSE_HEADERS = ("Retry-After", "Idempotent-Replayed")
 
 # --- Celery -----------------------------------------------------------------
 
@@ -326,9 +426,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.abort_stale_uploads",
         "schedule": 3600,
     },
+    "pmr-drain-due": {"task": "pmr.tasks.drain_due", "schedule": 30},
+    "pmr-pull-updates": {
+        "task": "pmr.tasks.pull_updates",
+        "schedule": PMR_SYNC_INTERVAL_SECONDS,
+    },
     "audit-retention": {
         "task": "accounts.tasks.purge_old_audit_entries",
         "schedule": 24 * 3600,
+    },
+    "idempotency-keys-retention": {
+        "task": "accounts.tasks.purge_idempotency_records",
+        "schedule": 3600,
     },
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)

@@ -18,6 +18,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("rkh_site.api_urls")),
+    path("analytics/", include("analytics.urls")),
     path("review/", include("ai_processing.urls")),
     path("", include("orders.urls")),
 ]

@@ -8,10 +8,12 @@ only look at the database for the outcome.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -37,16 +39,54 @@ def test_database_url() -> str:
 test_database_url.__test__ = False  # a helper, not a test
 
 
+@dataclass
+class WorkerProcess:
+    """A running worker started by ``celery_worker_process``: its process, pid and log."""
+
+    process: subprocess.Popen
+    log: Path
+    name: str
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def kill(self) -> None:
+        """SIGKILL the worker (a crash, an OOM kill): nothing of it runs any more."""
+        os.killpg(self.process.pid, signal.SIGKILL)  # its own session: the pool too
+        self.process.wait(timeout=10)
+
+
 @contextmanager
 def celery_worker(
     queue: str, *, media_root: str | Path, log_dir: Path, env: dict[str, str] | None = None
 ) -> Iterator[Path]:
     """Run a one-process worker on ``queue`` ("a,b": several); yields the path of its log."""
+    with celery_worker_process(queue, media_root=media_root, log_dir=log_dir, env=env) as worker:
+        yield worker.log
+
+
+@contextmanager
+def celery_worker_process(
+    queue: str,
+    *,
+    media_root: str | Path,
+    log_dir: Path,
+    env: dict[str, str] | None = None,
+    purge: bool = True,
+    log_name: str | None = None,
+) -> Iterator[WorkerProcess]:
+    """As ``celery_worker``, yielding a ``WorkerProcess`` (pid, ``kill()``, log).
+
+    ``purge=False`` keeps the messages waiting in the queues (a worker that replaces a
+    killed one must find them); ``log_name`` names the log file (several workers, one test).
+    """
     # Tasks left in the queues by earlier runs would only delay this one: drop
     # what waits in this broker's queues (those queues only) first.
-    with celery_app.connection_for_write() as conn:
-        for each in queue.split(","):
-            conn.default_channel.queue_purge(each.strip())
+    if purge:
+        with celery_app.connection_for_write() as conn:
+            for each in queue.split(","):
+                conn.default_channel.queue_purge(each.strip())
     name = f"{queue.replace(',', '-')}test-{os.getpid()}-{time.monotonic_ns()}"
     env = {
         **os.environ,
@@ -60,7 +100,7 @@ def celery_worker(
         "--pool", "solo", "--concurrency", "1", "-n", f"{name}@%h",
         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO",
     ]  # fmt: skip
-    log_path = log_dir / f"worker-{queue.replace(',', '-')}.log"
+    log_path = log_dir / (log_name or f"worker-{queue.replace(',', '-')}.log")
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -76,9 +116,10 @@ def celery_worker(
                 break
         else:
             pytest.fail(f"worker did not answer within {START_SECONDS}s")
-        yield log_path
+        yield WorkerProcess(process, log_path, name)
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:

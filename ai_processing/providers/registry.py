@@ -91,7 +91,8 @@ def chain_from_settings() -> ProviderChain:
     import redis
     from django.conf import settings
 
-    from ..breaker import CircuitBreaker
+    from rkh_site.circuit_breaker import CircuitBreaker
+
     from ..cache import ResultCache
 
     client = redis.Redis.from_url(settings.REDIS_URL)

@@ -1,8 +1,11 @@
-/* Order page: image grid refresh (polling while something is pending) and the preview dialog.
+/* Order page: live status (timeline, progress, image grid) and the preview dialog.
  *
  * Works without this script: thumbnails are links to the preview, the page shows the
- * statuses it was rendered with. With it, the grid follows ingest as it happens and a
- * thumbnail opens a dialog (Esc closes it and focus returns to the thumbnail).
+ * statuses it was rendered with. With it, the page follows the order as it happens through
+ * static/js/live.js (WebSocket, or polling the timeline endpoint where WebSockets are
+ * blocked): timeline entries and the order's progress arrive in the live messages, and image
+ * events make the grid ask the page's images endpoint for those cards (one request per burst).
+ * A thumbnail opens a dialog (Esc closes it and focus returns to the thumbnail).
  */
 (function () {
   "use strict";
@@ -123,101 +126,162 @@
   /* ---- timeline ------------------------------------------------------------------ */
 
   var timeline = document.getElementById("timeline");
-  var lastSeq = timeline ? parseInt(timeline.getAttribute("data-last-seq") || "0", 10) || 0 : 0;
   var TIMELINE_MAX = 100;
-
-  function applyTimeline(entries) {
-    if (!timeline || !entries.length) return false;
-    // Entries come newest first; insert oldest first at the top so the newest ends up first.
-    entries
-      .slice()
-      .reverse()
-      .forEach(function (entry) {
-        if (entry.seq <= lastSeq) return;
-        lastSeq = entry.seq;
-        var li = el("li", { "data-seq": entry.seq });
-        li.appendChild(el("span", { class: "seq" }, "#" + entry.seq));
-        li.appendChild(document.createTextNode(" "));
-        li.appendChild(el("span", { class: "what" }, entry.text));
-        var meta = el("span", { class: "meta" });
-        meta.appendChild(el("time", { datetime: entry.at }, entry.at_label));
-        if (entry.actor) meta.appendChild(document.createTextNode(" · " + entry.actor));
-        li.appendChild(meta);
-        timeline.insertBefore(li, timeline.firstChild);
-      });
-    while (timeline.children.length > TIMELINE_MAX) timeline.removeChild(timeline.lastChild);
-    return true;
+  // The last entry number the page has: the larger of what the server says and what is shown
+  // (the list may have been read a moment after the order row).
+  var lastSeq = timeline ? parseInt(timeline.getAttribute("data-last-seq") || "0", 10) || 0 : 0;
+  if (timeline) {
+    timeline.querySelectorAll("li[data-seq]").forEach(function (li) {
+      lastSeq = Math.max(lastSeq, parseInt(li.getAttribute("data-seq"), 10) || 0);
+    });
   }
 
-  /* ---- polling ------------------------------------------------------------------ */
+  function timelineItem(entry) {
+    var li = el("li", { "data-seq": entry.seq });
+    li.appendChild(el("span", { class: "seq" }, "#" + entry.seq));
+    li.appendChild(document.createTextNode(" "));
+    li.appendChild(el("span", { class: "what" }, entry.text));
+    var meta = el("span", { class: "meta" });
+    meta.appendChild(el("time", { datetime: entry.at }, entry.at_label));
+    if (entry.actor) meta.appendChild(document.createTextNode(" · " + entry.actor));
+    li.appendChild(meta);
+    return li;
+  }
 
-  var FAST = 2000;
-  var SLOW = 15000;
-  var GIVE_UP_AFTER = 10 * 60 * 1000; // no change for this long: stop, a reload resumes
-  var timer = null;
-  var interval = FAST;
-  var lastChange = Date.now();
+  /** Entries oldest first (live messages and the timeline endpoint); each number once. */
+  function applyEvents(entries) {
+    var fresh = entries.filter(function (entry) {
+      return entry.seq > lastSeq;
+    });
+    if (!fresh.length) return [];
+    lastSeq = fresh[fresh.length - 1].seq;
+    if (timeline) {
+      // Only the newest TIMELINE_MAX can stay on the page: build no more than that.
+      fresh.slice(-TIMELINE_MAX).forEach(function (entry) {
+        timeline.insertBefore(timelineItem(entry), timeline.firstChild);
+      });
+      while (timeline.children.length > TIMELINE_MAX) timeline.removeChild(timeline.lastChild);
+      timeline.setAttribute("data-last-seq", String(lastSeq));
+    }
+    return fresh;
+  }
+
+  /* ---- grid refresh: after live events, uploads, or on demand ---------------------- */
+
+  var REFRESH_DELAY = 250; // gather a burst of events into one request
+  var refreshTimer = null;
   var inFlight = false;
+  var again = false;
+  var wantIds = {};
 
   function pendingIds() {
     var ids = [];
     grid.querySelectorAll(".card[data-pending]").forEach(function (card) {
       ids.push(card.getAttribute("data-id"));
     });
-    return ids.slice(0, 500);
+    return ids;
   }
 
-  function schedule(delay) {
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(poll, delay);
+  /** Ask the page's images endpoint about these images (and any new ones) soon. */
+  function refreshImages(ids) {
+    (ids || []).forEach(function (id) {
+      wantIds[id] = true;
+    });
+    if (inFlight) {
+      again = true;
+      return;
+    }
+    if (!refreshTimer) refreshTimer = setTimeout(refreshNow, REFRESH_DELAY);
   }
 
-  function poll() {
-    timer = null;
-    if (inFlight) return;
+  function refreshNow() {
+    refreshTimer = null;
     inFlight = true;
-    var ids = pendingIds();
-    var url =
-      imagesUrl + "?after=" + lastId + "&seq=" + lastSeq + (ids.length ? "&ids=" + ids.join(",") : "");
+    var ids = Object.keys(wantIds);
+    wantIds = {};
+    pendingIds().forEach(function (id) {
+      if (ids.indexOf(id) < 0) ids.push(id);
+    });
+    ids = ids.filter(function (id) {
+      return parseInt(id, 10) <= lastId; // newer ones come with ?after=
+    });
+    var url = imagesUrl + "?after=" + lastId + (ids.length ? "&ids=" + ids.slice(0, 500).join(",") : "");
+    if (ids.length > 500) {
+      ids.slice(500).forEach(function (id) {
+        wantIds[id] = true;
+      });
+      again = true;
+    }
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
         if (!response.ok) throw new Error("HTTP " + response.status);
         return response.json();
       })
       .then(function (data) {
-        var changed = false;
-        data.images.forEach(function (img) {
-          if (applyImage(img)) changed = true;
-        });
+        data.images.forEach(applyImage);
         applyOrder(data.order);
-        if (applyTimeline(data.timeline || [])) changed = true;
-        if (changed) {
-          lastChange = Date.now();
-          interval = FAST;
-        } else {
-          interval = Math.min(SLOW, Math.round(interval * 1.3));
-        }
-        var busy = RKH.uploadsActive && RKH.uploadsActive();
-        var waiting = data.order.waiting > 0 || pendingIds().length > 0;
-        if (busy || (waiting && Date.now() - lastChange < GIVE_UP_AFTER)) schedule(interval);
       })
       .catch(function () {
-        interval = SLOW;
-        if (Date.now() - lastChange < GIVE_UP_AFTER) schedule(interval);
+        /* the next event or poll asks again */
       })
       .then(function () {
         inFlight = false;
+        if (again) {
+          again = false;
+          refreshImages();
+        }
       });
   }
 
   /** Called by the uploader when a file is in: look again soon. */
   RKH.refreshImages = function () {
-    lastChange = Date.now();
-    interval = FAST;
-    if (!inFlight) schedule(300);
+    refreshImages();
   };
 
-  if (pendingIds().length) schedule(FAST);
+  /* ---- live status (static/js/live.js) -------------------------------------------- */
+
+  var first = true;
+
+  function onLive(message, via) {
+    if (message.type !== "events") return;
+    var fresh = applyEvents(message.events || []);
+    if (message.order) applyOrder(message.order);
+    var ids = [];
+    var newImages = false;
+    fresh.forEach(function (entry) {
+      var image = entry.payload && entry.payload.image;
+      if (typeof image !== "number") return;
+      if (image > lastId) newImages = true;
+      else ids.push(String(image));
+    });
+    // Polling answers carry no order state: the images endpoint brings it along.
+    if (ids.length || newImages || (via === "poll" && fresh.length) || (first && pendingIds().length)) {
+      refreshImages(ids);
+    }
+    first = false;
+  }
+
+  var liveSection = document.getElementById("live");
+  if (liveSection && RKH.live) {
+    var timelineUrl = liveSection.getAttribute("data-timeline-url");
+    RKH.live.open({
+      wsPath: liveSection.getAttribute("data-ws-path"),
+      wsQuery: function () {
+        return "?after=" + lastSeq;
+      },
+      stateEl: document.getElementById("live-state"),
+      onMessage: onLive,
+      poll: function () {
+        return RKH.live.getJSON(timelineUrl + "?after=" + lastSeq + "&limit=200").then(function (page) {
+          var before = lastSeq;
+          onLive({ type: "events", events: page.events }, "poll");
+          return { more: page.has_more, changed: lastSeq > before };
+        });
+      },
+    });
+  } else if (pendingIds().length) {
+    refreshImages();
+  }
 
   /* ---- preview dialog ------------------------------------------------------------ */
 

@@ -16,7 +16,6 @@ import redis
 from django.conf import settings
 from PIL import Image
 
-from ai_processing.breaker import CircuitBreaker
 from ai_processing.cache import ResultCache
 from ai_processing.providers.base import ImageInput
 from ai_processing.providers.chain import NoProviderAvailable, ProviderChain
@@ -25,6 +24,7 @@ from ai_processing.providers.local import LocalProvider
 from ai_processing.providers.runware import RunwareProvider
 from ai_processing.simulator import RunwareSimulator
 from ai_processing.simulator.gemini import GeminiSimulator
+from rkh_site.circuit_breaker import CircuitBreaker
 
 PHOTOS = Path(__file__).resolve().parents[1] / "data" / "photos"
 COFFEE = (PHOTOS / "coffee.png").read_bytes()  # 600x400

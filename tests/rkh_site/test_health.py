@@ -32,6 +32,11 @@ class Worker:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
+        # Tasks other tests queued (and no worker ran) would keep this one busy, against a
+        # database it is not given: drop what waits in its queues first.
+        with celery_app.connection_for_write() as conn:
+            for queue in self.queues:
+                conn.default_channel.queue_purge(queue)
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
         command = [
             str(CELERY), "-A", "rkh_site", "worker",

@@ -41,7 +41,7 @@ def test_every_error_has_the_shape(client_as, order, who, method, path, body, st
 
 def test_401_names_how_to_authenticate(client_as):
     response = client_as("anonymous").get(f"{API}/orders")
-    assert response["WWW-Authenticate"].startswith("Session")
+    assert response["WWW-Authenticate"].startswith("Api-Key")
 
 
 def test_validation_details_list_every_field(client_as):

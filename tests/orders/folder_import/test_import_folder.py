@@ -66,12 +66,18 @@ def test_a_folder_becomes_one_order(order_folder, event, admin, media_root):
 
 
 def test_ingest_is_queued_for_every_stored_file(
-    order_folder, event, admin, django_capture_on_commit_callbacks
+    order_folder, event, admin, django_capture_on_commit_callbacks, monkeypatch
 ):
-    with django_capture_on_commit_callbacks() as callbacks:
+    from orders import tasks
+
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.ingest_image, "delay", queued.append)
+    with django_capture_on_commit_callbacks(execute=True):
         run(order_folder, "--event", event.event_id)
     # One ingest per stored file, queued on commit like any upload (not run here).
-    assert len(callbacks) == Order.objects.get().images.filter(status=Image.Status.UPLOADED).count()
+    stored = Order.objects.get().images.filter(status=Image.Status.UPLOADED)
+    assert sorted(queued) == sorted(stored.values_list("pk", flat=True))
+    assert len(queued) == 4
 
 
 def test_timeline_records_each_file(order_folder, event, admin):

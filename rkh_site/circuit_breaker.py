@@ -1,4 +1,4 @@
-"""A circuit breaker per AI provider, its state shared by every worker process in Redis.
+"""A circuit breaker per outside service (AI providers, the PMR), shared by every worker in Redis.
 
 Closed: calls go through; each failure adds one to a counter, any success
 resets it. After ``failures`` consecutive failures the circuit opens: calls are

@@ -1,0 +1,240 @@
+"""REST API of events: ``/api/v1/events``, one event, and an event's orders.
+
+- ``GET /events``: any role (``events.view_event``), cursor pages, filters;
+- ``POST /events``: Admin, Manager (``events.add_event``), honours ``Idempotency-Key``;
+- ``GET /events/{event_id}``, ``PUT``/``PATCH``: read (any role), edit (Admin, Manager);
+- ``GET /events/{event_id}/orders``: the event's orders *this user may see*
+  (``Order.objects.restrict``: a User sees only their own and assigned ones).
+
+Events are addressed by their Event ID (the PMR's), which is fixed once made.
+Writes go through ``events.services``. See ``docs/api.md``, "Events".
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import BasePermission
+from rest_framework.routers import SimpleRouter
+
+from orders import access
+from orders.api import (
+    ChoiceInFilter,
+    FastIdentityField,
+    JSONObjectField,
+    OrderFilter,
+    OrderPagination,
+    OrderSerializer,
+    checked_metadata,
+)
+from orders.models import Order
+from rkh_site.api_idempotency import idempotent
+from rkh_site.api_pagination import CursorOrdering, CursorPage
+from rkh_site.api_schema import IDEMPOTENCY_KEY
+
+from . import services
+from .models import Event, event_id_validator
+
+#: Largest ``metadata`` object of an event, serialised, in characters.
+METADATA_MAX_CHARS = 32_000
+#: Same shape as the URL converter below: what an Event ID may look like.
+EVENT_ID_REGEX = r"[A-Za-z0-9][A-Za-z0-9._-]{0,49}"
+
+
+class EventPagination(CursorPage):
+    ordering = ("-created_at", "-id")
+
+
+# --- serializers ------------------------------------------------------------------
+
+
+class EventSerializer(serializers.ModelSerializer):
+    url = FastIdentityField(view_name="api:event-detail", lookup_field="event_id")
+    event_id = serializers.CharField(
+        max_length=50,
+        validators=[event_id_validator],
+        help_text="The event's ID in the PMR: letters, digits, `.-_`; fixed once created.",
+    )
+    event_type = serializers.ChoiceField(choices=Event.Type.choices, required=False)
+    metadata = JSONObjectField(required=False)
+
+    class Meta:
+        model = Event
+        fields = [
+            "url",
+            "event_id",
+            "name",
+            "date",
+            "event_type",
+            "customer_id",
+            "pmr_validated",
+            "pmr_validated_at",
+            "metadata",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["pmr_validated", "pmr_validated_at", "created_at", "updated_at"]
+
+    def validate_event_id(self, value: str) -> str:
+        if self.instance is not None:
+            if value != self.instance.event_id:
+                raise serializers.ValidationError(
+                    "The Event ID cannot be changed after the event is created."
+                )
+            return value
+        if Event.objects.filter(event_id=value).exists():
+            raise serializers.ValidationError(f"An event with the Event ID {value} exists.")
+        return value
+
+    def validate_metadata(self, value):
+        return checked_metadata(value, METADATA_MAX_CHARS)
+
+    def create(self, validated_data):
+        return services.create_event(actor=self.context["request"].user, **validated_data)
+
+    def update(self, instance, validated_data):
+        validated_data.pop("event_id", None)
+        return services.update_event(instance, actor=self.context["request"].user, **validated_data)
+
+
+# --- filters ------------------------------------------------------------------------
+
+
+class EventFilter(filters.FilterSet):
+    event_type = ChoiceInFilter(
+        choices=Event.Type.choices, help_text="One or several, comma-separated."
+    )
+    date_after = filters.DateFilter(field_name="date", lookup_expr="gte", help_text="On or after.")
+    date_before = filters.DateFilter(
+        field_name="date", lookup_expr="lte", help_text="On or before."
+    )
+    pmr_validated = filters.BooleanFilter()
+    search = filters.CharFilter(
+        method="filter_search",
+        max_length=100,
+        help_text="Part of the Event ID, name or PMR customer ID, any case.",
+    )
+
+    class Meta:
+        model = Event
+        fields: list[str] = []
+
+    def filter_search(self, queryset, name: str, value: str):
+        term = value.strip()
+        if not term:
+            return queryset
+        return queryset.filter(
+            Q(event_id__icontains=term) | Q(name__icontains=term) | Q(customer_id__icontains=term)
+        )
+
+
+# --- access ---------------------------------------------------------------------------
+
+
+class EventAccess(BasePermission):
+    """Reading needs ``events.view_event`` (every role); writing ``add``/``change_event``."""
+
+    PERMISSIONS = {
+        "POST": ("events.add_event", "You may not create events."),
+        "PUT": ("events.change_event", "You may not change events."),
+        "PATCH": ("events.change_event", "You may not change events."),
+    }
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated and user.is_active):
+            return False
+        if not user.has_perm("events.view_event"):
+            self.message = "Your account has no access to events."
+            return False
+        needed = self.PERMISSIONS.get(request.method)
+        if needed is not None and not user.has_perm(needed[0]):
+            self.message = needed[1]
+            return False
+        return True
+
+
+# --- views ------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List events", description="Cursor pages, newest first."),
+    create=extend_schema(summary="Create an event (Admin, Manager)", parameters=[IDEMPOTENCY_KEY]),
+    retrieve=extend_schema(summary="Read an event"),
+    update=extend_schema(
+        summary="Edit an event (Admin, Manager)",
+        description="`event_id` may be sent but not changed.",
+    ),
+    partial_update=extend_schema(summary="Edit some fields of an event (Admin, Manager)"),
+)
+class EventViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Events, by Event ID; ``orders`` lists the event's orders the user may see."""
+
+    serializer_class = EventSerializer
+    permission_classes = [EventAccess]
+    pagination_class = EventPagination
+    filter_backends = [filters.DjangoFilterBackend, CursorOrdering]
+    filterset_class = EventFilter
+    ordering_fields = ["created_at", "event_id"]
+    ordering = ["-created_at"]
+    lookup_field = "event_id"
+    lookup_value_regex = EVENT_ID_REGEX
+    queryset = Event.objects.all()
+
+    def get_object(self):
+        event_id = self.kwargs[self.lookup_field]
+        event = Event.objects.filter(event_id=event_id).first()
+        if event is None:
+            raise NotFound(f"Event {event_id} not found.")
+        self.check_object_permissions(self.request, event)
+        return event
+
+    @idempotent()
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="An event's orders",
+        description="The orders of this event the user may see, newest first; same filters "
+        "and ordering as `GET /orders`.",
+        responses=OrderSerializer(many=True),
+        parameters=[
+            OpenApiParameter("event_id", str, OpenApiParameter.PATH, pattern=EVENT_ID_REGEX)
+        ],
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="orders",
+        queryset=Order.objects.none(),  # what the filters apply to (the event is looked up itself)
+        serializer_class=OrderSerializer,
+        pagination_class=OrderPagination,
+        filterset_class=OrderFilter,
+        ordering_fields=["created_at", "order_date"],
+        ordering=["-created_at"],
+    )
+    def orders(self, request, event_id=None):
+        event = self.get_object()
+        queryset = (
+            Order.objects.restrict(request.user, access.Action.VIEW)
+            .filter(event=event)
+            .select_related("event", "preset")
+        )
+        page = self.paginate_queryset(self.filter_queryset(queryset))
+        data = OrderSerializer(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(data)
+
+
+router = SimpleRouter()
+router.trailing_slash = "/?"
+router.register("events", EventViewSet, basename="event")

@@ -1,0 +1,92 @@
+"""Request rate limit of the REST API: ``API_THROTTLE_RATE`` per user (default 100/minute).
+
+Counted in the Django cache (Redis), so every web process shares one count
+per user. DRF's own ``UserRateThrottle`` keeps a list of timestamps that it
+reads, changes and writes back: two parallel requests both read the old list
+and one of them goes uncounted. Here each request is one atomic ``INCR`` on
+a per-window counter, and the previous window's count is weighted by how
+much of it still overlaps the last period (a sliding-window estimate), so a
+client cannot send two full allowances across a window boundary either.
+
+Requests with an API key or a session are counted per user (all keys of one
+user share the allowance); anonymous ones per client address (``REMOTE_ADDR``:
+the address a reverse proxy sets, never a header the client could forge).
+The rate is read from the settings at each request, so tests can change it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.throttling import BaseThrottle
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(rate: str | None) -> tuple[int, int] | None:
+    """``"100/minute"`` → ``(100, 60)``; empty or ``"0"``-requests means no limit."""
+    if not rate:
+        return None
+    number, _, period = str(rate).partition("/")
+    count = int(number)
+    if count <= 0:
+        return None
+    return count, _PERIODS[(period.strip() or "m")[0].lower()]
+
+
+class UserRateThrottle(BaseThrottle):
+    """At most ``API_THROTTLE_RATE`` requests per user and period; 429 with ``Retry-After``."""
+
+    cache_prefix = "api-throttle"
+
+    def __init__(self) -> None:
+        self.retry_after: float | None = None
+
+    def ident(self, request) -> str:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return f"user:{user.pk}"
+        return f"addr:{request.META.get('REMOTE_ADDR', '')}"
+
+    def allow_request(self, request, view) -> bool:
+        parsed = parse_rate(getattr(settings, "API_THROTTLE_RATE", None))
+        if parsed is None:
+            return True
+        limit, period = parsed
+        now = time.time()
+        window = int(now // period)
+        key = f"{self.cache_prefix}:{self.ident(request)}"
+        current_key, previous_key = f"{key}:{window}", f"{key}:{window - 1}"
+        current = self._count(current_key, timeout=2 * period + 1)
+        previous = cache.get(previous_key) or 0
+        into_window = (now % period) / period
+        if previous * (1 - into_window) + current <= limit:
+            return True
+        self.retry_after = self._wait(limit, period, into_window, previous, current)
+        return False
+
+    @staticmethod
+    def _count(key: str, timeout: int) -> int:
+        """This request, counted: Redis ``INCR`` (atomic); the window's first one creates it."""
+        for _ in range(3):
+            try:
+                return cache.incr(key)
+            except ValueError:  # no counter yet in this window
+                if cache.add(key, 1, timeout=timeout):  # only one request can create it
+                    return 1
+        return cache.incr(key)
+
+    @staticmethod
+    def _wait(limit: int, period: int, into_window: float, previous: int, current: int) -> float:
+        """Seconds until the estimate is back under the limit (at the latest: next window)."""
+        to_next_window = (1 - into_window) * period
+        if current >= limit or previous <= 0:
+            return max(1.0, to_next_window)
+        needed = 1 - (limit - current) / previous  # share of the window that must have passed
+        return max(1.0, min(to_next_window, (needed - into_window) * period))
+
+    def wait(self) -> float | None:
+        return math.ceil(self.retry_after) if self.retry_after is not None else None

@@ -1,0 +1,136 @@
+/* Dashboard: counters, open orders and recent activity follow the orders live.
+ *
+ * The server sends the dashboard's whole content as one snapshot (on connect, then whenever
+ * something the user may see changed, at most every half second): ws/dashboard/, or
+ * GET /api/v1/dashboard/ where WebSockets are blocked (static/js/live.js decides). A snapshot
+ * replaces what the page shows, so nothing can drift, however many messages were coalesced.
+ * The markup built here is the template's (templates/orders/home.html).
+ */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("dashboard-live");
+  if (!root || !window.RKH || !window.RKH.live) return;
+  var live = window.RKH.live;
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) {
+      if (attrs[key] !== null && attrs[key] !== undefined) node.setAttribute(key, attrs[key]);
+    });
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  function byId(id) {
+    return document.getElementById(id);
+  }
+
+  function cell(child) {
+    var td = el("td");
+    if (typeof child === "string") td.textContent = child;
+    else td.appendChild(child);
+    return td;
+  }
+
+  function bar(label, value, total) {
+    var wrap = el("label", { class: "bar" });
+    wrap.appendChild(el("span", { class: "bar-label" }, label + " " + value + "/" + total));
+    wrap.appendChild(el("progress", { max: total, value: value }, value + " of " + total));
+    return wrap;
+  }
+
+  function progress(row) {
+    if (!row.total) return el("span", { class: "muted" }, "No images yet");
+    var pair = el("div", { class: "progress-pair" });
+    pair.appendChild(bar("Ingested", row.ingested, row.total));
+    pair.appendChild(bar("Processed", row.processed, row.total));
+    return pair;
+  }
+
+  function orderRow(row) {
+    var tr = el("tr", { "data-ref": row.ref });
+    tr.appendChild(cell(el("a", { href: row.url }, row.ref)));
+    tr.appendChild(cell(row.event));
+    tr.appendChild(cell(row.customer));
+    tr.appendChild(cell(el("span", { class: "badge status-" + row.status }, row.status_label)));
+    tr.appendChild(cell(progress(row)));
+    tr.appendChild(cell(row.assigned_to || "—"));
+    return tr;
+  }
+
+  function activityItem(entry) {
+    var li = el("li");
+    li.appendChild(el("a", { href: entry.url }, entry.ref));
+    li.appendChild(document.createTextNode(" "));
+    li.appendChild(el("span", { class: "what" }, entry.text));
+    li.appendChild(document.createTextNode(" "));
+    var meta = el("span", { class: "meta" });
+    meta.appendChild(el("time", { datetime: entry.at }, entry.at_label));
+    if (entry.actor) meta.appendChild(document.createTextNode(" · " + entry.actor));
+    li.appendChild(meta);
+    return li;
+  }
+
+  function replaceChildren(parent, children) {
+    while (parent.firstChild) parent.removeChild(parent.firstChild);
+    children.forEach(function (child) {
+      parent.appendChild(child);
+    });
+  }
+
+  function setCount(testid, n) {
+    var node = document.querySelector('[data-testid="' + testid + '"]');
+    if (node) node.textContent = String(n);
+  }
+
+  function moreLink(snapshot) {
+    var more = byId("dashboard-more");
+    var needed = snapshot.open_count > snapshot.orders.length;
+    if (!more && needed) {
+      more = el("p", { class: "more", id: "dashboard-more" });
+      var link = el("a", { href: root.getAttribute("data-list-url") || "/orders/?status=open" });
+      link.appendChild(document.createTextNode("All "));
+      link.appendChild(el("span", { id: "dashboard-open-count" }));
+      link.appendChild(document.createTextNode(" open orders"));
+      more.appendChild(link);
+      byId("dashboard-no-orders").before(more);
+    }
+    if (!more) return;
+    more.hidden = !needed;
+    byId("dashboard-open-count").textContent = String(snapshot.open_count);
+  }
+
+  function apply(snapshot) {
+    if (snapshot.type !== "dashboard") return;
+    setCount("count-total", snapshot.total);
+    Object.keys(snapshot.counters).forEach(function (status) {
+      setCount("count-" + status, snapshot.counters[status]);
+    });
+    var table = document.querySelector('[data-testid="order-table"]');
+    replaceChildren(byId("dashboard-orders"), snapshot.orders.map(orderRow));
+    table.hidden = !snapshot.orders.length;
+    byId("dashboard-no-orders").hidden = !!snapshot.orders.length;
+    moreLink(snapshot);
+    replaceChildren(byId("dashboard-activity"), snapshot.activity.map(activityItem));
+    byId("dashboard-activity").hidden = !snapshot.activity.length;
+    byId("dashboard-no-activity").hidden = !!snapshot.activity.length;
+  }
+
+  var pollUrl = root.getAttribute("data-poll-url");
+  var lastPoll = "";
+  live.open({
+    wsPath: root.getAttribute("data-ws-path"),
+    stateEl: byId("live-state"),
+    onMessage: apply,
+    poll: function () {
+      return live.getJSON(pollUrl).then(function (snapshot) {
+        var text = JSON.stringify(snapshot);
+        var changed = text !== lastPoll;
+        lastPoll = text;
+        if (changed) apply(snapshot);
+        return { more: false, changed: changed };
+      });
+    },
+  });
+})();
