@@ -45,7 +45,8 @@ run: venv
 		$(BIN)/honcho start -f Procfile $$( [ -z "$$REDIS_URL" ] && echo redis ) web worker beat \
 		$$( [ -n "$$HOT_FOLDER" ] && echo hotfolder ) \
 		$$( [ -z "$$RUNWARE_API_KEY" ] && echo runware-sim ) \
-		$$( [ -z "$$GEMINI_API_KEY" ] && echo gemini-sim )
+		$$( [ -z "$$GEMINI_API_KEY" ] && echo gemini-sim ) \
+		$$( [ -z "$$PMR_BASE_URL" ] && echo pmr-sim )
 
 lint: venv-dev
 	$(BIN)/ruff check .

@@ -56,6 +56,11 @@ ROLE_PERMISSIONS: dict[str, Any] = {
         "ai_processing.delete_processingpreset",
         "auditlog.view_logentry",
         "accounts.view_user",
+        # The PMR outbox and deliveries: watch, retry, skip (docs/pmr.md "Manual override").
+        "pmr.view_outboxentry",
+        "pmr.change_outboxentry",
+        "pmr.view_orderdelivery",
+        "pmr.view_webhookdelivery",
     },
     USER: _ORDER_WORK | {"events.view_event"},
     VIEWER: {

@@ -33,6 +33,7 @@ from orders import access
 from orders import services as order_services
 from orders.exceptions import OrderError
 from orders.models import Image, Order
+from orders.signals import ai_completed
 from rkh_site.leases import exclusive
 
 from .limits import LimitedProvider, semaphore_from_settings
@@ -117,6 +118,7 @@ def _settle_order(order: Order) -> None:
     order_services.record_event(
         order, AI_COMPLETED, {"images": counts, "ai_cost": str(order.ai_cost)}
     )
+    ai_completed.send(sender=Order, order=order)
 
 
 def _refresh_order_cost(order_id: int) -> None:

@@ -10,9 +10,10 @@ What runs, all on this machine:
 
 - the Runware simulator, in this process, answering every task after L seconds
   (jittered 0.5-1.5 x per task by the simulator, so L on average; tasks answered in parallel);
-- one real Celery worker (``celery -A rkh_site worker -Q ingest,ai --pool prefork
-  --concurrency C``) with ``AI_PROVIDERS=runware`` and ``AI_PROVIDER_CONCURRENCY={"runware": C}``,
-  against a PostgreSQL database of its own (``rkh_bench``, created and migrated here),
+- two real Celery workers, as deployed: ``-Q ingest`` with one prefork process per core and
+  ``-Q ai --pool prefork --concurrency C``, both with ``AI_PROVIDERS=runware`` and
+  ``AI_PROVIDER_CONCURRENCY={"runware": C}``, against a PostgreSQL database of its own
+  (``rkh_bench``, created and migrated here),
   Redis DB 7 (flushed first: no cached results, no breaker state) and a temporary MEDIA_ROOT;
 - this process makes N different 1600 x 1067 JPEGs, creates an order with a preset of the
   Runware operations asked for (``--operations``, default ``edit``: one Runware call per
@@ -21,9 +22,9 @@ What runs, all on this machine:
   needs_review, failed or rejected.
 
 C defaults to the project's ``AI_PROVIDER_CONCURRENCY["runware"]`` (4): the slots every worker
-shares, so more worker processes than that would only wait for a slot. The worker gets
-exactly C prefork processes (the Runware client caps in-flight tasks per process at 4, so one
-process with C threads would not reach C > 4).
+shares, so more worker processes than that would only wait for a slot. The AI worker gets
+exactly C prefork processes (the Runware client caps in-flight tasks per process at 4, so
+one process with C threads would not reach C > 4).
 
 Printed: ingest time (commit → no image left uploaded), AI time (from then → all settled;
 each image's AI work starts as soon as it is ingested, so most of it overlaps the ingest),
@@ -164,24 +165,35 @@ def main() -> None:
     redis.Redis.from_url(REDIS_URL).flushdb()  # our own DB 7 only
     log_path = media.parent / f"{media.name}-worker.log"
     name = f"bench-{os.getpid()}"
-    command = [
-        str(ROOT / ".venv" / "bin" / "celery"), "-A", "rkh_site", "worker", "-Q", "ingest,ai",
-        "--pool", "prefork", "--concurrency", str(concurrency), "-n", f"{name}@%h",
-        "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING",
-    ]  # fmt: skip
+    # As deployed (docker-compose.yml): ingest on its own worker (CPU-bound: one process per
+    # core), AI on another with C processes (they mostly wait for the provider).
+    workers = []
     with log_path.open("wb") as log:
-        worker = subprocess.Popen(  # noqa: S603 (the project's celery)
-            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
+        for queue, processes in (("ingest", os.cpu_count() or 2), ("ai", concurrency)):
+            command = [
+                str(ROOT / ".venv" / "bin" / "celery"), "-A", "rkh_site", "worker", "-Q", queue,
+                "--pool", "prefork", "--concurrency", str(processes), "-n", f"{name}-{queue}@%h",
+                "--without-gossip", "--without-mingle", "--without-heartbeat",
+                "--loglevel", "WARNING",
+            ]  # fmt: skip
+            workers.append(
+                subprocess.Popen(  # noqa: S603 (the project's celery)
+                    command,
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            )
     try:
         deadline = time.monotonic() + 60
         while True:
-            if worker.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"worker did not start:\n{log_path.read_text()[-3000:]}")
-            if any(
-                n.startswith(name) for n in celery_app.control.inspect(timeout=0.5).ping() or {}
-            ):
+            if any(w.poll() is not None for w in workers) or time.monotonic() > deadline:
+                sys.exit(f"workers did not start:\n{log_path.read_text()[-3000:]}")
+            replies = celery_app.control.inspect(timeout=0.5).ping() or {}
+            if sum(n.startswith(name) for n in replies) == len(workers):
                 break
 
         user, _ = User.objects.get_or_create(username="bench-manager")
@@ -232,12 +244,14 @@ def main() -> None:
             if step.get("outcome") == "ok"
         ]
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
         sim.stop()
 
     calls = args.n * len(operations)

@@ -30,6 +30,7 @@ from ai_processing.models import ProcessingPreset
 from events.models import Event
 
 from . import access, intake, services
+from .exceptions import OrderError
 from .models import Image, Order
 
 
@@ -190,14 +191,17 @@ def start_order(
     source: str = "folder",
 ) -> Order:
     """Create the (empty) order a folder's files will go into."""
-    return services.create_order(
-        actor=actor,
-        event=event,
-        customer_name=_customer(customer_name or folder.name),
-        customer_email=_email(customer_email),
-        preset=preset,
-        metadata={"import": {"source": source, "folder": _text(folder.name)}},
-    )
+    try:
+        return services.create_order(
+            actor=actor,
+            event=event,
+            customer_name=_customer(customer_name or folder.name),
+            customer_email=_email(customer_email),
+            preset=preset,
+            metadata={"import": {"source": source, "folder": _text(folder.name)}},
+        )
+    except OrderError as exc:  # e.g. the event is closed in the PMR
+        raise FolderImportError(str(exc)) from None
 
 
 def add_files(

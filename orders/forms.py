@@ -37,10 +37,16 @@ class NewOrderForm(forms.Form):
         event = Event.objects.filter(event_id=value).first()
         if event is None:  # IDs are typed by people: forgive the case, not the characters
             event = Event.objects.filter(event_id__iexact=value).first()
+        if event is None:  # not here yet: the PMR may know it (then it is brought over)
+            from pmr import lookups
+
+            check = lookups.check_event(value)
+            if check.found:
+                event = lookups.import_event(check)
         if event is None:
             raise forms.ValidationError(
-                "Unknown Event ID “%(value)s”. Check the ID in the PMR; an event must be "
-                "registered here before orders can be made for it.",
+                "Unknown Event ID “%(value)s”. Check the ID in the PMR (if the PMR cannot "
+                "be reached, only events already registered here can take orders).",
                 code="unknown_event",
                 params={"value": value},
             )

@@ -68,7 +68,6 @@ def record_event(
         )
 
 
-@transaction.atomic
 def create_order(
     *,
     actor: Any,
@@ -81,8 +80,55 @@ def create_order(
     metadata: dict | None = None,
     preset: Any = None,
 ) -> Order:
+    """A new order (draft) for ``event``; every way of creating orders comes through here.
+
+    Before anything is written, the PMR is asked (cached, one short attempt) whether
+    the event is open: an event the PMR knows to be closed, or does not know, takes no
+    orders (``OrderError`` with a sentence). When the PMR cannot answer, the order is
+    made anyway (offline mode) and the delivery checks again. The customer's PMR id is
+    looked up by e-mail the same way and kept in ``metadata["pmr_customer_id"]``.
+    """
     if not access.can_create_order(actor):
         raise PermissionDenied("You may not create orders.")
+    from pmr import lookups  # the PMR's word on the event; pmr imports orders, not the reverse
+
+    check = lookups.check_event(event.event_id)
+    if check.reachable and not check.found:
+        raise OrderError(
+            f"Event {event.event_id} is not known to the PMR; check the Event ID there."
+        )
+    if check.reachable and not check.open:
+        raise OrderError(f"Event {event.event_id} is closed in the PMR; it takes no new orders.")
+    metadata = dict(metadata or {})
+    customer_id = lookups.customer_id_for(customer_email)
+    if customer_id:
+        metadata["pmr_customer_id"] = customer_id
+    return _create_order(
+        actor=actor,
+        event=event,
+        customer_name=customer_name,
+        customer_email=customer_email,
+        notes=notes,
+        assigned_to=assigned_to,
+        order_date=order_date,
+        metadata=metadata,
+        preset=preset,
+    )
+
+
+@transaction.atomic
+def _create_order(
+    *,
+    actor: Any,
+    event: Any,
+    customer_name: str,
+    customer_email: str,
+    notes: str,
+    assigned_to: Any,
+    order_date,
+    metadata: dict,
+    preset: Any,
+) -> Order:
     if (
         assigned_to is not None
         and assigned_to != actor

@@ -18,6 +18,9 @@ from django.dispatch import Signal
 
 order_status_changed = Signal()
 image_ready = Signal()
+#: ``ai_completed(sender=Order, order)``: sent inside the transaction that marks the order's
+#: AI work done (every image processed, failed or rejected); the PMR delivery listens.
+ai_completed = Signal()
 
 
 # --- live status --------------------------------------------------------------

@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from events.models import Event
 
 from . import access, selectors, services, uploads
+from .exceptions import OrderError
 from .forms import NewOrderForm, OrderFilterForm
 from .models import Image, Order
 
@@ -223,16 +224,20 @@ def order_create(request):
     form = NewOrderForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        order = services.create_order(
-            actor=request.user,
-            event=data["event_id"],
-            customer_name=data["customer_name"],
-            customer_email=data["customer_email"],
-            notes=data["notes"],
-            preset=data["preset"],
-        )
-        messages.success(request, f"Order {order.order_ref} created. Add its images below.")
-        return redirect("order_detail", order_ref=order.order_ref)
+        try:
+            order = services.create_order(
+                actor=request.user,
+                event=data["event_id"],
+                customer_name=data["customer_name"],
+                customer_email=data["customer_email"],
+                notes=data["notes"],
+                preset=data["preset"],
+            )
+        except OrderError as exc:  # e.g. the event is closed in the PMR
+            form.add_error("event_id", str(exc))
+        else:
+            messages.success(request, f"Order {order.order_ref} created. Add its images below.")
+            return redirect("order_detail", order_ref=order.order_ref)
     recent_events = Event.objects.only("event_id", "name").order_by("-created_at")[:50]
     return render(
         request,

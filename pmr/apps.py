@@ -6,3 +6,23 @@ class PmrConfig(AppConfig):
 
     name = "pmr"
     verbose_name = "PMR integration"
+
+    def ready(self) -> None:
+        from orders.signals import ai_completed, order_status_changed
+
+        order_status_changed.connect(status_to_outbox, dispatch_uid="pmr.status_to_outbox")
+        ai_completed.connect(deliver_when_ai_done, dispatch_uid="pmr.deliver_when_ai_done")
+
+
+def status_to_outbox(sender, order, previous, status, **kwargs) -> None:
+    """A status change the PMR knows goes into the outbox, in the change's own transaction."""
+    from . import outbox
+
+    outbox.push_status(order, status, note=f"was {previous}")
+
+
+def deliver_when_ai_done(sender, order, **kwargs) -> None:
+    """An order whose AI work is done gets its images into the outbox (same transaction)."""
+    from . import outbox
+
+    outbox.deliver(order)

@@ -20,5 +20,6 @@ urlpatterns = [
     path("api/v1/", include("rkh_site.api_urls")),
     path("analytics/", include("analytics.urls")),
     path("review/", include("ai_processing.urls")),
+    path("pmr/", include("pmr.urls")),
     path("", include("orders.urls")),
 ]

@@ -77,6 +77,7 @@ def test_procfile_processes_use_real_entry_points():
         "hotfolder",
         "runware-sim",
         "gemini-sim",
+        "pmr-sim",
     }
     assert "rkh_site.asgi:application" in processes["web"]
     for name in ("web", "worker", "beat", "hotfolder"):
@@ -90,6 +91,7 @@ def test_procfile_processes_use_real_entry_points():
     for name, module, port in (
         ("runware-sim", "ai_processing.simulator", 56791),
         ("gemini-sim", "ai_processing.simulator.gemini", 56792),
+        ("pmr-sim", "pmr.simulator", 56793),
     ):
         argv = shlex.split(processes[name])
         assert argv[:4] == ["exec", "python", "-m", module], name
@@ -102,3 +104,14 @@ def test_dockerfile_installs_from_the_lock_file():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "uv sync --frozen --no-dev" in dockerfile
     assert "COPY pyproject.toml uv.lock" in dockerfile
+
+
+def test_the_pmr_simulator_calls_back_the_web_process_it_runs_beside():
+    """make run: the PMR simulator's webhooks go to this project's webhook URL."""
+    line = next(
+        line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("pmr-sim:")
+    )
+    argv = shlex.split(line.partition(":")[2])
+    assert argv[argv.index("--webhook-url") + 1] == (
+        "http://$RKH_BIND:$RKH_PORT/api/v1/pmr/webhook"
+    )

@@ -1,0 +1,275 @@
+"""Benchmark: one order of N processed images uploaded to the PMR simulator (L s per call).
+
+Not a test: run on demand, prints figures (see docs/benchmarks.md, "PMR upload").
+
+    .venv/bin/python bench/pmr.py                       # N=200, L=0.1 s, 0.4 MB per image
+    .venv/bin/python bench/pmr.py --n 50 --latency 0.2 --concurrency 4
+
+What runs, all on this machine:
+
+- the PMR simulator as its own process (``python -m pmr.simulator``, as ``make run`` starts
+  it), every call answered after L seconds (``/_sim/faults {"latency_ms"}``; the token call too);
+- one real Celery worker, ``-Q pmr --pool solo`` (the drain of an order runs in one task; its
+  uploads go out in threads, ``PMR_UPLOAD_CONCURRENCY`` = C at a time), against a PostgreSQL
+  database of its own (``rkh_bench_pmr``, created and migrated here), Redis DB 8 (flushed
+  first: no circuit state, no leases) and a temporary MEDIA_ROOT;
+- this process makes N different JPEGs of about ``--mb`` MB, creates an order of an event the
+  simulator knows, stores the images as AI-processed (no AI step: this is about delivery),
+  writes the delivery into the outbox in one transaction as the ``ai_completed`` signal does
+  (the drain is queued at the commit) and polls the database until the order is completed and
+  its outbox empty (the "completed" status pushed to the PMR included).
+
+Printed: wall time (commit → done), the ideal ``ceil(N / C) x L`` plus L for each other PMR
+call the simulator counted (token, order metadata, status), and wall / ideal (target <= 1.2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import math
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DB_NAME = "rkh_bench_pmr"
+REDIS_URL = "redis://127.0.0.1:6379/8"
+EVENT_ID = "EVT-BENCH-PMR-0001"
+
+
+def make_photos(n: int, mb: float, seed: int) -> list[bytes]:
+    """N different JPEGs of about ``mb`` MB: a random low-frequency pattern each, plus noise."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    # Noise at quality 85 costs about 0.42 bytes a pixel: pick the size for the target.
+    pixels = mb * 1e6 / 0.42
+    width = int(math.sqrt(pixels * 3 / 2))
+    height = int(width * 2 / 3)
+    photos = []
+    for _ in range(n):
+        coarse = Image.fromarray(rng.integers(0, 256, (6, 9, 3), dtype=np.uint8))
+        base = np.asarray(coarse.resize((width, height), Image.Resampling.BICUBIC), np.int16)
+        noise = rng.normal(0, 18, (height, width, 1)).astype(np.int16)
+        picture = Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8))
+        out = io.BytesIO()
+        picture.save(out, format="JPEG", quality=85)
+        photos.append(out.getvalue())
+    return photos
+
+
+def prepare_database(env: dict[str, str], host: str) -> None:
+    """Create ``rkh_bench_pmr`` when missing and migrate it (in a subprocess, with ``env``)."""
+    import psycopg
+
+    with psycopg.connect(f"host={host} user=postgres dbname=postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
+            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def configured_concurrency() -> int:
+    return int(os.environ.get("PMR_UPLOAD_CONCURRENCY", "8"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=200, help="images in the order (200)")
+    parser.add_argument("--latency", type=float, default=0.1, help="PMR latency L, s (0.1)")
+    parser.add_argument("--mb", type=float, default=0.4, help="size of an image, MB (0.4)")
+    parser.add_argument("--concurrency", type=int, default=None, help="PMR_UPLOAD_CONCURRENCY")
+    parser.add_argument("--db-host", default="127.0.0.1")
+    parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    concurrency = args.concurrency or configured_concurrency()
+
+    media = Path(tempfile.mkdtemp(prefix="rkh-bench-pmr-media-"))
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "rkh_site.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-" + "x" * 60,
+        "DATABASE_URL": f"postgres://postgres@{args.db_host}:5432/{DB_NAME}",
+        "REDIS_URL": REDIS_URL,
+        "CELERY_BROKER_URL": REDIS_URL,
+        "CELERY_RESULT_BACKEND": REDIS_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "MEDIA_ROOT": str(media),
+        "PMR_BASE_URL": base_url,
+        "PMR_UPLOAD_CONCURRENCY": str(concurrency),
+    }
+
+    print(f"photos: making {args.n} of about {args.mb} MB …", flush=True)
+    photos = make_photos(args.n, args.mb, args.seed)
+    print(f"photos: {sum(map(len, photos)) / args.n / 1e6:.2f} MB each on average", flush=True)
+
+    os.environ.update(env)
+    print("database: migrate …", flush=True)
+    prepare_database(env, args.db_host)
+
+    import django
+
+    django.setup()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    import httpx
+    import redis
+    from django.core.files.base import ContentFile
+    from django.db import transaction
+
+    from accounts import services as account_services
+    from accounts.models import User
+    from accounts.roles import MANAGER
+    from events.models import Event
+    from orders import services as order_services
+    from orders.models import Image, Order
+    from pmr import outbox
+    from pmr.models import OutboxEntry
+    from rkh_site.celery import app as celery_app
+
+    redis.Redis.from_url(REDIS_URL).flushdb()  # our own DB 8 only
+    log_path = media.parent / f"{media.name}-worker.log"
+    name = f"bench-pmr-{os.getpid()}"
+    with log_path.open("wb") as log:
+        simulator = subprocess.Popen(  # noqa: S603 (the project's simulator)
+            [sys.executable, "-m", "pmr.simulator", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        worker = subprocess.Popen(  # noqa: S603 (the project's celery)
+            [
+                str(ROOT / ".venv" / "bin" / "celery"), "-A", "rkh_site", "worker", "-Q", "pmr",
+                "--pool", "solo", "--concurrency", "1", "-n", f"{name}@%h",
+                "--without-gossip", "--without-mingle", "--without-heartbeat",
+                "--loglevel", "WARNING",
+            ],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if worker.poll() is not None or simulator.poll() is not None:
+                sys.exit(f"worker or simulator exited:\n{log_path.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                sys.exit(f"worker or simulator did not start:\n{log_path.read_text()[-3000:]}")
+            try:
+                httpx.get(f"{base_url}/_sim/state", timeout=1).raise_for_status()
+            except httpx.HTTPError:
+                time.sleep(0.2)
+                continue
+            replies = celery_app.control.inspect(timeout=0.5).ping() or {}
+            if any(node.startswith(f"{name}@") for node in replies):
+                break
+        sim = httpx.Client(base_url=base_url, timeout=10)
+        sim.post(
+            "/_sim/events",
+            json={"events": [{"event_id": EVENT_ID, "name": "Bench", "status": "open"}]},
+        ).raise_for_status()
+
+        user, _ = User.objects.get_or_create(username="bench-manager")
+        account_services.set_role(user, MANAGER)
+        user = User.objects.get(pk=user.pk)
+        event, _ = Event.objects.get_or_create(event_id=EVENT_ID, defaults={"name": "Bench"})
+        order = order_services.create_order(actor=user, event=event, customer_name="Benchmark")
+        for i, data in enumerate(photos):
+            Image.objects.create(
+                order=order,
+                original=ContentFile(data, name=f"IMG_{i:04d}.jpg"),
+                processed=ContentFile(data, name=f"IMG_{i:04d}-processed.jpg"),
+                original_filename=f"IMG_{i:04d}.jpg",
+                file_size=len(data),
+                mime_type="image/jpeg",
+                status=Image.Status.PROCESSED,
+            )
+        Order.objects.filter(pk=order.pk).update(status=Order.Status.PROCESSING, ai_processed=True)
+        order.refresh_from_db()
+        # Everything before the delivery (token, event check) is not measured.
+        sim.post("/_sim/reset").raise_for_status()
+        sim.post(
+            "/_sim/events",
+            json={"events": [{"event_id": EVENT_ID, "name": "Bench", "status": "open"}]},
+        ).raise_for_status()
+        sim.post("/_sim/faults", json={"latency_ms": round(args.latency * 1000)})
+
+        with transaction.atomic():  # the drain is queued at the commit
+            outbox.deliver(order)
+        start = time.monotonic()
+        deadline = start + args.timeout
+        while True:
+            status = Order.objects.filter(pk=order.pk).values_list("status", flat=True).get()
+            open_rows = (
+                OutboxEntry.objects.filter(order=order).exclude(state__in=OutboxEntry.FINAL).count()
+            )
+            if status == Order.Status.COMPLETED and open_rows == 0:
+                end = time.monotonic()
+                break
+            if OutboxEntry.objects.filter(order=order, state=OutboxEntry.State.FAILED).exists():
+                sys.exit("a PMR write failed: " + log_path.read_text()[-3000:])
+            if time.monotonic() > deadline:
+                sys.exit(f"timed out; {open_rows} rows open\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.02)
+        state = sim.get("/_sim/state").json()
+    finally:
+        for process in (worker, simulator):
+            process.terminate()
+        for process in (worker, simulator):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    (remote,) = [o for o in state["orders"] if o["order_ref"] == order.order_ref]
+    writes = [image["writes"] for image in remote["images"]]
+    calls = {route: n for route, n in state["calls"].items() if not route.startswith("POST /_sim")}
+    calls = {route: n for route, n in calls.items() if "/_sim/" not in route}
+    image_calls = sum(n for route, n in calls.items() if "/images/" in route)
+    other_calls = sum(calls.values()) - image_calls
+    ideal = (math.ceil(args.n / concurrency) + other_calls) * args.latency
+    total = end - start
+    print()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        f", load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+    print(f"N={args.n} L={args.latency:g}s C={concurrency} image size {args.mb:g} MB")
+    print(f"PMR calls: {calls}")
+    print(
+        f"PMR: order {remote['status']}, {len(writes)} images, writes per image "
+        f"{sorted(set(writes))}"
+    )
+    print(f"wall:  {total:7.2f} s   ({total / args.n * 1000:.1f} ms/image)")
+    print(
+        f"ideal: {ideal:7.2f} s   = (ceil({args.n}/{concurrency}) + {other_calls} other calls)"
+        f" x {args.latency:g} s"
+    )
+    print(f"ratio wall / ideal: {total / ideal:.3f}   (target <= 1.2)")
+    shutil.rmtree(media, ignore_errors=True)
+    log_path.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,497 @@
+"""Draining an order's outbox: send its rows to the PMR in order, exactly once each.
+
+One drainer per order at a time (a Redis lease, renewed while the drainer
+lives). Rows go in ``id`` order; a run of image uploads goes out through a
+sliding window of ``PMR_UPLOAD_CONCURRENCY`` calls in flight (their order among
+themselves does not matter to the PMR), everything else one by one. A row is
+marked done only after the PMR confirmed it, in a transaction that also applies
+its effect (image synced, order completed). If the worker dies between
+the PMR's answer and that commit, the row is sent again: the PMR answers the
+same image PUT (same ``image_ref`` and bytes) with 200 and stores nothing new,
+and a repeated write with the same ``Idempotency-Key`` gets the first answer.
+
+Failures: a retryable one (network, 429, 5xx, after the client's own retries)
+puts the row back with a growing delay and counts against the circuit breaker;
+while the circuit is open nothing is sent and the order shows "waiting for PMR".
+A refusal (another 4xx) marks the row failed for a person to look at; the rows
+after it wait, because the PMR must see an order's writes in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from queue import Empty, SimpleQueue
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from orders import services as order_services
+from orders.models import Image, Order
+from pmr.clients import PMRError, PMRNetworkError
+
+from . import connection
+from .models import OrderDelivery, OutboxEntry
+
+log = logging.getLogger(__name__)
+K = OutboxEntry.Kind
+State = OutboxEntry.State
+FAILED_EVENT = "pmr.write_failed"
+DELIVERED_EVENT = "pmr.delivered"
+
+
+@dataclass
+class DrainResult:
+    sent: int = 0
+    #: When the next attempt is due (None: nothing left, or only failed rows).
+    retry_at: datetime | None = None
+    busy: bool = False
+    blocked: bool = False  # a failed row stops the order's queue
+    idle: bool = False  # the order's outbox was empty at the end
+
+
+@dataclass
+class _Call:
+    """What one thread needs to make one PMR call: plain data, no ORM objects."""
+
+    entry_id: int
+    kind: str
+    order_ref: str
+    key: str
+    payload: dict[str, Any]
+    path: str = ""
+    content_type: str = ""
+    filename: str = ""
+    sha256: str = ""
+    metadata: dict[str, Any] | None = None
+
+
+def drain_order(order_id: int) -> DrainResult:
+    """Send what the order's outbox holds now, as far as the PMR lets us."""
+    with _lease(order_id) as held:
+        if not held:
+            # Another drainer has the order; if it died, its lease runs out by itself (it is
+            # renewed only while its holder runs): come back then, or sooner.
+            ttl = connection.redis_client().pttl(_lease_key(order_id))
+            wait = max(1.0, min(ttl / 1000 if ttl > 0 else 1.0, _lease_seconds()))
+            return DrainResult(busy=True, retry_at=timezone.now() + timedelta(seconds=wait))
+        result = _drain(order_id)
+    if result.idle and _due_rows(order_id):
+        # A row was committed after our last look and its drain message found us busy.
+        result.retry_at = timezone.now()
+    return result
+
+
+def _lease_seconds() -> float:
+    return float(settings.PMR_DRAIN_LEASE_SECONDS)
+
+
+def _lease_key(order_id: int) -> str:
+    return f"rkh:pmr:drain:{order_id}"
+
+
+# KEYS[1] lease; ARGV token, ttl ms: extend / delete only a lease this holder still owns.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+@contextmanager
+def _lease(order_id: int) -> Iterator[bool]:
+    """One drainer per order: a Redis lease of ``PMR_DRAIN_LEASE_SECONDS``, renewed by a
+    heartbeat thread while the drain runs (however long one batch of uploads takes), so a
+    drainer killed mid-order frees the order within one lease period, not after the
+    longest possible drain."""
+    client = connection.redis_client()
+    key, token = _lease_key(order_id), uuid.uuid4().hex
+    ttl_ms = max(1000, int(_lease_seconds() * 1000))
+    if not client.set(key, token, nx=True, px=ttl_ms):
+        yield False
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(ttl_ms / 3000):
+            try:
+                if not client.eval(_RENEW, 1, key, token, ttl_ms):
+                    log.warning("PMR drain lease of order %s was lost", order_id)
+                    return
+            except Exception:  # a Redis hiccup: try again at the next beat
+                log.warning("could not renew the PMR drain lease of order %s", order_id)
+
+    heart = threading.Thread(target=beat, name=f"pmr-lease-{order_id}", daemon=True)
+    heart.start()
+    try:
+        yield True
+    finally:
+        stop.set()
+        heart.join(timeout=5)
+        client.eval(_RELEASE, 1, key, token)
+
+
+def _due_rows(order_id: int) -> bool:
+    return OutboxEntry.objects.filter(
+        order_id=order_id, state=State.PENDING, next_attempt_at__lte=timezone.now()
+    ).exists()
+
+
+def _drain(order_id: int) -> DrainResult:
+    result = DrainResult()
+    breaker = connection.breaker()
+    while True:
+        rows = list(
+            OutboxEntry.objects.filter(order_id=order_id)
+            .exclude(state__in=OutboxEntry.FINAL)
+            .select_related("order", "image")
+            .order_by("id")[:1]
+        )
+        if not rows:
+            _set_waiting(order_id, None)
+            result.idle = True
+            return result
+        head = rows[0]
+        if head.state == State.FAILED:
+            result.blocked = True
+            return result
+        now = timezone.now()
+        if head.next_attempt_at and head.next_attempt_at > now:
+            result.retry_at = head.next_attempt_at
+            return result
+        if head.kind == K.ORDER_FINISH:
+            _finish(head)
+            continue
+        state = breaker.state(connection.BREAKER_NAME)["state"]
+        if not breaker.allow(connection.BREAKER_NAME):
+            retry_at = now + timedelta(seconds=settings.PMR_BREAKER_COOLDOWN_SECONDS)
+            _postpone(order_id, retry_at)
+            _set_waiting(order_id, "The PMR is unreachable (circuit open); waiting to retry.")
+            result.retry_at = retry_at
+            return result
+        if head.kind == K.IMAGE_PUT and state == "closed":
+            # A run of uploads: a sliding window of PMR_UPLOAD_CONCURRENCY calls in flight.
+            stop = _upload_run(order_id, head, breaker, result)
+        else:
+            # One call alone (and only the probe while the circuit is half-open).
+            outcome = _call(_prepare(head))
+            stop = _settle(order_id, [(head, outcome)], breaker, result)
+        if stop:
+            return result
+        _set_waiting(order_id, None)
+
+
+def _upload_run(order_id: int, head: OutboxEntry, breaker, result: DrainResult) -> bool:
+    """Upload the run of due image rows that starts at ``head`` with ``PMR_UPLOAD_CONCURRENCY``
+    calls in flight: each upload thread takes the next image as soon as its last one is
+    answered (a sliding window: no batch waits for its slowest upload, and the window stays
+    full while this thread records answers, a few rows per transaction). After a failure no
+    new upload starts; those in flight are recorded. Returns True when a failure stops the
+    order's queue for now."""
+    now = timezone.now()
+    rows: list[OutboxEntry] = []
+    candidates = (
+        OutboxEntry.objects.filter(order_id=order_id, id__gte=head.pk)
+        .exclude(state__in=OutboxEntry.FINAL)
+        .select_related("order", "image")
+        .order_by("id")
+    )
+    for row in candidates.iterator(chunk_size=200):
+        if row.kind != K.IMAGE_PUT or row.state != State.PENDING:
+            break
+        if row.next_attempt_at and row.next_attempt_at > now:
+            break
+        rows.append(row)
+    # The threads get plain data (_Call) and pass the row back untouched: no ORM in threads.
+    todo: SimpleQueue = SimpleQueue()
+    for row in rows:
+        todo.put((row, _prepare(row)))
+    answers: SimpleQueue = SimpleQueue()
+    halt = threading.Event()
+
+    def uploader() -> None:
+        while not halt.is_set():
+            try:
+                row, call = todo.get_nowait()
+            except Empty:
+                return
+            outcome = _call(call)
+            if isinstance(outcome, PMRError):
+                halt.set()
+            answers.put((row, outcome))
+
+    width = max(1, min(int(settings.PMR_UPLOAD_CONCURRENCY), len(rows)))
+    threads = [
+        threading.Thread(target=uploader, name=f"pmr-upload-{i}", daemon=True) for i in range(width)
+    ]
+    for thread in threads:
+        thread.start()
+    stop = False
+    while True:
+        try:
+            outcomes = [answers.get(timeout=0.05)]
+        except Empty:
+            if any(thread.is_alive() for thread in threads):
+                continue
+            if answers.empty():
+                break
+            outcomes = []
+        while True:  # whatever else has arrived: one transaction for all of it
+            try:
+                outcomes.append(answers.get_nowait())
+            except Empty:
+                break
+        stop = _settle(order_id, outcomes, breaker, result) or stop
+    for thread in threads:
+        thread.join()
+    return stop
+
+
+def _settle(order_id: int, outcomes: list[tuple[OutboxEntry, Any]], breaker, result) -> bool:
+    """Record answers and failures; True when a failure stops the queue for now."""
+    answers = [(row, outcome) for row, outcome in outcomes if not isinstance(outcome, PMRError)]
+    if answers:
+        breaker.record_success(connection.BREAKER_NAME)
+        _record_successes(order_id, answers)
+        result.sent += len(answers)
+    stop = False
+    for row, outcome in outcomes:
+        if isinstance(outcome, PMRError):
+            stop = True
+            retry_at = _record_failure(row, outcome, breaker)
+            if retry_at is None:
+                result.blocked = True
+            elif result.retry_at is None or retry_at < result.retry_at:
+                result.retry_at = retry_at
+    return stop
+
+
+# --- one call ------------------------------------------------------------------------------
+
+
+def _prepare(row: OutboxEntry) -> _Call:
+    call = _Call(row.pk, row.kind, row.order.order_ref, row.idempotency_key, dict(row.payload))
+    if row.kind == K.IMAGE_PUT:
+        image = row.image
+        field = image.processed if image.processed else image.original
+        call.path = str(Path(field.storage.path(field.name)))
+        processed = bool(image.processed)
+        call.content_type = "image/jpeg" if processed else (image.mime_type or "image/jpeg")
+        stem = Path(image.original_filename).stem or f"image-{image.pk}"
+        call.filename = f"{stem}.jpg" if processed else image.original_filename
+        call.sha256 = "" if processed else image.sha256
+        call.metadata = image_metadata(image)
+    return call
+
+
+def image_metadata(image: Image) -> dict[str, Any]:
+    """What the PMR keeps with an image (``X-Image-Metadata``): captions and the AI's facts."""
+    ai = image.ai_metadata if isinstance(image.ai_metadata, dict) else {}
+    caption = ai.get("caption") or {}
+    facts = (ai.get("analyze") or {}).get("facts") or {}
+    return {
+        "original_filename": image.original_filename,
+        "width": image.width,
+        "height": image.height,
+        "caption": caption.get("caption"),
+        "alt_text": caption.get("alt_text"),
+        "keywords": caption.get("keywords") or [],
+        "quality": {k: facts[k] for k in ("sharpness", "exposure", "noise") if k in facts},
+        "edited_by": (ai.get("edit") or {}).get("model")
+        or ("hand" if ai.get("hand_edit") else None),
+    }
+
+
+def _call(call: _Call) -> Any:
+    client = connection.client()
+    try:
+        if call.kind == K.ORDER_PUT:
+            return client.put_order(call.order_ref, call.payload, call.key)[1]
+        if call.kind == K.ORDER_STATUS:
+            return client.patch_order_status(
+                call.order_ref, call.payload["status"], call.payload.get("note") or None, call.key
+            )
+        if call.kind == K.IMAGE_PUT:
+            return client.put_image(
+                call.order_ref,
+                call.payload["image_ref"],
+                call.path,
+                content_type=call.content_type,
+                filename=call.filename,
+                idempotency_key=call.key,
+                sha256=call.sha256 or None,
+                metadata=call.metadata,
+            )[1]
+        raise ValueError(f"unknown outbox kind {call.kind!r}")
+    except PMRError as exc:
+        return exc
+    except FileNotFoundError as exc:
+        return PMRError(f"the image file is missing: {exc.filename}", code="file_missing")
+    except OSError as exc:  # e.g. a socket error httpx did not wrap
+        return PMRNetworkError(f"{type(exc).__name__}: {exc}")
+
+
+# --- recording -----------------------------------------------------------------------------
+
+
+def _record_successes(order_id: int, answers: list[tuple[OutboxEntry, Any]]) -> None:
+    """Mark confirmed rows done and apply their effects, in one transaction.
+
+    Locks in the project's order (order, then outbox rows, delivery, images) so a drain
+    never deadlocks with the order services or the webhook task.
+    """
+    with transaction.atomic():
+        Order.objects.select_for_update().only("pk").get(pk=order_id)
+        ids = [row.pk for row, _ in answers]
+        open_ids = set(
+            OutboxEntry.objects.select_for_update()
+            .filter(pk__in=ids)
+            .exclude(state__in=OutboxEntry.FINAL)
+            .values_list("pk", flat=True)
+        )
+        answers = [(row, answer) for row, answer in answers if row.pk in open_ids]
+        if not answers:
+            return
+        now = timezone.now()
+        for row, answer in answers:
+            row.state, row.done_at, row.last_error = State.DONE, now, {}
+            row.response = answer if isinstance(answer, dict) else {}
+            row.attempts = F("attempts") + 1
+        OutboxEntry.objects.bulk_update(
+            [row for row, _ in answers], ["state", "done_at", "response", "attempts", "last_error"]
+        )
+        delivery, _ = OrderDelivery.objects.select_for_update().get_or_create(order_id=order_id)
+        for row, answer in answers:
+            answer = answer if isinstance(answer, dict) else {}
+            if row.kind == K.ORDER_PUT and answer.get("pmr_order_id"):
+                delivery.pmr_order_id = str(answer["pmr_order_id"])[:100]
+            elif row.kind == K.ORDER_STATUS:
+                _pushed_status(delivery, row, answer)
+        _mark_synced(
+            {
+                row.image_id: str(row.response.get("url", ""))[:500]
+                for row, _ in answers
+                if row.kind == K.IMAGE_PUT and row.image_id
+            }
+        )
+        delivery.last_error = ""
+        delivery.save()
+
+
+def _pushed_status(delivery: OrderDelivery, row: OutboxEntry, answer: dict[str, Any]) -> None:
+    """The PMR took our status: it is the PMR's status now, unless the PMR moved the order
+    on since (a webhook applied while this answer was on its way, or a replayed old answer)."""
+    from .status import _when
+
+    changed_at = _when(answer.get("updated_at"))
+    if delivery.pmr_changed_at and changed_at and changed_at <= delivery.pmr_changed_at:
+        return
+    delivery.pmr_status = str(answer.get("status") or row.payload.get("status", ""))[:20]
+    delivery.pmr_changed_at = changed_at or delivery.pmr_changed_at
+
+
+def _mark_synced(urls: dict[int, str]) -> None:
+    """The images are in the PMR: their URL, and SYNCED (through the order service)."""
+    if not urls:
+        return
+    images = list(Image.objects.filter(pk__in=urls).only("pk", "order_id", "status"))
+    for image in images:
+        image.pmr_url = urls[image.pk]
+    Image.objects.bulk_update(images, ["pmr_url"])
+    for image in images:
+        if image.status == Image.Status.PROCESSED:
+            order_services.change_image_status(
+                image, Image.Status.SYNCED, reason="uploaded to the PMR"
+            )
+
+
+def _record_failure(row: OutboxEntry, error: PMRError, breaker) -> datetime | None:
+    """Put the row back for later (retryable) or mark it failed; the retry time or None."""
+    retry_at = None
+    with transaction.atomic():
+        Order.objects.select_for_update().only("pk").get(pk=row.order_id)  # lock order first
+        locked = OutboxEntry.objects.select_for_update().get(pk=row.pk)
+        if locked.state != State.PENDING:
+            return None
+        locked.attempts += 1
+        locked.last_error = error.as_dict()
+        if error.retryable:
+            delay = min(
+                settings.PMR_RETRY_MAX_SECONDS,
+                settings.PMR_RETRY_BASE_SECONDS * 2 ** min(locked.attempts - 1, 16),
+            )
+            retry_at = timezone.now() + timedelta(seconds=delay * (0.75 + random.random() / 2))  # noqa: S311
+            locked.next_attempt_at = retry_at
+        else:
+            locked.state = State.FAILED
+        locked.save(update_fields=["attempts", "last_error", "next_attempt_at", "state"])
+        delivery, _ = OrderDelivery.objects.select_for_update().get_or_create(order_id=row.order_id)
+        delivery.last_error = str(error)[:1000]
+        if error.retryable and delivery.waiting_since is None:
+            delivery.waiting_since = timezone.now()
+        delivery.save()
+        if not error.retryable:
+            order_services.record_event(
+                row.order,
+                FAILED_EVENT,
+                {"entry": row.pk, "kind": row.kind, "error": str(error)[:300]},
+            )
+    if error.retryable:
+        breaker.record_failure(connection.BREAKER_NAME)
+    else:  # the PMR answered: no verdict on its reachability; free a half-open probe
+        breaker.release(connection.BREAKER_NAME)
+    log.warning("PMR %s for order %s failed: %s", row.kind, row.order_id, error)
+    return retry_at
+
+
+def _postpone(order_id: int, until: datetime) -> None:
+    """The circuit is open: the order's due rows wait until it may close (so the beat sweep
+    does not queue the order again every round while the PMR is away)."""
+    OutboxEntry.objects.filter(
+        order_id=order_id, state=State.PENDING, next_attempt_at__lt=until
+    ).update(next_attempt_at=until)
+
+
+def _set_waiting(order_id: int, reason: str | None) -> None:
+    """Offline mode on (the PMR cannot be reached) or off (rows move again)."""
+    if reason is None:
+        OrderDelivery.objects.filter(order_id=order_id, waiting_since__isnull=False).update(
+            waiting_since=None
+        )
+    else:
+        OrderDelivery.objects.filter(order_id=order_id, waiting_since__isnull=True).update(
+            waiting_since=timezone.now(), last_error=reason
+        )
+
+
+def _finish(row: OutboxEntry) -> None:
+    """Every write before this row is done: the order is delivered and completes."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=row.order_id)
+        locked = OutboxEntry.objects.select_for_update().get(pk=row.pk)
+        if locked.state != State.PENDING:
+            return
+        locked.state, locked.done_at = State.DONE, timezone.now()
+        locked.attempts += 1
+        locked.save(update_fields=["state", "done_at", "attempts"])
+        Order.objects.filter(pk=order.pk).update(pmr_synced=True)
+        synced = Image.objects.filter(order_id=order.pk, status=Image.Status.SYNCED).count()
+        order_services.record_event(order, DELIVERED_EVENT, {"images": synced})
+        if Order.can_move(order.status, Order.Status.COMPLETED):
+            # The status signal adds the "completed" push to the outbox, after this row.
+            order_services.change_order_status(
+                order, Order.Status.COMPLETED, reason="delivered to the PMR"
+            )

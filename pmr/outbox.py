@@ -1,0 +1,133 @@
+"""Writing PMR work into the outbox, inside the transaction of the change that needs it.
+
+Every function here must be called inside ``transaction.atomic`` (the callers
+are signal receivers of order and AI services, which run in theirs): the rows
+commit together with the change or not at all. After the commit the order's
+drain is queued; if that message is lost, the beat sweep finds the due rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from orders.models import Image, Order
+
+from .models import OrderDelivery, OutboxEntry
+
+K = OutboxEntry.Kind
+#: Order statuses the PMR knows (PATCH /v1/orders/{ref}); the others stay in the project.
+PUSHED_STATUSES = frozenset(
+    {Order.Status.PROCESSING, Order.Status.COMPLETED, Order.Status.CANCELLED}
+)
+#: Image statuses that are delivered.
+DELIVERABLE = frozenset({Image.Status.PROCESSED})
+
+
+def image_ref(image: Image) -> str:
+    """The image's stable reference toward the PMR (the PUT path; same on every retry)."""
+    return f"img-{image.pk}"
+
+
+def _key(order: Order, kind: str, suffix: str = "") -> str:
+    # Unique per row: a later row of the same kind (new metadata, a status pushed again)
+    # is a new write with a new key; a retry of this row reuses this key.
+    return f"{order.order_ref}:{kind}:{suffix or uuid.uuid4().hex[:16]}"
+
+
+def order_metadata(order: Order) -> dict[str, Any]:
+    """The ``OrderWrite`` body: the order as the project knows it now."""
+    expected = Image.objects.filter(order_id=order.pk, status__in=DELIVERABLE).count()
+    return {
+        "event_id": order.event.event_id,
+        "customer_id": (order.metadata or {}).get("pmr_customer_id"),
+        "customer_name": order.customer_name[:200],
+        "customer_email": order.customer_email[:254] or None,
+        "order_date": order.order_date.isoformat(),
+        "notes": order.notes[:10000] or None,
+        "expected_image_count": expected,
+        "metadata": {"preset": order.preset.slug if order.preset_id else None},
+    }
+
+
+def _add(order: Order, kind: str, payload: dict, *, image: Image | None = None, suffix=""):
+    entry = OutboxEntry.objects.create(
+        order_id=order.pk,
+        image=image,
+        kind=kind,
+        payload=payload,
+        idempotency_key=_key(order, kind, suffix),
+        next_attempt_at=timezone.now(),
+    )
+    OrderDelivery.objects.get_or_create(order_id=order.pk)
+    _drain_after_commit(order.pk)
+    return entry
+
+
+def _drain_after_commit(order_id: int) -> None:
+    """Queue the order's drain when the transaction commits: once per order and transaction
+    (a delivery of 200 images adds 200 rows, and needs one message, not 200)."""
+    pending = transaction.get_connection().run_on_commit  # Django drops rolled-back ones
+    if any(getattr(func, "pmr_drain_of", None) == order_id for _, func, _ in pending):
+        return
+
+    def queue() -> None:
+        from .tasks import drain_order
+
+        drain_order.delay(order_id)
+
+    queue.pmr_drain_of = order_id
+    transaction.on_commit(queue)
+
+
+def known_to_pmr(order: Order) -> bool:
+    return OutboxEntry.objects.filter(order_id=order.pk, kind=K.ORDER_PUT).exists()
+
+
+def put_order(order: Order) -> OutboxEntry:
+    return _add(order, K.ORDER_PUT, order_metadata(order))
+
+
+def push_status(order: Order, status: str, note: str = "") -> OutboxEntry | None:
+    """A status change the PMR should hear of; the order's metadata goes first if never sent."""
+    if status not in PUSHED_STATUSES:
+        return None
+    if OrderDelivery.objects.filter(order_id=order.pk, uploaded_by_hand=True).exists():
+        return None  # staff delivered it themselves: the automation stays out of it
+    if not known_to_pmr(order):
+        if status == Order.Status.CANCELLED:
+            return None  # the PMR never heard of it: nothing to cancel there
+        put_order(order)
+    return _add(order, K.ORDER_STATUS, {"status": status, "note": note[:500]})
+
+
+def deliver(order: Order) -> int:
+    """The order's AI work is done: fresh metadata, one upload per processed image, then finish.
+
+    Images already delivered (an earlier delivery, or rows still open) get no second row.
+    Returns how many image uploads were added.
+    """
+    put_order(order)
+    already = set(
+        OutboxEntry.objects.filter(order_id=order.pk, kind=K.IMAGE_PUT)
+        .exclude(state=OutboxEntry.State.SKIPPED)
+        .values_list("image_id", flat=True)
+    )
+    added = 0
+    for image in Image.objects.filter(order_id=order.pk, status__in=DELIVERABLE).order_by("pk"):
+        if image.pk in already:
+            continue
+        ref = image_ref(image)
+        _add(
+            order,
+            K.IMAGE_PUT,
+            {"image_ref": ref},
+            image=image,
+            suffix=f"{ref}:{uuid.uuid4().hex[:8]}",
+        )
+        added += 1
+    _add(order, K.ORDER_FINISH, {})
+    return added

@@ -1,0 +1,1 @@
+"""Tests of the PMR client, simulator and contract (plain pytest, no database)."""

@@ -1,0 +1,117 @@
+"""Order creation asks the PMR about the event (cached, one attempt): closed or unknown events
+are refused on the page and in the API; with the PMR down the order is made anyway (offline);
+an Event ID only the PMR knows is imported; the customer's PMR id is kept."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from events.models import Event
+from orders import services as order_services
+from orders.exceptions import OrderError
+from orders.models import Order
+
+pytestmark = pytest.mark.django_db
+EVENT_ROUTE = "GET /v1/events/{event_id}"
+CLOSED = "EVT-2025-WED-0999"  # closed in the simulator's seed
+SEEDED_OPEN = "EVT-2026-WED-0142"
+
+
+def event_calls(sim) -> int:
+    return sim.state()["calls"].get(EVENT_ROUTE, 0)
+
+
+def test_closed_event_is_refused_on_the_page(sim, client, manager):
+    Event.objects.create(event_id=CLOSED, name="Archived wedding")
+    client.force_login(manager)
+    response = client.post(
+        "/orders/new/", {"event_id": CLOSED, "customer_name": "Ann", "customer_email": ""}
+    )
+    assert response.status_code == 400
+    errors = response.context["form"].errors["event_id"]
+    assert errors == [f"Event {CLOSED} is closed in the PMR; it takes no new orders."]
+    assert f"Event {CLOSED} is closed in the PMR" in response.content.decode()
+    assert not Order.objects.exists()
+
+
+def test_closed_event_is_refused_by_the_api(sim, manager):
+    Event.objects.create(event_id=CLOSED, name="Archived wedding")
+    api = APIClient()
+    api.force_login(manager)
+    response = api.post("/api/v1/orders", {"event": CLOSED, "customer_name": "Ann"}, format="json")
+    assert response.status_code == 409, response.content
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert "closed in the PMR" in body["error"]["message"]
+    assert not Order.objects.exists()
+
+
+def test_an_event_the_pmr_does_not_know_is_refused(sim, event, manager):
+    with pytest.raises(OrderError, match="not known to the PMR"):
+        order_services.create_order(actor=manager, event=event, customer_name="Ann")
+    assert not Order.objects.exists()
+
+
+def test_pmr_down_the_order_is_made_anyway(sim, event, manager):
+    sim.set_faults(down=True)
+    order = order_services.create_order(
+        actor=manager, event=event, customer_name="Ann", customer_email="ann@example.com"
+    )
+    assert Order.objects.filter(pk=order.pk).exists()
+    assert "pmr_customer_id" not in order.metadata
+    calls = {route: n for route, n in sim.state()["calls"].items() if "/_sim" not in route}
+    # One attempt per question (event, customer), each stopped at the token call's 503.
+    assert calls == {"POST /oauth/token": 2}, calls
+
+
+def test_event_lookups_are_cached(sim, pmr_event, manager):
+    first = order_services.create_order(actor=manager, event=pmr_event, customer_name="A")
+    assert event_calls(sim) == 1
+    second = order_services.create_order(actor=manager, event=pmr_event, customer_name="B")
+    assert event_calls(sim) == 1  # the second order asked the PMR nothing
+    assert first.pk != second.pk
+
+
+def test_an_event_only_the_pmr_knows_is_imported_on_the_new_order_page(sim, client, manager):
+    assert not Event.objects.filter(event_id=SEEDED_OPEN).exists()
+    client.force_login(manager)
+    response = client.post(
+        "/orders/new/", {"event_id": SEEDED_OPEN, "customer_name": "Ann", "customer_email": ""}
+    )
+    assert response.status_code == 302, response.content[:2000]
+    event = Event.objects.get(event_id=SEEDED_OPEN)
+    assert event.pmr_validated
+    assert event.name
+    order = Order.objects.get()
+    assert order.event == event
+    assert event_calls(sim) == 1  # the form's lookup was cached for create_order
+
+
+def test_unknown_everywhere_is_a_form_error(sim, client, manager):
+    client.force_login(manager)
+    response = client.post("/orders/new/", {"event_id": "EVT-NOWHERE-1", "customer_name": "Ann"})
+    assert response.status_code == 400
+    assert "Unknown Event ID" in response.content.decode()
+    assert not Event.objects.filter(event_id="EVT-NOWHERE-1").exists()
+
+
+def test_the_customer_id_is_stored(sim, event, manager):
+    sim.add_events(
+        [{"event_id": event.event_id, "name": "Test", "status": "open"}],
+        [
+            {
+                "customer_id": "CUST-7777",
+                "name": "Ann Example",
+                "email": "ann@example.com",
+                "phone": "+1 555 0100",
+            }
+        ],
+    )
+    order = order_services.create_order(
+        actor=manager, event=event, customer_name="Ann", customer_email="ANN@example.com"
+    )
+    assert order.metadata["pmr_customer_id"] == "CUST-7777"
+    order.refresh_from_db()
+    assert order.metadata["pmr_customer_id"] == "CUST-7777"
