@@ -73,8 +73,9 @@ def server_env(database_url: str, interface: str = "asgi3") -> dict[str, str]:
 
     Under ASGI Django runs each request's sync code in a thread of its own, so a
     persistent connection (``CONN_MAX_AGE``) is never reused and they pile up until
-    PostgreSQL refuses more ("too many clients"): one connection per request there.
-    Under WSGI the server's threads are reused and keep theirs.
+    PostgreSQL refuses more ("too many clients"). The settings' connection pool
+    (``DB_POOL_MAX_SIZE``, on by default) is what serves; ``DB_POOL_MAX_SIZE=0`` in the
+    environment measures without it (then one connection per request under ASGI).
     """
     return {
         "DB_CONN_MAX_AGE": "0" if interface == "asgi3" else "60",
