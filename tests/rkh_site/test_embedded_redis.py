@@ -66,3 +66,34 @@ def test_not_started_when_redis_url_is_set(tmp_path):
     assert result.returncode == 0
     assert "not needed" in result.stdout
     assert not (tmp_path / "redis").exists()
+
+
+def test_foreground_uses_one_already_running_and_ends_when_it_stops(tmp_path):
+    """``make run`` after ``make test``: the test run left an embedded Redis in the background
+    on the same port. The Procfile's process uses it (no "address in use" failure taking every
+    other process down with it), stays up while it answers, and ends when it stops."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env |= {"RKH_VAR_DIR": str(tmp_path), "EMBEDDED_REDIS_PORT": str(port)}
+    module = [sys.executable, "-m", "rkh_site.embedded_redis"]
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2)
+    started = subprocess.run([*module, "--ensure"], env=env, cwd=ROOT, capture_output=True)
+    assert started.returncode == 0
+    foreground = subprocess.Popen(
+        module, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(1.5)
+        assert foreground.poll() is None, foreground.communicate()
+        assert client.ping()
+    finally:
+        with contextlib.suppress(redis.ConnectionError):
+            client.shutdown(nosave=True)
+    try:
+        out, err = foreground.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        foreground.kill()
+        raise AssertionError("the foreground process outlived the Redis it was watching") from None
+    assert "already answering" in out
+    assert foreground.returncode == 1
+    assert "stopped answering" in err
