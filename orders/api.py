@@ -109,6 +109,23 @@ class EventField(_CheckedSlugField):
     def check_shape(self, data: str) -> None:
         event_id_validator(data)
 
+    def to_internal_value(self, data):
+        """A local event, or one the PMR knows (brought over), as the new-order page does."""
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as unknown:
+            value = data.strip() if isinstance(data, str) else ""
+            try:
+                event_id_validator(value)  # only a well-formed ID is worth asking the PMR about
+            except DjangoValidationError:
+                raise unknown from None
+            from pmr import lookups
+
+            event = lookups.find_event(value)
+            if event is None:
+                raise
+            return event
+
 
 class PresetField(_CheckedSlugField):
     default_error_messages = {

@@ -34,15 +34,9 @@ class NewOrderForm(forms.Form):
 
     def clean_event_id(self) -> Event:
         value = self.cleaned_data["event_id"].strip()
-        event = Event.objects.filter(event_id=value).first()
-        if event is None:  # IDs are typed by people: forgive the case, not the characters
-            event = Event.objects.filter(event_id__iexact=value).first()
-        if event is None:  # not here yet: the PMR may know it (then it is brought over)
-            from pmr import lookups
+        from pmr import lookups  # here, or in the PMR (then brought over)
 
-            check = lookups.check_event(value)
-            if check.found:
-                event = lookups.import_event(check)
+        event = lookups.find_event(value)
         if event is None:
             raise forms.ValidationError(
                 "Unknown Event ID “%(value)s”. Check the ID in the PMR (if the PMR cannot "

@@ -141,3 +141,19 @@ def import_event(check: EventCheck):
             },
         )
     return event
+
+
+def find_event(event_id: str):
+    """The local Event for an Event ID typed by a person or sent by a client, else one the
+    PMR knows (brought over and kept); None when neither has it. Exact match first, then
+    case-insensitive (people type IDs; the characters must still match)."""
+    from events.models import Event
+
+    event = Event.objects.filter(event_id=event_id).first()
+    if event is None:
+        event = Event.objects.filter(event_id__iexact=event_id).first()
+    if event is None:
+        check = check_event(event_id)
+        if check.found:
+            event = import_event(check)
+    return event

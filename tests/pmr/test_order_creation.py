@@ -115,3 +115,36 @@ def test_the_customer_id_is_stored(sim, event, manager):
     assert order.metadata["pmr_customer_id"] == "CUST-7777"
     order.refresh_from_db()
     assert order.metadata["pmr_customer_id"] == "CUST-7777"
+
+
+def test_the_api_brings_over_an_event_only_the_pmr_knows(sim, manager):
+    """Like the page: a client may name an Event ID the PMR knows and we do not yet."""
+    api = APIClient()
+    api.force_login(manager)
+    response = api.post(
+        "/api/v1/orders", {"event": SEEDED_OPEN, "customer_name": "Ann"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    assert Event.objects.get(event_id=SEEDED_OPEN).pmr_validated
+    assert event_calls(sim) == 1
+
+
+def test_the_api_names_a_closed_pmr_event_as_closed_not_unknown(sim, manager):
+    api = APIClient()
+    api.force_login(manager)
+    response = api.post("/api/v1/orders", {"event": CLOSED, "customer_name": "Ann"}, format="json")
+    assert response.status_code == 409, response.content
+    assert "closed in the PMR" in response.json()["error"]["message"]
+    assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize("value", ["EVT NOPE", "x" * 51, "EVT-NOWHERE-2"])
+def test_the_api_refuses_what_neither_side_knows(sim, manager, value):
+    api = APIClient()
+    api.force_login(manager)
+    response = api.post("/api/v1/orders", {"event": value, "customer_name": "Ann"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["event"]
+    # Only a well-formed ID is worth a question to the PMR.
+    assert event_calls(sim) == (1 if value == "EVT-NOWHERE-2" else 0)
+    assert not Event.objects.filter(event_id=value).exists()
