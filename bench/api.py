@@ -39,7 +39,6 @@ import os
 import platform
 import random
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -49,6 +48,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from common import free_port  # noqa: E402
 
 API = "/api/v1"
 ENDPOINTS = ("order list", "order detail", "image list")
@@ -247,12 +248,6 @@ def query_counts(raw_key: str, ref: str) -> dict[str, dict[int, int]]:
 
 
 # --- load ---------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_server(env: dict[str, str], workers: int, interface: str) -> tuple[subprocess.Popen, str]:

@@ -57,45 +57,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import free_port, make_photos, prepare_database  # noqa: E402
+
 DB_NAME = "rkh_bench_live"
 REDIS_URL = "redis://127.0.0.1:6379/11"
 SIZE = (320, 240)
-
-
-def make_photos(n: int, seed: int) -> list[bytes]:
-    """N small JPEGs that are neither duplicates nor near-duplicates of each other."""
-    import numpy as np
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    photos = []
-    for _ in range(n):
-        coarse = Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8))
-        picture = coarse.resize(SIZE, Image.Resampling.BICUBIC)
-        out = io.BytesIO()
-        picture.save(out, format="JPEG", quality=85)
-        photos.append(out.getvalue())
-    return photos
-
-
-def prepare_database(env: dict[str, str], host: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"host={host} user=postgres dbname=postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -222,10 +188,10 @@ def main() -> None:
         "AI_PROVIDERS": "local",
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    photos = make_photos(args.paced + args.burst, args.seed)
+    photos = make_photos(args.paced + args.burst, args.seed, SIZE)
     os.environ.update(env)
     print("database: migrate …", flush=True)
-    prepare_database(env, args.db_host)
+    prepare_database(DB_NAME, env, args.db_host)
 
     import django
 

@@ -50,6 +50,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import make_photos, prepare_database  # noqa: E402
+
 DB_NAME = "rkh_bench"
 REDIS_URL = "redis://127.0.0.1:6379/7"
 DONE = {"processed", "needs_review", "failed", "rejected"}
@@ -61,37 +63,6 @@ def configured_concurrency() -> int:
     raw = os.environ.get("AI_PROVIDER_CONCURRENCY")
     limits = json.loads(raw) if raw else {"runware": 4, "gemini": 2, "local": 2}
     return int(limits.get("runware", 4))
-
-
-def make_photos(n: int, seed: int) -> list[bytes]:
-    """N JPEGs, no two near-duplicates: a random low-frequency pattern each, plus noise."""
-    import numpy as np
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    photos = []
-    for _ in range(n):
-        coarse = Image.fromarray(rng.integers(0, 256, (6, 9, 3), dtype=np.uint8))
-        base = np.asarray(coarse.resize((WIDTH, HEIGHT), Image.Resampling.BICUBIC), np.int16)
-        noise = rng.normal(0, 6, (HEIGHT, WIDTH, 1)).astype(np.int16)
-        picture = Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8))
-        out = io.BytesIO()
-        picture.save(out, format="JPEG", quality=88)
-        photos.append(out.getvalue())
-    return photos
-
-
-def prepare_database(env: dict[str, str], host: str) -> None:
-    """Create ``rkh_bench`` when missing and migrate it (in a subprocess, with ``env``)."""
-    import psycopg
-
-    with psycopg.connect(f"host={host} user=postgres dbname=postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
 
 
 def main() -> None:
@@ -133,7 +104,7 @@ def main() -> None:
     from ai_processing.simulator import RunwareSimulator
 
     print(f"photos: making {args.n} of {WIDTH}x{HEIGHT} …", flush=True)
-    photos = make_photos(args.n, args.seed)
+    photos = make_photos(args.n, args.seed, (WIDTH, HEIGHT), noise=6, quality=88)
     mb = sum(map(len, photos)) / args.n / 1e6
     print(f"photos: {mb:.2f} MB each on average", flush=True)
 
@@ -141,7 +112,7 @@ def main() -> None:
     env["RUNWARE_URL"] = sim.ws_url
     os.environ.update(env)
     print("database: migrate …", flush=True)
-    prepare_database(env, args.db_host)
+    prepare_database(DB_NAME, env, args.db_host)
 
     import django
 

@@ -26,13 +26,11 @@ call the simulator counted (token, order metadata, status), and wall / ideal (ta
 from __future__ import annotations
 
 import argparse
-import io
 import logging
 import math
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,50 +40,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import free_port, make_photos, prepare_database  # noqa: E402
+
 DB_NAME = "rkh_bench_pmr"
 REDIS_URL = "redis://127.0.0.1:6379/8"
 EVENT_ID = "EVT-BENCH-PMR-0001"
-
-
-def make_photos(n: int, mb: float, seed: int) -> list[bytes]:
-    """N different JPEGs of about ``mb`` MB: a random low-frequency pattern each, plus noise."""
-    import numpy as np
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    # Noise at quality 85 costs about 0.42 bytes a pixel: pick the size for the target.
-    pixels = mb * 1e6 / 0.42
-    width = int(math.sqrt(pixels * 3 / 2))
-    height = int(width * 2 / 3)
-    photos = []
-    for _ in range(n):
-        coarse = Image.fromarray(rng.integers(0, 256, (6, 9, 3), dtype=np.uint8))
-        base = np.asarray(coarse.resize((width, height), Image.Resampling.BICUBIC), np.int16)
-        noise = rng.normal(0, 18, (height, width, 1)).astype(np.int16)
-        picture = Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8))
-        out = io.BytesIO()
-        picture.save(out, format="JPEG", quality=85)
-        photos.append(out.getvalue())
-    return photos
-
-
-def prepare_database(env: dict[str, str], host: str) -> None:
-    """Create ``rkh_bench_pmr`` when missing and migrate it (in a subprocess, with ``env``)."""
-    import psycopg
-
-    with psycopg.connect(f"host={host} user=postgres dbname=postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def configured_concurrency() -> int:
@@ -123,12 +82,14 @@ def main() -> None:
     }
 
     print(f"photos: making {args.n} of about {args.mb} MB …", flush=True)
-    photos = make_photos(args.n, args.mb, args.seed)
+    # Noise 18 at quality 85 costs about 0.42 bytes a pixel: pick the size for the target.
+    width = int(math.sqrt(args.mb * 1e6 / 0.42 * 3 / 2))
+    photos = make_photos(args.n, args.seed, (width, width * 2 // 3), noise=18, quality=85)
     print(f"photos: {sum(map(len, photos)) / args.n / 1e6:.2f} MB each on average", flush=True)
 
     os.environ.update(env)
     print("database: migrate …", flush=True)
-    prepare_database(env, args.db_host)
+    prepare_database(DB_NAME, env, args.db_host)
 
     import django
 

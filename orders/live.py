@@ -224,8 +224,8 @@ ORDER_FIELDS = (
 def order_state(order: Order) -> dict[str, Any]:
     """The order's status and counters as live messages carry them.
 
-    The same fields as the order page's JSON (``views._order_progress``), so the
-    page applies both with one function, plus ``last_seq``.
+    The order page's JSON (``views._order_progress``) is this without ``last_seq``,
+    so the page applies both with one function.
     """
     waiting = max(
         0,

@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from events.models import Event
 
-from . import access, selectors, services, uploads
+from . import access, live, selectors, services, uploads
 from .exceptions import OrderError
 from .forms import NewOrderForm, OrderFilterForm
 from .models import Image, Order
@@ -72,26 +72,10 @@ def _visible_order(request, order_ref: str, *related: str) -> Order:
 
 
 def _order_progress(order: Order) -> dict[str, Any]:
-    # Still in work: waiting for ingest or for AI (uploaded, ingested, analyzed).
-    waiting = max(
-        0,
-        order.total_images
-        - order.processed_images
-        - order.rejected_images
-        - order.failed_images
-        - order.review_images,
-    )
-    return {
-        "ref": order.order_ref,
-        "status": order.status,
-        "status_label": order.get_status_display(),
-        "total": order.total_images,
-        "ingested": order.ingested_images,
-        "processed": order.processed_images,
-        "rejected": order.rejected_images,
-        "failed": order.failed_images,
-        "waiting": waiting,
-    }
+    """The order's status and counters for the page and its JSON: what live messages carry."""
+    state = live.order_state(order)
+    state.pop("last_seq")
+    return state
 
 
 def _version(field_file) -> str:
