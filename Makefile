@@ -42,7 +42,7 @@ run: venv
 		DEBUG=1 $(BIN)/python manage.py seed_demo && touch var/.demo-seeded; fi
 	@echo "RKH Photo Orders on http://$(BIND):$(PORT)/"
 	PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=$${DEBUG:-1} RKH_PORT=$(PORT) RKH_BIND=$(BIND) \
-		$(BIN)/honcho start -f Procfile $$( [ -z "$$REDIS_URL" ] && echo redis ) web worker beat \
+		$(BIN)/honcho start -f Procfile $$( [ -z "$$REDIS_URL" ] && echo redis ) web worker worker-ai beat \
 		$$( [ -n "$$HOT_FOLDER" ] && echo hotfolder ) \
 		$$( [ -z "$$RUNWARE_API_KEY" ] && echo runware-sim ) \
 		$$( [ -z "$$GEMINI_API_KEY" ] && echo gemini-sim ) \
