@@ -85,17 +85,15 @@ def test_procfile_processes_use_real_entry_points():
         assert processes[name].startswith("python manage.py wait_for_services &&"), name
     # As in docker-compose: AI tasks, which wait on the provider, have processes of their own,
     # so ingest and PMR work never queue behind them; together the workers consume every queue.
-    queues: set[str] = set()
+    queues: dict[str, set[str]] = {}
     names = set()
     for name in ("worker", "worker-ai"):
         argv = shlex.split(processes[name].split("&&", 1)[1])
-        queues |= set(argv[argv.index("-Q") + 1].split(","))
+        queues[name] = set(argv[argv.index("-Q") + 1].split(","))
         names.add(argv[argv.index("-n") + 1])
-    assert set(settings.CELERY_REQUIRED_QUEUES) <= queues
-    assert (
-        "ai"
-        not in shlex.split(processes["worker"])[shlex.split(processes["worker"]).index("-Q") + 1]
-    )
+    assert set(settings.CELERY_REQUIRED_QUEUES) <= queues["worker"] | queues["worker-ai"]
+    assert queues["worker-ai"] == {"ai"}
+    assert "ai" not in queues["worker"]
     assert len(names) == 2  # distinct node names: no duplicate-nodename clash
     importlib.import_module(processes["redis"].split("-m", 1)[1].strip())
     assert processes["hotfolder"].endswith("manage.py watch_hot_folder")
