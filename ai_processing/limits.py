@@ -142,5 +142,7 @@ class LimitedProvider(Provider):
 def semaphore_from_settings(client: redis.Redis | None = None) -> ProviderSemaphore:
     from django.conf import settings
 
-    client = client or redis.Redis.from_url(settings.REDIS_URL)
+    from rkh_site.leases import client_for
+
+    client = client or client_for(settings.REDIS_URL)
     return ProviderSemaphore(client, settings.AI_PROVIDER_CONCURRENCY or {})

@@ -17,11 +17,9 @@ import io
 import logging
 from contextlib import contextmanager
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import redis
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
@@ -34,7 +32,7 @@ from orders import services as order_services
 from orders.exceptions import OrderError
 from orders.models import Image, Order
 from orders.signals import ai_completed
-from rkh_site.leases import exclusive
+from rkh_site.leases import client_for, exclusive
 
 from .limits import LimitedProvider, semaphore_from_settings
 from .models import ProcessingPreset
@@ -144,7 +142,9 @@ def process_image(image_id: int) -> Image:
     if image.status not in WAITING or image.order.is_closed:
         return image
     lease_key = f"rkh:ai:image:{image_id}"
-    with exclusive(_redis(), lease_key, settings.AI_IMAGE_LEASE_SECONDS) as held:
+    with exclusive(
+        client_for(settings.REDIS_URL), lease_key, settings.AI_IMAGE_LEASE_SECONDS
+    ) as held:
         if not held:  # another delivery is working on it right now
             log.info("Image %s is being processed by another task; skipped", image_id)
             return image
@@ -237,16 +237,6 @@ def _run(image: Image) -> Image:
             else:
                 results[op] = outcome
     return _finish(image, results)
-
-
-@lru_cache(maxsize=4)
-def _redis_for(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url)
-
-
-def _redis() -> redis.Redis:
-    """One Redis client per URL and process (image leases)."""
-    return _redis_for(settings.REDIS_URL)
 
 
 def _chain() -> ProviderChain:

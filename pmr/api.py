@@ -13,7 +13,6 @@ import time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -27,8 +26,8 @@ from orders.models import Order
 from pmr.clients import PMRError, WebhookVerificationError, verify
 from rkh_site.api_errors import JSONParser, error_response
 
-from . import connection, lookups, services, tasks
-from .models import OutboxEntry, WebhookDelivery
+from . import connection, lookups, services, status, tasks
+from .models import OutboxEntry
 
 log = logging.getLogger(__name__)
 Action = access.Action
@@ -155,7 +154,7 @@ class HealthView(_PmrView):
         breaker = connection.breaker().state(connection.BREAKER_NAME)
         started = time.monotonic()
         try:
-            answer = lookups._client().health()
+            answer = lookups.health()
             reachable, detail = True, answer
         except PMRError as exc:
             reachable, detail = False, {"error": str(exc)}
@@ -231,21 +230,10 @@ class WebhookView(APIView):
             return error_response(400, "invalid_json", "The body is not JSON.")
         if not isinstance(body, dict) or not isinstance(body.get("order_ref"), str):
             return error_response(400, "invalid", "The body must name an order_ref.")
-        if WebhookDelivery.objects.filter(delivery_id=delivery_id).exists():
-            return Response({"status": "already processed"}, status=200)
-        if event != "order.status_changed":
-            return Response({"status": f"ignored: event {event[:50]!r}"}, status=200)
-        if not Order.objects.filter(order_ref=body["order_ref"]).exists():
+        outcome = status.accept_webhook(delivery_id, event, body)
+        if outcome == status.UNKNOWN_ORDER:
             return error_response(404, "not_found", "No order with this order_ref.")
-        try:
-            with transaction.atomic():
-                stored = WebhookDelivery.objects.create(
-                    delivery_id=delivery_id, event=event, payload=body
-                )
-                transaction.on_commit(lambda: tasks.apply_webhook.delay(stored.pk))
-        except IntegrityError:  # the same delivery, twice at once: the other one stored it
-            return Response({"status": "already processed"}, status=200)
-        return Response({"status": "accepted"}, status=202)
+        return Response({"status": outcome}, status=202 if outcome == status.ACCEPTED else 200)
 
 
 urlpatterns = [

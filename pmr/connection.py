@@ -14,6 +14,7 @@ from django.conf import settings
 
 from pmr.clients import PMRClient
 from rkh_site.circuit_breaker import CircuitBreaker
+from rkh_site.leases import client_for
 
 #: The breaker's name for "the" PMR (one per deployment).
 BREAKER_NAME = "pmr"
@@ -44,13 +45,8 @@ def client() -> PMRClient:
     )
 
 
-@lru_cache(maxsize=4)
-def _redis_for(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url)
-
-
 def redis_client() -> redis.Redis:
-    return _redis_for(settings.REDIS_URL)
+    return client_for(settings.REDIS_URL)
 
 
 def breaker() -> CircuitBreaker:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import random
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from django.utils import timezone
 from orders import services as order_services
 from orders.models import Image, Order
 from pmr.clients import PMRError, PMRNetworkError
+from rkh_site.leases import exclusive
 
 from . import connection
 from .models import OrderDelivery, OutboxEntry
@@ -100,48 +100,15 @@ def _lease_key(order_id: int) -> str:
     return f"rkh:pmr:drain:{order_id}"
 
 
-# KEYS[1] lease; ARGV token, ttl ms: extend / delete only a lease this holder still owns.
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-
 @contextmanager
 def _lease(order_id: int) -> Iterator[bool]:
-    """One drainer per order: a Redis lease of ``PMR_DRAIN_LEASE_SECONDS``, renewed by a
-    heartbeat thread while the drain runs (however long one batch of uploads takes), so a
-    drainer killed mid-order frees the order within one lease period, not after the
-    longest possible drain."""
-    client = connection.redis_client()
-    key, token = _lease_key(order_id), uuid.uuid4().hex
-    ttl_ms = max(1000, int(_lease_seconds() * 1000))
-    if not client.set(key, token, nx=True, px=ttl_ms):
-        yield False
-        return
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(ttl_ms / 3000):
-            try:
-                if not client.eval(_RENEW, 1, key, token, ttl_ms):
-                    log.warning("PMR drain lease of order %s was lost", order_id)
-                    return
-            except Exception:  # a Redis hiccup: try again at the next beat
-                log.warning("could not renew the PMR drain lease of order %s", order_id)
-
-    heart = threading.Thread(target=beat, name=f"pmr-lease-{order_id}", daemon=True)
-    heart.start()
-    try:
-        yield True
-    finally:
-        stop.set()
-        heart.join(timeout=5)
-        client.eval(_RELEASE, 1, key, token)
+    """One drainer per order: a lease of ``PMR_DRAIN_LEASE_SECONDS``, renewed while the drain
+    runs (however long one batch of uploads takes), so a drainer killed mid-order frees the
+    order within one lease period, not after the longest possible drain."""
+    with exclusive(
+        connection.redis_client(), _lease_key(order_id), _lease_seconds(), renew=True
+    ) as held:
+        yield held
 
 
 def _due_rows(order_id: int) -> bool:

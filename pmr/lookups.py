@@ -58,6 +58,11 @@ def _client() -> PMRClient:
     )
 
 
+def health() -> dict[str, Any]:
+    """The PMR's own health answer (one short attempt); raises ``PMRError`` when it has none."""
+    return _client().health()
+
+
 def _ask(call):
     """Run one PMR call unless the circuit is open; (answer, error). Network trouble counts."""
     breaker = connection.breaker()

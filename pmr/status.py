@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -59,6 +59,38 @@ def apply_pmr_status(
             {"from": previous, "to": status, "reason": reason or "", "source": source},
         )
     return f"applied: {status}"
+
+
+ACCEPTED = "accepted"
+REPEATED = "already processed"
+UNKNOWN_ORDER = "unknown order"
+
+
+def accept_webhook(delivery_id: str, event: str, body: dict) -> str:
+    """Store a verified webhook delivery and queue its work; what became of it.
+
+    ``ACCEPTED`` (stored, applied by a task after commit), ``REPEATED`` (this delivery id was
+    stored before, or is being stored by a concurrent repeat: nothing changes), ``ignored: …``
+    for an event we do not handle, ``UNKNOWN_ORDER`` (nothing stored, so a later delivery for
+    an order made meanwhile is not mistaken for a repeat).
+    """
+    from .tasks import apply_webhook as apply_task
+
+    if WebhookDelivery.objects.filter(delivery_id=delivery_id).exists():
+        return REPEATED
+    if event != "order.status_changed":
+        return f"ignored: event {event[:50]!r}"
+    if not Order.objects.filter(order_ref=body.get("order_ref")).exists():
+        return UNKNOWN_ORDER
+    try:
+        with transaction.atomic():
+            stored = WebhookDelivery.objects.create(
+                delivery_id=delivery_id, event=event, payload=body
+            )
+            transaction.on_commit(lambda: apply_task.delay(stored.pk))
+    except IntegrityError:  # the same delivery, twice at once: the other one stored it
+        return REPEATED
+    return ACCEPTED
 
 
 def apply_webhook(delivery_pk: int) -> str:

@@ -88,14 +88,14 @@ def build_providers(
 
 def chain_from_settings() -> ProviderChain:
     """The chain of ``settings.AI_PROVIDERS``, with the Redis breaker and cache."""
-    import redis
     from django.conf import settings
 
     from rkh_site.circuit_breaker import CircuitBreaker
+    from rkh_site.leases import client_for
 
     from ..cache import ResultCache
 
-    client = redis.Redis.from_url(settings.REDIS_URL)
+    client = client_for(settings.REDIS_URL)  # one pool per process, not one per image
     return ProviderChain(
         build_providers(settings.AI_PROVIDERS),
         breaker=CircuitBreaker(
