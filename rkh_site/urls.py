@@ -7,7 +7,7 @@ served by views that apply the order access rule.
 from django.contrib import admin
 from django.urls import include, path
 
-from . import health
+from . import health, pwa
 
 admin.site.site_header = "RKH Photo Orders"
 admin.site.site_title = "RKH Photo Orders admin"
@@ -15,6 +15,7 @@ admin.site.index_title = "Back office"
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("sw.js", pwa.service_worker, name="service_worker"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("rkh_site.api_urls")),
