@@ -141,11 +141,24 @@ CACHES = {
 }
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
+# channels-redis waits for a consumer's messages with a blocking BZPOPMIN of 5 s; redis-py 8
+# gives every connection a 5 s read timeout by default, so an idle consumer's wait timed out
+# and its WebSocket closed (1006) every ~5 s. The read timeout must outlast the blocking wait;
+# keepalive and health checks still find a dead connection.
+CHANNEL_LAYERS_SOCKET_TIMEOUT = 30
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_timeout": CHANNEL_LAYERS_SOCKET_TIMEOUT,
+                    "socket_connect_timeout": 5,
+                    "socket_keepalive": True,
+                    "health_check_interval": 30,
+                }
+            ],
             "prefix": env.str("CHANNELS_PREFIX", default="rkh-channels"),
             "capacity": 1000,
             "expiry": 60,
