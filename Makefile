@@ -13,7 +13,8 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # make run: web (HTTP + WebSocket) on 127.0.0.1:56789 unless PORT / BIND say otherwise.
 PORT        ?= 56789
 BIND        ?= 127.0.0.1
-# Tests run against real PostgreSQL; Redis is the embedded one unless REDIS_URL is set.
+# Tests run against real PostgreSQL; Redis is REDIS_URL, or a private Valkey of the test run's
+# own (started for it and stopped after it: a test run leaves no server behind).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/rkh
 
 .PHONY: run test lint format venv venv-dev migrate seed check-deploy clean
@@ -38,8 +39,6 @@ venv-dev: $(UV) $(NODE_MODULES)
 run: venv
 	@mkdir -p var
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
-	@if [ ! -f var/.demo-seeded ] && [ "$${DEBUG:-1}" != "0" ]; then \
-		DEBUG=1 $(BIN)/python manage.py seed_demo && touch var/.demo-seeded; fi
 	@echo "RKH Photo Orders on http://$(BIND):$(PORT)/"
 	PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=$${DEBUG:-1} RKH_PORT=$(PORT) RKH_BIND=$(BIND) \
 		$(BIN)/honcho start -f Procfile $$( [ -z "$$REDIS_URL" ] && echo redis ) web worker worker-ai beat \
@@ -60,8 +59,8 @@ test: venv-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DEBUG=1 DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/python -m rkh_site.embedded_redis --ensure
-	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/pytest $(PYTEST_ARGS)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+		$(BIN)/python -m rkh_site.embedded_redis --wrap -- $(BIN)/pytest $(PYTEST_ARGS)
 
 check-deploy: venv
 	DEBUG=0 SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))') \

@@ -1,5 +1,7 @@
-"""Project package: settings, URLs, ASGI routing and the Celery app."""
+"""Project package: settings, URLs, ASGI routing and the Celery app.
 
-from .celery import app as celery_app
-
-__all__ = ("celery_app",)
+The Celery app is loaded when Django starts (``rkh_site.apps``), not on import of this
+package: start-up scripts that live here (``rkh_site.embedded_redis``, ``rkh_site.config``)
+must not pull in Celery and Django settings, nor set ``DJANGO_SETTINGS_MODULE`` for the
+commands they run. ``celery -A rkh_site`` finds ``rkh_site.celery.app`` by itself.
+"""

@@ -9,17 +9,25 @@ so nothing is compiled or downloaded at run time. Data lives under
 
 Usage::
 
-    python -m rkh_site.embedded_redis            # foreground (Procfile)
-    python -m rkh_site.embedded_redis --ensure   # start in background unless one answers
+    python -m rkh_site.embedded_redis                  # foreground (Procfile)
+    python -m rkh_site.embedded_redis --wrap -- CMD    # a private one for CMD (make test)
+
+``--wrap`` is what ``make test`` uses when no ``REDIS_URL`` is set: a Valkey of
+the command's own on a free port, without persistence, given to it as
+``REDIS_URL`` and stopped when it ends (also on Ctrl-C). A test run never leaves
+a server behind, and never takes the port a later ``make run`` needs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,7 +43,7 @@ def binary() -> Path:
     return get_binary_path()
 
 
-def server_args(port: int, data_dir: Path, daemonize: bool = False) -> list[str]:
+def server_args(port: int, data_dir: Path) -> list[str]:
     data_dir.mkdir(parents=True, exist_ok=True)
     return [
         str(binary()),
@@ -46,9 +54,9 @@ def server_args(port: int, data_dir: Path, daemonize: bool = False) -> list[str]
         "--appendfsync", "everysec",
         "--save", "",
         "--protected-mode", "yes",
-        "--daemonize", "yes" if daemonize else "no",
+        "--daemonize", "no",
         "--pidfile", str(data_dir / "valkey.pid"),
-        "--logfile", str(data_dir / "valkey.log") if daemonize else "",
+        "--logfile", "",
     ]  # fmt: skip
 
 
@@ -61,29 +69,75 @@ def answers(port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wrap(command: list[str]) -> int:
+    """Run ``command`` with a private Valkey as its ``REDIS_URL``; stop it afterwards.
+
+    The server is this process's child (not a daemon), so nothing outlives the
+    command: it is stopped in ``finally`` on a normal end, an error or a signal.
+    """
+    if not command:
+        print("--wrap needs a command after --", file=sys.stderr)
+        return 2
+    if not config.uses_embedded_redis():
+        return subprocess.call(command)  # noqa: S603  (the caller's own command)
+    with tempfile.TemporaryDirectory(prefix="rkh-test-redis-") as data_dir:
+        port = free_port()
+        args = server_args(port, Path(data_dir))
+        args[args.index("--appendonly") + 1] = "no"
+        server = subprocess.Popen(args, stdout=subprocess.DEVNULL)  # noqa: S603
+        # A signal to this process becomes an exception, so ``finally`` stops the server.
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _raise_keyboard_interrupt)
+        try:
+            deadline = time.monotonic() + 10
+            while not answers(port):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    print("the test Redis (Valkey) did not start", file=sys.stderr)
+                    return 1
+                time.sleep(0.05)
+            env = os.environ | {"REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+            print(f"test Redis (Valkey) on 127.0.0.1:{port}, stopped afterwards", flush=True)
+            return subprocess.call(command, env=env)  # noqa: S603
+        except KeyboardInterrupt:
+            return 130
+        finally:
+            server.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.wait(timeout=10)
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ensure", action="store_true", help="start in the background if needed")
+    parser.add_argument(
+        "--wrap", action="store_true", help="run the command after -- with a private Redis"
+    )
+    parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    if args.wrap:
+        command = args.command[1:] if args.command[:1] == ["--"] else args.command
+        return wrap(command)
     if not config.uses_embedded_redis():
         print(f"REDIS_URL is set ({os.environ['REDIS_URL']}); the embedded Redis is not needed.")
         return 0
     port = config.embedded_redis_port()
     data_dir = config.var_dir() / "redis"
-    if args.ensure:
-        if answers(port):
-            return 0
-        subprocess.run(server_args(port, data_dir, daemonize=True), check=True)  # noqa: S603
-        for _ in range(50):
-            if answers(port):
-                print(f"embedded Redis (Valkey) answering on 127.0.0.1:{port}")
-                return 0
-            time.sleep(0.1)
-        print(f"embedded Redis did not start; see {data_dir / 'valkey.log'}", file=sys.stderr)
-        return 1
     if answers(port):
-        # One is running already (``make test`` leaves one in the background): use it, and
-        # stay in the foreground for as long as it answers, as the supervised process would.
+        # One is running already (started by hand, or left by an older version's test run):
+        # use it, and stay in the foreground for as long as it answers, as the supervised
+        # process would.
         print(f"embedded Redis already answering on 127.0.0.1:{port}; using it", flush=True)
         while answers(port):
             time.sleep(WATCH_SECONDS)

@@ -222,16 +222,22 @@ AI_BREAKER_COOLDOWN_SECONDS = env.int("AI_BREAKER_COOLDOWN_SECONDS", default=60)
 #: Runware and Gemini providers (docs/ai.md "Runware and Gemini providers"). With no key set,
 #: each talks to its local simulator (started by `make run`) with the key "simulator"; with a
 #: key and no URL, to the real service.
+#: Ports of the local simulators `make run` starts (the Procfile reads the same variables).
+RUNWARE_SIM_PORT = env.int("RUNWARE_SIM_PORT", default=56791)
+GEMINI_SIM_PORT = env.int("GEMINI_SIM_PORT", default=56792)
+PMR_SIM_PORT = env.int("PMR_SIM_PORT", default=56793)
 RUNWARE_API_KEY = env.str("RUNWARE_API_KEY", default="")
 RUNWARE_URL = env.str(
     "RUNWARE_URL",
-    default="wss://ws-api.runware.ai/v1" if RUNWARE_API_KEY else "ws://127.0.0.1:56791/v1",
+    default="wss://ws-api.runware.ai/v1"
+    if RUNWARE_API_KEY
+    else f"ws://127.0.0.1:{RUNWARE_SIM_PORT}/v1",
 )
 RUNWARE_MODEL = env.str("RUNWARE_MODEL", default="google:4@1")
 GEMINI_API_KEY = env.str("GEMINI_API_KEY", default="")
 #: Empty: Google's endpoint (https://generativelanguage.googleapis.com).
 GEMINI_BASE_URL = env.str(
-    "GEMINI_BASE_URL", default="" if GEMINI_API_KEY else "http://127.0.0.1:56792"
+    "GEMINI_BASE_URL", default="" if GEMINI_API_KEY else f"http://127.0.0.1:{GEMINI_SIM_PORT}"
 )
 #: gemini-2.5-flash-image was shut down on 2 Oct 2026; its successor is the default.
 GEMINI_MODEL = env.str("GEMINI_MODEL", default="gemini-3.1-flash-image")
@@ -256,7 +262,7 @@ LIVE_HEARTBEAT_S = env.int("LIVE_HEARTBEAT_S", default=25)
 # --- PMR ------------------------------------------------------------------
 # The studio's Photo Management Repository (docs/pmr.md). Without PMR_BASE_URL the local
 # simulator is used (`make run` starts it on 56793 with the demo credentials below).
-PMR_BASE_URL = env.str("PMR_BASE_URL", default="http://127.0.0.1:56793")
+PMR_BASE_URL = env.str("PMR_BASE_URL", default=f"http://127.0.0.1:{PMR_SIM_PORT}")
 PMR_CLIENT_ID = env.str("PMR_CLIENT_ID", default="demo-client")
 PMR_CLIENT_SECRET = env.str("PMR_CLIENT_SECRET", default="demo-secret")
 PMR_API_KEY = env.str("PMR_API_KEY", default="demo-api-key")

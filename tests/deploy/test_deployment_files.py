@@ -97,16 +97,28 @@ def test_procfile_processes_use_real_entry_points():
     assert len(names) == 2  # distinct node names: no duplicate-nodename clash
     importlib.import_module(processes["redis"].split("-m", 1)[1].strip())
     assert processes["hotfolder"].endswith("manage.py watch_hot_folder")
-    # The simulators listen where the settings' no-key defaults point.
-    for name, module, port in (
-        ("runware-sim", "ai_processing.simulator", 56791),
-        ("gemini-sim", "ai_processing.simulator.gemini", 56792),
-        ("pmr-sim", "pmr.simulator", 56793),
+    # The simulators listen where the settings' no-key defaults point: the port variable the
+    # Procfile reads is the one the settings read, with the same default (the project's
+    # settings, not the test settings, which point the PMR nowhere).
+    from rkh_site import settings as project
+
+    for name, module, variable, url in (
+        ("runware-sim", "ai_processing.simulator", "RUNWARE_SIM_PORT", project.RUNWARE_URL),
+        (
+            "gemini-sim",
+            "ai_processing.simulator.gemini",
+            "GEMINI_SIM_PORT",
+            settings.GEMINI_BASE_URL,
+        ),
+        ("pmr-sim", "pmr.simulator", "PMR_SIM_PORT", project.PMR_BASE_URL),
     ):
         argv = shlex.split(processes[name])
         assert argv[:4] == ["exec", "python", "-m", module], name
         importlib.import_module(module)
-        assert argv[argv.index("--port") + 1] == str(port), name
+        port = getattr(project, variable)
+        assert argv[argv.index("--port") + 1] == f"${{{variable}:-{port}}}", name
+        assert url.startswith(("ws://127.0.0.1:", "http://127.0.0.1:")), url
+        assert url.split(":")[2].split("/")[0] == str(port), name
         assert argv[argv.index("--host") + 1] == "127.0.0.1", name
 
 

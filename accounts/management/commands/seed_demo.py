@@ -2,10 +2,17 @@
 
 Refused when DEBUG is off: demo passwords are public. Idempotent: what exists
 is left alone, so running it twice changes nothing.
+
+``--first-run`` is how ``make run`` calls it, from the web process once the
+database and Redis answer (the Procfile): it does nothing with DEBUG off or when
+``var/.demo-seeded`` says it ran before, and it first gives the local PMR
+simulator (started alongside) a moment to answer, so the demo orders are checked
+against it instead of being made "offline" and tripping the PMR's circuit.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -19,6 +26,10 @@ from accounts.roles import ADMIN, MANAGER, USER, VIEWER
 from events.models import Event
 from orders import services as order_services
 from orders.models import Order
+from rkh_site import config
+
+#: Marker of a seeded database, beside it in the var folder (``make run``'s SQLite).
+SEEDED_MARKER = ".demo-seeded"
 
 #: username -> (role, password, display name). Documented in the README.
 DEMO_USERS = {
@@ -47,15 +58,51 @@ DEMO_ORDERS = [
 class Command(BaseCommand):
     help = "Create demo users (one per role), events and orders. Only with DEBUG on."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--first-run",
+            action="store_true",
+            help="only if never seeded here and DEBUG is on (make run); otherwise do nothing",
+        )
+        parser.add_argument(
+            "--wait-pmr",
+            type=float,
+            default=30.0,
+            help="with --first-run: seconds to wait for the PMR to answer first",
+        )
+
+    def handle(self, *args, first_run: bool = False, wait_pmr: float = 30.0, **options):
+        marker = config.var_dir() / SEEDED_MARKER
+        if first_run and (not settings.DEBUG or marker.exists()):
+            return
         if not settings.DEBUG:
             raise CommandError(
                 "seed_demo is refused when DEBUG is off: the demo passwords are public."
             )
+        if first_run:
+            self._wait_for_pmr(wait_pmr)
         with transaction.atomic():
             users = self._users()
             events = self._events()
             self._orders(users, events)
+        if first_run:
+            marker.touch()
+
+    def _wait_for_pmr(self, seconds: float) -> None:
+        """Give a PMR starting beside us (the simulator) time to answer; go on regardless."""
+        from pmr import lookups
+        from pmr.clients import PMRError
+
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                lookups.health()
+                return
+            except PMRError:
+                if time.monotonic() > deadline:
+                    self.stdout.write("the PMR does not answer; demo orders are made offline")
+                    return
+                time.sleep(0.5)
 
     def _users(self) -> dict[str, User]:
         users = {}

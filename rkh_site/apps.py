@@ -1,0 +1,12 @@
+"""The project package as an installed app (for its management commands), and where the
+Celery app is loaded so that ``shared_task``s of every process use its configuration."""
+
+from django.apps import AppConfig
+
+
+class RkhSiteConfig(AppConfig):
+    name = "rkh_site"
+    verbose_name = "RKH Photo Orders"
+
+    def ready(self) -> None:
+        from . import celery  # noqa: F401  (makes the project's Celery app the current app)
