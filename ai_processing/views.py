@@ -220,7 +220,9 @@ def _summary(result: services.BulkResult, unreadable: int) -> tuple[str, int]:
     named = " ".join(problems[:SUMMARY_PROBLEMS])
     if len(problems) > SUMMARY_PROBLEMS:
         named += f" And {len(problems) - SUMMARY_PROBLEMS} more."
-    level = messages.WARNING if done or all(p.gone for p in result.problems) else messages.ERROR
+    # Images someone else answered first are no failure of this reviewer's: a warning.
+    only_gone = not unreadable and all(p.gone for p in result.problems)
+    level = messages.WARNING if done or only_gone else messages.ERROR
     return f"{done} {verb}, {len(problems)} could not be: {named}", level
 
 

@@ -9,21 +9,27 @@ functions, which register the fixtures under their plain names.
 from __future__ import annotations
 
 import io
+import itertools
 
 import pytest
 
 from ai_processing import services
+from events.models import Event
 from orders import intake
+from orders import services as order_services
 from orders.models import Image, Order
 from tests.ai_processing.pipeline import (  # noqa: F401 (fixtures)
     ai_settings_fixture,
+    different_photos,
     ingested_order_fixture,
     manager_fixture,
     media_root_fixture,
+    preset,
 )
 from tests.orders.intake import photos
 
 S = Image.Status
+_events = itertools.count(1)
 
 
 def give_up(image_ids: list[int], settings) -> None:
@@ -51,11 +57,23 @@ def in_review_fixture(ingested_order, settings):
 
 
 @pytest.fixture(name="many_in_review")
-def many_in_review_fixture(ingested_order, settings):
-    """``many_in_review(n)``: one order whose ``n`` images all wait for review (order in review)."""
+def many_in_review_fixture(manager, ai_settings, settings):
+    """``many_in_review(n)``: one order whose ``n`` images all wait for review (order in review).
+
+    Each call makes its order for an event of its own, so that the same test photos in two
+    calls are not near-duplicates of each other.
+    """
 
     def _make(n: int, slug: str = "colour-correct-only") -> list[Image]:
-        order = ingested_order(slug, n)
+        event = Event.objects.create(event_id=f"EVT-R{next(_events):04d}", name="Review test")
+        order = order_services.create_order(
+            actor=manager, event=event, customer_name="Review Customer", preset=preset(slug)
+        )
+        for i, data in enumerate(different_photos(n)):
+            image = intake.add_image(
+                order, source=io.BytesIO(data), filename=f"IMG_{i:04d}.jpg", actor=manager
+            )
+            assert intake.ingest_image(image.pk).status == S.INGESTED
         ids = list(order.images.order_by("pk").values_list("pk", flat=True))
         give_up(ids, settings)
         order.refresh_from_db()
