@@ -143,10 +143,12 @@ function removeItems(ids) {
     list.hidden = true;
     if (bulkForm) bulkForm.hidden = true;
     const emptied = document.getElementById("review-emptied");
-    if (emptied) emptied.hidden = false;
     current = null;
-    summary.setAttribute("tabindex", "-1");
-    summary.focus();
+    if (emptied) {
+      emptied.hidden = false;
+      emptied.tabIndex = -1;
+      emptied.focus(); // focus never falls back to the page's top
+    }
   } else if (wasCurrent) {
     setCurrent(successor);
   }
@@ -201,7 +203,8 @@ async function answer(chosen, action, reason = "") {
   try {
     let response;
     try {
-      response = await fetch(bulkForm.action, {
+      // getAttribute: the form's buttons are named "action", which shadows form.action.
+      response = await fetch(bulkForm.getAttribute("action"), {
         method: "POST",
         body: data,
         credentials: "same-origin",
