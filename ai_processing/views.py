@@ -20,8 +20,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect, JsonResponse, QueryDict
-from django.shortcuts import get_object_or_404, render
+from django.http import HttpResponseRedirect, JsonResponse, QueryDict
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
@@ -89,11 +89,21 @@ def review_queue(request):
     )
 
 
-def _image_for_answer(request, image_id: int) -> Image:
+GONE = "That image is no longer in the review queue (it was deleted, or is not yours to review)."
+
+
+def _image_for_answer(request, image_id: int) -> Image | None:
+    """The image answered, if it exists and the user may review it (one sentence otherwise).
+
+    A form on a page loaded before the image (or its order) was deleted is no
+    error of the reviewer's: they get the sentence, and the same sentence for
+    an image they may not review, so existence is not given away.
+    """
     _require_reviewer(request)
-    image = get_object_or_404(Image.objects.select_related("order"), pk=image_id)
-    if not access.can(request.user, access.Action.REVIEW, image.order):
-        raise Http404("No such image.")
+    image = Image.objects.select_related("order").filter(pk=image_id).first()
+    if image is None or not access.can(request.user, access.Action.REVIEW, image.order):
+        messages.warning(request, GONE)
+        return None
     return image
 
 
@@ -111,6 +121,8 @@ def _answer(request, call, done: str) -> HttpResponseRedirect:
 @require_POST
 def review_approve(request, image_id: int):
     image = _image_for_answer(request, image_id)
+    if image is None:
+        return _back(request)
     return _answer(
         request, lambda: services.approve_image(image, actor=request.user), "{name} approved."
     )
@@ -120,6 +132,8 @@ def review_approve(request, image_id: int):
 @require_POST
 def review_reject(request, image_id: int):
     image = _image_for_answer(request, image_id)
+    if image is None:
+        return _back(request)
     reason = request.POST.get("reason", "")[:MAX_REASON]
     return _answer(
         request,
@@ -132,6 +146,8 @@ def review_reject(request, image_id: int):
 @require_POST
 def review_redo(request, image_id: int):
     image = _image_for_answer(request, image_id)
+    if image is None:
+        return _back(request)
     slug = request.POST.get("preset", "")
     preset = None
     if slug:
@@ -150,6 +166,8 @@ def review_redo(request, image_id: int):
 @require_POST
 def review_upload(request, image_id: int):
     image = _image_for_answer(request, image_id)
+    if image is None:
+        return _back(request)
     upload = request.FILES.get("file")
     if upload is None:
         messages.error(request, "Choose the hand-edited file to upload.")

@@ -199,7 +199,11 @@ def test_missing_file_and_unknown_image(client, in_review):
     client.force_login(make_user("Manager"))
     response = client.post(reverse("review_upload", args=[image.pk]), follow=True)
     assert "Choose the hand-edited file" in response.content.decode()
-    assert client.post(reverse("review_approve", args=[10**12])).status_code == 404
+    # A form for an image deleted since the page was loaded: a sentence, for every answer.
+    for answer in ("review_approve", "review_reject", "review_redo", "review_upload"):
+        response = client.post(reverse(answer, args=[10**12]), {"back": "?q=a"}, follow=True)
+        assert response.redirect_chain[-1][0] == reverse("review_queue") + "?q=a"
+        assert "That image is no longer in the review queue" in response.content.decode()
 
 
 # --- near-duplicates side by side -------------------------------------------------------

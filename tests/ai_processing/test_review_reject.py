@@ -178,3 +178,17 @@ def test_reject_from_the_page_is_audited_with_the_reviewer(client, in_review, me
     response = client.post(reverse("review_reject", args=[image.pk]), follow=True)
     assert response.status_code == 200
     assert "is not waiting for review" in response.content.decode()
+
+
+def test_the_admin_rejects_too(client, in_review, manager):
+    image = in_review()
+    client.force_login(manager)
+    response = client.post(
+        reverse("admin:orders_image_changelist"),
+        {"action": "reject_images", "_selected_action": [image.pk]},
+        follow=True,
+    )
+    assert "1 image(s) rejected." in response.content.decode()
+    image.refresh_from_db()
+    assert image.status == S.REJECTED
+    assert Order.objects.get(pk=image.order_id).ai_processed
