@@ -407,3 +407,22 @@ def test_the_page_loads_its_script_as_a_module(client, in_review):
     assert 'role="status" aria-live="polite"' in page
     assert 'data-testid="select"' in page
     assert 'form="bulk-form"' in page
+
+
+def test_the_page_costs_the_same_queries_for_one_item_or_many(
+    client, many_in_review, near_duplicate
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    many_in_review(1)
+    client.force_login(make_user("Manager"))
+    client.get(reverse("review_queue"))  # warm up the session and permission caches
+    with CaptureQueriesContext(connection) as one:
+        client.get(reverse("review_queue"))
+    many_in_review(3)
+    near_duplicate()
+    with CaptureQueriesContext(connection) as many:
+        page = client.get(reverse("review_queue")).content.decode()
+    assert len(_listed(page)) == 5
+    assert len(many.captured_queries) == len(one.captured_queries)

@@ -153,9 +153,10 @@ def test_a_stale_or_forbidden_reject_changes_nothing(in_review, manager):
     assert _files(image)
 
 
-def test_reject_from_the_page_is_audited_with_the_reviewer(client, in_review, media_root):
+@pytest.mark.parametrize("role", ["Admin", "Manager"])
+def test_reject_from_the_page_is_audited_with_the_reviewer(client, in_review, media_root, role):
     image = in_review()
-    manager = make_user("Manager")
+    manager = make_user(role)
     client.force_login(manager)
     response = client.post(
         reverse("review_reject", args=[image.pk]), {"reason": "wrong customer", "back": "?q=IMG"}
