@@ -3,11 +3,12 @@
 ``start_order_processing`` queues one ``process_image`` task per image waiting
 for AI; ``process_image`` runs the order's preset (analyze, edit, caption, in
 the preset's order) through the provider chain and records results, trails
-and costs; ``approve_image`` / ``redo_image`` are the review queue's two
-answers. Provider calls happen outside transactions; each result is then
-written under the lock order order → image, and only if the image is still in
-the status the work started from, so a second delivery of a task changes
-nothing. Status moves go through ``orders.services.change_image_status``
+and costs; ``approve_image``, ``redo_image``, ``replace_with_hand_edit`` and
+``reject_image`` are the review queue's answers (``answer_many``: approve or
+reject several at once). Provider calls happen outside transactions; each
+result is then written under the lock order order → image, and only if the
+image is still in the status the work started from, so a second delivery of a
+task changes nothing. Status moves go through ``orders.services.change_image_status``
 (timeline entries, counters). See docs/ai.md, "Pipeline".
 """
 
@@ -15,7 +16,10 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Iterable
 from contextlib import contextmanager
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, transaction
 from django.db.models import Count, Sum
+from django.utils import timezone
 
 from orders import access
 from orders import services as order_services
@@ -202,6 +207,7 @@ def _run(image: Image) -> Image:
             {},
             review="The order has no processing preset and the default preset "
             f"{settings.AI_DEFAULT_PRESET!r} does not exist.",
+            review_reason=Image.ReviewReason.OTHER,
         )
     operations = [op for op in preset.operations if op in ("analyze", "edit", "caption")]
     fresh = bool(image.ai_metadata.get(REDO))  # a reviewer asked for new work: skip the cache
@@ -228,7 +234,12 @@ def _run(image: Image) -> Image:
                     )
             except NoProviderAvailable as exc:
                 results[op] = (None, exc.trail)
-                return _finish(image, results, review=f"No AI provider could {op}: {_short(exc)}")
+                return _finish(
+                    image,
+                    results,
+                    review=f"No AI provider could {op}: {_short(exc)}",
+                    review_reason=Image.ReviewReason.NO_PROVIDER,
+                )
             if op == "analyze":
                 stored = _store_analysis(image, *outcome)
                 if stored is None:  # another delivery got here first
@@ -336,9 +347,17 @@ def _with_caption(jpeg: bytes, results: dict[str, tuple[Any, list[dict[str, Any]
 
 
 def _finish(
-    image: Image, results: dict[str, tuple[Any, list[dict[str, Any]]]], *, review: str = ""
+    image: Image,
+    results: dict[str, tuple[Any, list[dict[str, Any]]]],
+    *,
+    review: str = "",
+    review_reason: str = "",
 ) -> Image:
-    """Store edit and caption results and move the image to processed (or to review)."""
+    """Store edit and caption results and move the image to processed (or to review).
+
+    ``review`` is the sentence for people, ``review_reason`` its category
+    (``Image.ReviewReason``) for the review queue's filter.
+    """
     stored = ""
     edit = results.get("edit")
     if edit is not None and edit[0] is not None:
@@ -390,7 +409,9 @@ def _finish(
             Image.objects.filter(pk=locked.pk).update(ai_metadata=meta, ai_cost=cost, **fields)
             _refresh_order_cost(locked.order_id)
             if review:
-                order_services.change_image_status(locked, S.NEEDS_REVIEW, reason=review)
+                order_services.change_image_status(
+                    locked, S.NEEDS_REVIEW, reason=review, review_reason=review_reason
+                )
             else:
                 order_services.change_image_status(locked, S.PROCESSED)
             _settle_order(order)
@@ -543,8 +564,6 @@ def replace_with_hand_edit(image: Image, data: bytes, *, filename: str, actor: A
     """
     import hashlib
 
-    from django.utils import timezone
-
     jpeg = read_hand_edit(data)
     with transaction.atomic():  # check before storing anything
         _review_lock(image, actor)
@@ -590,6 +609,150 @@ def replace_with_hand_edit(image: Image, data: bytes, *, filename: str, actor: A
         raise
     image.refresh_from_db()
     return image
+
+
+#: ``metadata["rejection"]["code"]`` of an image a reviewer rejected (ingest uses its own codes).
+REJECTED_IN_REVIEW = "review"
+#: Every stored file of an image: a rejected image keeps none of them.
+FILE_FIELDS = ("original", "preview", "thumbnail", "processed")
+
+
+def reject_image(image: Image, actor: Any = None, *, reason: str = "") -> Image:
+    """A reviewer turns the image down (discards a duplicate): needs_review → rejected.
+
+    Rejected is final (``Image.TRANSITIONS``). As ingest does with a refused
+    file, the row stays, with the reason (the reviewer's words, else a
+    sentence saying who rejected it and, for a near-duplicate, which image it
+    repeats) and ``metadata["rejection"]``, while every stored file of the
+    image (original, preview, thumbnail, processed) is cleared in the row
+    (audited) and deleted after commit: a rejected image holds no bytes, and
+    the same file may be uploaded again (the per-order unique constraint
+    leaves rejected rows out). The order then settles exactly as after an
+    approval: when this was the last image it waited for, it goes back to
+    processing and on to the PMR. Raises ``PermissionDenied`` or ``OrderError``.
+    """
+    reason = " ".join(reason.split())[:500]
+    with transaction.atomic():
+        order, locked = _review_lock(image, actor)
+        stored = [getattr(locked, name).name for name in FILE_FIELDS if getattr(locked, name).name]
+        meta = dict(locked.metadata)
+        meta["rejection"] = {
+            "code": REJECTED_IN_REVIEW,
+            "detail": reason,
+            "by": getattr(actor, "pk", None),
+            "at": timezone.now().isoformat(),
+        }
+        for name in FILE_FIELDS:
+            setattr(locked, name, "")
+        locked.metadata = meta
+        # A model save (not a queryset update), so the audit log shows the files going.
+        locked.save(update_fields=[*FILE_FIELDS, "metadata", "updated_at"])
+        order_services.change_image_status(
+            locked, S.REJECTED, actor=actor, reason=_rejection_text(locked, reason)
+        )
+        _settle_order(order)
+        transaction.on_commit(lambda: _delete_all(stored))
+    image.refresh_from_db()
+    return image
+
+
+def _delete_all(names: list[str]) -> None:
+    for name in names:
+        _delete(name)
+
+
+def _rejection_text(image: Image, reason: str) -> str:
+    """The rejected image's reason; a match in another order is not named (its users may differ)."""
+    if reason:
+        return f"Rejected by a reviewer: {reason}"
+    if image.duplicate_of_id is None:
+        return "Rejected by a reviewer."
+    match = Image.objects.filter(pk=image.duplicate_of_id).only("order_id", "original_filename")
+    match = match.first()
+    if match is not None and match.order_id == image.order_id:
+        return f"Discarded by a reviewer as a near-duplicate of {match.original_filename}."
+    return "Discarded by a reviewer as a near-duplicate of another image of this event."
+
+
+#: The answers the review queue gives many images at once, by name.
+BULK_ANSWERS = ("approve", "reject")
+#: Most images one bulk answer takes (a page of the queue holds 24).
+MAX_BULK = 200
+
+
+@dataclass
+class BulkProblem:
+    """An image a bulk answer could not answer, with the sentence saying why."""
+
+    image_id: int
+    message: str
+    #: The image no longer waits for review (answered meanwhile, deleted): lists drop it.
+    gone: bool
+
+
+@dataclass
+class BulkResult:
+    action: str
+    done: list[int] = dataclass_field(default_factory=list)
+    problems: list[BulkProblem] = dataclass_field(default_factory=list)
+
+
+def answer_many(
+    image_ids: Iterable[int], *, action: str, actor: Any, reason: str = ""
+) -> BulkResult:
+    """Approve or reject several images, each through ``approve_image`` / ``reject_image``.
+
+    Each image is its own transaction: one that cannot be answered (another
+    reviewer answered it first, it was deleted, the actor may not review its
+    order) does not undo or stop the others, and gets a sentence instead.
+    Images are named only to a user who may view their order. Raises
+    ``ValueError`` for an unknown action and ``OrderError`` for more than
+    ``MAX_BULK`` images.
+    """
+    if action not in BULK_ANSWERS:
+        raise ValueError(f"Unknown review answer {action!r}.")
+    ids = list(dict.fromkeys(image_ids))
+    if len(ids) > MAX_BULK:
+        raise OrderError(f"Choose at most {MAX_BULK} images at a time.")
+    found = Image.objects.select_related("order").in_bulk(ids)
+    result = BulkResult(action=action)
+    for image_id in ids:
+        image = found.get(image_id)
+        if image is None:
+            result.problems.append(
+                BulkProblem(image_id, f"Image {image_id} no longer exists.", gone=True)
+            )
+            continue
+        name = (
+            image.original_filename
+            if access.can(actor, access.Action.VIEW, image.order)
+            else f"Image {image_id}"
+        )
+        try:
+            if action == "approve":
+                approve_image(image, actor=actor)
+            else:
+                reject_image(image, actor=actor, reason=reason)
+        except PermissionDenied:
+            result.problems.append(
+                BulkProblem(image_id, f"{name}: you may not review this order.", gone=False)
+            )
+        except (Image.DoesNotExist, Order.DoesNotExist):
+            result.problems.append(BulkProblem(image_id, f"{name} no longer exists.", gone=True))
+        except OrderError:
+            now = Image.objects.filter(pk=image_id).values_list("status", flat=True).first()
+            label = S(now).label if now else "Deleted"
+            label = label[0].lower() + label[1:]  # "synced to PMR", not "synced to pmr"
+            result.problems.append(
+                BulkProblem(
+                    image_id,
+                    f"{name} is no longer waiting for review (it is {label} now).",
+                    gone=True,
+                )
+            )
+        else:
+            result.done.append(image_id)
+    return result
 
 
 # --- on request (the API) -----------------------------------------------------

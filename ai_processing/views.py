@@ -1,21 +1,27 @@
-"""The review queue page: images no AI provider could finish, and a person's three answers.
+"""The review queue page: images waiting for a person, and the answers people give.
 
-Thin: the list comes from ``Image.objects.restrict(user, REVIEW)`` (the one
-access rule), answers go through ``ai_processing.services`` (approve, redo with
-another preset, replace with a hand-edited file), which check access again and
-record who did what. Post/redirect/get with a message, so a reload never
-answers twice.
+Thin: reads come from ``ai_processing.selectors`` (which start from
+``Image.objects.restrict(user, REVIEW)``, the one access rule); answers go
+through ``ai_processing.services`` (approve, reject, redo with another preset,
+replace with a hand-edited file, and ``answer_many`` for several at once),
+which check access again under the order's lock and record who did what.
+Forms post and redirect back with a message, so a reload never answers twice;
+the page's script (static/js/review.js) posts the bulk form with
+``Accept: application/json`` and gets the same answer as JSON, to update the
+list in place. An answer to an image someone else answered first is a
+sentence, never an error page.
 """
 
 from __future__ import annotations
+
+from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
-from django.http import Http404, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.http import HttpResponseRedirect, JsonResponse, QueryDict
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
@@ -24,90 +30,80 @@ from orders.exceptions import OrderError
 from orders.imaging.errors import ImageRejected
 from orders.models import Image
 
-from . import services
+from . import selectors, services
 from .models import ProcessingPreset
 
-PAGE_SIZE = 24
-
-
-def _reviewable(user):
-    return Image.objects.restrict(user, access.Action.REVIEW).filter(
-        status=Image.Status.NEEDS_REVIEW
-    )
+#: Longest reason a reviewer may give for a rejection (longer text is cut).
+MAX_REASON = 500
+#: How many problems a bulk summary names before it says "and N more".
+SUMMARY_PROBLEMS = 5
+NOT_A_REVIEWER = "Only managers and admins answer the review queue."
 
 
 def _require_reviewer(request) -> None:
     if not access.can_review(request.user):
-        raise PermissionDenied("Only managers answer the review queue.")
+        raise PermissionDenied(NOT_A_REVIEWER)
+
+
+def _safe_back(raw: str) -> str:
+    """The queue's query string the form came from, if it is one (never an outside URL)."""
+    return raw if raw.startswith("?") and len(raw) < 500 and "//" not in raw else ""
 
 
 def _back(request) -> HttpResponseRedirect:
     """Back to the queue page the form was on (only our own URL, never an outside one)."""
-    query = request.POST.get("back", "")
-    url = reverse("review_queue")
-    if query.startswith("?") and len(query) < 500 and "//" not in query:
-        url += query
-    return HttpResponseRedirect(url)
+    return HttpResponseRedirect(reverse("review_queue") + _safe_back(request.POST.get("back", "")))
 
 
 @login_required
 @require_GET
 def review_queue(request):
     _require_reviewer(request)
-    images = _reviewable(request.user).select_related("order", "order__event", "order__preset")
-    search = request.GET.get("q", "").strip()[:100]
-    if search:
-        images = images.filter(
-            Q(order__order_ref__iexact=search)
-            | Q(order__event__event_id__iexact=search)
-            | Q(original_filename__icontains=search)
-        )
-    raw_after = request.GET.get("after", "")
-    after = int(raw_after) if raw_after.isdigit() and len(raw_after) < 19 else 0
-    if after:
-        images = images.filter(pk__gt=after)
-    page = list(images.order_by("pk")[: PAGE_SIZE + 1])
-    more = len(page) > PAGE_SIZE
-    page = page[:PAGE_SIZE]
-    for image in page:
-        base = reverse("order_detail", args=[image.order.order_ref])
-        image.thumbnail_url = f"{base}images/{image.pk}/thumbnail" if image.thumbnail else ""
-        image.preview_url = f"{base}images/{image.pk}/preview" if image.preview else ""
-        image.trail_lines = _trail_lines(image)
+    filters = selectors.QueueFilters.from_query(request.GET)
+    page = selectors.queue_page(request.user, filters)
+    for item in page.items:
+        item.only_order_href = filters.query(order=item.image.order.order_ref, after=0)
+    reasons = selectors.reason_choices(request.user, filters)
     return render(
         request,
         "ai_processing/review.html",
         {
-            "images": page,
-            "search": search,
-            "after": after,
-            "next_after": page[-1].pk if more else None,
-            "total": _reviewable(request.user).count(),
+            "items": page.items,
+            "filters": filters,
+            "reasons": reasons,
+            "reason_links": [
+                {"choice": choice, "href": filters.query(reason=choice.value, after=0)}
+                for choice in reasons
+            ],
+            "reason_all_href": filters.query(reason="", after=0) or "?",
+            "reason_total": sum(choice.count for choice in reasons),
+            "orders": selectors.order_choices(request.user, filters),
+            "next_query": filters.query(after=page.next_after) if page.next_after else "",
+            "first_query": filters.query(after=0) or "?",
+            "total": selectors.waiting(request.user).count(),
             "presets": ProcessingPreset.objects.order_by("name"),
             "max_file_mb": settings.INGEST_MAX_FILE_BYTES // (1024 * 1024),
-            "back": request.get_full_path().removeprefix(reverse("review_queue")),
+            "max_reason": MAX_REASON,
+            "back": filters.query(),
         },
     )
 
 
-def _trail_lines(image: Image) -> list[str]:
-    """What each provider did for each operation, in words (from ``ai_metadata.trail``)."""
-    lines = []
-    trail = image.ai_metadata.get("trail", {}) if isinstance(image.ai_metadata, dict) else {}
-    for op, steps in trail.items():
-        for step in steps if isinstance(steps, list) else []:
-            if not isinstance(step, dict):
-                continue
-            reason = f": {step['reason']}" if step.get("reason") else ""
-            lines.append(f"{op} · {step.get('provider')} {step.get('outcome')}{reason}")
-    return lines
+GONE = "That image is no longer in the review queue (it was deleted, or is not yours to review)."
 
 
-def _image_for_answer(request, image_id: int) -> Image:
+def _image_for_answer(request, image_id: int) -> Image | None:
+    """The image answered, if it exists and the user may review it (one sentence otherwise).
+
+    A form on a page loaded before the image (or its order) was deleted is no
+    error of the reviewer's: they get the sentence, and the same sentence for
+    an image they may not review, so existence is not given away.
+    """
     _require_reviewer(request)
-    image = get_object_or_404(Image.objects.select_related("order"), pk=image_id)
-    if not access.can(request.user, access.Action.REVIEW, image.order):
-        raise Http404("No such image.")
+    image = Image.objects.select_related("order").filter(pk=image_id).first()
+    if image is None or not access.can(request.user, access.Action.REVIEW, image.order):
+        messages.warning(request, GONE)
+        return None
     return image
 
 
@@ -125,6 +121,8 @@ def _answer(request, call, done: str) -> HttpResponseRedirect:
 @require_POST
 def review_approve(request, image_id: int):
     image = _image_for_answer(request, image_id)
+    if image is None:
+        return _back(request)
     return _answer(
         request, lambda: services.approve_image(image, actor=request.user), "{name} approved."
     )
@@ -132,8 +130,24 @@ def review_approve(request, image_id: int):
 
 @login_required
 @require_POST
+def review_reject(request, image_id: int):
+    image = _image_for_answer(request, image_id)
+    if image is None:
+        return _back(request)
+    reason = request.POST.get("reason", "")[:MAX_REASON]
+    return _answer(
+        request,
+        lambda: services.reject_image(image, actor=request.user, reason=reason),
+        "{name} rejected; its files are deleted.",
+    )
+
+
+@login_required
+@require_POST
 def review_redo(request, image_id: int):
     image = _image_for_answer(request, image_id)
+    if image is None:
+        return _back(request)
     slug = request.POST.get("preset", "")
     preset = None
     if slug:
@@ -152,6 +166,8 @@ def review_redo(request, image_id: int):
 @require_POST
 def review_upload(request, image_id: int):
     image = _image_for_answer(request, image_id)
+    if image is None:
+        return _back(request)
     upload = request.FILES.get("file")
     if upload is None:
         messages.error(request, "Choose the hand-edited file to upload.")
@@ -167,3 +183,116 @@ def review_upload(request, image_id: int):
         ),
         "{name} replaced by the hand-edited file.",
     )
+
+
+# --- several at once ------------------------------------------------------------------
+
+
+def _wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _json_error(status: int, message: str) -> JsonResponse:
+    response = JsonResponse({"error": {"message": message}}, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _signed_in_or_json_403(view):
+    """``login_required``, except that a script asking for JSON gets a 403 with a sentence."""
+    plain = login_required(view)
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated and _wants_json(request):
+            return _json_error(403, "Sign in again; your session has ended.")
+        return plain(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _read_ids(values: list[str]) -> tuple[list[int], int]:
+    """The image ids posted, and how many posted values were not ids at all."""
+    ids, unreadable = [], 0
+    for value in values:
+        value = value.strip()
+        if value.isdigit() and len(value) < 19:
+            ids.append(int(value))
+        else:
+            unreadable += 1
+    return ids, unreadable
+
+
+def _summary(result: services.BulkResult, unreadable: int) -> tuple[str, int]:
+    """The sentence a bulk answer ends with ("12 approved, 1 could not be: …") and its level."""
+    verb = "approved" if result.action == "approve" else "rejected"
+    problems = [problem.message for problem in result.problems]
+    if unreadable:
+        problems.append(
+            f"{unreadable} of the selected values {'was' if unreadable == 1 else 'were'} "
+            "not an image."
+        )
+    done = len(result.done)
+    if not problems:
+        return f"{done} {verb}.", messages.SUCCESS
+    named = " ".join(problems[:SUMMARY_PROBLEMS])
+    if len(problems) > SUMMARY_PROBLEMS:
+        named += f" And {len(problems) - SUMMARY_PROBLEMS} more."
+    # Images someone else answered first are no failure of this reviewer's: a warning.
+    only_gone = not unreadable and all(p.gone for p in result.problems)
+    level = messages.WARNING if done or only_gone else messages.ERROR
+    return f"{done} {verb}, {len(problems)} could not be: {named}", level
+
+
+@_signed_in_or_json_403
+@require_POST
+def review_bulk(request):
+    """Approve or reject the posted ``ids`` (each through its service); a summary sentence."""
+    wants_json = _wants_json(request)
+    if not access.can_review(request.user):
+        if wants_json:
+            return _json_error(403, NOT_A_REVIEWER)
+        raise PermissionDenied(NOT_A_REVIEWER)
+    action = request.POST.get("action", "")
+    ids, unreadable = _read_ids(request.POST.getlist("ids"))
+    refusal = ""
+    if action not in services.BULK_ANSWERS:
+        refusal = "Choose whether to approve or to reject the selected images."
+    elif not ids and not unreadable:
+        refusal = "Select at least one image first."
+    if not refusal:
+        try:
+            result = services.answer_many(
+                ids,
+                action=action,
+                actor=request.user,
+                reason=request.POST.get("reason", "")[:MAX_REASON],
+            )
+        except OrderError as exc:  # too many at once
+            refusal = str(exc)
+    if refusal:
+        if wants_json:
+            return _json_error(400, refusal)
+        messages.error(request, refusal)
+        return _back(request)
+    summary, level = _summary(result, unreadable)
+    if not wants_json:
+        messages.add_message(request, level, summary)
+        return _back(request)
+    back = _safe_back(request.POST.get("back", ""))
+    filters = selectors.QueueFilters.from_query(QueryDict(back[1:]))
+    response = JsonResponse(
+        {
+            "summary": summary,
+            "level": messages.DEFAULT_TAGS[level],
+            "done": result.done,
+            "gone": [p.image_id for p in result.problems if p.gone],
+            "kept": [
+                {"id": p.image_id, "message": p.message} for p in result.problems if not p.gone
+            ],
+            "total": selectors.waiting(request.user).count(),
+            "reasons": {c.value: c.count for c in selectors.reason_choices(request.user, filters)},
+        }
+    )
+    response["Cache-Control"] = "no-store"
+    return response

@@ -263,6 +263,11 @@ def redo_images(modeladmin, request, queryset):
     _review(modeladmin, request, queryset, "redo_image", "queued for AI processing again")
 
 
+@admin.action(description="Reject (files deleted)")
+def reject_images(modeladmin, request, queryset):
+    _review(modeladmin, request, queryset, "reject_image", "rejected")
+
+
 @admin.register(Image)
 class ImageAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdmin):
     list_display = (
@@ -276,9 +281,9 @@ class ImageAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdm
         "file_size",
         "created_at",
     )
-    list_filter = ("status", "mime_type", "ai_analyzed")
+    list_filter = ("status", "review_reason", "mime_type", "ai_analyzed")
     list_select_related = ("order",)
-    actions = (retry_ingest, approve_images, redo_images)
+    actions = (retry_ingest, approve_images, redo_images, reject_images)
     search_fields = ("original_filename", "sha256", "order__order_ref")
     date_hierarchy = "created_at"
     raw_id_fields = ("order",)
@@ -293,6 +298,7 @@ class ImageAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdm
         "sha256",
         "status",
         "status_reason",
+        "review_reason",
         "ai_analyzed",
         "pmr_url",
         "created_at",

@@ -373,6 +373,7 @@ def _accept(image: Image, processed: imaging.Processed) -> Image:
                     locked,
                     S.NEEDS_REVIEW,
                     reason=f"Looks like {other.original_filename} in {other.order.order_ref}",
+                    review_reason=Image.ReviewReason.NEAR_DUPLICATE,
                 )
             elif order.status in (Order.Status.PENDING, Order.Status.PROCESSING):
                 # The image's AI work starts now, while the rest of the order

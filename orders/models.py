@@ -67,6 +67,23 @@ class ImageStatus(models.TextChoices):
     NEEDS_REVIEW = "needs_review", "Needs review"
 
 
+class ReviewReason(models.TextChoices):
+    """Why an image waits for review, as a code the review queue filters and counts by.
+
+    ``status_reason`` keeps the sentence for people; this is its category, set
+    wherever an image moves to ``needs_review`` (``services.change_image_status``).
+    ``quality`` and ``hand_edit`` have no producer yet: they are there for checks
+    that send an image to review for those reasons (a blur check at ingest, a
+    preset that asks for retouching) without another migration.
+    """
+
+    NEAR_DUPLICATE = "near_duplicate", "Near-duplicate"
+    NO_PROVIDER = "no_provider", "No AI provider could do it"
+    QUALITY = "quality", "Quality"
+    HAND_EDIT = "hand_edit", "Hand-edit needed"
+    OTHER = "other", "Other"
+
+
 class OrderRefSequence(models.Model):
     """Last number handed out per year, for ``ORD-<year>-<number>`` references."""
 
@@ -208,6 +225,7 @@ def rendition_upload_path(instance: Image, filename: str) -> str:
 class Image(models.Model):
     Status = ImageStatus
     S = ImageStatus
+    ReviewReason = ReviewReason
     TRANSITIONS: dict[str, frozenset[str]] = {
         S.UPLOADED: frozenset({S.INGESTED, S.REJECTED, S.FAILED}),
         S.INGESTED: frozenset({S.ANALYZED, S.PROCESSED, S.NEEDS_REVIEW, S.FAILED}),
@@ -268,6 +286,12 @@ class Image(models.Model):
     )
     status_reason = models.TextField(
         blank=True, help_text="Why the image is rejected, failed or waiting for review."
+    )
+    review_reason = models.CharField(
+        max_length=20,
+        choices=ReviewReason.choices,
+        blank=True,
+        help_text="While the image waits for review: the category of its reason (else empty).",
     )
     ai_analyzed = models.BooleanField("AI analyzed", default=False)
     ai_metadata = models.JSONField("AI metadata", default=dict, blank=True)

@@ -306,9 +306,19 @@ def refresh_image_counters(order_id: int) -> dict[str, int]:
 
 @transaction.atomic
 def change_image_status(
-    image: Image, new_status: str, *, actor: Any = None, reason: str = ""
+    image: Image,
+    new_status: str,
+    *,
+    actor: Any = None,
+    reason: str = "",
+    review_reason: str = "",
 ) -> Image:
-    """Move an image to ``new_status`` if allowed, then recount its order."""
+    """Move an image to ``new_status`` if allowed, then recount its order.
+
+    ``review_reason`` (an ``Image.ReviewReason`` code) is the category of an
+    image going to ``needs_review`` (``other`` when not given), so the review
+    queue can filter and count by it; it is cleared when the image moves on.
+    """
     order = Order.objects.select_for_update().get(pk=image.order_id)
     _require(actor, access.Action.PROCESS, order)
     locked = Image.objects.select_for_update().get(pk=image.pk)
@@ -317,7 +327,9 @@ def change_image_status(
     previous = locked.status
     locked.status = new_status
     locked.status_reason = reason
-    locked.save(update_fields=["status", "status_reason", "updated_at"])
+    in_review = new_status == Image.Status.NEEDS_REVIEW
+    locked.review_reason = (review_reason or Image.ReviewReason.OTHER) if in_review else ""
+    locked.save(update_fields=["status", "status_reason", "review_reason", "updated_at"])
     counts = refresh_image_counters(order.pk)
     record_event(
         order,
@@ -326,4 +338,5 @@ def change_image_status(
         actor,
     )
     image.status, image.status_reason = locked.status, locked.status_reason
+    image.review_reason = locked.review_reason
     return image
