@@ -107,8 +107,9 @@ class Viewer:
 
     def orders_phrase(self, n: int) -> str:
         """ "3 orders" for people who see all orders, "3 of your orders" for the others."""
-        noun = "order" if n == 1 else "orders"
-        return f"{n} {noun}" if self.all_orders else f"{n} of your {noun}"
+        if not self.all_orders:
+            return f"{n} of your orders"
+        return f"{n} order" if n == 1 else f"{n} orders"
 
 
 @dataclass

@@ -104,13 +104,20 @@ class OrderDetailsForm(forms.Form):
     fields are left out otherwise, and the service refuses a change anyway.
     """
 
-    customer_name = forms.CharField(label="Customer name", max_length=255)
+    customer_name = forms.CharField(
+        label="Customer name",
+        max_length=255,
+        error_messages={"required": "Enter the customer's name."},
+    )
     customer_email = forms.EmailField(label="Customer e-mail", max_length=255, required=False)
     order_date = forms.DateTimeField(
         label="Order date",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
-        error_messages={"invalid": "Enter the date and time, e.g. 2026-12-04 09:21."},
+        error_messages={
+            "required": "Enter the order date and time.",
+            "invalid": "Enter the date and time, e.g. 2026-12-04 09:21.",
+        },
     )
     preset = forms.ModelChoiceField(
         label="Processing preset",
