@@ -15,7 +15,6 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
-import redis
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.urls import re_path
@@ -31,20 +30,18 @@ from orders.api import PresetField
 from orders.models import Image, Order
 from rkh_site.api_errors import JSONParser, error_response
 from rkh_site.api_schema import error_responses
-from rkh_site.circuit_breaker import CircuitBreaker
 
 from . import services
+from . import status as ai_status
 from .models import ProcessingPreset
 from .providers.chain import NoProviderAvailable
 from .providers.local import LocalProvider
-from .providers.registry import PROVIDER_FACTORIES, parse_names
+from .providers.registry import PROVIDER_FACTORIES
 
 log = logging.getLogger(__name__)
 
 Action = access.Action
 
-#: The Celery queue the AI tasks are routed to (``CELERY_TASK_ROUTES``).
-AI_QUEUE = "ai"
 #: Most image ids one ``process`` request may name.
 MAX_IMAGES = 1000
 #: Longest free-text prompt for ``generate``.
@@ -185,6 +182,9 @@ class BreakerStateSerializer(serializers.Serializer):
     state = serializers.CharField(help_text="`closed`, `open`, `half_open`, or `unknown`.")
     failures = serializers.IntegerField(required=False)
     retry_in = serializers.FloatField(required=False)
+    down_since = serializers.FloatField(
+        required=False, help_text="When the circuit first opened (Unix time); open circuits only."
+    )
     error = serializers.CharField(required=False)
 
 
@@ -346,10 +346,6 @@ class GenerateView(_OneImageView):
         return body
 
 
-def _configured() -> list[str]:
-    return parse_names(settings.AI_PROVIDERS)
-
-
 class ModelsView(_AiView):
     """The providers of ``AI_PROVIDERS`` in chain order, and the active presets."""
 
@@ -357,7 +353,7 @@ class ModelsView(_AiView):
         summary="AI providers and presets", responses=ModelsResponseSerializer, tags=["ai"]
     )
     def get(self, request):
-        names = _configured()
+        names = ai_status.configured()
         models = {
             "runware": settings.RUNWARE_MODEL,
             "gemini": settings.GEMINI_MODEL,
@@ -386,29 +382,9 @@ class StatusView(_AiView):
 
     @extend_schema(summary="AI providers' health", responses=StatusResponseSerializer, tags=["ai"])
     def get(self, request):
-        providers: list[dict[str, Any]] = []
-        try:
-            breaker = CircuitBreaker(
-                redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5),
-                failures=settings.AI_BREAKER_FAILURES,
-                cooldown=settings.AI_BREAKER_COOLDOWN_SECONDS,
-            )
-            for name in _configured():
-                providers.append(breaker.state(name))
-        except redis.RedisError as exc:
-            log.warning("AI status: breaker state unavailable", exc_info=True)
-            providers = [
-                {"provider": name, "state": "unknown", "error": type(exc).__name__}
-                for name in _configured()
-            ]
-        queue: dict[str, Any] = {"name": AI_QUEUE, "depth": None}
-        try:
-            broker = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=5)
-            queue["depth"] = int(broker.llen(AI_QUEUE))
-        except (redis.RedisError, ValueError) as exc:
-            log.warning("AI status: queue depth unavailable", exc_info=True)
-            queue["error"] = type(exc).__name__
-        return Response({"providers": providers, "queue": queue})
+        return Response(
+            {"providers": ai_status.provider_states(), "queue": ai_status.queue_depth()}
+        )
 
 
 urlpatterns = [

@@ -15,6 +15,13 @@ class AiProcessingConfig(AppConfig):
         )
         image_ready.connect(queue_late_image, dispatch_uid="ai_processing.queue_late_image")
 
+        from orders import attention
+
+        from . import attention as ai_attention
+
+        # The dashboard's "Needs attention": AI providers whose circuit is open.
+        attention.register("ai_processing", ai_attention.provide)
+
 
 def queue_ai_when_processing(sender, order, previous, status, **kwargs) -> None:
     """An order entering ``processing`` gets its AI work queued once the move commits."""

@@ -757,17 +757,6 @@ def answer_many(
 
 # --- on request (the API) -----------------------------------------------------
 
-#: Image statuses that show the AI step has already worked on an order.
-_AI_TOUCHED = frozenset({S.ANALYZED, S.PROCESSED, S.SYNCED})
-#: Order statuses in which the AI step has started (or the order is closed).
-_STARTED = frozenset(
-    {
-        Order.Status.PROCESSING,
-        Order.Status.NEEDS_REVIEW,
-        Order.Status.COMPLETED,
-        Order.Status.CANCELLED,
-    }
-)
 PRESET_CHANGED = "order.preset_changed"
 
 
@@ -797,13 +786,7 @@ def request_processing(
             raise OrderError(f"Order {locked.order_ref} is {locked.status}; nothing to process.")
         images = Image.objects.filter(order_id=locked.pk)
         if preset is not None and preset.pk != locked.preset_id:
-            started = (
-                locked.status in _STARTED
-                or locked.ai_processed
-                or images.filter(status__in=_AI_TOUCHED).exists()
-                or images.filter(ai_analyzed=True).exists()
-            )
-            if started:
+            if order_services.ai_started(locked):
                 raise OrderError(
                     f"Order {locked.order_ref} has started AI processing; its preset can no "
                     "longer change."
@@ -842,3 +825,211 @@ def request_processing(
             )
     order.refresh_from_db()
     return queued
+
+
+# --- from the order page: retry failed images, reprocess with another preset ---------------
+
+#: Image statuses reprocessing sends back to the AI step (failed ones only after ingest).
+REDOABLE = frozenset({S.PROCESSED, S.NEEDS_REVIEW, S.FAILED})
+
+
+def retry_refused_because(order: Order) -> str:
+    """Why the order's failed images cannot be retried now, as a sentence ("" if they can).
+
+    A closed order is final; an order whose AI step is done has been handed to
+    the PMR delivery with the images it had, so a retried image would be
+    processed but never delivered.
+    """
+    if order.is_closed:
+        return (
+            f"Order {order.order_ref} is {order.get_status_display().lower()}; "
+            "its failed images can no longer be retried."
+        )
+    if order.ai_processed:
+        return (
+            f"Order {order.order_ref} has been handed to the PMR delivery without its failed "
+            "images; they can no longer join it. Add them to a new order."
+        )
+    return ""
+
+
+def retry_failed_image(image: Image, *, actor: Any) -> Image:
+    """Send a failed image through the step that failed again.
+
+    Ingest failures (never ingested) go through ``orders.intake.retry_ingest``;
+    AI failures move failed → ingested and are queued, resuming after a stored
+    analysis. Refused (``OrderError`` with a sentence) for an image that is not
+    failed and for orders whose failed images can no longer be retried
+    (``retry_refused_because``); ``PermissionDenied`` without the ``process``
+    right on the order.
+    """
+    from orders import intake
+
+    if image.ingested_at is None:
+        return intake.retry_ingest(image, actor=actor)
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=image.order_id)
+        if actor is not None and not access.can(actor, access.Action.PROCESS, order):
+            raise PermissionDenied(f"You may not retry images of order {order.order_ref}.")
+        locked = Image.objects.select_for_update().get(pk=image.pk)
+        if locked.status != S.FAILED:
+            raise OrderError(f"{locked.original_filename} has not failed; nothing to retry.")
+        refused = retry_refused_because(order)
+        if refused:
+            raise OrderError(refused)
+        meta = {k: v for k, v in locked.ai_metadata.items() if k not in ("attempts", "failure")}
+        Image.objects.filter(pk=locked.pk).update(ai_metadata=meta)
+        order_services.change_image_status(
+            locked, S.INGESTED, actor=actor, reason="AI processing retried"
+        )
+        if order.status in (
+            Order.Status.PENDING,
+            Order.Status.PROCESSING,
+            Order.Status.NEEDS_REVIEW,
+        ):
+            transaction.on_commit(lambda: _queue_image(locked.pk))
+    image.refresh_from_db()
+    return image
+
+
+def retry_failed_images(order: Order, *, actor: Any) -> tuple[int, list[str]]:
+    """Retry every failed image of the order; returns how many went again and, for the
+    ones that could not, why (sentences). Each image is its own transaction."""
+    if actor is not None and not access.can(actor, access.Action.PROCESS, order):
+        raise PermissionDenied(f"You may not retry images of order {order.order_ref}.")
+    order.refresh_from_db()
+    refused = retry_refused_because(order)
+    if refused:
+        raise OrderError(refused)
+    failed = list(Image.objects.filter(order_id=order.pk, status=S.FAILED).order_by("pk"))
+    if not failed:
+        raise OrderError(f"Order {order.order_ref} has no failed images.")
+    retried, problems = 0, []
+    for image in failed:
+        try:
+            retry_failed_image(image, actor=actor)
+        except OrderError as exc:
+            problems.append(str(exc))
+        else:
+            retried += 1
+    return retried, problems
+
+
+def _is_duplicate_hold(image: Image) -> bool:
+    """An image held at ingest as a possible duplicate (the AI step never ran on it):
+    a manager decides on it; reprocessing must not wave it through."""
+    return (
+        image.status == S.NEEDS_REVIEW
+        and image.duplicate_of_id is not None
+        and not image.ai_metadata.get("trail")
+    )
+
+
+def reprocess_refused_because(order: Order, counts: dict[str, int] | None = None) -> str:
+    """Why the order cannot be reprocessed now, as a sentence ("" when it can).
+
+    ``counts`` (images per status, e.g. from ``image_counts``) saves a query.
+    Closed orders are final; an order handed to the PMR delivery keeps what it
+    delivers; images still in the AI's hands would race the new preset; and
+    before the AI step has started the preset is simply chosen in the order's
+    details.
+    """
+    if order.is_closed:
+        return (
+            f"Order {order.order_ref} is {order.get_status_display().lower()}; "
+            "its images can no longer be reprocessed."
+        )
+    if order.ai_processed:
+        return (
+            f"Order {order.order_ref} has been handed to the PMR delivery; its images can no "
+            "longer be reprocessed."
+        )
+    counts = image_counts(order) if counts is None else counts
+    in_work = sum(counts.get(status, 0) for status in Image.IN_WORK)
+    if in_work:
+        return (
+            f"{in_work} image{'s' if in_work != 1 else ''} of {order.order_ref} "
+            f"{'are' if in_work != 1 else 'is'} still being processed; reprocess once "
+            f"{'they are' if in_work != 1 else 'it is'} done."
+        )
+    if not any(counts.get(status, 0) for status in REDOABLE):
+        return f"Order {order.order_ref} has no processed, failed or reviewed image to redo yet."
+    return ""
+
+
+def image_counts(order: Order) -> dict[str, int]:
+    """Images of the order per status (one query)."""
+    return dict(
+        Image.objects.filter(order_id=order.pk)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+
+
+def reprocess_order(order: Order, *, actor: Any, preset: ProcessingPreset) -> int:
+    """Redo the order's images with ``preset`` (it becomes the order's preset); returns how
+    many images were sent back to the AI step.
+
+    Processed, reviewed and AI-failed images go back to ``ingested`` (their
+    edited file, caption and reviewer's preset are dropped; the analysis is
+    kept, it does not depend on the preset) and are queued; the provider calls
+    skip the result cache, since the person asks for new work. Images held at
+    ingest as possible duplicates stay for a manager. An order in review (or
+    failed) moves back to processing. Refused with ``OrderError`` where
+    ``reprocess_refused_because`` says so, ``PermissionDenied`` without the
+    ``process`` right on the order.
+    """
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if actor is not None and not access.can(actor, access.Action.PROCESS, locked):
+            raise PermissionDenied(f"You may not reprocess order {locked.order_ref}.")
+        refused = reprocess_refused_because(locked, image_counts(locked))
+        if refused:
+            raise OrderError(refused)
+        images = [
+            image
+            for image in Image.objects.select_for_update()
+            .filter(order_id=locked.pk, status__in=REDOABLE)
+            .order_by("pk")
+            if not (image.status == S.FAILED and image.ingested_at is None)
+            and not _is_duplicate_hold(image)
+        ]
+        if not images:
+            raise OrderError(
+                f"Order {locked.order_ref} has no image to reprocess: its images wait for a "
+                "manager's decision or failed before they were ingested."
+            )
+        previous = locked.preset.slug if locked.preset_id else None
+        if locked.preset_id != preset.pk:
+            Order.objects.filter(pk=locked.pk).update(preset=preset)
+            locked.preset = preset
+            order_services.record_event(
+                locked, PRESET_CHANGED, {"from": previous, "to": preset.slug}, actor
+            )
+        reason = f"reprocessing with preset {preset.name}"
+        stale: list[str] = []
+        for image in images:
+            meta = {
+                k: v
+                for k, v in image.ai_metadata.items()
+                if k not in ("attempts", "failure", "edit", "caption", PRESET_OVERRIDE)
+            }
+            meta[REDO] = True
+            if image.processed:
+                stale.append(image.processed.name)
+            Image.objects.filter(pk=image.pk).update(ai_metadata=meta, processed="")
+            order_services.change_image_status(image, S.INGESTED, actor=actor, reason=reason)
+        for name in stale:
+            transaction.on_commit(lambda name=name: _delete(name))
+        if locked.status in (Order.Status.NEEDS_REVIEW, Order.Status.FAILED):
+            # The status signal queues ``process_order``: every image waiting for AI.
+            order_services.change_order_status(
+                locked, Order.Status.PROCESSING, actor=actor, reason=reason
+            )
+        elif locked.status in (Order.Status.PENDING, Order.Status.PROCESSING):
+            for image in images:
+                transaction.on_commit(lambda image_id=image.pk: _queue_image(image_id))
+    order.refresh_from_db()
+    return len(images)

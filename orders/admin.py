@@ -187,6 +187,14 @@ class OrderAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdm
     def has_add_permission(self, request):
         return access.can_create_order(request.user)
 
+    def get_readonly_fields(self, request, obj=None):
+        # The order date is told to the PMR once the order is processing
+        # (services.update_order refuses it then): show it, do not offer it.
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None and not services.order_date_editable(obj):
+            return (*fields, "order_date")
+        return fields
+
     def has_change_permission(self, request, obj=None):
         # A completed or cancelled order is frozen (services.update_order refuses
         # it): show it read-only instead of failing with an error on save.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.db.models import Q
 
 from ai_processing.models import ProcessingPreset
 from events.models import Event
@@ -93,3 +94,82 @@ class OrderFilterForm(forms.Form):
         self.is_valid()
         data = getattr(self, "cleaned_data", {})
         return {k: data[k] for k in self.FILTER_FIELDS if data.get(k) not in (None, "")}
+
+
+class OrderDetailsForm(forms.Form):
+    """The order page's "Edit details": what a person may change about an order.
+
+    The order date only while nothing went to the PMR and the preset only until the
+    AI step starts (``services.order_date_editable``, ``services.ai_started``): the
+    fields are left out otherwise, and the service refuses a change anyway.
+    """
+
+    customer_name = forms.CharField(
+        label="Customer name",
+        max_length=255,
+        error_messages={"required": "Enter the customer's name."},
+    )
+    customer_email = forms.EmailField(label="Customer e-mail", max_length=255, required=False)
+    order_date = forms.DateTimeField(
+        label="Order date",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+        error_messages={
+            "required": "Enter the order date and time.",
+            "invalid": "Enter the date and time, e.g. 2026-12-04 09:21.",
+        },
+    )
+    preset = forms.ModelChoiceField(
+        label="Processing preset",
+        queryset=ProcessingPreset.objects.filter(is_active=True),
+        required=False,
+        empty_label="No preset (the default preset applies)",
+    )
+    notes = forms.CharField(
+        label="Notes", required=False, widget=forms.Textarea(attrs={"rows": 4}), max_length=5000
+    )
+
+    def __init__(self, *args, order: Order, date_editable: bool, preset_editable: bool, **kw):
+        initial = {
+            "customer_name": order.customer_name,
+            "customer_email": order.customer_email,
+            "order_date": order.order_date,
+            "preset": order.preset_id,
+            "notes": order.notes,
+        }
+        super().__init__(*args, initial=initial, **kw)
+        self.order = order
+        if not date_editable:
+            del self.fields["order_date"]
+        if not preset_editable:
+            del self.fields["preset"]
+        else:  # an inactive preset the order already has stays choosable
+            self.fields["preset"].queryset = ProcessingPreset.objects.filter(
+                Q(is_active=True) | Q(pk=order.preset_id)
+            ).order_by("name")
+
+    def clean_customer_name(self) -> str:
+        value = self.cleaned_data["customer_name"].strip()
+        if not value:
+            raise forms.ValidationError("Enter the customer's name.", code="required")
+        return value
+
+    def changes(self) -> dict:
+        """The cleaned values of the fields shown, as ``services.update_order`` takes them.
+
+        The date field shows minutes: an untouched date (stored with seconds) is no change.
+        """
+        changes = dict(self.cleaned_data)
+        shown = self.order.order_date.replace(second=0, microsecond=0)
+        if "order_date" in changes and changes["order_date"] == shown:
+            del changes["order_date"]
+        return changes
+
+
+class CancelOrderForm(forms.Form):
+    reason = forms.CharField(
+        label="Why (optional, shown in the timeline)",
+        required=False,
+        max_length=300,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )

@@ -178,8 +178,9 @@ def add_image(order: Order, *, source: BinaryIO | Path, filename: str, actor: An
 
 def _lock_open_order(order: Order) -> Order:
     locked = Order.objects.select_for_update().get(pk=order.pk)
-    if locked.is_closed:
-        raise OrderError(f"Order {locked.order_ref} is {locked.status}; no images can be added.")
+    refused = locked.images_refused_because()
+    if refused:
+        raise OrderError(refused)
     return locked
 
 
@@ -268,11 +269,23 @@ def retry_ingest(image: Image, *, actor: Any = None) -> Image:
     not process the order.
     """
     with transaction.atomic():
-        Order.objects.select_for_update().get(pk=image.order_id)  # order, then image
+        order = Order.objects.select_for_update().get(pk=image.order_id)  # order, then image
         locked = Image.objects.select_for_update().get(pk=image.pk)
         if locked.status != S.FAILED or locked.ingested_at is not None:
             raise OrderError(
                 f"Image {locked.original_filename} is not waiting for an ingest retry."
+            )
+        # A retried file joins the order like a new one: not into a closed order, nor
+        # into one whose delivery has begun (it would be processed but never delivered).
+        if order.is_closed:
+            raise OrderError(
+                f"Order {order.order_ref} is {order.get_status_display().lower()}; "
+                "its images can no longer be retried."
+            )
+        if order.ai_processed:
+            raise OrderError(
+                f"Order {order.order_ref} has been handed to the PMR delivery; "
+                f"{locked.original_filename} can no longer join it. Add it to a new order."
             )
         services.change_image_status(image, S.UPLOADED, actor=actor, reason="ingest retried")
         transaction.on_commit(lambda: _queue_ingest(image.pk))
@@ -375,9 +388,14 @@ def _accept(image: Image, processed: imaging.Processed) -> Image:
                     reason=f"Looks like {other.original_filename} in {other.order.order_ref}",
                     review_reason=Image.ReviewReason.NEAR_DUPLICATE,
                 )
-            elif order.status in (Order.Status.PENDING, Order.Status.PROCESSING):
+            elif order.status in (
+                Order.Status.PENDING,
+                Order.Status.PROCESSING,
+                Order.Status.NEEDS_REVIEW,
+            ):
                 # The image's AI work starts now, while the rest of the order
-                # is still being ingested (or, for a late file, joins in).
+                # is still being ingested (or, for a late file or a retried one,
+                # joins in; an order in review settles again when it is done).
                 signals.image_ready.send(sender=Image, image=locked, order=order)
             _start_processing_if_done(order)
     except BaseException:

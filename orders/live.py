@@ -57,7 +57,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from . import selectors
+from . import attention, selectors
 from .models import Order, OrderEvent
 
 log = logging.getLogger(__name__)
@@ -138,6 +138,7 @@ class _Publisher:
         there, and its lock may have been held at the fork)."""
         self._lock = threading.Lock()
         self._pending: dict[int, int] = {}
+        self._dashboard = False  # a dashboard-only doorbell is waiting (ring_dashboard)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid: int | None = None
         self._draining = False
@@ -151,6 +152,18 @@ class _Publisher:
             self._pending[order_id] = max(seq, self._pending.get(order_id, 0))
             if self._draining:
                 return  # the running drain picks it up in its next round
+            self._draining = True
+            self._idle.clear()
+        loop.call_soon_threadsafe(loop.create_task, self._drain())
+
+    def ring_dashboard(self) -> None:
+        """Tell every dashboard to look again, with no order news (an outside service
+        went down or came back: ``orders.attention.changed``)."""
+        with self._lock:
+            loop = self._ensure_loop()
+            self._dashboard = True
+            if self._draining:
+                return
             self._draining = True
             self._idle.clear()
         loop.call_soon_threadsafe(loop.create_task, self._drain())
@@ -174,7 +187,8 @@ class _Publisher:
         while True:
             with self._lock:
                 batch, self._pending = self._pending, {}
-                if not batch:
+                dashboard, self._dashboard = self._dashboard, False
+                if not batch and not dashboard:
                     self._draining = False
                     self._idle.set()
                     return
@@ -294,6 +308,7 @@ def dashboard_snapshot(user: Any, shown: set[int] | None = None) -> dict[str, An
     counters, total = selectors.status_counters(user)
     orders = selectors.open_orders(user)
     activity = selectors.describe_events(selectors.recent_activity(user))
+    report = attention.collect(user)
     if shown is not None:
         shown.update(o.pk for o in orders)
         shown.update(e.order_id for e in activity)
@@ -303,6 +318,9 @@ def dashboard_snapshot(user: Any, shown: set[int] | None = None) -> dict[str, An
         "counters": {value: n for value, _label, n in counters},
         "total": total,
         "open_count": open_count,
+        # The "Needs attention" panel: items (sentence, level, links) and how many
+        # orders need attention (the counter; each flagged row carries its sentence).
+        "attention": report.as_json(),
         "orders": [
             {
                 "ref": o.order_ref,
@@ -316,6 +334,7 @@ def dashboard_snapshot(user: Any, shown: set[int] | None = None) -> dict[str, An
                 "processed": o.processed_images,
                 "assigned_to": str(o.assigned_to) if o.assigned_to_id else "",
                 "last_seq": o.last_event_seq,
+                "attention": report.flags.get(o.pk, ""),
             }
             for o in orders
         ],

@@ -209,6 +209,25 @@ class Order(models.Model):
     def is_closed(self) -> bool:
         return self.status in self.CLOSED
 
+    def images_refused_because(self) -> str:
+        """Why no image can be added now, as a sentence; "" when images are welcome.
+
+        Closed orders are final. An order whose AI step is done has been handed to
+        the PMR delivery with the images it had: a later image would be processed
+        but never delivered, so it belongs in a new order.
+        """
+        if self.is_closed:
+            return (
+                f"Order {self.order_ref} is {self.get_status_display().lower()}; "
+                "no images can be added."
+            )
+        if self.ai_processed:
+            return (
+                f"Order {self.order_ref} has been handed to the PMR delivery; no images can "
+                "be added any more. Create a new order for more images."
+            )
+        return ""
+
 
 def original_upload_path(instance: Image, filename: str) -> str:
     """Server-made storage name: never the client's filename in a path."""
@@ -230,7 +249,8 @@ class Image(models.Model):
         S.UPLOADED: frozenset({S.INGESTED, S.REJECTED, S.FAILED}),
         S.INGESTED: frozenset({S.ANALYZED, S.PROCESSED, S.NEEDS_REVIEW, S.FAILED}),
         S.ANALYZED: frozenset({S.PROCESSED, S.NEEDS_REVIEW, S.FAILED}),
-        S.PROCESSED: frozenset({S.SYNCED, S.NEEDS_REVIEW, S.FAILED}),
+        # Reprocessing (another preset) sends a processed, not yet delivered image back to AI.
+        S.PROCESSED: frozenset({S.SYNCED, S.NEEDS_REVIEW, S.FAILED, S.INGESTED}),
         # A reviewer approves, sends back for another pass, or rejects.
         S.NEEDS_REVIEW: frozenset({S.INGESTED, S.ANALYZED, S.PROCESSED, S.REJECTED}),
         # A retry resumes from the last step that had succeeded.

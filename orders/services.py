@@ -178,16 +178,76 @@ def change_order_status(
     return order
 
 
+def cancel_refused_because(order: Order) -> str:
+    """Why the order cannot be cancelled now, as a sentence ("" when it can)."""
+    if Order.can_move(order.status, Order.Status.CANCELLED):
+        return ""
+    if order.status == Order.Status.CANCELLED:
+        return f"Order {order.order_ref} is already cancelled."
+    return (
+        f"Order {order.order_ref} is {order.get_status_display().lower()}; "
+        "a finished order cannot be cancelled."
+    )
+
+
+def edit_refused_because(order: Order) -> str:
+    """Why the order's details cannot be edited now ("" when they can)."""
+    if order.is_closed:
+        return (
+            f"Order {order.order_ref} is {order.get_status_display().lower()}; "
+            "its details can no longer be edited."
+        )
+    return ""
+
+
 #: Order fields people may edit; status, counters and references move only
 #: through their own services.
 EDITABLE_ORDER_FIELDS = frozenset(
-    {"event", "customer_name", "customer_email", "order_date", "notes", "metadata"}
+    {"event", "customer_name", "customer_email", "order_date", "notes", "metadata", "preset"}
 )
+#: Statuses in which the order date may still change: nothing has gone to the PMR yet
+#: (the PMR first hears of an order when it enters processing).
+ORDER_DATE_EDITABLE = frozenset({Order.Status.DRAFT, Order.Status.PENDING})
+#: Image states that show the AI step has worked on an image.
+_AI_TOUCHED = frozenset({Image.Status.ANALYZED, Image.Status.PROCESSED, Image.Status.SYNCED})
+#: Order statuses in which the AI step has started (or the order is closed).
+_AI_STARTED = frozenset(
+    {
+        Order.Status.PROCESSING,
+        Order.Status.NEEDS_REVIEW,
+        Order.Status.COMPLETED,
+        Order.Status.CANCELLED,
+    }
+)
+
+
+def ai_started(order: Order) -> bool:
+    """Has the AI step begun on this order? Then its preset is settled (one query at most).
+
+    A preset change after that would leave the order half done one way, half the
+    other; reprocessing (``ai_processing.services.reprocess_order``) is the way then.
+    """
+    return (
+        order.status in _AI_STARTED
+        or order.ai_processed
+        or Image.objects.filter(order_id=order.pk)
+        .filter(Q(status__in=_AI_TOUCHED) | Q(ai_analyzed=True))
+        .exists()
+    )
+
+
+def order_date_editable(order: Order) -> bool:
+    return order.status in ORDER_DATE_EDITABLE
 
 
 @transaction.atomic
 def update_order(order: Order, *, actor: Any, **changes: Any) -> Order:
-    """Edit an order's details; refused on closed orders and for unknown fields."""
+    """Edit an order's details; refused on closed orders and for unknown fields.
+
+    The order date only while nothing went to the PMR (draft, pending); the preset
+    only until the AI step has started (``ai_started``). Each refusal is an
+    ``OrderError`` with a sentence.
+    """
     unknown = set(changes) - EDITABLE_ORDER_FIELDS
     if unknown:
         raise OrderError(f"These fields cannot be edited: {', '.join(sorted(unknown))}.")
@@ -195,15 +255,29 @@ def update_order(order: Order, *, actor: Any, **changes: Any) -> Order:
     _require(actor, access.Action.CHANGE, locked)
     if locked.is_closed:
         raise OrderError(
-            f"Order {locked.order_ref} is {locked.status} and can no longer be edited."
+            f"Order {locked.order_ref} is {locked.get_status_display().lower()} "
+            "and can no longer be edited."
         )
     changed = {}
     for field, value in changes.items():
         if field == "customer_email":
             value = (value or "").strip().lower()
+        if field == "customer_name":
+            value = (value or "").strip()
         if getattr(locked, field) != value:
-            setattr(locked, field, value)
             changed[field] = value
+    if "order_date" in changed and not order_date_editable(locked):
+        raise OrderError(
+            f"The order date of {locked.order_ref} can no longer change: the order is "
+            f"{locked.get_status_display().lower()} and the PMR has been told its date."
+        )
+    if "preset" in changed and ai_started(locked):
+        raise OrderError(
+            f"Order {locked.order_ref} has started AI processing; its preset can no longer "
+            "change. Reprocess it with another preset instead."
+        )
+    for field, value in changed.items():
+        setattr(locked, field, value)
     if not changed:
         return locked
     locked.save(update_fields=[*changed, "updated_at"])

@@ -145,6 +145,11 @@ _DASHBOARD_RESPONSE = inline_serializer(
         "activity": serializers.ListField(
             child=serializers.DictField(), help_text="The latest timeline entries (15)."
         ),
+        "attention": serializers.DictField(
+            help_text='The "Needs attention" panel: `items` (each `key`, `level` '
+            "error/warning/action, `text`, `links` [{label, url}]), `orders` (how many "
+            "orders need attention) and `orders_capped`."
+        ),
     },
 )
 
@@ -156,8 +161,9 @@ class DashboardView(APIView):
 
     @extend_schema(
         summary="The dashboard's live content (polling fallback of ws/dashboard/)",
-        description="Counters by status, newest open orders and latest activity of the "
-        "orders the user may see; the same object the WebSocket `ws/dashboard/` sends.",
+        description="Counters by status, newest open orders, latest activity and what needs "
+        "attention, for the orders the user may see; the same object the WebSocket "
+        "`ws/dashboard/` sends.",
         responses=_DASHBOARD_RESPONSE,
     )
     def get(self, request) -> Response:

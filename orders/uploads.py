@@ -102,13 +102,9 @@ def create_upload(order: Order, *, actor: Any, filename: Any, size: Any) -> Uplo
     """
     if not access.can(actor, access.Action.UPLOAD, order):
         raise PermissionDenied(f"You may not add images to order {order.order_ref}.")
-    if order.is_closed:
-        raise UploadError(
-            f"Order {order.order_ref} is {order.get_status_display().lower()}; "
-            "no images can be added.",
-            status=409,
-            code="order_closed",
-        )
+    refused = order.images_refused_because()
+    if refused:
+        raise UploadError(refused, status=409, code="order_closed")
     if not isinstance(filename, str) or not filename.strip():
         raise UploadError("A file name is required.", code="filename_missing")
     if len(filename) > MAX_FILENAME_CHARS:
@@ -231,11 +227,9 @@ def append_chunk(upload: Upload, *, offset: int, data: bytes, actor: Any) -> Chu
                     f"The chunk goes past the declared size of {locked.size} bytes.",
                     code="chunk_past_end",
                 )
-            if order.is_closed:
-                raise OrderError(
-                    f"Order {order.order_ref} is {order.get_status_display().lower()}; "
-                    "no images can be added."
-                )
+            refused = order.images_refused_because()
+            if refused:
+                raise OrderError(refused)
             _write_at(path, offset, data)
             locked.offset = offset + len(data)
             if locked.offset == locked.size:

@@ -8,6 +8,13 @@ urlpatterns = [
     path("orders/new/", views.order_create, name="order_create"),
     path("orders/<str:order_ref>/", views.order_detail, name="order_detail"),
     path("orders/<str:order_ref>/images.json", views.order_images_json, name="order_images_json"),
+    path("orders/<str:order_ref>/edit/", views.order_edit, name="order_edit"),
+    path("orders/<str:order_ref>/cancel/", views.order_cancel, name="order_cancel"),
+    path(
+        "orders/<str:order_ref>/actions/",
+        views.order_actions_fragment,
+        name="order_actions_fragment",
+    ),
     path(
         "orders/<str:order_ref>/images/<int:image_id>/thumbnail",
         views.image_file,

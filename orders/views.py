@@ -28,9 +28,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from events.models import Event
 
-from . import access, live, selectors, services, uploads
+from . import access, attention, guidance, live, selectors, services, uploads
 from .exceptions import OrderError
-from .forms import NewOrderForm, OrderFilterForm
+from .forms import CancelOrderForm, NewOrderForm, OrderDetailsForm, OrderFilterForm
 from .models import Image, Order
 
 #: Largest JSON body accepted when an upload is opened.
@@ -153,10 +153,14 @@ def home(request):
     orders = selectors.open_orders(request.user)
     activity = selectors.describe_events(selectors.recent_activity(request.user))
     open_count = sum(n for value, _label, n in counters if value not in Order.CLOSED)
+    report = attention.collect(request.user)
+    for order in orders:
+        order.attention = report.flags.get(order.pk, "")
     return render(
         request,
         "orders/home.html",
         {
+            "attention": report,
             "orders": orders,
             "open_count": open_count,
             "activity": activity,
@@ -250,10 +254,12 @@ def order_detail(request, order_ref: str):
         decorate_image(image, base)
     timeline = selectors.describe_events(selectors.timeline(order))
     can_upload = access.can(request.user, access.Action.UPLOAD, order)
+    images_refused = order.images_refused_because()
     return render(
         request,
         "orders/order_detail.html",
         {
+            **_actions_context(request, order),
             "order": order,
             "images": images,
             "images_after": after_id,
@@ -266,8 +272,10 @@ def order_detail(request, order_ref: str):
             "timeline": timeline,
             "can_change": access.can(request.user, access.Action.CHANGE, order),
             "can_process": access.can(request.user, access.Action.PROCESS, order),
-            "can_upload": can_upload and not order.is_closed,
-            "upload_closed": can_upload and order.is_closed,
+            "can_upload": can_upload and not images_refused,
+            # Why the drop zone is missing, for everyone who sees the page.
+            "upload_refused": images_refused
+            or ("" if can_upload else "Your role does not add images to this order."),
             "chunk_bytes": settings.UPLOAD_CHUNK_BYTES,
             "max_file_bytes": settings.INGEST_MAX_FILE_BYTES,
         },
@@ -426,3 +434,107 @@ def upload_detail(request, order_ref: str, upload_id):
     data = request.read(limit + 1)
     result = uploads.append_chunk(upload, offset=offset, data=data, actor=request.user)
     return _upload_response(result.upload)
+
+
+# --- the order page's actions: edit details, cancel ----------------------------------------------
+
+
+def _actions_context(request, order: Order) -> dict[str, Any]:
+    """What the order page's "What happens next" box needs (templates/orders/includes/
+    order_actions.html); the AI actions come from ``{% ai_order_panel %}``."""
+    user = request.user
+    return {
+        "next_step": guidance.next_step(order),
+        "can_edit": access.can(user, access.Action.CHANGE, order),
+        "edit_refused": services.edit_refused_because(order),
+        "can_cancel": access.can(user, access.Action.CANCEL, order),
+        "cancel_refused": services.cancel_refused_because(order),
+    }
+
+
+@login_required
+@require_GET
+def order_actions_fragment(request, order_ref: str):
+    """The "What happens next" box alone, for the page's script to refresh it when the
+    order's state changes (static/js/order_actions.js)."""
+    order = _visible_order(request, order_ref, "event", "preset")
+    response = render(
+        request,
+        "orders/includes/order_actions.html",
+        {**_actions_context(request, order), "order": order},
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _acting_order(request, order_ref: str, action: access.Action, verb: str) -> Order:
+    """The order, if visible (else 404), and if the user may ``action`` it (else 403)."""
+    order = _visible_order(request, order_ref, "event", "preset")
+    if not access.can(request.user, action, order):
+        raise PermissionDenied(f"You may not {verb} order {order.order_ref}.")
+    return order
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def order_edit(request, order_ref: str):
+    """Edit the order's details (``services.update_order``; it checks again)."""
+    order = _acting_order(request, order_ref, access.Action.CHANGE, "edit")
+    refused = services.edit_refused_because(order)
+    form = OrderDetailsForm(
+        request.POST or None,
+        order=order,
+        date_editable=services.order_date_editable(order),
+        preset_editable=not services.ai_started(order),
+    )
+    if request.method == "POST" and not refused and form.is_valid():
+        try:
+            services.update_order(order, actor=request.user, **form.changes())
+        except OrderError as exc:  # changed meanwhile (e.g. processing started)
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"The details of order {order.order_ref} are saved.")
+            return redirect("order_detail", order_ref=order.order_ref)
+    if request.method == "POST" and refused:
+        form.add_error(None, refused)
+    return render(
+        request,
+        "orders/order_edit.html",
+        {"order": order, "form": form, "refused": refused},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def order_cancel(request, order_ref: str):
+    """Cancel the order, after a confirmation page (``services.change_order_status``)."""
+    order = _acting_order(request, order_ref, access.Action.CANCEL, "cancel")
+    refused = services.cancel_refused_because(order)
+    form = CancelOrderForm(request.POST or None)
+    if request.method == "POST":
+        if refused:
+            messages.error(request, refused)
+            return redirect("order_detail", order_ref=order.order_ref)
+        if form.is_valid():
+            reason = form.cleaned_data["reason"].strip() or "cancelled on the order page"
+            try:
+                services.change_order_status(
+                    order, Order.Status.CANCELLED, actor=request.user, reason=reason
+                )
+            except OrderError:  # it moved on meanwhile
+                order.refresh_from_db()
+                messages.error(
+                    request,
+                    services.cancel_refused_because(order)
+                    or f"Order {order.order_ref} could not be cancelled; try again.",
+                )
+            else:
+                messages.success(request, f"Order {order.order_ref} is cancelled.")
+            return redirect("order_detail", order_ref=order.order_ref)
+    return render(
+        request,
+        "orders/order_cancel.html",
+        {"order": order, "form": form, "refused": refused},
+        status=400 if form.is_bound else 200,
+    )

@@ -49,10 +49,17 @@ def redis_client() -> redis.Redis:
     return client_for(settings.REDIS_URL)
 
 
+def _circuit_changed(name: str, state: str) -> None:
+    from .attention import circuit_changed
+
+    circuit_changed(name, state)
+
+
 def breaker() -> CircuitBreaker:
     return CircuitBreaker(
         redis_client(),
         failures=settings.PMR_BREAKER_FAILURES,
         cooldown=settings.PMR_BREAKER_COOLDOWN_SECONDS,
         prefix="rkh:pmr:breaker",
+        on_change=_circuit_changed,  # the dashboard's "Needs attention" shows it at once
     )

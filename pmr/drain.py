@@ -35,6 +35,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from orders import attention
 from orders import services as order_services
 from orders.models import Image, Order
 from pmr.clients import PMRError, PMRNetworkError
@@ -435,13 +436,15 @@ def _postpone(order_id: int, until: datetime) -> None:
 def _set_waiting(order_id: int, reason: str | None) -> None:
     """Offline mode on (the PMR cannot be reached) or off (rows move again)."""
     if reason is None:
-        OrderDelivery.objects.filter(order_id=order_id, waiting_since__isnull=False).update(
+        moved = OrderDelivery.objects.filter(order_id=order_id, waiting_since__isnull=False).update(
             waiting_since=None
         )
     else:
-        OrderDelivery.objects.filter(order_id=order_id, waiting_since__isnull=True).update(
+        moved = OrderDelivery.objects.filter(order_id=order_id, waiting_since__isnull=True).update(
             waiting_since=timezone.now(), last_error=reason
         )
+    if moved:  # no timeline entry marks it: tell the dashboards' "Needs attention"
+        transaction.on_commit(attention.changed, robust=True)
 
 
 def _finish(row: OutboxEntry) -> None:

@@ -72,6 +72,10 @@ class OutboxEntry(models.Model):
                 name="pmr_outbox_due",
                 condition=models.Q(state="pending"),
             ),
+            # The dashboard's "Needs attention": refused writes, found without a scan.
+            models.Index(
+                fields=["id"], name="pmr_outbox_failed", condition=models.Q(state="failed")
+            ),
         ]
 
     def __str__(self) -> str:
@@ -117,6 +121,14 @@ class OrderDelivery(models.Model):
     class Meta:
         verbose_name = "PMR delivery"
         verbose_name_plural = "PMR deliveries"
+        indexes = [
+            # The dashboard's "Needs attention": orders waiting for the PMR (offline mode).
+            models.Index(
+                fields=["waiting_since"],
+                name="pmr_delivery_waiting",
+                condition=models.Q(waiting_since__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"PMR delivery of order {self.order_id}"

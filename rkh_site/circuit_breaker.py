@@ -7,10 +7,18 @@ one that wins a ``SET NX`` probe token (which expires, so a crashed prober does
 not wedge it), may try; success closes the circuit, failure opens it again for
 another cool-down. Counting and opening happen in one Lua script, so workers
 racing on failures cannot lose a count. Plain redis-py, no Django.
+
+``on_change(name, state)``, if given, hears the two moments people care about:
+"open" when the failure that opens the circuit is counted (once, not again on
+every failed probe) and "closed" when a success clears an opened circuit. The
+dashboard's "Needs attention" panel listens (through ``orders.attention``), so
+an outage shows at once. ``state()`` carries ``down_since``: when the circuit
+first opened, kept across failed probes until a success closes it.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -18,11 +26,14 @@ from typing import Any
 
 import redis
 
+log = logging.getLogger(__name__)
+
 # KEYS[1] state hash; ARGV: threshold, now. Returns the failure count.
 _RECORD_FAILURE = """
 local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
 if failures >= tonumber(ARGV[1]) then
   redis.call('HSET', KEYS[1], 'opened_at', ARGV[2])
+  redis.call('HSETNX', KEYS[1], 'down_since', ARGV[2])
 end
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
 return failures
@@ -39,8 +50,10 @@ class CircuitBreaker:
         probe_timeout: float | None = None,
         prefix: str = "rkh:ai:breaker",
         clock: Callable[[], float] = time.time,
+        on_change: Callable[[str, str], None] | None = None,
     ) -> None:
         self.client = client
+        self.on_change = on_change
         self.failures = failures
         self.cooldown = cooldown
         self.probe_timeout = probe_timeout or max(cooldown, 30.0)
@@ -54,11 +67,27 @@ class CircuitBreaker:
     def _probe_key(self, name: str) -> str:
         return f"{self.prefix}:{name}:probe"
 
-    def _read(self, name: str) -> tuple[int, float | None]:
+    def _read_all(self, name: str) -> tuple[int, float | None, float | None]:
         raw = self.client.hgetall(self._key(name))
         failures = int(raw.get(b"failures", 0))
-        opened = raw.get(b"opened_at")
-        return failures, (float(opened) if opened is not None else None)
+        opened, since = raw.get(b"opened_at"), raw.get(b"down_since")
+        return (
+            failures,
+            float(opened) if opened is not None else None,
+            float(since) if since is not None else None,
+        )
+
+    def _read(self, name: str) -> tuple[int, float | None]:
+        failures, opened_at, _since = self._read_all(name)
+        return failures, opened_at
+
+    def _changed(self, name: str, state: str) -> None:
+        if self.on_change is None:
+            return
+        try:
+            self.on_change(name, state)
+        except Exception:  # a listener must never break the call it watches
+            log.warning("Circuit breaker listener failed for %s", name, exc_info=True)
 
     def allow(self, name: str) -> bool:
         """Whether a call to ``name`` may go ahead now (in half-open: only the probe's)."""
@@ -77,8 +106,11 @@ class CircuitBreaker:
     def record_success(self, name: str) -> None:
         """Close the circuit: forget the failures and free the probe token."""
         with self.client.pipeline(transaction=True) as pipe:
+            pipe.hexists(self._key(name), "opened_at")
             pipe.delete(self._key(name), self._probe_key(name))
-            pipe.execute()
+            was_open, _deleted = pipe.execute()
+        if was_open:
+            self._changed(name, "closed")
 
     def record_failure(self, name: str) -> int:
         """Count one failure (opening, or re-opening after a failed probe); returns the count."""
@@ -87,6 +119,8 @@ class CircuitBreaker:
             self._record_failure(keys=[self._key(name)], args=[self.failures, self.clock(), keep])
         )
         self.client.delete(self._probe_key(name))
+        if count == self.failures:
+            self._changed(name, "open")
         return count
 
     def release(self, name: str) -> None:
@@ -94,10 +128,12 @@ class CircuitBreaker:
         self.client.delete(self._probe_key(name))
 
     def state(self, name: str) -> dict[str, Any]:
-        """``{"state": closed|open|half_open, "failures", "retry_in"}`` for a status page."""
-        failures, opened_at = self._read(name)
+        """``{"state": closed|open|half_open, "failures", "retry_in"}`` for a status page;
+        an open or half-open circuit also has ``down_since`` (epoch seconds)."""
+        failures, opened_at, down_since = self._read_all(name)
         if opened_at is None or failures < self.failures:
             return {"provider": name, "state": "closed", "failures": failures, "retry_in": 0}
+        since = down_since if down_since is not None else opened_at
         remaining = self.cooldown - (self.clock() - opened_at)
         if remaining > 0:
             return {
@@ -105,6 +141,7 @@ class CircuitBreaker:
                 "state": "open",
                 "failures": failures,
                 "retry_in": round(remaining, 1),
+                "down_since": since,
             }
         probing = bool(self.client.exists(self._probe_key(name)))
         return {
@@ -113,4 +150,5 @@ class CircuitBreaker:
             "failures": failures,
             "retry_in": 0,
             "probing": probing,
+            "down_since": since,
         }

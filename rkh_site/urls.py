@@ -22,5 +22,7 @@ urlpatterns = [
     path("analytics/", include("analytics.urls")),
     path("review/", include("ai_processing.urls")),
     path("pmr/", include("pmr.urls")),
+    # The order page's AI actions (retry, reprocess) live with the AI step.
+    path("orders/", include("ai_processing.order_urls")),
     path("", include("orders.urls")),
 ]

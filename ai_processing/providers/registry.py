@@ -86,6 +86,12 @@ def build_providers(
     return providers
 
 
+def _circuit_changed(name: str, state: str) -> None:
+    from ..attention import circuit_changed
+
+    circuit_changed(name, state)
+
+
 def chain_from_settings() -> ProviderChain:
     """The chain of ``settings.AI_PROVIDERS``, with the Redis breaker and cache."""
     from django.conf import settings
@@ -102,6 +108,7 @@ def chain_from_settings() -> ProviderChain:
             client,
             failures=settings.AI_BREAKER_FAILURES,
             cooldown=settings.AI_BREAKER_COOLDOWN_SECONDS,
+            on_change=_circuit_changed,  # the dashboard's "Needs attention" shows it at once
         ),
         cache=ResultCache(client, ttl=settings.AI_CACHE_TTL_SECONDS),
     )

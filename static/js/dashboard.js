@@ -1,4 +1,4 @@
-/* Dashboard: counters, open orders and recent activity follow the orders live.
+/* Dashboard: counters, open orders, recent activity and "Needs attention" follow live.
  *
  * The server sends the dashboard's whole content as one snapshot (on connect, then whenever
  * something the user may see changed, at most every half second): ws/dashboard/, or
@@ -53,7 +53,11 @@
     tr.appendChild(cell(el("a", { href: row.url }, row.ref)));
     tr.appendChild(cell(row.event));
     tr.appendChild(cell(row.customer));
-    tr.appendChild(cell(el("span", { class: "badge status-" + row.status }, row.status_label)));
+    var status = cell(el("span", { class: "badge status-" + row.status }, row.status_label));
+    if (row.attention) {
+      status.appendChild(el("span", { class: "attention-flag", "data-testid": "attention-flag" }, row.attention));
+    }
+    tr.appendChild(status);
     tr.appendChild(cell(progress(row)));
     tr.appendChild(cell(row.assigned_to || "—"));
     return tr;
@@ -101,6 +105,27 @@
     byId("dashboard-open-count").textContent = String(snapshot.open_count);
   }
 
+  /* "Needs attention": the panel's items and the counter (templates/orders/includes/attention.html). */
+  function attentionItem(item) {
+    var li = el("li", { class: "level-" + item.level, "data-key": item.key }, item.text);
+    (item.links || []).forEach(function (link) {
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(el("a", { href: link.url }, link.label));
+    });
+    return li;
+  }
+
+  function applyAttention(attention) {
+    var list = byId("attention-items");
+    if (!attention || !list) return;
+    replaceChildren(list, attention.items.map(attentionItem));
+    list.hidden = !attention.items.length;
+    byId("attention-none").hidden = !!attention.items.length;
+    setCount("count-attention", attention.orders + (attention.orders_capped ? "+" : ""));
+    var counter = byId("attention-counter");
+    if (counter) counter.classList.toggle("attention-count", attention.orders > 0);
+  }
+
   function apply(snapshot) {
     if (snapshot.type !== "dashboard") return;
     setCount("count-total", snapshot.total);
@@ -115,6 +140,7 @@
     replaceChildren(byId("dashboard-activity"), snapshot.activity.map(activityItem));
     byId("dashboard-activity").hidden = !snapshot.activity.length;
     byId("dashboard-no-activity").hidden = !!snapshot.activity.length;
+    applyAttention(snapshot.attention);
   }
 
   var pollUrl = root.getAttribute("data-poll-url");

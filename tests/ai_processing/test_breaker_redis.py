@@ -158,3 +158,36 @@ def test_a_lost_probe_token_expires(prefix, clock):
     assert not b.allow("runware")
     time.sleep(0.15)  # the prober died without a verdict; its token runs out
     assert b.allow("runware")
+
+
+def test_listener_hears_the_circuit_open_once_and_close(prefix, clock):
+    heard: list[tuple[str, str]] = []
+    b = breaker(prefix, clock, on_change=lambda name, state: heard.append((name, state)))
+    b.record_failure("runware")
+    b.record_failure("runware")
+    assert heard == []
+    b.record_failure("runware")
+    assert heard == [("runware", "open")]
+    opened = b.state("runware")["down_since"]
+    clock.now += 61  # half-open; the probe fails: open again, but it was down all along
+    assert b.allow("runware")
+    b.record_failure("runware")
+    state = b.state("runware")
+    assert state["state"] == "open"
+    assert state["down_since"] == opened
+    assert heard == [("runware", "open")]
+    b.record_success("runware")
+    b.record_success("runware")  # closed already: nothing to hear
+    assert heard == [("runware", "open"), ("runware", "closed")]
+    assert "down_since" not in b.state("runware")
+
+
+def test_a_failing_listener_does_not_break_the_call(prefix, clock):
+    def deaf(name: str, state: str) -> None:
+        raise RuntimeError("listener down")
+
+    b = breaker(prefix, clock, failures=1, on_change=deaf)
+    assert b.record_failure("gemini") == 1
+    assert b.state("gemini")["state"] == "open"
+    b.record_success("gemini")
+    assert b.state("gemini")["state"] == "closed"

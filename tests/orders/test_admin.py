@@ -299,3 +299,29 @@ def test_audit_history_is_closed_to_non_staff(client, users, orders):
     response = client.get(url)
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_a_processing_orders_date_is_shown_not_offered_in_the_admin(client, users, orders):
+    """The PMR has the date once the order is processing (services.update_order refuses a
+    change): the admin shows it read-only, and the other fields still save."""
+    client.force_login(users["Manager"])
+    order = orders["other"]
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.PROCESSING)
+    page = client.get(f"{CHANGELIST}{order.pk}/change/")
+    assert "order_date" not in page.context["adminform"].form.fields
+    data = {
+        "event": order.event.pk,
+        "assigned_to": "",
+        "customer_name": "Edited while processing",
+        "customer_email": "",
+        "order_date_0": "2020-01-01",  # ignored: not a field of the form any more
+        "order_date_1": "00:00:00",
+        "notes": "",
+        "metadata": "{}",
+        **inline_management_data(order),
+    }
+    response = client.post(f"{CHANGELIST}{order.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    stored = Order.objects.get(pk=order.pk)
+    assert stored.customer_name == "Edited while processing"
+    assert stored.order_date == order.order_date

@@ -103,7 +103,7 @@ def test_closed_order_has_no_drop_zone(user_client, own_order):
     Order.objects.filter(pk=own_order.pk).update(status=Order.Status.COMPLETED)
     html = user_client.get(f"/orders/{own_order.order_ref}/").content.decode()
     assert 'id="dropzone"' not in html
-    assert "no more images can be added" in html
+    assert "no images can be added" in html
 
 
 # --- image files --------------------------------------------------------------------------
