@@ -32,7 +32,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 #: The name the installed app goes by; the short one fits under a home-screen icon.
 APP_NAME = "RKH Photo Orders"
@@ -129,7 +129,7 @@ def service_worker(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe  # HEAD too: the offline page asks with HEAD whether the site answers again
 def offline(request: HttpRequest) -> HttpResponse:
     """What the service worker shows instead of the browser's error when a page cannot load.
 

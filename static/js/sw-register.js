@@ -11,6 +11,14 @@ if (script && "serviceWorker" in navigator && window.isSecureContext) {
     // updateViaCache "none": the browser checks the worker's parts past its HTTP cache too.
     navigator.serviceWorker
       .register(url, { scope: "/", updateViaCache: "none" })
+      .then(() => navigator.serviceWorker.ready)
+      .then((registration) => {
+        // Loaded while the worker was installing: ask it to take this page over now, so the
+        // offline page works from the first visit, not from the next one.
+        if (!navigator.serviceWorker.controller && registration.active) {
+          registration.active.postMessage({ type: "rkh:claim" });
+        }
+      })
       .catch(() => {
         /* refused (e.g. storage off): the site works without it */
       });

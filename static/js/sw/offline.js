@@ -77,6 +77,12 @@
     );
   });
 
+  // A page that loaded while this worker was still installing is not controlled (claim() in
+  // activate came before it existed): sw-register.js asks, and the worker takes it over.
+  self.addEventListener("message", function (event) {
+    if (event.data && event.data.type === "rkh:claim") event.waitUntil(self.clients.claim());
+  });
+
   function offlinePage() {
     return caches.open(CACHE).then(function (cache) {
       return cache.match(OFFLINE_URL, { ignoreVary: true }).then(function (response) {
