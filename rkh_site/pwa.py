@@ -15,6 +15,7 @@ Everything answered here is public: none of it depends on who asks.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
@@ -86,7 +87,19 @@ def precache_urls() -> list[str]:
 
 def offline_page_html(request: HttpRequest) -> str:
     """The offline page as everyone gets it (rendered as for an anonymous visitor)."""
-    return render_to_string("pwa/offline.html", _anonymous_context(), request=request)
+    return render_to_string(
+        "pwa/offline.html", _anonymous_context(), request=_as_anonymous(request)
+    )
+
+
+def _as_anonymous(request: HttpRequest) -> HttpRequest:
+    """The request as if nobody were signed in (a shallow copy: the caller's is untouched).
+
+    Templates and context processors that look at ``request.user`` then see nobody too.
+    """
+    anonymous = copy.copy(request)
+    anonymous.user = AnonymousUser()
+    return anonymous
 
 
 def _anonymous_context() -> dict[str, Any]:
@@ -136,7 +149,7 @@ def offline(request: HttpRequest) -> HttpResponse:
     Public and the same for everyone (the worker fetches it without cookies), so it
     may sit in the device's cache.
     """
-    response = render(request, "pwa/offline.html", _anonymous_context())
+    response = render(_as_anonymous(request), "pwa/offline.html", _anonymous_context())
     patch_cache_control(response, public=True, max_age=3600)
     return response
 

@@ -99,6 +99,10 @@ def test_offline_page_is_public_and_personal_data_free(client, users, make_order
     assert "No connection" in text
     assert "continue by themselves" in text  # queued uploads go on when it comes back
     assert "/static/css/app.css" in text
+    # The page asks with HEAD whether the site answers again.
+    head = client.head("/offline/")
+    assert (head.status_code, head.content) == (200, b"")
+    assert client.post("/offline/").status_code == 405
 
     # Signed in, with an order: the page is the same, names nobody, links nothing private.
     user = users[USER]

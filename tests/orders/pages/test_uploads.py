@@ -507,9 +507,7 @@ def test_a_bad_client_id_is_400(user_client, upload_api, own_order, bad):
     assert not Upload.objects.exists()
 
 
-def test_discarding_an_upload_stops_it_and_drops_its_bytes(
-    client, users, upload_api, own_order
-):
+def test_discarding_an_upload_stops_it_and_drops_its_bytes(client, users, upload_api, own_order):
     client.force_login(users["User"])
     data = payload(1500)
     upload_id = _open(upload_api, own_order, data)
