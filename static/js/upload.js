@@ -319,7 +319,10 @@
       .then(function (queue) {
         if (!queue) return undefined;
         return queue.put(recordOf(item), item.file).then(
-          function () { item.persisted = true; },
+          function () {
+            item.persisted = true;
+            updateNote(); // "kept, also if this page is reloaded"
+          },
           function (error) {
             item.persisted = false;
             storageProblem(error);
