@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import access, intake
@@ -94,11 +95,34 @@ def max_chunk_bytes() -> int:
     return settings.UPLOAD_CHUNK_BYTES
 
 
-def create_upload(order: Order, *, actor: Any, filename: Any, size: Any) -> Upload:
+@dataclass(frozen=True)
+class Opened:
+    """What ``open_upload`` answered: the upload, and whether this request made it."""
+
+    upload: Upload
+    created: bool
+
+
+def create_upload(
+    order: Order, *, actor: Any, filename: Any, size: Any, upload_id: Any = None
+) -> Upload:
+    """``open_upload``, for callers that only need the upload."""
+    return open_upload(order, actor=actor, filename=filename, size=size, upload_id=upload_id).upload
+
+
+def open_upload(
+    order: Order, *, actor: Any, filename: Any, size: Any, upload_id: Any = None
+) -> Opened:
     """Open an upload of one file of ``size`` bytes for ``order``.
 
     Refuses up front what intake would refuse anyway (empty or oversize files),
     so the client does not send 100 MB to hear "too large".
+
+    ``upload_id`` (optional) is a UUID the client chose for this upload. It makes
+    the create safe to repeat: a browser that kept the id but lost the answer
+    (reloaded, went offline) asks again with the same id and gets the same
+    upload, with its offset, instead of leaving an orphan that would hold the
+    order back until the stale-upload task stops it.
     """
     if not access.can(actor, access.Action.UPLOAD, order):
         raise PermissionDenied(f"You may not add images to order {order.order_ref}.")
@@ -124,17 +148,97 @@ def create_upload(order: Order, *, actor: Any, filename: Any, size: Any) -> Uplo
         raise UploadError(
             f"File is larger than the {_mb(limit)} limit ({_mb(size)}).", code="file_too_large"
         )
-    upload = Upload(
-        order=order, created_by=actor, filename=intake.display_name(filename), size=size
-    )
+    name = intake.display_name(filename)
+    wanted = _client_upload_id(upload_id)
+    if wanted is not None:
+        existing = _existing_upload(wanted, order=order, actor=actor, filename=name, size=size)
+        if existing is not None:
+            return Opened(existing, created=False)
+    upload = Upload(order=order, created_by=actor, filename=name, size=size)
+    if wanted is not None:
+        upload.pk = wanted
     path = part_path(upload)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o640, exist_ok=False)
     try:
-        upload.save(force_insert=True)
+        path.touch(mode=0o640, exist_ok=False)
+    except FileExistsError:  # the same id, sent twice at once: the other request made it
+        if wanted is None:
+            raise
+        existing = _existing_upload(wanted, order=order, actor=actor, filename=name, size=size)
+        if existing is not None:
+            return Opened(existing, created=False)
+        raise _id_taken() from None
+    try:
+        with transaction.atomic():
+            upload.save(force_insert=True)
+    except IntegrityError:
+        path.unlink(missing_ok=True)
+        raise _id_taken() from None
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+    return Opened(upload, created=True)
+
+
+def _client_upload_id(raw: Any) -> uuid.UUID | None:
+    """The client's chosen upload id as a UUID, ``None`` when it sent none."""
+    if raw is None:
+        return None
+    try:
+        if not isinstance(raw, str):
+            raise ValueError(raw)
+        return uuid.UUID(raw)
+    except ValueError:
+        raise UploadError(
+            "The upload id must be a UUID such as 0b9e7c1a-3f2d-4c5e-9a8b-7c6d5e4f3a2b.",
+            code="upload_id_invalid",
+        ) from None
+
+
+def _existing_upload(
+    upload_id: uuid.UUID, *, order: Order, actor: Any, filename: str, size: int
+) -> Upload | None:
+    """The caller's upload ``upload_id`` of this file, if it exists (any status).
+
+    An id that exists for anything else (another person, order or file) is refused:
+    the client made a mistake, and must not get someone else's upload.
+    """
+    found = Upload.objects.select_related("image").filter(pk=upload_id).first()
+    if found is None:
+        return None
+    if (
+        found.order_id != order.pk
+        or found.created_by_id != actor.pk
+        or found.filename != filename
+        or found.size != size
+    ):
+        raise _id_taken()
+    return found
+
+
+def _id_taken() -> UploadError:
+    return UploadError(
+        "This upload id is already used for another file; choose a new one.",
+        status=409,
+        code="upload_id_taken",
+    )
+
+
+def discard_upload(upload: Upload) -> Upload:
+    """Stop an open upload at its owner's request (tus "termination"): the bytes go.
+
+    A finished upload is an image by now and stays (remove the image instead); a
+    stopped one stays stopped. Either way the answer is the upload as it stands.
+    """
+    if upload.status == Upload.Status.COMPLETE:
+        raise UploadError(
+            "This upload is complete; its file is an image of the order now.",
+            status=409,
+            code="upload_complete",
+        )
+    if upload.status == Upload.Status.OPEN:
+        abort(upload)
+    upload.refresh_from_db()
     return upload
 
 

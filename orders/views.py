@@ -384,7 +384,11 @@ def _upload_response(upload, status: int = 200) -> JsonResponse:
 @require_POST
 @_json_errors
 def upload_create(request, order_ref: str):
-    """Open an upload: JSON ``{filename, size}`` → 201 ``{id, offset: 0, chunk_size}``."""
+    """Open an upload: JSON ``{filename, size}`` → 201 ``{id, offset: 0, chunk_size}``.
+
+    With ``id`` (a UUID the client chose) the create may be repeated: the same id
+    answers the same upload (200, with its offset) instead of opening another.
+    """
     order = _upload_order(request, order_ref)
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -401,19 +405,26 @@ def upload_create(request, order_ref: str):
     missing = [key for key in ("filename", "size") if key not in body]
     if missing:
         return json_error(400, f"Missing field(s): {', '.join(missing)}.", "field_missing")
-    upload = uploads.create_upload(
-        order, actor=request.user, filename=body["filename"], size=body["size"]
+    opened = uploads.open_upload(
+        order,
+        actor=request.user,
+        filename=body["filename"],
+        size=body["size"],
+        upload_id=body.get("id"),
     )
-    response = _upload_response(upload, status=201)
+    upload = opened.upload
+    # 200: the client repeated a create it had sent before (same id): here is where it stands.
+    response = _upload_response(upload, status=201 if opened.created else 200)
     response["Location"] = reverse("upload_detail", args=[order.order_ref, upload.pk])
     return response
 
 
 @json_login_required
-@require_http_methods(["GET", "HEAD", "PATCH"])
+@require_http_methods(["GET", "HEAD", "PATCH", "DELETE"])
 @_json_errors
 def upload_detail(request, order_ref: str, upload_id):
-    """GET/HEAD: where the upload stands. PATCH: append the body at ``Upload-Offset``."""
+    """GET/HEAD: where the upload stands. PATCH: append the body at ``Upload-Offset``.
+    DELETE: stop it (the person discarded the file) so the order does not wait for it."""
     order = _upload_order(request, order_ref)
     upload = uploads.get_upload(request.user, order, upload_id)
     if upload is None:
@@ -423,6 +434,8 @@ def upload_detail(request, order_ref: str, upload_id):
         if request.method == "HEAD":
             response.content = b""
         return response
+    if request.method == "DELETE":
+        return _upload_response(uploads.discard_upload(upload))
     offset = uploads.parse_offset(request.headers.get("Upload-Offset"))
     limit = uploads.max_chunk_bytes()
     try:

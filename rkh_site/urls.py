@@ -16,6 +16,9 @@ admin.site.index_title = "Back office"
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("sw.js", pwa.service_worker, name="service_worker"),
+    path("manifest.webmanifest", pwa.manifest, name="manifest"),
+    path("favicon.ico", pwa.favicon, name="favicon"),
+    path("offline/", pwa.offline, name="offline"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("rkh_site.api_urls")),

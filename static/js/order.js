@@ -77,6 +77,8 @@
   }
 
   function applyImage(img) {
+    // Whoever follows images (the upload list: "Ingested", "Rejected: …") hears every status.
+    document.dispatchEvent(new CustomEvent("rkh:image-status", { detail: img }));
     var existing = document.getElementById("image-" + img.id);
     if (existing) {
       if (existing.getAttribute("data-sig") === signature(img)) return false;

@@ -34,7 +34,10 @@ PHOTO_DIRS = (
     Path(__file__).resolve().parents[1] / "data" / "photos",
     Path("/work/shared/data/photos"),
 )
-DONE_OR_REJECTED = re.compile(r"^(done|rejected: .+)$")
+#: Where every row of a finished upload ends: the image's verdict from intake, or "checking"
+#: while it has none yet (no worker runs), or refused at the door.
+ARRIVED_OR_REJECTED = re.compile(r"^(Uploaded, checking…|Ingested|Needs review: .+|Rejected: .+)$")
+CHECKING = "Uploaded, checking…"
 
 
 def photos() -> list[Path]:
@@ -115,24 +118,29 @@ def test_folder_upload_with_progress_rejections_grid_and_preview(
     items = page.get_by_test_id("upload-item")
     expect(items).to_have_count(8)
     for i in range(8):
-        expect(items.nth(i).get_by_test_id("upload-state")).to_have_text(DONE_OR_REJECTED)
+        expect(items.nth(i).get_by_test_id("upload-state")).to_have_text(ARRIVED_OR_REJECTED)
 
     def state_of(name: str):
         return (
             page.get_by_test_id("upload-item").filter(has_text=name).get_by_test_id("upload-state")
         )
 
-    expect(state_of("empty.jpg")).to_have_text("rejected: File is empty (0 bytes).")
+    # Refused at the door: nothing stored.
+    expect(state_of("empty.jpg")).to_have_text("Rejected: File is empty (0 bytes).")
     expect(state_of(f"copy-of-{sources[0].name}")).to_have_text(
-        re.compile(rf"^rejected: Exact duplicate of {re.escape(sources[0].name)}")
+        re.compile(rf"^Rejected: Exact duplicate of {re.escape(sources[0].name)}")
     )
-    expect(state_of("notes.jpg")).to_have_text("done")  # ingest judges the content later
-    for source in sources:
-        expect(state_of(source.name).first).to_have_text("done")
-    expect(page.get_by_test_id("batch-text")).to_have_text("6 of 8 files uploaded · 2 rejected")
     expect(page.locator("#batch-progress")).to_have_js_property("position", 1.0)
     expect(page.get_by_role("button", name="Retry failed")).to_be_hidden()
     expect(page.locator("#upload-announce")).to_contain_text("Upload finished")
+    # Each row follows the image its file became to intake's verdict: the text file named
+    # like a photo arrived fine and is rejected by the real worker, not left as "uploaded".
+    expect(state_of("notes.jpg")).to_have_text(
+        re.compile(r"^Rejected: This is a text file, not a photograph"), timeout=60_000
+    )
+    for source in sources:
+        expect(state_of(source.name).first).to_have_text("Ingested", timeout=60_000)
+    expect(page.get_by_test_id("batch-text")).to_have_text("5 of 8 files uploaded · 3 rejected")
 
     # Stored: all but the empty file and the repeat (ingest may already have judged them).
     stored = Image.objects.filter(order=order, file_size__gt=0, duplicate_of__isnull=True)
@@ -224,7 +232,7 @@ def test_dropped_files_and_folders_are_read_recursively(
         use_inner_text=True,
     )
     for i in range(4):
-        expect(items.nth(i).get_by_test_id("upload-state")).to_have_text("done")
+        expect(items.nth(i).get_by_test_id("upload-state")).to_have_text(CHECKING)
     assert Image.objects.filter(order=order).count() == 4
     assert set(Image.objects.values_list("original_filename", flat=True)) == set(names)
 
@@ -260,7 +268,7 @@ def test_large_file_resumes_from_the_server_offset_after_a_dropped_request(
     page.locator("#file-input").set_input_files(big)
 
     state = page.get_by_test_id("upload-state")
-    expect(state).to_have_text("done", timeout=30_000)
+    expect(state).to_have_text(CHECKING, timeout=30_000)
     chunk = settings.UPLOAD_CHUNK_BYTES
     # 0, 2, 4, 6 (dropped), then it asked the server and resent from 6 MB: never from zero.
     assert dropped == [3 * chunk]
@@ -309,15 +317,15 @@ def test_retry_failed_resends_only_the_failed_files(page: Page, live_server, sig
     chooser.value.set_files(photos()[:3])
 
     states = page.get_by_test_id("upload-state")
-    expect(states.filter(has_text="failed: Sign in first")).to_have_count(1)
-    expect(states.filter(has_text=re.compile("^done$"))).to_have_count(2)
+    expect(states.filter(has_text="Upload failed: Sign in first")).to_have_count(1)
+    expect(states.filter(has_text=CHECKING)).to_have_count(2)
     expect(page.get_by_test_id("batch-text")).to_have_text("2 of 3 files uploaded · 1 failed")
     retry = page.get_by_role("button", name="Retry failed")
     expect(retry).to_be_visible()
     retry.focus()
     page.keyboard.press("Enter")
 
-    expect(states.filter(has_text=re.compile("^done$"))).to_have_count(3)
+    expect(states.filter(has_text=CHECKING)).to_have_count(3)
     expect(retry).to_be_hidden()
     assert len(posts) == 3  # no file was opened twice
     assert patches[refused[0]] == 2  # the failed one went again, from where it was

@@ -37,6 +37,18 @@ def test_an_open_upload_keeps_the_order_pending_until_it_is_stopped(order, add, 
     assert _status(order) == Order.Status.PROCESSING
 
 
+def test_a_discarded_upload_lets_the_order_move_on_at_once(order, add, ingest, manager):
+    """The page's "Discard" (a file the browser no longer has) must not leave the order
+    waiting hours for the stale-upload task."""
+    image = add(order, photos.jpeg(), "a.jpg")
+    pending = uploads.create_upload(order, actor=manager, filename="big.jpg", size=10_000)
+    ingest(image)
+    assert _status(order) == Order.Status.PENDING
+    uploads.discard_upload(pending)
+    assert Upload.objects.get(pk=pending.pk).status == Upload.Status.ABORTED
+    assert _status(order) == Order.Status.PROCESSING
+
+
 def test_a_recent_upload_is_not_stopped(order, manager):
     recent = uploads.create_upload(order, actor=manager, filename="big.jpg", size=10_000)
     assert uploads.abort_stale_uploads() == 0

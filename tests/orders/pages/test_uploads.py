@@ -363,7 +363,7 @@ def test_unknown_upload_id_and_method_are_refused(user_client, upload_api, own_o
     assert user_client.get(f"/orders/{own_order.order_ref}/uploads/not-a-uuid/").status_code == 404
     assert user_client.get(f"/orders/{own_order.order_ref}/uploads/").status_code == 405
     upload_id = _open(upload_api, own_order, payload(10))
-    assert user_client.delete(upload_api.url(own_order, upload_id)).status_code == 405
+    assert user_client.put(upload_api.url(own_order, upload_id)).status_code == 405
 
 
 def test_upload_endpoints_need_the_csrf_token(users, own_order):
@@ -447,3 +447,92 @@ def test_stale_uploads_are_stopped_and_their_bytes_dropped(user_client, upload_a
     # The browser that comes back hears "start again" (410), not a 500.
     response = upload_api.patch(own_order, old_id, payload(1500)[CHUNK:], CHUNK)
     assert response.status_code == 410
+
+
+# --- a create the client may repeat (its own upload id), and discarding an upload -------------
+
+CLIENT_ID = "0b9e7c1a-3f2d-4c5e-9a8b-7c6d5e4f3a2b"
+
+
+def test_create_with_the_clients_id_can_be_repeated(user_client, upload_api, own_order):
+    """A browser that lost the answer (reload, offline) asks again and gets the same upload."""
+    data = payload(2500)
+    body = {"filename": "shoot/IMG_7.JPG", "size": len(data), "id": CLIENT_ID}
+    first = upload_api.create(own_order, body=body)
+    assert first.status_code == 201, first.content
+    assert first.json()["id"] == CLIENT_ID
+    assert first["Location"] == upload_api.url(own_order, CLIENT_ID)
+    assert upload_api.patch(own_order, CLIENT_ID, data[:CHUNK], 0).status_code == 200
+
+    again = upload_api.create(own_order, body=body)
+    assert again.status_code == 200
+    assert (again.json()["id"], again.json()["offset"]) == (CLIENT_ID, CHUNK)
+    assert again["Location"] == upload_api.url(own_order, CLIENT_ID)
+    assert Upload.objects.count() == 1
+
+    for offset in (CHUNK, 2 * CHUNK):
+        done = upload_api.patch(own_order, CLIENT_ID, data[offset : offset + CHUNK], offset)
+    assert done.json()["done"] is True
+    # Repeated after completion: the answer names the image, nothing new is opened.
+    final = upload_api.create(own_order, body=body)
+    assert final.status_code == 200
+    assert final.json()["image"]["id"] == Image.objects.get().pk
+    assert Upload.objects.count() == 1
+
+
+def test_a_clients_id_is_never_someone_elses_upload(
+    client, users, upload_api, own_order, make_order
+):
+    client.force_login(users["User"])
+    body = {"filename": "a.jpg", "size": 100, "id": CLIENT_ID}
+    assert upload_api.create(own_order, body=body).status_code == 201
+    # Another person (here a Manager, who may upload to this order), another order, another
+    # file: the id is taken, and nothing about the upload is answered.
+    client.force_login(users["Manager"])
+    taken = upload_api.create(own_order, body=body)
+    assert (taken.status_code, taken.json()["error"]["code"]) == (409, "upload_id_taken")
+    assert "offset" not in taken.json()
+    client.force_login(users["User"])
+    other_order = make_order(users["User"], customer_name="Other")
+    assert upload_api.create(other_order, body=body).status_code == 409
+    assert upload_api.create(own_order, body={**body, "size": 101}).status_code == 409
+    assert upload_api.create(own_order, body={**body, "filename": "b.jpg"}).status_code == 409
+    assert Upload.objects.count() == 1
+
+
+@pytest.mark.parametrize("bad", ["not-a-uuid", 12, True, ["x"], ""])
+def test_a_bad_client_id_is_400(user_client, upload_api, own_order, bad):
+    response = upload_api.create(own_order, body={"filename": "a.jpg", "size": 10, "id": bad})
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "upload_id_invalid")
+    assert not Upload.objects.exists()
+
+
+def test_discarding_an_upload_stops_it_and_drops_its_bytes(client, users, upload_api, own_order):
+    client.force_login(users["User"])
+    data = payload(1500)
+    upload_id = _open(upload_api, own_order, data)
+    assert upload_api.patch(own_order, upload_id, data[:CHUNK], 0).status_code == 200
+    part = uploads.part_path(Upload.objects.get(pk=upload_id))
+
+    # Not someone else's to discard.
+    client.force_login(users["Manager"])
+    assert client.delete(upload_api.url(own_order, upload_id)).status_code == 404
+    assert part.exists()
+
+    client.force_login(users["User"])
+    response = client.delete(upload_api.url(own_order, upload_id))
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["done"]) == ("aborted", False)
+    assert not part.exists()
+    assert client.delete(upload_api.url(own_order, upload_id)).status_code == 200  # again: same
+    # The browser that still sends hears "start again" (410).
+    assert upload_api.patch(own_order, upload_id, data[CHUNK:], CHUNK).status_code == 410
+
+
+def test_a_complete_upload_cannot_be_discarded(user_client, upload_api, own_order):
+    data = payload(500)
+    upload_id = _open(upload_api, own_order, data)
+    assert upload_api.patch(own_order, upload_id, data, 0).json()["done"] is True
+    response = user_client.delete(upload_api.url(own_order, upload_id))
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "upload_complete")
+    assert Image.objects.filter(order=own_order).count() == 1
