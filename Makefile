@@ -30,8 +30,10 @@ $(NODE_MODULES): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
+# --inexact: `make run` (or check-deploy) after `make test` leaves the dev tools installed, so a
+# later `make test` or a test run in another terminal does not find pytest gone.
 venv: $(UV) $(NODE_MODULES)
-	$(UV) sync --frozen --no-dev
+	$(UV) sync --frozen --no-dev --inexact
 
 venv-dev: $(UV) $(NODE_MODULES)
 	$(UV) sync --frozen
