@@ -130,6 +130,14 @@ def test_the_same_file_may_be_uploaded_again_after_a_rejection(
     near_duplicate, manager, django_capture_on_commit_callbacks
 ):
     copy, _ = near_duplicate()
+    # Another file still on its way keeps the order open (once every image is answered the
+    # order is handed to the PMR, and a handed-over order takes no more images).
+    intake.add_image(
+        Order.objects.get(pk=copy.order_id),
+        source=io.BytesIO(camera_photo("coffee.png")),
+        filename="still_coming.jpg",
+        actor=manager,
+    )
     with django_capture_on_commit_callbacks(execute=True):
         services.reject_image(copy, actor=manager)
     again = intake.add_image(

@@ -347,21 +347,6 @@ def test_patch_assigns_for_managers_only(client_as, users, order):
     assert order.notes == "first"
 
 
-def test_the_preset_cannot_be_changed_after_creation(client_as, order):
-    if "preset" in services.EDITABLE_ORDER_FIELDS:
-        pytest.skip("presets became editable")
-    preset = ProcessingPreset.objects.filter(is_active=True).first()
-    response = client_as("User").patch(
-        f"{API}/orders/{order.order_ref}", {"preset": preset.slug}, format="json"
-    )
-    assert "preset" in assert_error(response, 400, "invalid")["details"]
-    # Sending the current value (as a GET body does) is fine.
-    same = client_as("User").patch(
-        f"{API}/orders/{order.order_ref}", {"preset": None}, format="json"
-    )
-    assert same.status_code == 200
-
-
 def test_unchanged_put_of_a_closed_order_is_a_no_op(client_as, order_in):
     closed = order_in(Order.Status.CANCELLED)
     client = client_as("Manager")
