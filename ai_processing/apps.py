@@ -15,6 +15,10 @@ class AiProcessingConfig(AppConfig):
         )
         image_ready.connect(queue_late_image, dispatch_uid="ai_processing.queue_late_image")
 
+        from . import timeline
+
+        timeline.register()
+
 
 def queue_ai_when_processing(sender, order, previous, status, **kwargs) -> None:
     """An order entering ``processing`` gets its AI work queued once the move commits."""

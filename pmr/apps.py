@@ -13,6 +13,13 @@ class PmrConfig(AppConfig):
         order_status_changed.connect(status_to_outbox, dispatch_uid="pmr.status_to_outbox")
         ai_completed.connect(deliver_when_ai_done, dispatch_uid="pmr.deliver_when_ai_done")
 
+        from orders import live
+
+        from . import box, timeline
+
+        timeline.register()
+        live.register_state_part("pmr", box.delivery_box, fields=box.ORDER_FIELDS)
+
 
 def status_to_outbox(sender, order, previous, status, **kwargs) -> None:
     """A status change the PMR knows goes into the outbox, in the change's own transaction."""
