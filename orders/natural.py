@@ -11,10 +11,11 @@ Encoding, token by token (the name is NFKD-normalised and case-folded first, acc
 
 - a run of digits → ``0`` + its length in base 36 (one character, at most 35 digits; longer
   runs are cut) + the digits without leading zeros: numbers compare by value, "2" < "10";
-- a letter a-z → itself;
-- anything else (space, ``_``, ``.``, ``-``, non-Latin letters) → ``00`` + its code point in
-  four base-36 digits: it sorts before numbers and letters, and distinct characters stay
-  distinct;
+- a letter a-y → itself, ``z`` → ``z0``;
+- any other letter (Greek, Cyrillic, CJK, …) → ``z1`` + its code point in four base-36
+  digits: after the Latin letters;
+- anything else (space, ``_``, ``.``, ``-``, symbols) → ``00`` + its code point in four
+  base-36 digits: before numbers and letters; distinct characters stay distinct;
 - the last dot before the extension → ``000000`` (code point 0), the smallest token: a name
   comes before its longer variants ("photo.jpg" < "photo 2.jpg" < "photo-b.jpg").
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-#: Longest key stored (``Image.name_key``): a 255-character name of punctuation needs 1,530.
+#: Longest key stored (``Image.name_key``): a 255-character name of symbols needs 1,530.
 MAX_KEY = 1536
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 _TOKEN = re.compile(r"[0-9]+|[a-z]|.", re.S)
@@ -57,8 +58,12 @@ def _key(text: str) -> str:
         if token.isascii() and token.isdigit():
             digits = token.lstrip("0")[:35] or "0"
             parts.append("0" + _DIGITS[len(digits)] + digits)
-        elif "a" <= token <= "z":
+        elif token == "z":
+            parts.append("z0")
+        elif "a" <= token <= "y":
             parts.append(token)
+        elif token.isalpha():
+            parts.append("z1" + _base36(ord(token), 4))
         else:
             parts.append("00" + _base36(ord(token), 4))
     return "".join(parts)
