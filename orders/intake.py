@@ -179,7 +179,10 @@ def add_image(order: Order, *, source: BinaryIO | Path, filename: str, actor: An
 def _lock_open_order(order: Order) -> Order:
     locked = Order.objects.select_for_update().get(pk=order.pk)
     if locked.is_closed:
-        raise OrderError(f"Order {locked.order_ref} is {locked.status}; no images can be added.")
+        raise OrderError(
+            f"Order {locked.order_ref} is {locked.get_status_display().lower()}; "
+            "no images can be added."
+        )
     return locked
 
 

@@ -151,6 +151,8 @@
    * without any, the whole upload section goes. Closed orders never reopen. */
   function applyUploadState(o) {
     if (!o.closed) return;
+    var none = document.getElementById("no-images");
+    if (none) none.textContent = "No images.";
     var notice = document.getElementById("upload-closed");
     if (notice) {
       if (o.closed_notice) notice.textContent = o.closed_notice;
