@@ -55,6 +55,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from . import selectors, timeline
 from .models import Order, OrderEvent
@@ -228,7 +230,21 @@ ORDER_FIELDS = (
     "rejected_images",
     "failed_images",
     "review_images",
+    # The order's details as its page shows them (they may be edited while it is open).
+    "customer_name",
+    "customer_email",
+    "order_date",
+    "notes",
+    "event__event_id",
+    "event__name",
+    "preset__name",
+    "assigned_to__username",
+    "assigned_to__display_name",
+    "assigned_to__first_name",
+    "assigned_to__last_name",
 )
+#: Relations the details read, joined in the same query.
+ORDER_RELATED = ("event", "preset", "assigned_to")
 
 StatePart = Callable[[Order], dict[str, Any]]
 #: name → function: what apps above ``orders`` add to an order's live state (e.g. ``pmr``).
@@ -255,6 +271,25 @@ def order_fields() -> tuple[str, ...]:
     return ORDER_FIELDS + tuple(dict.fromkeys(extra))
 
 
+def state_queryset(queryset=None):
+    """Orders loaded with what ``order_state`` reads (one query, no more per order)."""
+    queryset = Order.objects.all() if queryset is None else queryset
+    return queryset.select_related(*ORDER_RELATED).only(*order_fields())
+
+
+def order_details(order: Order) -> dict[str, str]:
+    """The order's details as its page shows them: the same strings the template renders."""
+    return {
+        "event": str(order.event),
+        "customer_name": order.customer_name,
+        "customer_email": order.customer_email,
+        "order_date": date_format(timezone.localtime(order.order_date), "DATETIME_FORMAT"),
+        "preset": str(order.preset) if order.preset_id else "",
+        "assigned_to": str(order.assigned_to) if order.assigned_to_id else "",
+        "notes": order.notes,
+    }
+
+
 def closed_notice(order: Order) -> str:
     """What the order page says instead of the drop zone once no image can be added."""
     return f"This order is {order.get_status_display().lower()}; no more images can be added."
@@ -264,9 +299,10 @@ def order_state(order: Order) -> dict[str, Any]:
     """The order's status and counters as live messages carry them, with the registered parts.
 
     The order page's JSON (``views._order_progress``) is this without ``last_seq``,
-    so the page applies both with one function. ``counts_text`` is the line under the
-    progress bars; ``closed`` / ``closed_notice``: the drop zone gives way to the notice
-    when the order completes or is cancelled.
+    so the page applies both with one function. Load the order with ``state_queryset``.
+    ``counts_text`` is the line under the progress bars; ``details`` the order's facts (they
+    may be edited while the page is open); ``closed`` / ``closed_notice``: the drop zone gives
+    way to the notice when the order completes or is cancelled.
     """
     waiting = max(
         0,
@@ -294,6 +330,7 @@ def order_state(order: Order) -> dict[str, Any]:
         "counts_text": " · ".join(counts),
         "closed": order.is_closed,
         "closed_notice": closed_notice(order) if order.is_closed else "",
+        "details": order_details(order),
         "last_seq": order.last_event_seq,
     }
     for name, part in _state_parts.items():

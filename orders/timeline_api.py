@@ -118,7 +118,7 @@ class OrderTimelineView(APIView):
         events, more = live.events_after(order_id, after, limit)
         # The order's state is read after its entries (as the WebSocket does): never older
         # than them. An order deleted in between is gone for this client too.
-        order = visible.filter(pk=order_id).only(*live.order_fields()).first()
+        order = live.state_queryset(visible).filter(pk=order_id).first()
         if order is None:
             raise NotFound(f"Order {order_ref} not found.")
         next_after = events[-1].seq if events else after

@@ -278,7 +278,7 @@ def order_detail(request, order_ref: str):
 @_json_errors
 def order_images_json(request, order_ref: str):
     """New images (``after``) and the current state of some (``ids``), for polling."""
-    order = _visible_order(request, order_ref)
+    order = _visible_order(request, order_ref, *live.ORDER_RELATED)
     raw_ids = request.GET.get("ids", "")
     try:
         ids = [int(x) for x in raw_ids.split(",") if x.strip()][:500] if raw_ids else []

@@ -136,7 +136,7 @@
 
   function setText(id, text) {
     var node = document.getElementById(id);
-    if (node) node.textContent = text;
+    if (node && node.textContent !== text) node.textContent = text;
   }
 
   function setBar(id, value, max) {
@@ -166,6 +166,27 @@
     upload.hidden = !batch || batch.hidden;
   }
 
+  /** The order's details (edited, assigned, preset chosen while the page is open). */
+  function applyDetails(d) {
+    if (!d) return;
+    setText("fact-event", d.event);
+    setText("fact-customer_name", d.customer_name);
+    setText("fact-order_date", d.order_date);
+    setText("fact-preset", d.preset || "—");
+    setText("fact-assigned_to", d.assigned_to || "—");
+    var email = document.getElementById("fact-customer_email");
+    if (email) {
+      email.textContent = d.customer_email;
+      email.href = "mailto:" + d.customer_email;
+      email.hidden = !d.customer_email;
+    }
+    setText("fact-notes", d.notes);
+    ["fact-notes", "fact-notes-label"].forEach(function (id) {
+      var node = document.getElementById(id);
+      if (node) node.hidden = !d.notes;
+    });
+  }
+
   /** The order's live state (WebSocket message or the images endpoint): everything the
    * page shows about the order. Other parts of the page (the PMR box) hear it as a
    * `rkh:order-state` event. */
@@ -185,6 +206,7 @@
       badge.className = "badge status-" + o.status;
     }
     applyUploadState(o);
+    applyDetails(o.details);
     document.dispatchEvent(new CustomEvent("rkh:order-state", { detail: o }));
   }
 

@@ -5,6 +5,7 @@
   process against the PMR simulator) completes the order: no reload.
 - Images that arrive while the page is open take their place in the name order.
 - Success reads green, not in the error red; a delivered image's note is not red.
+- The order's details follow edits and assignments made elsewhere.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import pytest
 from django.db import transaction
 from playwright.sync_api import Page, expect
 
-from accounts.roles import USER
-from orders import intake
+from accounts.roles import MANAGER, USER
+from orders import intake, services
 from orders.models import Order
 from pmr import drain, outbox
 from pmr.simulator import PMRSimulator
@@ -170,3 +171,26 @@ def test_a_success_message_is_green_and_an_error_red(page_as, event):
         document.body.append(p); return getComputedStyle(p).color; }"""
     )
     assert color == ERROR_TEXT
+
+
+def test_the_order_details_follow_edits_made_elsewhere(page_as, make_order):
+    user = make_user(USER)
+    manager = make_user(MANAGER)
+    order = make_order(user, customer_name="Before")
+    page = page_as(user)
+    page.goto(f"/orders/{order.order_ref}/")
+    expect(page.get_by_test_id("live-state")).to_have_attribute("data-state", "live")
+    expect(page.locator("#fact-notes")).to_be_hidden()
+    page.evaluate("window.__sameDocument = 'yes'")
+
+    services.update_order(
+        order, actor=manager, customer_name="After", customer_email="a@b.example", notes="1\n2"
+    )
+    services.assign_order(order, manager, actor=manager)
+    expect(page.locator("#fact-customer_name")).to_have_text("After", timeout=LIVE_TIMEOUT_MS)
+    expect(page.locator("#fact-customer_email")).to_have_text("a@b.example")
+    expect(page.locator("#fact-notes")).to_be_visible()
+    expect(page.locator("#fact-notes")).to_have_text("1\n2")
+    expect(page.locator("#fact-assigned_to")).to_have_text(str(manager), timeout=LIVE_TIMEOUT_MS)
+    expect(page.locator("#timeline")).to_contain_text(f"Assigned to {manager}")
+    assert page.evaluate("window.__sameDocument") == "yes"

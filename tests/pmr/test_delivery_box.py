@@ -98,7 +98,7 @@ def test_the_page_renders_the_box_from_the_same_function(client, manager, order)
 
 
 def test_the_live_state_carries_the_box(order):
-    state = live.order_state(Order.objects.only(*live.order_fields()).get(pk=order.pk))
+    state = live.order_state(live.state_queryset().get(pk=order.pk))
     assert state["pmr"] == delivery_box(order)
     assert "pmr_synced" in live.order_fields()  # the part's field is loaded with the row
 
