@@ -5,6 +5,9 @@
  * static/js/live.js (WebSocket, or polling the timeline endpoint where WebSockets are
  * blocked): timeline entries and the order's progress arrive in the live messages, and image
  * events make the grid ask the page's images endpoint for those cards (one request per burst).
+ * The order's state (status, counters, details, the drop zone or its "no more images" notice)
+ * is applied here and announced as a `rkh:order-state` event for the page's other boxes (the
+ * PMR box: static/js/pmr_box.js). New cards take their place in the names' natural order.
  * A thumbnail opens a dialog (Esc closes it and focus returns to the thumbnail).
  */
 (function () {
