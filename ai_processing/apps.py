@@ -18,9 +18,11 @@ class AiProcessingConfig(AppConfig):
         from orders import attention
 
         from . import attention as ai_attention
+        from . import timeline
 
         # The dashboard's "Needs attention": AI providers whose circuit is open.
         attention.register("ai_processing", ai_attention.provide)
+        timeline.register()
 
 
 def queue_ai_when_processing(sender, order, previous, status, **kwargs) -> None:

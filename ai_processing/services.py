@@ -105,7 +105,11 @@ def _settle_order(order: Order) -> None:
     if review:
         if order.status == Order.Status.PROCESSING:
             order_services.change_order_status(
-                order, Order.Status.NEEDS_REVIEW, reason=f"{review} image(s) need review"
+                order,
+                Order.Status.NEEDS_REVIEW,
+                reason=f"{review} image needs review"
+                if review == 1
+                else f"{review} images need review",
             )
         return
     if order.status == Order.Status.NEEDS_REVIEW:

@@ -6,7 +6,8 @@ class OrdersConfig(AppConfig):
     verbose_name = "Orders"
 
     def ready(self) -> None:
-        from . import attention
+        from . import attention, timeline
 
         # The dashboard's "Needs attention": images waiting for review, failed images.
         attention.register("orders", attention.review_and_failures)
+        timeline.register_order_kinds()

@@ -342,7 +342,7 @@ def _read_order(
 ) -> tuple[list[dict[str, Any]], bool, dict[str, Any]] | str:
     """Events after ``cursor``, whether more follow, and the order's state; or why not."""
     events, more = live.events_after(order_id, cursor)
-    order = Order.objects.filter(pk=order_id).only(*live.ORDER_FIELDS).first()
+    order = live.state_queryset().filter(pk=order_id).first()
     if order is None:
         return "gone"
     if not access.can(user, access.Action.VIEW, order):

@@ -49,6 +49,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -57,7 +58,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from . import attention, selectors
+from . import attention, selectors, timeline
 from .models import Order, OrderEvent
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,16 @@ def on_event_saved(sender: Any, instance: OrderEvent, created: bool, **kwargs: A
     order_id, seq = instance.order_id, instance.seq
     # robust: a publishing failure must never surface in the code that committed.
     transaction.on_commit(lambda: publisher.publish(order_id, seq), robust=True)
+
+
+def ring(order_id: int) -> None:
+    """Make the order's watchers read its state again once the current transaction commits.
+
+    For changes the order page shows that write no timeline entry (the PMR box's "waiting
+    for the PMR", the PMR's own status of the order): consumers read the order's state and
+    send it if it differs from what they last sent. Outside a transaction it rings at once.
+    """
+    transaction.on_commit(lambda: publisher.publish(order_id, 0), robust=True)
 
 
 class _Publisher:
@@ -218,7 +229,8 @@ atexit.register(publisher.flush, 2.0)
 
 # --- what live clients read ------------------------------------------------------------
 
-#: Order fields a live message needs; the rest stays in the database.
+#: Order fields a live message needs; the rest stays in the database (parts registered
+#: with ``register_state_part`` add theirs).
 ORDER_FIELDS = (
     "id",
     "order_ref",
@@ -232,14 +244,81 @@ ORDER_FIELDS = (
     "rejected_images",
     "failed_images",
     "review_images",
+    "ai_processed",  # handed to the PMR: the drop zone gives way (Order.images_refused_because)
+    # The order's details as its page shows them (they may be edited while it is open).
+    "customer_name",
+    "customer_email",
+    "order_date",
+    "notes",
+    "event__event_id",
+    "event__name",
+    "preset__name",
+    "assigned_to__username",
+    "assigned_to__display_name",
+    "assigned_to__first_name",
+    "assigned_to__last_name",
 )
+#: Relations the details read, joined in the same query.
+ORDER_RELATED = ("event", "preset", "assigned_to")
+
+StatePart = Callable[[Order], dict[str, Any]]
+#: name → function: what apps above ``orders`` add to an order's live state (e.g. ``pmr``).
+_state_parts: dict[str, StatePart] = {}
+_state_fields: dict[str, tuple[str, ...]] = {}
+
+
+def register_state_part(name: str, part: StatePart, *, fields: tuple[str, ...] = ()) -> None:
+    """Let an app contribute ``state[name] = part(order)`` to every live order state.
+
+    Why a hook: the order page shows boxes of apps that depend on ``orders`` (the PMR
+    delivery box), and everything the page shows must follow the live state. Such an app
+    registers its part from its ``AppConfig.ready``, so ``orders`` never imports it. ``fields``
+    are the ``Order`` fields the part reads, loaded with the live reads' order row.
+    ``part`` reads the database (keep it to a query or two: it runs on every live message).
+    """
+    _state_parts[name] = part
+    _state_fields[name] = tuple(fields)
+
+
+def order_fields() -> tuple[str, ...]:
+    """The ``Order`` fields a live read loads: ours and those the registered parts need."""
+    extra = [f for fields in _state_fields.values() for f in fields if f not in ORDER_FIELDS]
+    return ORDER_FIELDS + tuple(dict.fromkeys(extra))
+
+
+def state_queryset(queryset=None):
+    """Orders loaded with what ``order_state`` reads (one query, no more per order)."""
+    queryset = Order.objects.all() if queryset is None else queryset
+    return queryset.select_related(*ORDER_RELATED).only(*order_fields())
+
+
+def order_details(order: Order) -> dict[str, str]:
+    """The order's details as its page shows them: the same strings the template renders."""
+    return {
+        "event": str(order.event),
+        "customer_name": order.customer_name,
+        "customer_email": order.customer_email,
+        "order_date": date_format(timezone.localtime(order.order_date), "DATETIME_FORMAT"),
+        "preset": str(order.preset) if order.preset_id else "",
+        "assigned_to": str(order.assigned_to) if order.assigned_to_id else "",
+        "notes": order.notes,
+    }
+
+
+def closed_notice(order: Order) -> str:
+    """What the order page says instead of the drop zone once no image can be added (closed,
+    or handed to the PMR delivery); "" while images are welcome."""
+    return order.images_refused_because()
 
 
 def order_state(order: Order) -> dict[str, Any]:
-    """The order's status and counters as live messages carry them.
+    """The order's status and counters as live messages carry them, with the registered parts.
 
     The order page's JSON (``views._order_progress``) is this without ``last_seq``,
-    so the page applies both with one function.
+    so the page applies both with one function. Load the order with ``state_queryset``.
+    ``counts_text`` is the line under the progress bars; ``details`` the order's facts (they
+    may be edited while the page is open); ``closed``: completed or cancelled; ``closed_notice``:
+    why no image can be added now (closed, or handed to the PMR), the drop zone gives way to it.
     """
     waiting = max(
         0,
@@ -249,7 +328,11 @@ def order_state(order: Order) -> dict[str, Any]:
         - order.failed_images
         - order.review_images,
     )
-    return {
+    counts = [f"{waiting} waiting"]
+    if order.review_images:
+        counts.append(f"{order.review_images} in review")
+    counts += [f"{order.rejected_images} rejected", f"{order.failed_images} failed"]
+    state: dict[str, Any] = {
         "ref": order.order_ref,
         "status": order.status,
         "status_label": order.get_status_display(),
@@ -258,30 +341,26 @@ def order_state(order: Order) -> dict[str, Any]:
         "processed": order.processed_images,
         "rejected": order.rejected_images,
         "failed": order.failed_images,
+        "review": order.review_images,
         "waiting": waiting,
+        "counts_text": " · ".join(counts),
+        "closed": order.is_closed,
+        "closed_notice": closed_notice(order),
+        "details": order_details(order),
         "last_seq": order.last_event_seq,
     }
-
-
-def _at_label(entry: OrderEvent, fmt: str) -> str:
-    return date_format(timezone.localtime(entry.created_at), fmt)
+    for name, part in _state_parts.items():
+        state[name] = part(order)
+    return state
 
 
 def event_json(entry: OrderEvent) -> dict[str, Any]:
     """One timeline entry as live messages and the timeline endpoint carry it.
 
-    ``text`` is the sentence the order page shows (``selectors.describe_event``;
-    call ``describe_events`` on the list first), ``payload`` the raw facts.
+    ``text`` is the sentence the order page shows (``orders.timeline``; call
+    ``selectors.describe_events`` on the list first), ``payload`` the raw facts.
     """
-    return {
-        "seq": entry.seq,
-        "kind": entry.kind,
-        "at": entry.created_at.isoformat(),
-        "at_label": _at_label(entry, "Y-m-d H:i:s"),
-        "actor": str(entry.actor) if entry.actor_id else "",
-        "text": getattr(entry, "text", entry.kind),
-        "payload": entry.payload if isinstance(entry.payload, dict) else {},
-    }
+    return timeline.entry_json(entry)
 
 
 def events_after(order_id: int, after: int, limit: int = MAX_EVENTS_PER_MESSAGE):
@@ -345,7 +424,7 @@ def dashboard_snapshot(user: Any, shown: set[int] | None = None) -> dict[str, An
                 "seq": e.seq,
                 "text": e.text,
                 "at": e.created_at.isoformat(),
-                "at_label": _at_label(e, "M j, H:i"),
+                "at_label": timeline.activity_label(e.created_at),
                 "actor": str(e.actor) if e.actor_id else "",
             }
             for e in activity

@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models import Q
 
 from . import access
+from .natural import natural_key
 
 
 class RestrictedQuerySet(models.QuerySet):
@@ -61,7 +62,7 @@ class ImageStatus(models.TextChoices):
     INGESTED = "ingested", "Ingested"
     ANALYZED = "analyzed", "Analyzed"
     PROCESSED = "processed", "Processed"
-    SYNCED = "synced", "Synced to PMR"
+    SYNCED = "synced", "Delivered to the PMR"
     REJECTED = "rejected", "Rejected"
     FAILED = "failed", "Failed"
     NEEDS_REVIEW = "needs_review", "Needs review"
@@ -219,12 +220,12 @@ class Order(models.Model):
         if self.is_closed:
             return (
                 f"Order {self.order_ref} is {self.get_status_display().lower()}; "
-                "no images can be added."
+                "no more images can be added."
             )
         if self.ai_processed:
             return (
-                f"Order {self.order_ref} has been handed to the PMR delivery; no images can "
-                "be added any more. Create a new order for more images."
+                f"Order {self.order_ref} has been handed to the PMR delivery; no more images "
+                "can be added. Create a new order for more images."
             )
         return ""
 
@@ -268,6 +269,11 @@ class Image(models.Model):
     original = models.FileField(upload_to=original_upload_path, max_length=255)
     original_filename = models.CharField(
         max_length=255, help_text="The name the file had on the client; for display only."
+    )
+    #: ``orders.natural.natural_key(original_filename)``, set on save: the grid shows an order's
+    #: images in their names' natural order (IMG_2 before IMG_10) and pages by (key, id).
+    name_key = models.CharField(
+        "name sort key", max_length=1536, blank=True, default="", editable=False
     )
     file_size = models.PositiveBigIntegerField(default=0)
     mime_type = models.CharField("MIME type", max_length=50, blank=True)
@@ -327,6 +333,7 @@ class Image(models.Model):
         indexes = [
             models.Index(fields=["order", "status"], name="images_order_status_idx"),
             models.Index(fields=["status", "updated_at"], name="images_status_updated_idx"),
+            models.Index(fields=["order", "name_key", "id"], name="images_order_name_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -342,6 +349,15 @@ class Image(models.Model):
 
     def __str__(self) -> str:
         return f"{self.original_filename} ({self.order_id})"
+
+    def save(self, *args, **kwargs) -> None:
+        """Keep ``name_key`` in step with ``original_filename`` (the grid sorts by it)."""
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or "original_filename" in update_fields:
+            self.name_key = natural_key(self.original_filename)
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "name_key"}
+        super().save(*args, **kwargs)
 
     @classmethod
     def can_move(cls, current: str, new: str) -> bool:
@@ -446,4 +462,4 @@ auditlog.register(
         "ai_cost",
     ],
 )
-auditlog.register(Image, exclude_fields=["updated_at"])
+auditlog.register(Image, exclude_fields=["updated_at", "name_key"])  # name_key: derived

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from . import timeline as timeline_kinds
 from .models import Image, Order, OrderEvent
 
 #: Orders per page of the order list.
@@ -212,6 +213,7 @@ IMAGE_GRID_FIELDS = (
     "id",
     "order_id",
     "original_filename",
+    "name_key",
     "status",
     "status_reason",
     "width",
@@ -223,15 +225,39 @@ IMAGE_GRID_FIELDS = (
 )
 
 
-def image_grid(order: Order, *, after_id: int = 0, size: int | None = None):
-    """One page of the order's images by id, and whether there are more after it."""
+def image_grid(
+    order: Order, *, after_id: int = 0, size: int | None = None, after_key: str | None = None
+):
+    """One page of the order's images in their names' natural order, and whether more follow.
+
+    Keyset pagination on ``(name_key, id)`` (index ``images_order_name_idx``): ``after_id``
+    is the last image of the previous page, whose key is looked up (one query, or given as
+    ``after_key`` by a caller that has it, ``page_anchor``); an id that is not an image of
+    this order starts from the first page. So page 30 costs what page 1 does, and an image
+    that arrives meanwhile lands on the page its name belongs to.
+    """
     size = size or IMAGE_PAGE_SIZE
-    rows = list(
-        Image.objects.filter(order=order, id__gt=after_id)
-        .only(*IMAGE_GRID_FIELDS)
-        .order_by("id")[: size + 1]
-    )
+    images = Image.objects.filter(order=order)
+    if after_id:
+        anchor = after_key if after_key is not None else page_anchor(order, after_id)
+        if anchor is not None:
+            images = images.filter(Q(name_key__gt=anchor) | Q(name_key=anchor, id__gt=after_id))
+    rows = list(images.only(*IMAGE_GRID_FIELDS).order_by("name_key", "id")[: size + 1])
     return rows[:size], len(rows) > size
+
+
+def page_anchor(order: Order, after_id: int) -> str | None:
+    """The sort key of the image a grid page starts after (None: the first page)."""
+    if not after_id:
+        return None
+    return Image.objects.filter(order=order, pk=after_id).values_list("name_key", flat=True).first()
+
+
+def last_image_id(order: Order) -> int:
+    """The order's newest image id: the page asks its images endpoint for those after it."""
+    return (
+        Image.objects.filter(order=order).order_by("-id").values_list("id", flat=True).first() or 0
+    )
 
 
 def images_changed(order: Order, *, after_id: int, ids: list[int], limit: int = 500):
@@ -267,50 +293,9 @@ def timeline(order: Order, limit: int = 100, *, after_seq: int = 0) -> list[Orde
 
 
 def describe_events(entries: list[OrderEvent]) -> list[OrderEvent]:
-    """Set ``entry.text`` on each entry; image entries name their file (one query for all)."""
-    image_ids = {
-        e.payload.get("image")
-        for e in entries
-        if e.kind in (OrderEvent.Kind.IMAGE_STATUS, "image.hand_edited")
-        and isinstance(e.payload, dict)
-    }
-    image_ids = {i for i in image_ids if isinstance(i, int) and not isinstance(i, bool)}
-    names = (
-        dict(Image.objects.filter(pk__in=image_ids).values_list("id", "original_filename"))
-        if image_ids
-        else {}
-    )
-    for entry in entries:
-        entry.text = describe_event(entry, names)
-    return entries
+    """Set ``entry.text`` (the sentence) and ``entry.at_label`` on each entry.
 
-
-def describe_event(entry: OrderEvent, image_names: dict[int, str] | None = None) -> str:
-    """A sentence for a timeline entry, from its kind and payload."""
-    p = entry.payload if isinstance(entry.payload, dict) else {}
-    labels = dict(Order.Status.choices) | {f"image:{k}": v for k, v in Image.Status.choices}
-    kind = entry.kind
-    if kind == OrderEvent.Kind.ORDER_CREATED:
-        return "Order created"
-    if kind == OrderEvent.Kind.ORDER_STATUS:
-        text = f"Status {labels.get(p.get('from'), p.get('from'))} → {labels.get(p.get('to'))}"
-        return f"{text} ({p['reason']})" if p.get("reason") else text
-    if kind == OrderEvent.Kind.ORDER_UPDATED:
-        return "Details edited: " + ", ".join(str(f).replace("_", " ") for f in p.get("fields", []))
-    if kind == OrderEvent.Kind.ORDER_ASSIGNED:
-        return "Assignment changed"
-    if kind == OrderEvent.Kind.IMAGE_ADDED:
-        return f"Image added: {p.get('filename', '')}".rstrip(": ")
-    if kind == OrderEvent.Kind.IMAGE_STATUS:
-        to = labels.get(f"image:{p.get('to')}", p.get("to"))
-        name = (image_names or {}).get(p.get("image")) or f"Image #{p.get('image')}"
-        text = f"{name} {str(to).lower()}"
-        return f"{text}: {p['reason']}" if p.get("reason") else text
-    if kind == "order.ai_completed":
-        return "AI processing finished"
-    if kind == "order.preset_changed":
-        return f"Preset changed to {p.get('to')}"
-    if kind == "image.hand_edited":
-        name = (image_names or {}).get(p.get("image")) or p.get("filename") or "An image"
-        return f"{name} replaced by a hand-edited file"
-    return kind
+    The sentences come from the registry of timeline kinds (``orders.timeline``), the one
+    reader the pages, the polling API and the live socket share.
+    """
+    return timeline_kinds.describe(entries)

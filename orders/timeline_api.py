@@ -88,6 +88,10 @@ class TimelinePageSerializer(serializers.Serializer):
     )
     has_more = serializers.BooleanField(help_text="More entries follow at once.")
     last_seq = serializers.IntegerField(help_text="The order's newest number when read.")
+    state = serializers.DictField(
+        help_text="The order's status, counters and what its page shows (the `order` object "
+        "of the WebSocket's messages; docs/live.md), read after the entries."
+    )
 
 
 class OrderTimelineView(APIView):
@@ -107,23 +111,24 @@ class OrderTimelineView(APIView):
         query = TimelineQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         after, limit = query.validated_data["after"], query.validated_data["limit"]
-        order = (
-            Order.objects.restrict(request.user, access.Action.VIEW)
-            .filter(order_ref=order_ref)
-            .only("id", "order_ref", "last_event_seq")
-            .first()
-        )
+        visible = Order.objects.restrict(request.user, access.Action.VIEW)
+        order_id = visible.filter(order_ref=order_ref).values_list("pk", flat=True).first()
+        if order_id is None:
+            raise NotFound(f"Order {order_ref} not found.")
+        events, more = live.events_after(order_id, after, limit)
+        # The order's state is read after its entries (as the WebSocket does): never older
+        # than them. An order deleted in between is gone for this client too.
+        order = live.state_queryset(visible).filter(pk=order_id).first()
         if order is None:
             raise NotFound(f"Order {order_ref} not found.")
-        events, more = live.events_after(order.pk, after, limit)
         next_after = events[-1].seq if events else after
         body: dict[str, Any] = {
             "order": order.order_ref,
             "events": [live.event_json(e) for e in events],
             "next_after": next_after,
             "has_more": more,
-            # Read before the entries; an entry committed in between can be newer.
             "last_seq": max(order.last_event_seq, next_after),
+            "state": live.order_state(order),
         }
         response = Response(body)
         response["Cache-Control"] = "no-store"

@@ -20,9 +20,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.cache import patch_cache_control
-from django.utils.formats import date_format
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -99,6 +97,7 @@ def image_json(image: Image) -> dict[str, Any]:
     return {
         "id": image.pk,
         "filename": image.original_filename,
+        "sort_key": image.name_key,
         "status": image.status,
         "status_label": image.get_status_display(),
         "status_reason": image.status_reason,
@@ -132,16 +131,6 @@ def _json_errors(view):
             return json_error(404, "No such order, image or upload.", "not_found")
 
     return wrapped
-
-
-def timeline_json(entry) -> dict[str, Any]:
-    return {
-        "seq": entry.seq,
-        "text": entry.text,
-        "at": entry.created_at.isoformat(),
-        "at_label": date_format(timezone.localtime(entry.created_at), "Y-m-d H:i:s"),
-        "actor": str(entry.actor) if entry.actor else "",
-    }
 
 
 # --- dashboard and list ---------------------------------------------------------------
@@ -248,7 +237,10 @@ def _after_param(request, name: str) -> int:
 def order_detail(request, order_ref: str):
     order = _visible_order(request, order_ref, "event", "created_by", "assigned_to", "preset")
     after_id = _after_param(request, "images_after")
-    images, more_images = selectors.image_grid(order, after_id=after_id)
+    after_key = selectors.page_anchor(order, after_id)
+    if after_key is None:  # not an image of this order: the first page
+        after_id = 0
+    images, more_images = selectors.image_grid(order, after_id=after_id, after_key=after_key)
     base = reverse("order_detail", args=[order.order_ref])
     for image in images:
         decorate_image(image, base)
@@ -265,9 +257,16 @@ def order_detail(request, order_ref: str):
             "images_after": after_id,
             "more_images": more_images,
             "next_images_after": images[-1].pk if images and more_images else None,
-            # New uploads are appended only when the grid shows the order's last images.
+            # Images arriving live are placed by name, if their name falls on this page:
+            # after the previous page's last one, and up to this page's last (if more follow).
             "grid_is_last_page": not more_images,
-            "last_image_id": images[-1].pk if images else after_id,
+            "grid_after_key": after_key or "",
+            "grid_until_key": images[-1].name_key if images and more_images else "",
+            "grid_until_id": images[-1].pk if images and more_images else "",
+            # Every image is on the page when it is the only one: no query for the newest id.
+            "last_image_id": max((i.pk for i in images), default=0)
+            if not (after_id or more_images)
+            else selectors.last_image_id(order),
             "progress": _order_progress(order),
             "timeline": timeline,
             "can_change": access.can(request.user, access.Action.CHANGE, order),
@@ -287,7 +286,7 @@ def order_detail(request, order_ref: str):
 @_json_errors
 def order_images_json(request, order_ref: str):
     """New images (``after``) and the current state of some (``ids``), for polling."""
-    order = _visible_order(request, order_ref)
+    order = _visible_order(request, order_ref, *live.ORDER_RELATED)
     raw_ids = request.GET.get("ids", "")
     try:
         ids = [int(x) for x in raw_ids.split(",") if x.strip()][:500] if raw_ids else []
@@ -309,7 +308,7 @@ def order_images_json(request, order_ref: str):
             if order.last_event_seq > after_seq
             else []
         )
-        body["timeline"] = [timeline_json(e) for e in selectors.describe_events(entries)]
+        body["timeline"] = [live.event_json(e) for e in selectors.describe_events(entries)]
     response = JsonResponse(body)
     response["Cache-Control"] = "no-store"
     return response

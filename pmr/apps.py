@@ -13,12 +13,15 @@ class PmrConfig(AppConfig):
         order_status_changed.connect(status_to_outbox, dispatch_uid="pmr.status_to_outbox")
         ai_completed.connect(deliver_when_ai_done, dispatch_uid="pmr.deliver_when_ai_done")
 
-        from orders import attention
+        from orders import attention, live
 
         from . import attention as pmr_attention
+        from . import box, timeline
 
         # The dashboard's "Needs attention": the PMR unreachable, writes it refused.
         attention.register("pmr", pmr_attention.provide)
+        timeline.register()
+        live.register_state_part("pmr", box.delivery_box, fields=box.ORDER_FIELDS)
 
 
 def status_to_outbox(sender, order, previous, status, **kwargs) -> None:

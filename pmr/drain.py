@@ -35,7 +35,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from orders import attention
+from orders import attention, live
 from orders import services as order_services
 from orders.models import Image, Order
 from pmr.clients import PMRError, PMRNetworkError
@@ -357,6 +357,7 @@ def _record_successes(order_id: int, answers: list[tuple[OutboxEntry, Any]]) -> 
         )
         delivery.last_error = ""
         delivery.save()
+        live.ring(order_id)  # the PMR box: the PMR's status of the order may have changed
 
 
 def _pushed_status(delivery: OrderDelivery, row: OutboxEntry, answer: dict[str, Any]) -> None:
@@ -411,11 +412,17 @@ def _record_failure(row: OutboxEntry, error: PMRError, breaker) -> datetime | No
         if error.retryable and delivery.waiting_since is None:
             delivery.waiting_since = timezone.now()
         delivery.save()
+        live.ring(row.order_id)  # the PMR box: "waiting for PMR" or the refusal
         if not error.retryable:
             order_services.record_event(
                 row.order,
                 FAILED_EVENT,
-                {"entry": row.pk, "kind": row.kind, "error": str(error)[:300]},
+                {
+                    "entry": row.pk,
+                    "kind": row.kind,
+                    "image": row.image_id,
+                    "error": str(error)[:300],
+                },
             )
     if error.retryable:
         breaker.record_failure(connection.BREAKER_NAME)
@@ -443,7 +450,8 @@ def _set_waiting(order_id: int, reason: str | None) -> None:
         moved = OrderDelivery.objects.filter(order_id=order_id, waiting_since__isnull=True).update(
             waiting_since=timezone.now(), last_error=reason
         )
-    if moved:  # no timeline entry marks it: tell the dashboards' "Needs attention"
+    if moved:  # no timeline entry says it: the order page's PMR box and the dashboards'
+        live.ring(order_id)  # "Needs attention" must look again
         transaction.on_commit(attention.changed, robust=True)
 
 

@@ -63,7 +63,12 @@ def skip_entry(entry: OutboxEntry, *, actor: Any, reason: str = "") -> OutboxEnt
         order_services.record_event(
             locked.order,
             SKIPPED_EVENT,
-            {"entry": locked.pk, "kind": locked.kind, "reason": reason[:300]},
+            {
+                "entry": locked.pk,
+                "kind": locked.kind,
+                "image": locked.image_id,
+                "reason": reason[:300],
+            },
             actor,
         )
         outbox._drain_after_commit(locked.order_id)
@@ -137,9 +142,7 @@ def delivery_summary(order: Order) -> dict[str, Any]:
         "images_total": counts["images_total"],
         "images_done": counts["images_done"],
         "waiting_for_pmr": bool(delivery and delivery.waiting_since),
-        "waiting_since": delivery.waiting_since.isoformat()
-        if delivery and delivery.waiting_since
-        else None,
+        "waiting_since": delivery.waiting_since if delivery else None,
         "last_error": delivery.last_error if delivery else "",
         "pmr_status": delivery.pmr_status if delivery else "",
         "pmr_status_reason": delivery.pmr_status_reason if delivery else "",

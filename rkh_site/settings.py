@@ -467,9 +467,13 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+#: "4 Dec 2026, 09:21" everywhere (rkh_site/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["rkh_site.formats"]
 
 # --- security ---------------------------------------------------------------
 
+#: A refused form gets a page of the site, with its navigation (rkh_site/errors.py).
+CSRF_FAILURE_VIEW = "rkh_site.errors.csrf_failure"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"

@@ -5,6 +5,9 @@
  * static/js/live.js (WebSocket, or polling the timeline endpoint where WebSockets are
  * blocked): timeline entries and the order's progress arrive in the live messages, and image
  * events make the grid ask the page's images endpoint for those cards (one request per burst).
+ * The order's state (status, counters, details, the drop zone or its "no more images" notice)
+ * is applied here and announced as a `rkh:order-state` event for the page's other boxes (the
+ * PMR box: static/js/pmr_box.js). New cards take their place in the names' natural order.
  * A thumbnail opens a dialog (Esc closes it and focus returns to the thumbnail).
  */
 (function () {
@@ -15,7 +18,13 @@
   var grid = document.getElementById("image-grid");
   var imagesUrl = section.getAttribute("data-images-url");
   var lastId = parseInt(section.getAttribute("data-last-id") || "0", 10) || 0;
-  var appendNew = section.getAttribute("data-append") === "1";
+  // The grid is in the names' natural order (the server's sort key, orders/natural.py, then
+  // the id), one page at a time. This page holds the images after (after-key, after-id), up
+  // to and including (until-key, until-id) when more pages follow; none of either: all.
+  var afterKey = section.getAttribute("data-after-key") || "";
+  var afterId = parseInt(section.getAttribute("data-after-id") || "0", 10) || 0;
+  var untilKey = section.getAttribute("data-until-key") || "";
+  var untilId = parseInt(section.getAttribute("data-until-id") || "0", 10) || 0;
 
   var RKH = (window.RKH = window.RKH || {});
 
@@ -30,6 +39,36 @@
 
   /* ---- grid ------------------------------------------------------------------ */
 
+  /** Grid order of two images: by sort key (plain ASCII: `<` is the database's order), then id. */
+  function compare(keyA, idA, keyB, idB) {
+    if (keyA !== keyB) return keyA < keyB ? -1 : 1;
+    return idA - idB;
+  }
+
+  /** Whether an image's name falls on the page shown. */
+  function onThisPage(img) {
+    var key = img.sort_key || "";
+    if (afterId && compare(key, img.id, afterKey, afterId) <= 0) return false;
+    if (untilId && compare(key, img.id, untilKey, untilId) > 0) return false;
+    return true;
+  }
+
+  /** Put a new card where its name belongs (binary search over the cards in grid order). */
+  function insertSorted(card, img) {
+    var cards = grid.children;
+    var key = img.sort_key || "";
+    var lo = 0;
+    var hi = cards.length;
+    while (lo < hi) {
+      var mid = (lo + hi) >> 1;
+      var other = cards[mid];
+      var otherId = parseInt(other.getAttribute("data-id"), 10) || 0;
+      if (compare(other.getAttribute("data-key") || "", otherId, key, img.id) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    grid.insertBefore(card, cards[lo] || null);
+  }
+
   /** What the card shows; the same string as the template's data-sig. */
   function signature(img) {
     return img.status + "|" + (img.thumbnail_url || "");
@@ -40,6 +79,7 @@
       class: "card",
       id: "image-" + img.id,
       "data-id": img.id,
+      "data-key": img.sort_key || "",
       "data-status": img.status,
       "data-sig": signature(img),
       "data-pending": img.pending ? "1" : null,
@@ -92,8 +132,8 @@
       return true;
     }
     if (img.id > lastId) lastId = img.id;
-    if (!appendNew) return true;
-    grid.appendChild(buildCard(img));
+    if (!onThisPage(img)) return true;
+    insertSorted(buildCard(img), img);
     var none = document.getElementById("no-images");
     if (none) none.hidden = true;
     return true;
@@ -101,7 +141,7 @@
 
   function setText(id, text) {
     var node = document.getElementById(id);
-    if (node) node.textContent = text;
+    if (node && node.textContent !== text) node.textContent = text;
   }
 
   function setBar(id, value, max) {
@@ -111,18 +151,69 @@
     bar.value = value;
   }
 
+  /** Once no image can be added (completed, cancelled, handed to the PMR), the drop zone gives
+   * way to the notice.
+   * Files still listed in the upload batch stay visible (what happened to them matters);
+   * without any, the whole upload section goes. Closed orders never reopen. */
+  function applyUploadState(o) {
+    if (!o.closed_notice) return;
+    var none = document.getElementById("no-images");
+    if (none && o.closed) none.textContent = "No images.";
+    var notice = document.getElementById("upload-closed");
+    if (notice) {
+      if (o.closed_notice) notice.textContent = o.closed_notice;
+      notice.hidden = false;
+    }
+    var upload = document.getElementById("upload");
+    if (!upload) return;
+    var dropzone = document.getElementById("dropzone");
+    if (dropzone) dropzone.hidden = true;
+    var batch = document.getElementById("upload-batch");
+    upload.hidden = !batch || batch.hidden;
+  }
+
+  /** The order's details (edited, assigned, preset chosen while the page is open). */
+  function applyDetails(d) {
+    if (!d) return;
+    setText("fact-event", d.event);
+    setText("fact-customer_name", d.customer_name);
+    setText("fact-order_date", d.order_date);
+    setText("fact-preset", d.preset || "—");
+    setText("fact-assigned_to", d.assigned_to || "—");
+    var email = document.getElementById("fact-customer_email");
+    if (email) {
+      email.textContent = d.customer_email;
+      email.href = "mailto:" + d.customer_email;
+      email.hidden = !d.customer_email;
+    }
+    setText("fact-notes", d.notes);
+    ["fact-notes", "fact-notes-label"].forEach(function (id) {
+      var node = document.getElementById(id);
+      if (node) node.hidden = !d.notes;
+    });
+  }
+
+  /** The order's live state (WebSocket message or the images endpoint): everything the
+   * page shows about the order. Other parts of the page (the PMR box) hear it as a
+   * `rkh:order-state` event. */
   function applyOrder(o) {
     setText("images-count", "(" + o.total + ")");
     setText("ingested-text", o.ingested + "/" + o.total);
     setText("processed-text", o.processed + "/" + o.total);
     setBar("progress-ingested", o.ingested, o.total);
     setBar("progress-processed", o.processed, o.total);
-    setText("progress-extra", o.waiting + " waiting · " + o.rejected + " rejected · " + o.failed + " failed");
+    setText(
+      "progress-extra",
+      o.counts_text || o.waiting + " waiting · " + o.rejected + " rejected · " + o.failed + " failed"
+    );
     var badge = document.getElementById("order-status");
     if (badge && badge.textContent !== o.status_label) {
       badge.textContent = o.status_label;
       badge.className = "badge status-" + o.status;
     }
+    applyUploadState(o);
+    applyDetails(o.details);
+    document.dispatchEvent(new CustomEvent("rkh:order-state", { detail: o }));
   }
 
   /* ---- timeline ------------------------------------------------------------------ */
@@ -243,8 +334,9 @@
   /* ---- live status (static/js/live.js) -------------------------------------------- */
 
   var first = true;
+  var lastPolledState = "";
 
-  function onLive(message, via) {
+  function onLive(message) {
     if (message.type !== "events") return;
     var fresh = applyEvents(message.events || []);
     if (message.order) applyOrder(message.order);
@@ -256,10 +348,7 @@
       if (image > lastId) newImages = true;
       else ids.push(String(image));
     });
-    // Polling answers carry no order state: the images endpoint brings it along.
-    if (ids.length || newImages || (via === "poll" && fresh.length) || (first && pendingIds().length)) {
-      refreshImages(ids);
-    }
+    if (ids.length || newImages || (first && pendingIds().length)) refreshImages(ids);
     first = false;
   }
 
@@ -276,8 +365,11 @@
       poll: function () {
         return RKH.live.getJSON(timelineUrl + "?after=" + lastSeq + "&limit=200").then(function (page) {
           var before = lastSeq;
-          onLive({ type: "events", events: page.events }, "poll");
-          return { more: page.has_more, changed: lastSeq > before };
+          var state = JSON.stringify(page.state || null);
+          var stateChanged = state !== lastPolledState;
+          lastPolledState = state;
+          onLive({ type: "events", events: page.events, order: page.state }, "poll");
+          return { more: page.has_more, changed: lastSeq > before || stateChanged };
         });
       },
     });

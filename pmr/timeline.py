@@ -1,0 +1,69 @@
+"""How the PMR step's timeline entries read (registered in ``orders.timeline`` from ``ready``).
+
+The PMR delivery writes its own kinds (``pmr.delivered``, ``pmr.write_failed``, …); their
+sentences live here, beside the code that writes them, so ``orders`` never imports this app.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orders import timeline
+from orders.timeline import Names, Payload
+
+from .models import OrderDelivery, OutboxEntry
+
+#: What an outbox row sends, as a sentence part ("The PMR refused <the order's details>").
+WRITES = {
+    OutboxEntry.Kind.ORDER_PUT: "the order's details",
+    OutboxEntry.Kind.IMAGE_PUT: "an image",
+    OutboxEntry.Kind.ORDER_STATUS: "the order's status",
+    OutboxEntry.Kind.ORDER_FINISH: "the end of the delivery",
+}
+
+
+def write_label(kind: Any, image_name: str = "") -> str:
+    """ "image IMG_3.jpg", "the order's details", … for an outbox row's kind."""
+    if kind == OutboxEntry.Kind.IMAGE_PUT and image_name:
+        return f"image {image_name}"
+    return WRITES.get(kind, "an update")
+
+
+def pmr_status_label(value: Any) -> str:
+    """The PMR's own status of an order as people read it ("On hold"), never its code."""
+    labels = dict(OrderDelivery.PmrStatus.choices)
+    if value in labels and value:
+        return labels[value]
+    return str(value or "none").replace("_", " ").capitalize()
+
+
+def register() -> None:
+    """Called from ``PmrConfig.ready``."""
+    from .drain import DELIVERED_EVENT, FAILED_EVENT
+    from .services import MANUAL_EVENT, SKIPPED_EVENT
+    from .status import STATUS_EVENT
+
+    @timeline.register(DELIVERED_EVENT)
+    def _delivered(p: Payload, names: Names) -> str:
+        if isinstance(p.get("images"), int):
+            return f"Sent to the PMR: {timeline.plural(p['images'], 'image')} delivered"
+        return "Sent to the PMR"
+
+    @timeline.register(FAILED_EVENT, refs={"image": "image"})
+    def _write_failed(p: Payload, names: Names) -> str:
+        what = write_label(p.get("kind"), names.get("image", p.get("image")))
+        return f"The PMR refused {what}: {timeline.error_text(p.get('error'))}"
+
+    @timeline.register(SKIPPED_EVENT, refs={"image": "image"})
+    def _write_skipped(p: Payload, names: Names) -> str:
+        what = write_label(p.get("kind"), names.get("image", p.get("image")))
+        return timeline.with_reason(f"Sending {what} to the PMR was skipped", p.get("reason"))
+
+    @timeline.register(MANUAL_EVENT)
+    def _by_hand(p: Payload, names: Names) -> str:
+        return timeline.with_reason("Marked as uploaded to the PMR by hand", p.get("note"))
+
+    @timeline.register(STATUS_EVENT)
+    def _pmr_status(p: Payload, names: Names) -> str:
+        text = f"The PMR set the order to {pmr_status_label(p.get('to'))}"
+        return timeline.with_reason(text, p.get("reason"))
