@@ -136,7 +136,7 @@ def test_the_images_json_carries_the_sort_key(client, users, own_order, make_ima
 def test_existing_images_get_their_keys_from_the_migration(own_order, make_image):
     image = make_image(own_order, name="IMG_10.jpg")
     Image.objects.filter(pk=image.pk).update(name_key="")
-    migration = importlib.import_module("orders.migrations.0004_image_name_order_and_labels")
+    migration = importlib.import_module("orders.migrations.0005_image_name_order_and_labels")
     migration.fill_name_keys(django_apps, None)
     image.refresh_from_db()
     assert image.name_key == natural_key("IMG_10.jpg")
