@@ -61,6 +61,8 @@ ROLE_PERMISSIONS: dict[str, Any] = {
         "pmr.change_outboxentry",
         "pmr.view_orderdelivery",
         "pmr.view_webhookdelivery",
+        # Told when an AI provider or the PMR is down (docs/notifications.md).
+        "notifications.receive_service_alerts",
     },
     USER: _ORDER_WORK | {"events.view_event"},
     VIEWER: {

@@ -22,5 +22,6 @@ urlpatterns = [
     path("analytics/", include("analytics.urls")),
     path("review/", include("ai_processing.urls")),
     path("pmr/", include("pmr.urls")),
+    path("notifications/", include("notifications.urls")),
     path("", include("orders.urls")),
 ]
