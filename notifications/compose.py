@@ -68,7 +68,12 @@ def order_kind(kind: str, payload: Any) -> str | None:
 
 
 def _active_with_perm(perm: str) -> list[Any]:
-    return list(get_user_model().objects.with_perm(perm).filter(is_active=True))
+    """Active users who hold ``perm`` through a role, directly, or as superusers."""
+    return list(
+        get_user_model().objects.with_perm(
+            perm, backend="django.contrib.auth.backends.ModelBackend"
+        )
+    )
 
 
 def for_order_event(entry: OrderEvent) -> list[tuple[Any, Message]]:

@@ -43,7 +43,7 @@ class Result:
 def _claim(delivery_id: int) -> Delivery | None:
     with transaction.atomic():
         row = (
-            Delivery.objects.select_for_update(skip_locked=True)
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk=delivery_id, state__in=Delivery.CLAIMABLE)
             .select_related("notification", "notification__user", "subscription")
             .first()
