@@ -69,8 +69,12 @@ def check_subscription(endpoint: str, p256dh: str, auth: str) -> None:
         key, secret = _b64url_bytes(p256dh), _b64url_bytes(auth)
     except (binascii.Error, ValueError):
         raise ValueError("The subscription's keys are not base64url.") from None
-    if len(key) != 65 or key[0] != 4:
-        raise ValueError("The subscription's p256dh key is not a P-256 public key.")
+    try:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), key)
+    except ValueError:
+        raise ValueError("The subscription's p256dh key is not a P-256 public key.") from None
     if len(secret) != 16:
         raise ValueError("The subscription's auth secret is not 16 bytes.")
 
