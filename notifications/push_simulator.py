@@ -177,13 +177,13 @@ class PushServiceCore:
         except PushRefused as exc:
             with self._lock:
                 self.refusals.append((exc.status, exc.reason))
-            return web.json_response(
-                {"code": exc.status, "error": exc.reason}, status=exc.status
-            )
+            return web.json_response({"code": exc.status, "error": exc.reason}, status=exc.status)
         with self._arrived:
             self.messages.append(message)
             self._arrived.notify_all()
-        return web.Response(status=201, headers={"Location": f"{self.origin}/m/{len(self.messages)}"})
+        return web.Response(
+            status=201, headers={"Location": f"{self.origin}/m/{len(self.messages)}"}
+        )
 
     def accept(self, token: str, headers: dict[str, str], body: bytes) -> Message:
         """Check one POST as a push service does; the decrypted message, or ``PushRefused``."""

@@ -42,7 +42,9 @@ def test_needs_review_also_reaches_those_who_can_review(users, make_order):
         users["Manager"].username,
         users["Admin"].username,
     }
-    manager_note = Notification.objects.get(user=users["Manager"], source_key__endswith=str(entry.pk))
+    manager_note = Notification.objects.get(
+        user=users["Manager"], source_key__endswith=str(entry.pk)
+    )
     assert manager_note.url == f"/review/?q={order.order_ref}"
     owner_note = Notification.objects.get(user=users["User"], source_key__endswith=str(entry.pk))
     assert owner_note.url == f"/orders/{order.order_ref}/"
@@ -90,7 +92,8 @@ def test_running_twice_makes_and_sends_nothing_more(users, make_order):
     third = notify_for(entry)
 
     assert len(first) == 1
-    assert again == [] and third == []
+    assert again == []
+    assert third == []
     assert Notification.objects.filter(user=users["User"]).count() == 1
     assert Delivery.objects.filter(notification__user=users["User"]).count() == 1
 

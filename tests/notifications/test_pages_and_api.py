@@ -80,7 +80,7 @@ def test_mark_one_and_all_read_on_the_page(client, users, make_order, told):
     owner = users["User"]
     notify_for(complete(make_order(owner)))
     client.force_login(owner)
-    first, second = Notification.objects.filter(user=owner).order_by("id")
+    first, _second = Notification.objects.filter(user=owner).order_by("id")
     response = client.post(f"/notifications/{first.pk}/read", {"next": "/notifications/?page=1"})
     assert response["Location"] == "/notifications/?page=1"
     assert Notification.objects.filter(user=owner, read_at__isnull=True).count() == 1
@@ -167,7 +167,8 @@ def test_settings_page_shows_the_kinds_of_the_role_and_saves(client, users):
     client.force_login(users["User"])
     page = client.get("/notifications/settings/").content.decode()
     assert "Order completed" in page
-    assert "AI provider or PMR down" not in page and "failed sign-ins" not in page
+    assert "AI provider or PMR down" not in page
+    assert "failed sign-ins" not in page
     response = client.post(
         "/notifications/settings/",
         {"order_completed__in_app": "on", "order_needs_review__email": "on"},
@@ -181,10 +182,12 @@ def test_settings_page_shows_the_kinds_of_the_role_and_saves(client, users):
 
     client.force_login(users["Admin"])
     page = client.get("/notifications/settings/").content.decode()
-    assert "AI provider or PMR down" in page and "Repeated failed sign-ins" in page
+    assert "AI provider or PMR down" in page
+    assert "Repeated failed sign-ins" in page
     client.force_login(users["Manager"])
     page = client.get("/notifications/settings/").content.decode()
-    assert "AI provider or PMR down" in page and "Repeated failed sign-ins" not in page
+    assert "AI provider or PMR down" in page
+    assert "Repeated failed sign-ins" not in page
 
 
 def test_settings_page_says_when_push_is_off(client, users, settings):
@@ -217,7 +220,9 @@ def test_push_subscription_api(users, settings):
     assert refused.status_code == 400
     assert "push service" in refused.json()["error"]["details"]["endpoint"][0]
     gone = api.post(
-        f"{API}/notifications/subscriptions/unsubscribe", {"endpoint": body["endpoint"]}, format="json"
+        f"{API}/notifications/subscriptions/unsubscribe",
+        {"endpoint": body["endpoint"]},
+        format="json",
     )
     assert gone.status_code == 204
     assert users["User"].push_subscriptions.count() == 0

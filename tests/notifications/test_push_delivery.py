@@ -50,7 +50,8 @@ def test_retry_then_sent_then_gone(users, make_order, push_service, settings):
     assert delivery.send(second.pk).state == Delivery.State.GONE
     assert not PushSubscription.objects.exists()  # forgotten: 410 means it will never work
     second.refresh_from_db()
-    assert second.subscription is None and "410" in second.last_error
+    assert second.subscription is None
+    assert "410" in second.last_error
 
 
 def test_no_push_without_vapid_keys(users, make_order, push_service, settings):

@@ -73,7 +73,9 @@ def test_wrong_audience_and_expired_tokens_are_refused(service, keys):
     public, private = keys
     subscription = service.subscribe(public)
     with pytest.raises(WebPushException) as caught:
-        send(subscription, private, claims={"sub": "mailto:a@b.example", "aud": "https://x.example"})
+        send(
+            subscription, private, claims={"sub": "mailto:a@b.example", "aud": "https://x.example"}
+        )
     assert caught.value.response.status_code == 403
     assert "aud" in service.refusals[-1][1]
     far = int(time.time()) + 3 * 24 * 3600

@@ -117,7 +117,9 @@ def test_a_completed_order_is_told_once_by_mail_and_push(
         assert owner.push_subscriptions.get().last_success_at is not None
 
         # The same event again (a redelivered task, a duplicate): nothing more is made or sent.
-        entry = OrderEvent.objects.get(order=order, kind="order.status_changed", payload__to="completed")
+        entry = OrderEvent.objects.get(
+            order=order, kind="order.status_changed", payload__to="completed"
+        )
         tasks.notify_order_event.delay(entry.pk)
         tasks.notify_order_event.delay(entry.pk)
         for delivery in Delivery.objects.all():
