@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from .models import Delivery, Notification, PushSubscription, ServiceOutage
+from .models import (
+    CustomerEmail,
+    CustomerEmailSwitch,
+    CustomerEmailTemplate,
+    Delivery,
+    Notification,
+    PushSubscription,
+    ServiceOutage,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -67,3 +75,36 @@ class PushSubscriptionAdmin(ReadOnlyAdmin):
 class ServiceOutageAdmin(ReadOnlyAdmin):
     list_display = ("label", "service", "started_at", "ended_at")
     list_filter = ("service",)
+
+
+@admin.register(CustomerEmailTemplate)
+class CustomerEmailTemplateAdmin(admin.ModelAdmin):
+    """The one text (Managers and Admins edit it; it cannot be added twice or deleted)."""
+
+    fields = ("subject", "body", "updated_at")
+    readonly_fields = ("updated_at",)
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not CustomerEmailTemplate.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        CustomerEmailTemplate.current()  # the one row exists before anyone looks
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(CustomerEmailSwitch)
+class CustomerEmailSwitchAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "event", "order", "send")
+    list_filter = ("send",)
+    raw_id_fields = ("event", "order")
+    search_fields = ("event__event_id", "order__order_ref")
+
+
+@admin.register(CustomerEmail)
+class CustomerEmailAdmin(ReadOnlyAdmin):
+    list_display = ("order", "to", "subject", "state", "created_at", "sent_at")
+    list_filter = ("state",)
+    search_fields = ("order__order_ref", "to")

@@ -16,20 +16,24 @@ from typing import Any
 from django.db import transaction
 
 from .compose import order_kind
+from .models import Kind
 
 
 def on_order_event_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
     """``post_save`` of ``OrderEvent``: queue ``notify_order_event`` once the row is committed."""
     if not created or kwargs.get("raw"):
         return
-    if order_kind(instance.kind, instance.payload) is None:
+    kind = order_kind(instance.kind, instance.payload)
+    if kind is None:
         return
-    event_id = instance.pk
+    event_id, order_id = instance.pk, instance.order_id
 
     def queue() -> None:
         from . import tasks
 
         tasks.notify_order_event.delay(event_id)
+        if kind == Kind.ORDER_COMPLETED:  # the customer's e-mail, if switched on
+            tasks.send_customer_email.delay(order_id)
 
     # robust: a broker hiccup must not surface in the code that committed the order's change.
     transaction.on_commit(queue, robust=True)

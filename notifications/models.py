@@ -11,12 +11,18 @@
 - ``PushSubscription``: a browser that asked for Web Push (endpoint and keys).
 - ``ServiceOutage``: an outside service down, from the circuit breaker, so that
   an outage is told once however many calls fail.
-- ``CustomerEmailTemplate``: the e-mail to the customer on delivery (optional).
+- ``CustomerEmailTemplate``, ``CustomerEmailSwitch``, ``CustomerEmail``: the optional e-mail to
+  the customer on delivery: its text, where it is switched on (an event, an order), and the
+  one sent per order.
 """
 
 from __future__ import annotations
 
+import re
+
+from auditlog.registry import auditlog
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -203,3 +209,118 @@ class ServiceOutage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} down since {self.started_at:%Y-%m-%d %H:%M}"
+
+
+# --- the customer's e-mail on delivery (optional) ----------------------------------------------
+
+#: Placeholders the customer e-mail's subject and body may use (``customer_email.render``).
+CUSTOMER_EMAIL_PLACEHOLDERS = (
+    "customer_name",
+    "order_ref",
+    "event_name",
+    "event_id",
+    "event_date",
+    "image_count",
+)
+
+
+def _check_placeholders(text: str) -> None:
+    unknown = sorted(set(re.findall(r"\{(\w*)\}", text)) - set(CUSTOMER_EMAIL_PLACEHOLDERS))
+    if unknown:
+        known = ", ".join("{%s}" % name for name in CUSTOMER_EMAIL_PLACEHOLDERS)  # noqa: UP031
+        raise ValidationError(
+            f"Unknown placeholder(s): {', '.join('{' + n + '}' for n in unknown)}. Use {known}."
+        )
+
+
+class CustomerEmailTemplate(models.Model):
+    """The text of the e-mail a customer gets when their order is delivered: one row, edited
+    by Managers and Admins in the back office."""
+
+    subject = models.CharField(
+        max_length=200,
+        default="Your photos of {event_name} are ready",
+        validators=[_check_placeholders],
+    )
+    body = models.TextField(
+        default=(
+            "Dear {customer_name},\n\n"
+            "your order {order_ref} for {event_name} is complete: {image_count} photos "
+            "have been delivered.\n\nKind regards,\nyour photo studio"
+        ),
+        validators=[_check_placeholders],
+        help_text="Placeholders: {customer_name}, {order_ref}, {event_name}, {event_id}, "
+        "{event_date}, {image_count}. Plain text.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "customer e-mail text"
+        verbose_name_plural = "customer e-mail text"
+
+    def __str__(self) -> str:
+        return "E-mail to the customer on delivery"
+
+    @classmethod
+    def current(cls) -> CustomerEmailTemplate:
+        template, _ = cls.objects.get_or_create(pk=1)
+        return template
+
+
+class CustomerEmailSwitch(models.Model):
+    """Send the customer e-mail for an event's orders, or for one order (which wins over its
+    event). Off when neither says so."""
+
+    event = models.OneToOneField(
+        "events.Event", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    order = models.OneToOneField(
+        "orders.Order", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    send = models.BooleanField(
+        "send the e-mail",
+        default=True,
+        help_text="Off: do not send it (e.g. one order of an event that sends it).",
+    )
+
+    class Meta:
+        verbose_name = "customer e-mail switch"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(event__isnull=False, order__isnull=True)
+                | Q(event__isnull=True, order__isnull=False),
+                name="customer_email_switch_event_or_order",
+                violation_error_message="Choose an event or an order (one of them).",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        what = f"order {self.order}" if self.order_id else f"event {self.event}"
+        return f"{'Send' if self.send else 'Do not send'} for {what}"
+
+
+class CustomerEmail(models.Model):
+    """The customer e-mail of one order: made once (unique per order) before it is sent."""
+
+    class State(models.TextChoices):
+        SENDING = "sending", "Being sent"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    order = models.OneToOneField("orders.Order", on_delete=models.CASCADE, related_name="+")
+    to = models.EmailField()
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.SENDING)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {self.to}"
+
+
+# Who switched the customer e-mail on, who edited its text, and what was sent: audited.
+auditlog.register(CustomerEmailTemplate)
+auditlog.register(CustomerEmailSwitch)
+auditlog.register(CustomerEmail)

@@ -13,7 +13,7 @@ from django.db import InterfaceError, OperationalError
 
 from orders.models import OrderEvent
 
-from . import compose, delivery, outages, services
+from . import compose, customer_email, delivery, outages, services
 
 _DB_TROUBLE = (OperationalError, InterfaceError)
 
@@ -69,3 +69,9 @@ def notify_failed_signins(
             )
         )
     )
+
+
+@shared_task(acks_late=True, autoretry_for=_DB_TROUBLE, retry_backoff=5, max_retries=5)
+def send_customer_email(order_id: int) -> str:
+    """The e-mail to the customer of a completed order, if switched on; sent once."""
+    return customer_email.send_for(order_id)

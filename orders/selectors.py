@@ -313,4 +313,6 @@ def describe_event(entry: OrderEvent, image_names: dict[int, str] | None = None)
     if kind == "image.hand_edited":
         name = (image_names or {}).get(p.get("image")) or p.get("filename") or "An image"
         return f"{name} replaced by a hand-edited file"
+    if kind == "customer.email_sent":  # notifications.customer_email
+        return "E-mail sent to the customer"
     return kind
