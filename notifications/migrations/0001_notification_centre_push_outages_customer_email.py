@@ -7,136 +7,354 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('events', '0001_initial'),
-        ('orders', '0003_ai_results'),
+        ("events", "0001_initial"),
+        ("orders", "0003_ai_results"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CustomerEmailTemplate',
+            name="CustomerEmailTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('subject', models.CharField(default='Your photos of {event_name} are ready', max_length=200, validators=[notifications.models._check_placeholders])),
-                ('body', models.TextField(default='Dear {customer_name},\n\nyour order {order_ref} for {event_name} is complete: {image_count} photos have been delivered.\n\nKind regards,\nyour photo studio', help_text='Placeholders: {customer_name}, {order_ref}, {event_name}, {event_id}, {event_date}, {image_count}. Plain text.', validators=[notifications.models._check_placeholders])),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "subject",
+                    models.CharField(
+                        default="Your photos of {event_name} are ready",
+                        max_length=200,
+                        validators=[notifications.models._check_placeholders],
+                    ),
+                ),
+                (
+                    "body",
+                    models.TextField(
+                        default="Dear {customer_name},\n\nyour order {order_ref} for {event_name} is complete: {image_count} photos have been delivered.\n\nKind regards,\nyour photo studio",
+                        help_text="Placeholders: {customer_name}, {order_ref}, {event_name}, {event_id}, {event_date}, {image_count}. Plain text.",
+                        validators=[notifications.models._check_placeholders],
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'customer e-mail text',
-                'verbose_name_plural': 'customer e-mail text',
+                "verbose_name": "customer e-mail text",
+                "verbose_name_plural": "customer e-mail text",
             },
         ),
         migrations.CreateModel(
-            name='CustomerEmail',
+            name="CustomerEmail",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('to', models.EmailField(max_length=254)),
-                ('subject', models.CharField(max_length=300)),
-                ('body', models.TextField()),
-                ('state', models.CharField(choices=[('sending', 'Being sent'), ('sent', 'Sent'), ('failed', 'Failed')], default='sending', max_length=10)),
-                ('error', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('order', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='orders.order')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("to", models.EmailField(max_length=254)),
+                ("subject", models.CharField(max_length=300)),
+                ("body", models.TextField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("sending", "Being sent"), ("sent", "Sent"), ("failed", "Failed")],
+                        default="sending",
+                        max_length=10,
+                    ),
+                ),
+                ("error", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "order",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="orders.order",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('order_completed', 'Order completed'), ('order_needs_review', 'Order needs review'), ('pmr_refused', 'The PMR refused a write'), ('service_down', 'AI provider or PMR down'), ('failed_signins', 'Repeated failed sign-ins')], max_length=32)),
-                ('source_key', models.CharField(help_text='The event it comes from; one notification per user and event.', max_length=200)),
-                ('title', models.CharField(max_length=200)),
-                ('body', models.TextField(blank=True)),
-                ('url', models.CharField(blank=True, help_text='Where it is seen or fixed.', max_length=500)),
-                ('in_app', models.BooleanField(default=True, help_text="Shown in the notification centre (the user's choice then).")),
-                ('browser', models.BooleanField(default=True, help_text="Shown as a browser notification (the user's choice then).")),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('read_at', models.DateTimeField(blank=True, null=True)),
-                ('order', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='orders.order')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("order_completed", "Order completed"),
+                            ("order_needs_review", "Order needs review"),
+                            ("pmr_refused", "The PMR refused a write"),
+                            ("service_down", "AI provider or PMR down"),
+                            ("failed_signins", "Repeated failed sign-ins"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "source_key",
+                    models.CharField(
+                        help_text="The event it comes from; one notification per user and event.",
+                        max_length=200,
+                    ),
+                ),
+                ("title", models.CharField(max_length=200)),
+                ("body", models.TextField(blank=True)),
+                (
+                    "url",
+                    models.CharField(
+                        blank=True, help_text="Where it is seen or fixed.", max_length=500
+                    ),
+                ),
+                (
+                    "in_app",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Shown in the notification centre (the user's choice then).",
+                    ),
+                ),
+                (
+                    "browser",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Shown as a browser notification (the user's choice then).",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("read_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="orders.order",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'permissions': [('receive_service_alerts', 'Is notified when an AI provider or the PMR is down'), ('receive_security_alerts', 'Is notified of repeated failed sign-ins')],
+                "ordering": ["-created_at", "-id"],
+                "permissions": [
+                    (
+                        "receive_service_alerts",
+                        "Is notified when an AI provider or the PMR is down",
+                    ),
+                    ("receive_security_alerts", "Is notified of repeated failed sign-ins"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PushSubscription',
+            name="PushSubscription",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('endpoint', models.URLField(max_length=1000, unique=True)),
-                ('p256dh', models.CharField(max_length=200, verbose_name='public key (p256dh)')),
-                ('auth', models.CharField(max_length=100, verbose_name='auth secret')),
-                ('user_agent', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_success_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='push_subscriptions', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("endpoint", models.URLField(max_length=1000, unique=True)),
+                ("p256dh", models.CharField(max_length=200, verbose_name="public key (p256dh)")),
+                ("auth", models.CharField(max_length=100, verbose_name="auth secret")),
+                ("user_agent", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_success_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="push_subscriptions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('email', 'E-mail'), ('push', 'Web Push')], max_length=10)),
-                ('target', models.CharField(help_text="The e-mail address, or the push subscription's number.", max_length=300)),
-                ('state', models.CharField(choices=[('pending', 'Waiting'), ('sending', 'Being sent'), ('sent', 'Sent'), ('retry', 'Failed, will retry'), ('failed', 'Failed'), ('gone', 'Subscription gone')], default='pending', max_length=10)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('last_error', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('notification', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='notifications.notification')),
-                ('subscription', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='deliveries', to='notifications.pushsubscription')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("email", "E-mail"), ("push", "Web Push")], max_length=10
+                    ),
+                ),
+                (
+                    "target",
+                    models.CharField(
+                        help_text="The e-mail address, or the push subscription's number.",
+                        max_length=300,
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting"),
+                            ("sending", "Being sent"),
+                            ("sent", "Sent"),
+                            ("retry", "Failed, will retry"),
+                            ("failed", "Failed"),
+                            ("gone", "Subscription gone"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("last_error", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "notification",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="notifications.notification",
+                    ),
+                ),
+                (
+                    "subscription",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="deliveries",
+                        to="notifications.pushsubscription",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'deliveries',
+                "verbose_name_plural": "deliveries",
             },
         ),
         migrations.CreateModel(
-            name='ServiceOutage',
+            name="ServiceOutage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('service', models.CharField(help_text='`pmr` or `ai:<provider>`.', max_length=50)),
-                ('label', models.CharField(max_length=100)),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("service", models.CharField(help_text="`pmr` or `ai:<provider>`.", max_length=50)),
+                ("label", models.CharField(max_length=100)),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-started_at'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('ended_at__isnull', True)), fields=('service',), name='service_outages_one_open_per_service')],
+                "ordering": ["-started_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("ended_at__isnull", True)),
+                        fields=("service",),
+                        name="service_outages_one_open_per_service",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='CustomerEmailSwitch',
+            name="CustomerEmailSwitch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('send', models.BooleanField(default=True, help_text='Off: do not send it (e.g. one order of an event that sends it).', verbose_name='send the e-mail')),
-                ('event', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='events.event')),
-                ('order', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='orders.order')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "send",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Off: do not send it (e.g. one order of an event that sends it).",
+                        verbose_name="send the e-mail",
+                    ),
+                ),
+                (
+                    "event",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="events.event",
+                    ),
+                ),
+                (
+                    "order",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="orders.order",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'customer e-mail switch',
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('event__isnull', False), ('order__isnull', True)), models.Q(('event__isnull', True), ('order__isnull', False)), _connector='OR'), name='customer_email_switch_event_or_order', violation_error_message='Choose an event or an order (one of them).')],
+                "verbose_name": "customer e-mail switch",
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("event__isnull", False), ("order__isnull", True)),
+                            models.Q(("event__isnull", True), ("order__isnull", False)),
+                            _connector="OR",
+                        ),
+                        name="customer_email_switch_event_or_order",
+                        violation_error_message="Choose an event or an order (one of them).",
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='notification',
-            index=models.Index(fields=['user', '-created_at', '-id'], name='notifications_user_newest'),
+            model_name="notification",
+            index=models.Index(
+                fields=["user", "-created_at", "-id"], name="notifications_user_newest"
+            ),
         ),
         migrations.AddIndex(
-            model_name='notification',
-            index=models.Index(condition=models.Q(('in_app', True), ('read_at__isnull', True)), fields=['user'], name='notifications_user_unread'),
+            model_name="notification",
+            index=models.Index(
+                condition=models.Q(("in_app", True), ("read_at__isnull", True)),
+                fields=["user"],
+                name="notifications_user_unread",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='notification',
-            constraint=models.UniqueConstraint(fields=('user', 'source_key'), name='notifications_once_per_user_and_source'),
+            model_name="notification",
+            constraint=models.UniqueConstraint(
+                fields=("user", "source_key"), name="notifications_once_per_user_and_source"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.UniqueConstraint(fields=('notification', 'channel', 'target'), name='deliveries_once_per_target'),
+            model_name="delivery",
+            constraint=models.UniqueConstraint(
+                fields=("notification", "channel", "target"), name="deliveries_once_per_target"
+            ),
         ),
     ]
