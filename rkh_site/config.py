@@ -64,18 +64,28 @@ def local_vapid_keys(path: Path) -> tuple[str, str]:
     32 raw bytes, the format ``VAPID_PRIVATE_KEY`` takes; the public key is
     derived from it.
     """
-    if path.exists():
-        private = path.read_text().strip()
-        if private:
-            return vapid_public_key(private), private
+    import time
+
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    private = _b64url(key.private_numbers().private_value.to_bytes(32, "big"))
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(private)
-    return vapid_public_key(private), private
+    for _ in range(50):
+        if path.exists():
+            private = path.read_text().strip()
+            if private:
+                return vapid_public_key(private), private
+            time.sleep(0.02)  # another process is writing it
+            continue
+        key = ec.generate_private_key(ec.SECP256R1())
+        private = _b64url(key.private_numbers().private_value.to_bytes(32, "big"))
+        try:
+            # O_EXCL: processes starting together (web, workers, beat) agree on one pair.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "w") as handle:
+            handle.write(private)
+        return vapid_public_key(private), private
+    raise RuntimeError(f"{path} stays empty; delete it to make a new key pair")
 
 
 def vapid_public_key(private: str) -> str:

@@ -9,8 +9,7 @@ from rest_framework.test import APIClient
 
 from accounts import api_keys
 from notifications.models import Notification
-from orders.models import Order
-from tests.conftest import ROLE_NAMES
+from tests.conftest import ROLE_NAMES, make_user
 
 from .conftest import complete, notify_for
 
@@ -23,10 +22,9 @@ def told(users, make_order):
     """Each role's user gets one order-completed notification about an order of their own."""
     notes = {}
     for role in ROLE_NAMES:
-        creator = users[role] if role != "Viewer" else users["Manager"]
+        creator = users[role] if role != "Viewer" else make_user("Manager")
+        # A Viewer creates nothing: they are the assignee of a Manager's order.
         order = make_order(creator, assigned_to=users[role] if role == "Viewer" else None)
-        if role == "Viewer":  # a Viewer creates nothing; give them one about a visible order
-            Order.objects.filter(pk=order.pk).update(assigned_to=None)
         entry = complete(order)
         notify_for(entry)
         notes[role] = Notification.objects.filter(
@@ -226,3 +224,12 @@ def test_push_subscription_api(users, settings):
     )
     assert gone.status_code == 204
     assert users["User"].push_subscriptions.count() == 0
+
+
+@pytest.mark.parametrize("role", ROLE_NAMES)
+def test_each_role_lists_exactly_its_own(users, told, role):
+    api = api_as(users[role])
+    listed = [n["id"] for n in api.get(f"{API}/notifications").json()["results"]]
+    assert listed == [told[role].pk]
+    summary = api.get(f"{API}/notifications/summary").json()
+    assert [n["id"] for n in summary["latest"]] == [told[role].pk]
