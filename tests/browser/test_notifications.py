@@ -119,6 +119,9 @@ def test_the_bell_follows_new_notifications_live(page_as, web, make_order):
     expect(page.get_by_test_id("bell-count")).to_have_text("2", timeout=LIVE_TIMEOUT_MS)
     assert [entry["title"] for entry in shown(page)] == [second.title]  # only the new one
 
+    page.reload()
+    expect(page.get_by_test_id("notification")).to_have_count(2)
+    page.screenshot(path="/tmp/rkh-notifications.png", full_page=True)
     page.get_by_test_id("read-all").click()
     expect(page.get_by_test_id("bell-count")).to_be_hidden()
     assert not Notification.objects.filter(user=user, read_at__isnull=True).exists()
@@ -157,6 +160,7 @@ def test_settings_page_asks_permission_only_from_the_button(page_as, web):
     expect(state).to_have_text("Notifications are allowed in this browser.")
     expect(page.get_by_test_id("allow-notifications")).to_be_hidden()
     expect(page.get_by_test_id("push-toggle")).to_be_enabled()
+    page.screenshot(path="/tmp/rkh-notification-settings.png", full_page=True)
 
 
 def test_a_push_message_reaches_the_service_worker(page_as, web, make_order):
