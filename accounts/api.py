@@ -7,7 +7,9 @@
   be signed in to an account of an attacker's choosing (login CSRF).
 - ``POST /auth/logout``: ends the session (an API-key request has none: 204).
 - ``GET /users/profile``: who the request acts as, with their role.
-- ``PUT /users/settings``: replace the user's own preferences (a JSON object).
+- ``GET /users/settings``: the user's own preferences, with the full notification table;
+- ``PUT /users/settings``: replace them (a JSON object; ``notifications`` is checked against
+  ``accounts.preferences``: known kinds and channels, true or false).
 
 External systems do not sign in: they send an API key (``rkh_site.api_auth``).
 """
@@ -22,7 +24,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import QueryDict
 from django.middleware.csrf import get_token
 from django.urls import re_path
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -32,7 +34,7 @@ from orders.api import JSONObjectField, checked_metadata
 from rkh_site.api_errors import JSONParser
 from rkh_site.api_schema import error_responses
 
-from . import services
+from . import preferences, services
 from .models import User
 from .roles import role_of
 
@@ -99,12 +101,52 @@ class LoginResponseSerializer(serializers.Serializer):
 
 def _checked_settings(value: Any) -> dict[str, Any]:
     try:
-        return checked_metadata(value, SETTINGS_MAX_CHARS)
+        checked = checked_metadata(value, SETTINGS_MAX_CHARS)
     except serializers.ValidationError as exc:
         # The same rules as an order's metadata, worded for settings.
         raise serializers.ValidationError(
             [str(m).replace("Metadata", "Settings") for m in exc.detail]
         ) from None
+    try:
+        return preferences.clean_settings(checked)
+    except preferences.PreferencesError as exc:
+        raise serializers.ValidationError(exc.details) from None
+
+
+def _settings_schema(*, complete: bool) -> dict[str, Any]:
+    """The settings object in OpenAPI terms, from ``accounts.preferences`` (one source).
+
+    ``complete``: as answered (every kind and channel present) rather than as sent.
+    """
+    channels: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            name: {"type": "boolean", "description": label}
+            for name, label in preferences.CHANNELS.items()
+        },
+        "additionalProperties": False,
+    }
+    if complete:
+        channels["required"] = list(preferences.CHANNELS)
+    table: dict[str, Any] = {
+        "type": "object",
+        "description": "For each kind of notification, each channel on (true) or off (false); "
+        "kinds and channels left out take their defaults (docs/notifications.md).",
+        "properties": {
+            name: {**channels, "description": label} for name, label in preferences.KINDS.items()
+        },
+        "additionalProperties": False,
+    }
+    if complete:
+        table["required"] = list(preferences.KINDS)
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {preferences.SETTINGS_KEY: table},
+        "additionalProperties": True,
+    }
+    if complete:
+        schema["required"] = [preferences.SETTINGS_KEY]
+    return schema
 
 
 # --- views -------------------------------------------------------------------------------
@@ -171,18 +213,38 @@ class ProfileView(APIView):
         return Response(ProfileSerializer(request.user, context={"request": request}).data)
 
 
+_SETTINGS_ANSWER = {
+    "type": "object",
+    "properties": {"settings": _settings_schema(complete=True)},
+    "required": ["settings"],
+}
+
+
 class SettingsView(APIView):
-    """Replace the user's own settings with the JSON object sent."""
+    """The user's own settings: read them, or replace them with the JSON object sent."""
 
     permission_classes = (IsAuthenticated,)
     parser_classes = (JSONParser,)
 
     @extend_schema(
+        summary="My settings",
+        description="The stored settings, with the complete notification table "
+        "(defaults filled in).",
+        responses={200: _SETTINGS_ANSWER, **error_responses()},
+        tags=["users"],
+    )
+    def get(self, request):
+        return Response({"settings": preferences.effective_settings(request.user.settings)})
+
+    @extend_schema(
         summary="Replace my settings",
-        description="The whole settings object (at most 16,000 characters of JSON).",
-        request={"application/json": {"type": "object", "additionalProperties": True}},
+        description="The whole settings object (at most 16,000 characters of JSON). "
+        "`notifications` holds, per kind, the channels on or off: unknown kinds, unknown "
+        "channels and values other than true/false are refused (400 with `details` naming "
+        "them); left-out ones take their defaults.",
+        request={"application/json": _settings_schema(complete=False)},
         responses={
-            200: inline_serializer("UserSettings", {"settings": JSONObjectField()}),
+            200: _SETTINGS_ANSWER,
             **error_responses(**{"415": "Not JSON (`unsupported_media_type`)."}),
         },
         tags=["users"],
@@ -196,7 +258,7 @@ class SettingsView(APIView):
         except serializers.ValidationError as exc:
             raise serializers.ValidationError({"settings": exc.detail}) from None
         user = services.update_settings(request.user, wanted)
-        return Response({"settings": user.settings})
+        return Response({"settings": preferences.effective_settings(user.settings)})
 
 
 urlpatterns = [

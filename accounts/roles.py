@@ -61,6 +61,16 @@ ROLE_PERMISSIONS: dict[str, Any] = {
         "pmr.change_outboxentry",
         "pmr.view_orderdelivery",
         "pmr.view_webhookdelivery",
+        # Told when an AI provider or the PMR is down (docs/notifications.md).
+        "notifications.receive_service_alerts",
+        # The optional e-mail to the customer on delivery: its text and where it is on.
+        "notifications.view_customeremailtemplate",
+        "notifications.change_customeremailtemplate",
+        "notifications.view_customeremailswitch",
+        "notifications.add_customeremailswitch",
+        "notifications.change_customeremailswitch",
+        "notifications.delete_customeremailswitch",
+        "notifications.view_customeremail",
     },
     USER: _ORDER_WORK | {"events.view_event"},
     VIEWER: {

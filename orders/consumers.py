@@ -21,7 +21,9 @@ Both consumers:
 - every heartbeat, ask again who the credential names (a signed-out session, a
   changed password, a revoked key end the stream with 4401), reload the user
   (a removed role ends it with 4403), re-check the database (repairs a lost
-  doorbell) and send ``{"type": "heartbeat"}``.
+  doorbell) and send ``{"type": "heartbeat"}``;
+- also carry the user's side streams (``rkh_site.user_streams``: the notification
+  bell): they join the user's group and send a stream's message when it changes.
 
 Every database access runs through ``database_sync_to_async``; nothing here
 touches the ORM on the event loop.
@@ -39,6 +41,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth import get_user_model
 
+from rkh_site import user_streams
 from rkh_site.ws_auth import current_user_id
 
 from . import access, live
@@ -79,6 +82,8 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
         self._last_flush = 0.0
         self._send_lock = asyncio.Lock()
         self._closed = False
+        self._user_group = ""
+        self._user_state: dict[str, dict[str, Any]] = {}
 
     def _interval(self) -> float:
         raise NotImplementedError
@@ -107,6 +112,7 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
     async def _join_and_start(self) -> None:
         """Join the group (before any read: see module docstring), accept, send, tick."""
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self._join_user_streams()
         await self.accept()
         async with self._send_lock:
             await self._flush(first=True)
@@ -121,6 +127,8 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
                 task.cancel()
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self._user_group:
+            await self.channel_layer.group_discard(self._user_group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kw):
         """Clients have nothing to say after connecting; what they send is ignored
@@ -180,8 +188,10 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
                 # Renew the membership: channels-redis forgets members after
                 # ``group_expiry`` (a day), and a tab may stay open longer.
                 await self.channel_layer.group_add(self.group, self.channel_name)
+                await self.channel_layer.group_add(self._user_group, self.channel_name)
                 async with self._send_lock:
                     await self._flush()
+                    await self._send_user_streams()
                     await self.send_json(self._heartbeat_message())
         except asyncio.CancelledError:
             raise
@@ -191,6 +201,32 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
 
     def _heartbeat_message(self) -> dict[str, Any]:
         return {"type": "heartbeat"}
+
+    # --- the user's side streams (rkh_site.user_streams) ------------------------------
+
+    async def _join_user_streams(self) -> None:
+        """Join the user's group (before reading, as for the main group) and note what the
+        streams hold now: the page was rendered with that, so only changes are sent."""
+        self._user_group = user_streams.user_group(self.user.pk)
+        await self.channel_layer.group_add(self._user_group, self.channel_name)
+        self._user_state = await database_sync_to_async(user_streams.snapshot)(self.user)
+
+    async def user_changed(self, message: dict[str, Any]) -> None:
+        """Doorbell of ``rkh_site.user_streams``: send the side streams that changed."""
+        if self._closed:
+            return
+        async with self._send_lock:
+            await self._send_user_streams()
+
+    async def _send_user_streams(self) -> None:
+        state = await database_sync_to_async(user_streams.snapshot)(self.user)
+        for message in user_streams.changed(self._user_state, state):
+            await self.send_json(message)
+        self._user_state = state
+
+
+#: The base for other apps' live consumers (``notifications.consumers``).
+LiveConsumer = _LiveConsumer
 
 
 class OrderConsumer(_LiveConsumer):

@@ -78,6 +78,7 @@ urlpatterns = [
     path("", include("accounts.api")),
     path("", include("ai_processing.api")),
     path("", include("pmr.api")),
+    path("", include("notifications.api")),
     # OpenAPI 3 schema and its interactive docs (assets from drf-spectacular-sidecar, offline).
     re_path(r"^schema/?$", SchemaView.as_view(), name="schema"),
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

@@ -53,3 +53,66 @@ def local_secret_key(path: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key
+
+
+def local_vapid_keys(path: Path) -> tuple[str, str]:
+    """The local Web Push (VAPID) key pair, created on the first run: (public, private).
+
+    Only used when ``DEBUG`` is on and no keys are set, like ``local_secret_key``:
+    push works on a developer machine with no setup, and no key is ever in the
+    repository. The file (mode 0600) holds the private key as base64url of its
+    32 raw bytes, the format ``VAPID_PRIVATE_KEY`` takes; the public key is
+    derived from it.
+    """
+    import time
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    for _ in range(50):
+        if path.exists():
+            private = path.read_text().strip()
+            if private:
+                return vapid_public_key(private), private
+            time.sleep(0.02)  # another process is writing it
+            continue
+        key = ec.generate_private_key(ec.SECP256R1())
+        private = _b64url(key.private_numbers().private_value.to_bytes(32, "big"))
+        try:
+            # O_EXCL: processes starting together (web, workers, beat) agree on one pair.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "w") as handle:
+            handle.write(private)
+        return vapid_public_key(private), private
+    raise RuntimeError(f"{path} stays empty; delete it to make a new key pair")
+
+
+def vapid_public_key(private: str) -> str:
+    """The public key (base64url of the uncompressed P-256 point, the browser's
+    ``applicationServerKey``) of a private key given as base64url of 32 raw bytes.
+
+    Raises ``ValueError`` for a value that is not such a key.
+    """
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    try:
+        raw = base64.urlsafe_b64decode(private.strip() + "=" * (-len(private.strip()) % 4))
+    except (ValueError, TypeError) as exc:
+        raise ValueError("VAPID_PRIVATE_KEY is not base64url") from exc
+    if len(raw) != 32:
+        raise ValueError("VAPID_PRIVATE_KEY must be 32 bytes (base64url, 43 characters)")
+    key = ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1())
+    point = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return _b64url(point)
+
+
+def _b64url(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")

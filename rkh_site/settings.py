@@ -8,6 +8,8 @@ key generated on first use. With ``DEBUG=0`` the defaults turn strict so that
 
 from __future__ import annotations
 
+from email.utils import parseaddr
+
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
@@ -59,6 +61,7 @@ INSTALLED_APPS = [
     "ai_processing",
     "pmr",
     "analytics",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -91,6 +94,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.roles",
+                "notifications.context_processors.bell",
             ],
         },
     },
@@ -348,6 +352,51 @@ if EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBa
     EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="RKH Photo Orders <noreply@localhost>")
 
+# --- notifications ----------------------------------------------------------
+# docs/notifications.md. E-mail goes through the mail settings above (EMAIL_URL), the same
+# ones password reset uses. Web Push keys (VAPID) come from the environment; with DEBUG on and
+# none set, a key pair is generated once into var/vapid_private_key (0600, like the secret
+# key); with DEBUG off and none set, push is off and the settings page says so.
+
+#: Links in e-mails point here (no request to take the host from in a task).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:56789").rstrip("/")
+VAPID_PRIVATE_KEY = env.str("VAPID_PRIVATE_KEY", default="")
+VAPID_PUBLIC_KEY = env.str("VAPID_PUBLIC_KEY", default="").rstrip("=")
+if VAPID_PRIVATE_KEY:
+    try:
+        _derived_public = config.vapid_public_key(VAPID_PRIVATE_KEY)
+    except ValueError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
+    if VAPID_PUBLIC_KEY and _derived_public != VAPID_PUBLIC_KEY:
+        raise ImproperlyConfigured("VAPID_PUBLIC_KEY is not the public key of VAPID_PRIVATE_KEY.")
+    VAPID_PUBLIC_KEY = _derived_public
+elif DEBUG:
+    VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY = config.local_vapid_keys(VAR_DIR / "vapid_private_key")
+else:
+    VAPID_PUBLIC_KEY = ""  # half a key pair: push stays off
+#: Who runs this server, for push services (a ``mailto:`` or ``https:`` URL).
+VAPID_SUBJECT = env.str(
+    "VAPID_SUBJECT", default=f"mailto:{parseaddr(DEFAULT_FROM_EMAIL)[1] or 'noreply@localhost'}"
+)
+#: How long a push service keeps a message for a browser that is offline.
+WEBPUSH_TTL_SECONDS = env.int("WEBPUSH_TTL_SECONDS", default=24 * 3600)
+#: Push services subscriptions may point at (host names, a leading "." for subdomains); https
+#: only, except a loopback host named here (the tests' push service simulator).
+WEBPUSH_ALLOWED_HOSTS = env.list(
+    "WEBPUSH_ALLOWED_HOSTS",
+    default=[
+        "fcm.googleapis.com",
+        ".push.services.mozilla.com",
+        ".push.apple.com",
+        ".notify.windows.com",
+    ],
+)
+#: Failed sign-ins for one account within the window that make Admins hear of it (once).
+NOTIFY_SIGNIN_FAILURES = env.int("NOTIFY_SIGNIN_FAILURES", default=5)
+NOTIFY_SIGNIN_WINDOW_MINUTES = env.int("NOTIFY_SIGNIN_WINDOW_MINUTES", default=15)
+#: Seconds between two looks at the circuit breakers for "AI provider or PMR down".
+NOTIFY_OUTAGE_CHECK_SECONDS = env.int("NOTIFY_OUTAGE_CHECK_SECONDS", default=30)
+
 # --- audit ----------------------------------------------------------------
 
 AUDITLOG_INCLUDE_ALL_MODELS = False
@@ -457,6 +506,14 @@ CELERY_BEAT_SCHEDULE = {
     "idempotency-keys-retention": {
         "task": "accounts.tasks.purge_idempotency_records",
         "schedule": 3600,
+    },
+    "notifications-outages": {
+        "task": "notifications.tasks.check_outages",
+        "schedule": NOTIFY_OUTAGE_CHECK_SECONDS,
+    },
+    "notifications-resend-stuck": {
+        "task": "notifications.tasks.send_waiting",
+        "schedule": 300,
     },
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)

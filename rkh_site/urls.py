@@ -27,5 +27,6 @@ urlpatterns = [
     path("pmr/", include("pmr.urls")),
     # The order page's AI actions (retry, reprocess) live with the AI step.
     path("orders/", include("ai_processing.order_urls")),
+    path("notifications/", include("notifications.urls")),
     path("", include("orders.urls")),
 ]

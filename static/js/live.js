@@ -20,6 +20,12 @@
  * a Promise of {more: bool} (true: call again at once) and rejects with {status} on an HTTP
  * error. The element options.stateEl (if any) shows the state in words and in data-state
  * ("connecting", "live", "reconnecting", "polling", "stopped").
+ *
+ * Side streams (rkh_site/user_streams.py): every live socket also carries the user's
+ * notification bell. A message of type "notifications" goes to the document as the event
+ * "rkh:notifications" (detail: the message), not to options.onMessage; each state change is
+ * the event "rkh:live-state" (detail: {state, path}); RKH.live.streams() counts the streams
+ * opened on the page. static/js/bell.js listens.
  */
 (function () {
   "use strict";
@@ -47,7 +53,18 @@
     return Math.round(ms * (0.8 + Math.random() * 0.4));
   }
 
+  var opened = 0;
+
+  function announce(name, detail) {
+    try {
+      document.dispatchEvent(new CustomEvent(name, { detail: detail }));
+    } catch (e) {
+      /* a listener's error must not stop the stream */
+    }
+  }
+
   function open(options) {
+    opened += 1;
     var socket = null;
     var backoff = BACKOFF_MIN;
     var failures = 0; // attempts in a row that never got a first message
@@ -62,6 +79,7 @@
 
     function setState(next, detail) {
       state = next;
+      announce("rkh:live-state", { state: next, path: options.wsPath });
       var node = options.stateEl;
       if (!node) return;
       node.setAttribute("data-state", next);
@@ -130,6 +148,10 @@
           setState("live");
         }
         armWatchdog(SILENCE_MS);
+        if (message && message.type === "notifications") {
+          announce("rkh:notifications", message);
+          return;
+        }
         options.onMessage(message, "websocket");
       };
       ws.onclose = function (event) {
@@ -229,5 +251,11 @@
     );
   }
 
-  RKH.live = { open: open, getJSON: getJSON };
+  RKH.live = {
+    open: open,
+    getJSON: getJSON,
+    streams: function () {
+      return opened;
+    },
+  };
 })();

@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from accounts import preferences
 from accounts.models import User
 from events.models import Event
 from orders import services as order_services
@@ -295,7 +296,10 @@ def test_repeated_failed_logins_are_429(alice):
 def test_settings_are_replaced_and_checked(users):
     client = key_client(users["Viewer"])[0]
     response = client.put(f"{API}/users/settings", {"page_size": 25}, format="json")
-    assert response.json() == {"settings": {"page_size": 25}}
+    # The answer shows the effective settings: the notification table with its defaults.
+    assert response.json() == {
+        "settings": {"page_size": 25, "notifications": preferences.notification_table({})}
+    }
     users["Viewer"].refresh_from_db()
     assert users["Viewer"].settings == {"page_size": 25}
     assert client.get(f"{API}/users/profile").json()["settings"] == {"page_size": 25}

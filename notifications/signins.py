@@ -1,0 +1,93 @@
+"""Repeated failed sign-ins: Admins hear once per account and window, with the source IP.
+
+Django sends ``user_login_failed`` for every failed ``authenticate`` (allauth's
+sign-in page and the API's ``/auth/login`` both go through it) with the
+credentials, the password already masked; only the username or e-mail is read
+here. Failures are counted per account name in Redis, in a window that starts
+with the first failure and lasts ``NOTIFY_SIGNIN_WINDOW_MINUTES``; the failure
+that reaches ``NOTIFY_SIGNIN_FAILURES`` queues the notification (the window's
+start is in its source key, so a second one for the same window is never made).
+Later failures in the same window add nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Q
+
+from rkh_site.leases import client_for
+
+log = logging.getLogger(__name__)
+
+# KEYS[1] count, KEYS[2] window start; ARGV: now, window seconds. Returns {count, start}.
+_COUNT = """
+redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2])
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return {count, redis.call('GET', KEYS[2])}
+"""
+
+
+def _name(credentials: dict[str, Any]) -> str:
+    for field in ("username", "login", "email"):
+        value = credentials.get(field)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:150]
+    return ""
+
+
+def _client_ip(request: Any) -> str:
+    if request is None:
+        return ""
+    meta = getattr(request, "META", {}) or {}
+    return str(meta.get("REMOTE_ADDR", ""))[:45]
+
+
+def on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kw) -> None:
+    """``user_login_failed`` receiver: count, and at the threshold queue the notification.
+
+    Never raises: a sign-in page must answer "wrong password" whatever Redis does.
+    """
+    username = _name(credentials or {})
+    if not username:
+        return
+    minutes = max(1, int(settings.NOTIFY_SIGNIN_WINDOW_MINUTES))
+    threshold = max(1, int(settings.NOTIFY_SIGNIN_FAILURES))
+    digest = hashlib.sha256(username.lower().encode()).hexdigest()[:32]
+    try:
+        count, start = client_for(settings.REDIS_URL).eval(
+            _COUNT,
+            2,
+            f"rkh:notify:signins:{digest}:count",
+            f"rkh:notify:signins:{digest}:start",
+            int(time.time()),
+            minutes * 60,
+        )
+    except redis.RedisError:
+        log.warning("Failed sign-in not counted (Redis)", exc_info=True)
+        return
+    if int(count) != threshold:
+        return
+    account = (
+        get_user_model()
+        .objects.filter(Q(username__iexact=username) | Q(email__iexact=username))
+        .values_list("pk", flat=True)
+        .first()
+    )
+    window = f"{username.lower()}:{int(start or 0)}"
+    args = (username, int(count), minutes, _client_ip(request), window, account)
+
+    def queue() -> None:
+        from . import tasks
+
+        tasks.notify_failed_signins.delay(*args)
+
+    transaction.on_commit(queue, robust=True)
