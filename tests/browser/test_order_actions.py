@@ -169,7 +169,7 @@ def test_a_user_works_on_their_order_from_the_page(page_as, event):
     page.get_by_role("button", name="Cancel the order").click()
     expect(page.get_by_text(f"Order {order.order_ref} is cancelled.")).to_be_visible()
     expect(page.get_by_test_id("next-step")).to_have_text("Cancelled. Nothing more happens to it.")
-    expect(page.get_by_test_id("upload-refused")).to_contain_text("no images can be added")
+    expect(page.get_by_test_id("upload-refused")).to_contain_text("no more images can be added")
     expect(page.get_by_role("link", name="Edit details")).to_have_count(0)
     page.screenshot(path=SCREENSHOT, full_page=True)
     order.refresh_from_db()

@@ -331,7 +331,7 @@ def test_cancelled_order_says_nothing_more_happens(user_client, own_order):
     assert f"Order {own_order.order_ref} is cancelled." in html
     assert "Cancelled. Nothing more happens to it." in html
     assert 'id="dropzone"' not in html
-    assert "is cancelled; no images can be added." in html
+    assert "is cancelled; no more images can be added." in html
 
 
 # --- why review, what happens next ----------------------------------------------------------------
@@ -419,7 +419,7 @@ def test_handed_to_the_pmr_the_page_says_why_no_images_can_be_added(
     _status(own_order, Order.Status.PROCESSING, ai_processed=True)
     html = user_client.get(f"/orders/{own_order.order_ref}/").content.decode()
     assert 'id="dropzone"' not in html
-    assert "has been handed to the PMR delivery; no images can be added any more" in html
+    assert "has been handed to the PMR delivery; no more images can be added" in html
     response = upload_api.create(own_order)
     assert response.status_code == 409
     assert "Create a new order for more images." in response.json()["error"]["message"]

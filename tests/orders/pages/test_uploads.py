@@ -168,7 +168,7 @@ def test_closed_order_is_refused(user_client, upload_api, own_order, status):
     response = upload_api.create(own_order, "late.jpg", 10)
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "order_closed"
-    assert "no images can be added" in response.json()["error"]["message"]
+    assert "no more images can be added" in response.json()["error"]["message"]
 
 
 def test_order_closed_while_uploading_stops_the_upload(user_client, upload_api, own_order):
