@@ -28,6 +28,11 @@ def _require(actor: Any, action: access.Action, order: Order) -> None:
         raise PermissionDenied(f"You may not {action.value} order {order.order_ref}.")
 
 
+#: For other services of the orders app: refuse (``PermissionDenied``) an actor who may not
+#: take ``action`` on the order; ``None`` (a task, the system) may.
+access_check = _require
+
+
 def next_order_ref(year: int) -> str:
     """Hand out the next ``ORD-<year>-<nnnnnn>``; call inside a transaction.
 
@@ -302,6 +307,46 @@ def refresh_image_counters(order_id: int) -> dict[str, int]:
     )
     Order.objects.filter(pk=order_id).update(**counts)
     return counts
+
+
+def failed_images_reason(failed: list[Image], review: int = 0) -> str:
+    """A sentence naming the failed images of an order, for its status reason and timeline."""
+    shown = [image.original_filename for image in failed[:5]]
+    more = f" and {len(failed) - len(shown)} more" if len(failed) > len(shown) else ""
+    noun = "image" if len(failed) == 1 else "images"
+    text = f"{len(failed)} {noun} failed: {', '.join(shown)}{more}."
+    if review:
+        text += f" {review} more {'image waits' if review == 1 else 'images wait'} for review."
+    return text + " Retry them, or deliver the order without them."
+
+
+def stop_short(
+    order: Order, status: str, *, failed: list[Image], review: int = 0, actor: Any = None
+) -> Order:
+    """The order cannot complete by itself: images failed. It stops in ``status``
+    (``needs_review`` or ``failed``), with a reason naming them and one
+    ``order.stopped_short`` timeline entry, so people see it (dashboard, notifications)
+    instead of an order delivered with fewer images than were sent. The caller holds the
+    order's lock."""
+    reason = failed_images_reason(failed, review)
+    if order.status != status:
+        change_order_status(order, status, actor=actor, reason=reason)
+    record_event(
+        order,
+        Kind.ORDER_STOPPED_SHORT,
+        {
+            "status": status,
+            "reason": reason,
+            "failed": [
+                {"image": i.pk, "filename": i.original_filename, "reason": i.status_reason[:300]}
+                for i in failed[:100]
+            ],
+            "failed_count": len(failed),
+            "review": review,
+        },
+        actor,
+    )
+    return order
 
 
 @transaction.atomic
