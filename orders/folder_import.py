@@ -199,6 +199,9 @@ def start_order(
             customer_email=_email(customer_email),
             preset=preset,
             metadata={"import": {"source": source, "folder": _text(folder.name)}},
+            # Held until every file of the folder is in (add_files submits it): ingest is
+            # faster than reading a NAS, and the order must not start after the first file.
+            awaiting_submit=True,
         )
     except OrderError as exc:  # e.g. the event is closed in the PMR
         raise FolderImportError(str(exc)) from None
@@ -222,6 +225,11 @@ def add_files(
         result.outcomes.append(outcome)
         if progress is not None:
             progress(outcome)
+    if order.awaiting_submit and order.submitted_at is None:
+        try:
+            intake.submit_order(order, actor=actor, expected_images=len(result.outcomes))
+        except OrderError:  # closed meanwhile (cancelled by staff): nothing to start
+            pass
     order.refresh_from_db()
     return result
 

@@ -84,8 +84,14 @@ def create_order(
     order_date=None,
     metadata: dict | None = None,
     preset: Any = None,
+    awaiting_submit: bool = False,
+    expected_images: int | None = None,
 ) -> Order:
     """A new order (draft) for ``event``; every way of creating orders comes through here.
+
+    ``awaiting_submit``: the order's files come from a system that will say when it sent
+    them all (the REST API, a folder import); the order does not start before that, or
+    before ``expected_images`` files arrived (``orders.intake.files_still_coming``).
 
     Before anything is written, the PMR is asked (cached, one short attempt) whether
     the event is open: an event the PMR knows to be closed, or does not know, takes no
@@ -118,6 +124,8 @@ def create_order(
         order_date=order_date,
         metadata=metadata,
         preset=preset,
+        awaiting_submit=awaiting_submit or expected_images is not None,
+        expected_images=expected_images,
     )
 
 
@@ -133,6 +141,8 @@ def _create_order(
     order_date,
     metadata: dict,
     preset: Any,
+    awaiting_submit: bool = False,
+    expected_images: int | None = None,
 ) -> Order:
     if (
         assigned_to is not None
@@ -152,8 +162,15 @@ def _create_order(
         assigned_to=assigned_to,
         metadata=metadata or {},
         preset=preset,
+        awaiting_submit=awaiting_submit,
+        expected_images=expected_images,
     )
-    record_event(order, Kind.ORDER_CREATED, {"status": order.status}, actor)
+    payload: dict[str, Any] = {"status": order.status}
+    if awaiting_submit:
+        payload["awaiting_submit"] = True
+        if expected_images is not None:
+            payload["expected_images"] = expected_images
+    record_event(order, Kind.ORDER_CREATED, payload, actor)
     return order
 
 
