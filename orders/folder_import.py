@@ -14,6 +14,7 @@ is for ingest to say, the same for every door.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -226,10 +227,9 @@ def add_files(
         if progress is not None:
             progress(outcome)
     if order.awaiting_submit and order.submitted_at is None:
-        try:
+        # Closed meanwhile (cancelled by staff): nothing to start.
+        with contextlib.suppress(OrderError):
             intake.submit_order(order, actor=actor, expected_images=len(result.outcomes))
-        except OrderError:  # closed meanwhile (cancelled by staff): nothing to start
-            pass
     order.refresh_from_db()
     return result
 

@@ -118,6 +118,11 @@ elif env.int("DB_POOL_MAX_SIZE", default=10) > 0:
     # opened a new one and they piled up under load (docs/benchmarks.md, "API"); the pool
     # hands out a few kept connections instead.
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django must not
+    # A database that does not answer fails a new connection in seconds, not at the TCP
+    # default of minutes (libpq's connect_timeout; /healthz uses a shorter one of its own).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DB_CONNECT_TIMEOUT_SECONDS", default=5)
+    )
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
         "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
@@ -139,7 +144,8 @@ CACHES = {
         "TIMEOUT": 300,
     }
 }
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# cached_db sessions that survive a Redis outage (the database is their source of truth).
+SESSION_ENGINE = "rkh_site.sessions"
 
 # channels-redis waits for a consumer's messages with a blocking BZPOPMIN of 5 s; redis-py 8
 # gives every connection a 5 s read timeout by default, so an idle consumer's wait timed out

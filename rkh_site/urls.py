@@ -24,3 +24,6 @@ urlpatterns = [
     path("pmr/", include("pmr.urls")),
     path("", include("orders.urls")),
 ]
+
+#: An outage of Redis or the database is answered 503 with Retry-After, not 500.
+handler500 = "rkh_site.outages.server_error"
