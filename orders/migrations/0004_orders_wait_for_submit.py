@@ -4,25 +4,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0003_ai_results'),
+        ("orders", "0003_ai_results"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='order',
-            name='awaiting_submit',
-            field=models.BooleanField(default=False, editable=False, help_text='The order waits in pending until its client submits it (or sends expected_images files).'),
+            model_name="order",
+            name="awaiting_submit",
+            field=models.BooleanField(
+                default=False,
+                editable=False,
+                help_text="The order waits in pending until its client submits it (or sends expected_images files).",
+            ),
         ),
         migrations.AddField(
-            model_name='order',
-            name='expected_images',
-            field=models.PositiveIntegerField(blank=True, editable=False, help_text='How many files the client said it would send.', null=True),
+            model_name="order",
+            name="expected_images",
+            field=models.PositiveIntegerField(
+                blank=True,
+                editable=False,
+                help_text="How many files the client said it would send.",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='order',
-            name='submitted_at',
-            field=models.DateTimeField(blank=True, editable=False, help_text='When the client said it sent every file.', null=True),
+            model_name="order",
+            name="submitted_at",
+            field=models.DateTimeField(
+                blank=True,
+                editable=False,
+                help_text="When the client said it sent every file.",
+                null=True,
+            ),
         ),
     ]

@@ -150,9 +150,7 @@ def test_tasks_in_flight_fail_within_seconds_when_the_service_is_gone():
     failed (a few quick attempts), not after its 60 s timeout, so the chain falls back to
     Gemini at once (issue 11, item 7)."""
     runware = RunwareSimulator(seed=3).start()
-    c = RunwareClient(
-        "key", runware.ws_url, task_timeout=60, connect_attempts=3, backoff_base=0.05
-    )
+    c = RunwareClient("key", runware.ws_url, task_timeout=60, connect_attempts=3, backoff_base=0.05)
     try:
         c.caption(jpeg())  # connected
         faults(runware, latency=30)
