@@ -9,6 +9,12 @@ urlpatterns = [
     path("orders/<str:order_ref>/", views.order_detail, name="order_detail"),
     path("orders/<str:order_ref>/images.json", views.order_images_json, name="order_images_json"),
     path(
+        "orders/<str:order_ref>/deliver-without-failed/",
+        views.order_deliver_without_failed,
+        name="order_deliver_without_failed",
+    ),
+    path("orders/<str:order_ref>/submit/", views.order_submit, name="order_submit"),
+    path(
         "orders/<str:order_ref>/images/<int:image_id>/thumbnail",
         views.image_file,
         {"kind": "thumbnail"},

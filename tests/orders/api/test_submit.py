@@ -157,3 +157,26 @@ def test_staff_are_told_when_an_api_client_goes_quiet(client_as, event, upload, 
     assert "Submit the order if it is complete" in overdue.payload["reason"]
     assert _status(order["order_ref"]) == Order.Status.PENDING  # staff decide, not the sweep
     assert Image.objects.filter(order__order_ref=order["order_ref"]).count() == 1
+
+
+def test_the_order_page_says_it_waits_and_staff_can_start_it(
+    client_as, event, upload, users, client
+):
+    api = client_as("User")
+    order = _create(api, event)
+    upload(api, order["order_ref"], "rocket.jpg")
+    client.force_login(users["Manager"])
+    page = client.get(f"/orders/{order['order_ref']}/").content.decode()
+    assert 'data-testid="held-submit"' in page
+    response = client.post(f"/orders/{order['order_ref']}/submit/", follow=True)
+    assert "starts once its files are checked" in response.content.decode()
+    assert _status(order["order_ref"]) == Order.Status.PROCESSING
+    admin = client.post(
+        "/admin/orders/order/",
+        {
+            "action": "submit_orders",
+            "_selected_action": [Order.objects.get(order_ref=order["order_ref"]).pk],
+        },
+        follow=True,
+    )
+    assert "1 order(s) submitted" in admin.content.decode()
