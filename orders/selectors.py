@@ -271,7 +271,8 @@ def describe_events(entries: list[OrderEvent]) -> list[OrderEvent]:
     image_ids = {
         e.payload.get("image")
         for e in entries
-        if e.kind in (OrderEvent.Kind.IMAGE_STATUS, "image.hand_edited")
+        if e.kind
+        in (OrderEvent.Kind.IMAGE_STATUS, OrderEvent.Kind.IMAGE_REQUEUED, "image.hand_edited")
         and isinstance(e.payload, dict)
     }
     image_ids = {i for i in image_ids if isinstance(i, int) and not isinstance(i, bool)}
@@ -313,4 +314,17 @@ def describe_event(entry: OrderEvent, image_names: dict[int, str] | None = None)
     if kind == "image.hand_edited":
         name = (image_names or {}).get(p.get("image")) or p.get("filename") or "An image"
         return f"{name} replaced by a hand-edited file"
+    if kind == OrderEvent.Kind.ORDER_STOPPED_SHORT:
+        return f"Stopped before delivery: {p.get('reason', '')}".rstrip(": ")
+    if kind == OrderEvent.Kind.ORDER_PARTIAL_DELIVERY:
+        left = [str(i.get("filename", "")) for i in p.get("left_out", []) if isinstance(i, dict)]
+        return "Delivered without the failed images: " + ", ".join(left)
+    if kind == OrderEvent.Kind.ORDER_SUBMITTED:
+        return f"Every file sent ({p.get('images', 0)} file(s))"
+    if kind == OrderEvent.Kind.ORDER_SUBMIT_OVERDUE:
+        return str(p.get("reason") or "Waiting for the sending system for a long time")
+    if kind == OrderEvent.Kind.IMAGE_REQUEUED:
+        name = (image_names or {}).get(p.get("image")) or f"Image #{p.get('image')}"
+        step = "the AI step" if p.get("step") == "ai" else "ingest"
+        return f"{name} queued again for {step}"
     return kind

@@ -84,6 +84,7 @@ def test_a_manager_delivers_without_the_failed_images_from_the_order_page(
     assert 'data-testid="held-failed"' in page
     assert bad.original_filename in page
     assert 'data-testid="deliver-without-failed"' in page
+    assert "Stopped before delivery: 1 image failed" in page  # the timeline says why
 
     response = client.post(f"/orders/{order.order_ref}/deliver-without-failed/", follow=True)
 
@@ -94,6 +95,8 @@ def test_a_manager_delivers_without_the_failed_images_from_the_order_page(
     assert order.ai_processed
     decided = OrderEvent.objects.get(order=order, kind=OrderEvent.Kind.ORDER_PARTIAL_DELIVERY)
     assert decided.actor == manager
+    page = client.get(f"/orders/{order.order_ref}/").content.decode()
+    assert f"Delivered without the failed images: {bad.original_filename}" in page
 
 
 def test_the_owner_sees_the_failures_but_may_not_deliver_short(client, ingested_order, monkeypatch):

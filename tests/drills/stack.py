@@ -230,11 +230,31 @@ class Stack:
         return any(name.startswith(f"{node}@") for name in replies)
 
 
-def stack_env(redis_url: str, media_root: Path, simulators: dict[str, Any]) -> dict[str, str]:
+#: The same installation with production timings (bench/drills.py): only what makes a drill
+#: practical on one machine differs (PMR retries, the AI breaker's cool-down).
+PRODUCTION_ENV = {
+    **{
+        key: value
+        for key, value in DRILL_ENV.items()
+        if not key.startswith(("CELERY_", "SWEEP_", "STUCK_", "INGEST_LEASE", "AI_IMAGE_LEASE"))
+        and key not in ("AI_SLOT_LEASE_SECONDS", "AI_SLOT_WAIT_SECONDS", "PMR_DRAIN_LEASE_SECONDS")
+    },
+    "PMR_UPLOAD_CONCURRENCY": "8",
+}
+
+
+def stack_env(
+    redis_url: str,
+    media_root: Path,
+    simulators: dict[str, Any],
+    *,
+    database_url: str | None = None,
+    timings: dict[str, str] = DRILL_ENV,
+) -> dict[str, str]:
     env = {
         **os.environ,
-        **DRILL_ENV,
-        "DATABASE_URL": test_database_url(),
+        **timings,
+        "DATABASE_URL": database_url or test_database_url(),
         "REDIS_URL": redis_url,
         "MEDIA_ROOT": str(media_root),
         "PMR_BASE_URL": simulators["pmr"].base_url,
