@@ -48,10 +48,8 @@ def simulators() -> Iterator[dict]:
 def stack(django_db_setup, simulators, tmp_path_factory) -> Iterator[Stack]:
     """Redis, web, beat and the three workers, up for the whole module.
 
-    The drills are transactional tests with ``serialized_rollback``: between two drills the
-    database is flushed and its first contents reloaded *with their ids*, so the content
-    types the long-running processes have cached stay valid (a plain flush gives them new
-    ids, and the audit log's foreign key fails in the web process).
+    The drills are transactional tests: the database is flushed after each, which gives the
+    content types new ids; the processes forget the ids they cached (tests/drills/apps.py).
     """
     base = tmp_path_factory.mktemp("drill")
     logs = base / "logs"
@@ -115,7 +113,7 @@ class SentOrder:
 @pytest.fixture
 def external_system(stack, simulators, media):
     """An API client of a Manager, and an event open in the PMR: ``(client, event)``."""
-    preset(PRESET)  # the seeded presets (restored by the serialized rollback; to be sure)
+    preset(PRESET)  # the seeded presets, again (the flush after the last drill emptied them)
     # Order references start again after each drill's flush: the PMR starts afresh too.
     simulators["pmr"].reset()
     simulators["runware"].core.faults.update({"latency": 0.0})

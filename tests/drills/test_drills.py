@@ -29,7 +29,7 @@ from .conftest import assert_delivered_once, completed, wait_for
 pytestmark = [
     pytest.mark.worker,
     pytest.mark.timeout(180),
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 N = 10
 #: The bound each drill states: the order completes within this many seconds of the kill
