@@ -4,13 +4,20 @@ A counting semaphore per provider name: a sorted set of slot tokens scored by
 the moment their lease runs out. Taking a slot is one Lua script (drop expired
 leases, count, add if under the limit) using Redis's own clock, so workers on
 different machines agree and a worker that died holding a slot frees it when
-the lease ends. ``LimitedProvider`` wraps a provider so that every call of
-the fallback chain holds a slot; a provider that stays full for ``wait``
+the lease ends. The lease is short (``AI_SLOT_LEASE_SECONDS``) and renewed by
+a heartbeat while the call runs, so a call of any length keeps its slot and a
+killed worker's slots come free within one lease, not after the longest
+possible call (600 s leases of dead tasks stalled an order for minutes after
+an outage, issue 11). ``LimitedProvider`` wraps a provider so that every call
+of the fallback chain holds a slot, except calls of operations the provider
+cannot do at all (they fail at once); a provider that stays full for ``wait``
 seconds is reported unavailable and the chain moves on. Plain redis-py.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -41,6 +48,19 @@ return 0
 """
 
 
+# KEYS[1] slot set; ARGV: lease seconds, token. Pushes the token's lease out, if it still has one.
+_RENEW = """
+if not redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[2])
+redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[1])) + 60)
+return 1
+"""
+
+log = logging.getLogger(__name__)
+
+
 class SlotTimeout(Exception):
     """Every slot of the provider stayed taken for the whole wait."""
 
@@ -51,7 +71,7 @@ class ProviderSemaphore:
         client: redis.Redis,
         limits: Mapping[str, int],
         *,
-        lease: float = 600.0,
+        lease: float = 30.0,
         wait: float = 300.0,
         poll: float = 0.05,
         prefix: str = "rkh:ai:slots",
@@ -63,6 +83,7 @@ class ProviderSemaphore:
         self.poll = poll
         self.prefix = prefix
         self._acquire = client.register_script(_ACQUIRE)
+        self._renew = client.register_script(_RENEW)
 
     def _key(self, name: str) -> str:
         return f"{self.prefix}:{name}"
@@ -95,15 +116,44 @@ class ProviderSemaphore:
         now = time.time()
         return int(self.client.zcount(self._key(name), now, "+inf"))
 
+    def renew(self, name: str, token: str) -> bool:
+        """Extend the lease of a slot still held; False when it ran out (or was never taken)."""
+        if self.limit(name) is None:
+            return True
+        return bool(self._renew(keys=[self._key(name)], args=[self.lease, token]))
+
     @contextmanager
     def slot(self, name: str, *, wait: float | None = None) -> Iterator[None]:
+        """Hold one slot of ``name`` while the block runs, its lease renewed every third of
+        ``lease``; ``SlotTimeout`` when none came free within ``wait`` seconds."""
         token = self.acquire(name, wait=wait)
         if token is None:
             raise SlotTimeout(name)
+        stop = threading.Event()
+        heart = None
+        if self.limit(name) is not None:
+
+            def beat() -> None:
+                while not stop.wait(self.lease / 3):
+                    try:
+                        if not self.renew(name, token):
+                            log.warning("AI slot of %s was lost (lease ran out)", name)
+                            return
+                    except redis.RedisError:  # a hiccup: the next beat tries again
+                        log.warning("could not renew an AI slot of %s", name)
+
+            heart = threading.Thread(target=beat, name=f"slot-{name}", daemon=True)
+            heart.start()
         try:
             yield
         finally:
-            self.release(name, token)
+            stop.set()
+            if heart is not None:
+                heart.join(timeout=5)
+            try:
+                self.release(name, token)
+            except redis.RedisError:  # the lease runs out by itself
+                log.warning("could not release an AI slot of %s", name)
 
 
 class LimitedProvider(Provider):
@@ -126,16 +176,28 @@ class LimitedProvider(Provider):
                 f"taken for {self.semaphore.wait:.0f} s"
             ) from None
 
-    def analyze(self, image: ImageInput) -> AnalyzeResult:
+    @property
+    def operations(self) -> frozenset[str]:  # type: ignore[override]
+        return self.inner.operations
+
+    @contextmanager
+    def _slot_for(self, operation: str) -> Iterator[None]:
+        if operation not in self.inner.operations:
+            yield  # it refuses at once (OperationNotSupported): no slot is worth taking
+            return
         with self._slot():
+            yield
+
+    def analyze(self, image: ImageInput) -> AnalyzeResult:
+        with self._slot_for("analyze"):
             return self.inner.analyze(image)
 
     def edit(self, image: ImageInput, prompt: str, *, aspect: str | None = None) -> EditResult:
-        with self._slot():
+        with self._slot_for("edit"):
             return self.inner.edit(image, prompt, aspect=aspect)
 
     def caption(self, image: ImageInput, prompt: str) -> CaptionResult:
-        with self._slot():
+        with self._slot_for("caption"):
             return self.inner.caption(image, prompt)
 
 
@@ -145,4 +207,9 @@ def semaphore_from_settings(client: redis.Redis | None = None) -> ProviderSemaph
     from rkh_site.leases import client_for
 
     client = client or client_for(settings.REDIS_URL)
-    return ProviderSemaphore(client, settings.AI_PROVIDER_CONCURRENCY or {})
+    return ProviderSemaphore(
+        client,
+        settings.AI_PROVIDER_CONCURRENCY or {},
+        lease=float(settings.AI_SLOT_LEASE_SECONDS),
+        wait=float(settings.AI_SLOT_WAIT_SECONDS),
+    )

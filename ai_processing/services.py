@@ -37,6 +37,7 @@ from orders import services as order_services
 from orders.exceptions import OrderError
 from orders.models import Image, Order
 from orders.signals import ai_completed
+from rkh_site.infrastructure import TRANSIENT, CommitWatch, is_transient, queue_after_commit
 from rkh_site.leases import client_for, exclusive
 
 from .limits import LimitedProvider, semaphore_from_settings
@@ -75,7 +76,7 @@ def start_order_processing(order_id: int) -> int:
             Image.objects.filter(order_id=order_id, status__in=WAITING).values_list("pk", flat=True)
         )
         for image_id in ids:
-            transaction.on_commit(lambda image_id=image_id: _queue_image(image_id))
+            _queue_image_after_commit(image_id)
         if not ids:
             _settle_order(order)
     return len(ids)
@@ -87,13 +88,23 @@ def _queue_image(image_id: int) -> None:
     task.delay(image_id)
 
 
-def _settle_order(order: Order) -> None:
+def _queue_image_after_commit(image_id: int) -> None:
+    """Queue the image's AI task once the transaction commits; a broker that is away then is
+    logged, and the sweep queues the image later (``rkh_site.infrastructure``)."""
+    queue_after_commit(lambda: _queue_image(image_id), f"the AI step of image {image_id}")
+
+
+def _settle_order(order: Order, *, new_failure: bool = False) -> None:
     """Move the order on once no image waits for AI; the caller holds the order's lock.
 
-    Any image to review → order ``needs_review``. None → ``ai_processed`` and
-    one ``order.ai_completed`` timeline entry (the order stays ``processing``;
-    the PMR step moves it on). An order in review whose last review was
-    answered goes back to ``processing`` first.
+    A failed image is not done: the order stops in ``needs_review`` with a reason naming
+    the failed images and an ``order.stopped_short`` timeline entry (again when another
+    image fails, ``new_failure``), and waits for a person: retry them, or deliver without
+    them (``deliver_without_failed``). Never delivered short by itself. Else any image to
+    review → ``needs_review``. None → ``ai_processed`` and one ``order.ai_completed``
+    timeline entry (the order stays ``processing``; the PMR step moves it on). An order in
+    review whose last review was answered goes back to ``processing`` first. Rejected
+    images (a refused file, or one a person turned down) hold nothing back.
     """
     order.refresh_from_db()
     if order.status not in (Order.Status.PROCESSING, Order.Status.NEEDS_REVIEW):
@@ -102,6 +113,13 @@ def _settle_order(order: Order) -> None:
     if images.filter(status__in=NOT_DONE).exists():
         return
     review = images.filter(status=S.NEEDS_REVIEW).count()
+    failed = list(images.filter(status=S.FAILED).order_by("pk"))
+    if failed:
+        if new_failure or order.status != Order.Status.NEEDS_REVIEW:
+            order_services.stop_short(
+                order, Order.Status.NEEDS_REVIEW, failed=failed, review=review
+            )
+        return
     if review:
         if order.status == Order.Status.PROCESSING:
             order_services.change_order_status(
@@ -150,14 +168,21 @@ def process_image(image_id: int) -> Image:
     image = Image.objects.select_related("order__preset").get(pk=image_id)
     if image.status not in WAITING or image.order.is_closed:
         return image
-    lease_key = f"rkh:ai:image:{image_id}"
     with exclusive(
-        client_for(settings.REDIS_URL), lease_key, settings.AI_IMAGE_LEASE_SECONDS
+        client_for(settings.REDIS_URL),
+        lease_key(image_id),
+        settings.AI_IMAGE_LEASE_SECONDS,
+        renew=True,
     ) as held:
         if not held:  # another delivery is working on it right now
             log.info("Image %s is being processed by another task; skipped", image_id)
             return image
         return _process_held(image_id)
+
+
+def lease_key(image_id: int) -> str:
+    """The Redis lease an image's AI task holds while it runs (renewed; the sweep checks it)."""
+    return f"rkh:ai:image:{image_id}"
 
 
 def _process_held(image_id: int) -> Image:
@@ -173,9 +198,11 @@ def _process_held(image_id: int) -> Image:
         )
     try:
         return _run(Image.objects.select_related("order__preset").get(pk=image_id))
-    except (Image.DoesNotExist, DatabaseError):
-        raise
+    except (Image.DoesNotExist, DatabaseError, *TRANSIENT):
+        raise  # deleted, or Redis or the database is away: the task retries, not the image's fault
     except Exception as exc:
+        if is_transient(exc):  # an outage wrapped in another error: still not the image's fault
+            raise
         log.exception("AI processing of image %s failed", image_id)
         return _fail(
             image_id,
@@ -287,24 +314,72 @@ def _short(exc: NoProviderAvailable) -> str:
 
 
 def _paid(result: Any, trail: list[dict[str, Any]]) -> Decimal:
-    """What this call cost now: a result reused from the cache was paid for earlier."""
-    if result is None or not trail or trail[-1]["outcome"] != "ok":
+    """What this result costs the image: a fresh call's price; a result reused from the
+    cache costs nothing (counted for the image it was made for), unless that call's image
+    never committed it (a worker killed after paying: the cache says "uncharged")."""
+    if result is None or not trail:
         return Decimal(0)
-    return Decimal(str(round(float(result.cost or 0), 6)))
+    last = trail[-1]
+    if last["outcome"] == "ok" or (last["outcome"] == "cache" and last.get("charged") is False):
+        return Decimal(str(round(float(result.cost or 0), 6)))
+    return Decimal(0)
+
+
+def _mark_charged_after_commit(trails: list[list[dict[str, Any]]]) -> None:
+    """Once the image commits, note in the cache that these results' costs are counted."""
+    keys = [
+        t[-1]["cache_key"]
+        for t in trails
+        if t and t[-1].get("cache_key") and t[-1]["outcome"] in ("ok", "cache")
+    ]
+    if not keys:
+        return
+
+    def mark() -> None:
+        from .cache import ResultCache
+
+        cache = ResultCache(client_for(settings.REDIS_URL), ttl=settings.AI_CACHE_TTL_SECONDS)
+        try:
+            for key in keys:
+                cache.mark_charged(key)
+        except TRANSIENT:  # the next reuse counts it again: better twice than never
+            log.warning("Could not mark %d AI result(s) charged", len(keys))
+
+    transaction.on_commit(mark)
+
+
+#: ``ai_metadata`` key: the processed file an attempt is about to write, committed before it
+#: writes it, so the next attempt deletes what a killed one left (no orphan in MEDIA_ROOT).
+FILES_IN_PROGRESS = "files_in_progress"
 
 
 def _count_attempt(image_id: int) -> int | None:
+    """One more delivery of the image's task; None when it no longer waits for AI. Files a
+    killed attempt announced and never committed are deleted after this commits."""
     with transaction.atomic():
         locked = (
-            Image.objects.select_for_update().only("id", "status", "ai_metadata").get(pk=image_id)
+            Image.objects.select_for_update()
+            .only("id", "status", "ai_metadata", "processed")
+            .get(pk=image_id)
         )
         if locked.status not in WAITING:
             return None
-        attempts = int(locked.ai_metadata.get("attempts", 0)) + 1
-        Image.objects.filter(pk=image_id).update(
-            ai_metadata={**locked.ai_metadata, "attempts": attempts}
-        )
+        meta = dict(locked.ai_metadata)
+        leftovers = [n for n in meta.pop(FILES_IN_PROGRESS, []) if n != locked.processed.name]
+        attempts = int(meta.get("attempts", 0)) + 1
+        Image.objects.filter(pk=image_id).update(ai_metadata={**meta, "attempts": attempts})
+        for name in leftovers:
+            transaction.on_commit(lambda name=name: _delete(name))
     return attempts
+
+
+def _announce_file(image_id: int, name: str) -> None:
+    """Record (and commit) the name of the processed file about to be written."""
+    with transaction.atomic():
+        locked = Image.objects.select_for_update().only("id", "ai_metadata").get(pk=image_id)
+        Image.objects.filter(pk=image_id).update(
+            ai_metadata={**locked.ai_metadata, FILES_IN_PROGRESS: [name]}
+        )
 
 
 def _store_analysis(image: Image, result: Any, trail: list[dict[str, Any]]) -> Image | None:
@@ -320,6 +395,7 @@ def _store_analysis(image: Image, result: Any, trail: list[dict[str, Any]]) -> I
         Image.objects.filter(pk=locked.pk).update(
             ai_metadata=meta, ai_analyzed=True, ai_cost=locked.ai_cost + _paid(result, trail)
         )
+        _mark_charged_after_commit([trail])
         _refresh_order_cost(locked.order_id)
         order_services.change_image_status(locked, S.ANALYZED)
     return Image.objects.select_related("order__preset").get(pk=image.pk)
@@ -365,15 +441,12 @@ def _finish(
     stored = ""
     edit = results.get("edit")
     if edit is not None and edit[0] is not None:
-        field = image.processed
-        field.save(
-            "processed.jpg",
-            ContentFile(_with_caption(_as_jpeg(edit[0].image_bytes, edit[0].mime_type), results)),
-            save=False,
-        )
-        stored = field.name
+        data = _with_caption(_as_jpeg(edit[0].image_bytes, edit[0].mime_type), results)
+        stored = _store_processed(image, data)
+    watch: CommitWatch | None = None
     try:
         with transaction.atomic():
+            watch = CommitWatch()
             order = Order.objects.select_for_update().get(pk=image.order_id)
             locked = Image.objects.select_for_update().get(pk=image.pk)
             if locked.status != image.status or locked.status not in WAITING:
@@ -383,6 +456,7 @@ def _finish(
             meta = dict(locked.ai_metadata)
             meta.pop("attempts", None)
             meta.pop(REDO, None)
+            meta.pop(FILES_IN_PROGRESS, None)
             trails = dict(meta.get("trail", {}))
             cost = locked.ai_cost
             fields: dict[str, Any] = {}
@@ -411,6 +485,7 @@ def _finish(
                 if previous and previous != stored:
                     transaction.on_commit(lambda: _delete(previous))
             Image.objects.filter(pk=locked.pk).update(ai_metadata=meta, ai_cost=cost, **fields)
+            _mark_charged_after_commit([trail for _result, trail in results.values()])
             _refresh_order_cost(locked.order_id)
             if review:
                 order_services.change_image_status(
@@ -420,10 +495,24 @@ def _finish(
                 order_services.change_image_status(locked, S.PROCESSED)
             _settle_order(order)
     except BaseException:
-        if stored:
+        if stored and not (watch is not None and watch.committed):  # committed: the row has it
             _delete(stored)
         raise
     return Image.objects.get(pk=image.pk)
+
+
+def _store_processed(image: Image, data: bytes) -> str:
+    """Write the processed JPEG under a server-made name announced beforehand (a worker
+    killed between the write and the commit leaves a name the next attempt deletes)."""
+    from orders.models import rendition_upload_path
+
+    name = rendition_upload_path(image, "processed.jpg")
+    _announce_file(image.pk, name)
+    saved = default_storage.save(name, ContentFile(data))
+    if saved != name:  # never for a fresh UUID name; a different name is not announced
+        _delete(saved)
+        raise OSError(f"processed file stored as {saved}, not {name}")
+    return saved
 
 
 def _fail(image_id: int, reason: str, *, detail: str = "") -> Image:
@@ -436,11 +525,14 @@ def _fail(image_id: int, reason: str, *, detail: str = "") -> Image:
             return locked
         meta = dict(locked.ai_metadata)
         meta.pop("attempts", None)
+        announced = [n for n in meta.pop(FILES_IN_PROGRESS, []) if n != locked.processed.name]
         if detail:
             meta["failure"] = {"detail": detail}
         Image.objects.filter(pk=image_id).update(ai_metadata=meta)
         order_services.change_image_status(locked, S.FAILED, reason=reason)
-        _settle_order(order)
+        _settle_order(order, new_failure=True)
+        for name in announced:
+            transaction.on_commit(lambda name=name: _delete(name))
     return Image.objects.get(pk=image_id)
 
 
@@ -479,7 +571,7 @@ def approve_image(image: Image, actor: Any = None) -> Image:
                 locked, S.INGESTED, actor=actor, reason="approved; on to AI processing"
             )
             if order.status in (Order.Status.PROCESSING, Order.Status.NEEDS_REVIEW):
-                transaction.on_commit(lambda: _queue_image(locked.pk))
+                _queue_image_after_commit(locked.pk)
         else:
             order_services.change_image_status(
                 locked, S.PROCESSED, actor=actor, reason="approved by a reviewer"
@@ -496,7 +588,13 @@ def redo_image(image: Image, actor: Any = None, *, preset: ProcessingPreset | No
     in ``ai_metadata`` so a retry of the task uses it too); the order's other
     images keep theirs. The redo's provider calls skip the result cache: the
     reviewer asks for new work, not the cached answer they just turned down.
+
+    An image that *failed* in the AI step is retried instead (``retry_failed_image``:
+    failed → ingested or analyzed, queued; results already paid for are reused).
     """
+    current = Image.objects.only("status", "ingested_at").get(pk=image.pk)
+    if current.status == S.FAILED and current.ingested_at is not None and preset is None:
+        return retry_failed_image(image, actor)
     with transaction.atomic():
         _order, locked = _review_lock(image, actor)
         reason = "AI processing redone" + (f" with preset {preset.name}" if preset else "")
@@ -506,9 +604,113 @@ def redo_image(image: Image, actor: Any = None, *, preset: ProcessingPreset | No
         if preset is not None:
             meta[PRESET_OVERRIDE] = preset.slug
         Image.objects.filter(pk=locked.pk).update(ai_metadata=meta, ai_analyzed=False)
-        transaction.on_commit(lambda: _queue_image(locked.pk))
+        _queue_image_after_commit(locked.pk)
     image.refresh_from_db()
     return image
+
+
+def retry_failed_image(image: Image, actor: Any = None) -> Image:
+    """Run the AI step again for an image that failed in it (failed → ingested, or analyzed
+    when its analysis is stored; queued after commit). Its attempt count starts again and
+    the result cache is used (a result paid for before the failure is not paid twice).
+    Raises ``PermissionDenied`` (the actor may not process the order) or ``OrderError``
+    (the image did not fail in the AI step, or the order is closed)."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=image.order_id)
+        if actor is not None and not access.can(actor, access.Action.PROCESS, order):
+            raise PermissionDenied(f"You may not process order {order.order_ref}.")
+        locked = Image.objects.select_for_update().get(pk=image.pk)
+        if locked.status != S.FAILED or locked.ingested_at is None or order.is_closed:
+            raise OrderError(
+                f"Image {locked.original_filename} did not fail in the AI step; nothing to retry."
+            )
+        back = S.ANALYZED if locked.ai_analyzed else S.INGESTED
+        meta = {k: v for k, v in locked.ai_metadata.items() if k not in ("attempts", "failure")}
+        Image.objects.filter(pk=locked.pk).update(ai_metadata=meta)
+        order_services.change_image_status(locked, back, actor=actor, reason="AI step retried")
+        if order.status == Order.Status.FAILED:
+            order_services.change_order_status(
+                order, Order.Status.PROCESSING, actor=actor, reason="an image is retried"
+            )
+        _queue_image_after_commit(locked.pk)
+    image.refresh_from_db()
+    return image
+
+
+def requeue_image(image: Image, actor: Any = None) -> Image:
+    """Queue the AI step of an image stuck waiting for it (``ingested`` or ``analyzed``: its
+    message lost, its worker killed): staff unstick it without waiting for the sweep. A
+    delivery that is still running holds the image's lease, so the extra one steps aside.
+    Recorded in the timeline (``image.requeued``). Raises ``PermissionDenied`` or
+    ``OrderError`` (the image does not wait for the AI step)."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=image.order_id)
+        if actor is not None and not access.can(actor, access.Action.PROCESS, order):
+            raise PermissionDenied(f"You may not process order {order.order_ref}.")
+        locked = Image.objects.select_for_update().get(pk=image.pk)
+        if locked.status not in WAITING or order.is_closed:
+            raise OrderError(f"Image {locked.original_filename} is not waiting for the AI step.")
+        meta = {k: v for k, v in locked.ai_metadata.items() if k != "attempts"}
+        Image.objects.filter(pk=locked.pk).update(ai_metadata=meta)
+        order_services.record_event(
+            order, order_services.Kind.IMAGE_REQUEUED, {"image": locked.pk, "step": "ai"}, actor
+        )
+        _queue_image_after_commit(locked.pk)
+    image.refresh_from_db()
+    return image
+
+
+def deliver_without_failed(order: Order, actor: Any, *, note: str = "") -> Order:
+    """A person decides the order goes to the PMR without its failed images.
+
+    Each failed image is left out (failed → rejected, "left out of the delivery by …"), one
+    ``order.partial_delivery`` timeline entry names them with who decided (the audit log
+    keeps the image changes), and the order settles: with nothing else waiting it is
+    delivered, and the PMR is told to expect only the images delivered. Only reviewers of
+    the order (managers and admins) may decide this. Raises ``PermissionDenied``, and
+    ``OrderError`` when no image failed, the order is closed, or images are still being
+    worked on (wait for them: they may fail too, or succeed).
+    """
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if actor is None or not access.can(actor, access.Action.REVIEW, locked):
+            raise PermissionDenied(f"You may not decide the delivery of order {locked.order_ref}.")
+        if locked.is_closed:
+            raise OrderError(f"Order {locked.order_ref} is {locked.status}; nothing to deliver.")
+        images = Image.objects.filter(order_id=locked.pk)
+        failed = list(images.filter(status=S.FAILED).order_by("pk"))
+        if not failed:
+            raise OrderError(f"Order {locked.order_ref} has no failed images to leave out.")
+        if images.filter(status__in=NOT_DONE).exists():
+            raise OrderError(
+                f"Order {locked.order_ref} still has images in the works; "
+                "decide once they are done."
+            )
+        if not images.exclude(status__in=(S.FAILED, S.REJECTED)).exists():
+            raise OrderError(
+                f"Every image of order {locked.order_ref} failed or was refused; nothing would "
+                "be delivered. Retry them, or cancel the order."
+            )
+        who = getattr(actor, "get_full_name", lambda: "")() or getattr(actor, "username", "")
+        for image in failed:
+            order_services.change_image_status(
+                image,
+                S.REJECTED,
+                actor=actor,
+                reason=f"Left out of the delivery by {who}: {image.status_reason}"[:2000],
+            )
+        order_services.record_event(
+            locked,
+            order_services.Kind.ORDER_PARTIAL_DELIVERY,
+            {
+                "left_out": [{"image": i.pk, "filename": i.original_filename} for i in failed],
+                "note": note[:500],
+            },
+            actor,
+        )
+        _settle_order(locked)
+    order.refresh_from_db()
+    return order
 
 
 #: Formats a hand-edited file may come in (converted to JPEG when not one already).
@@ -821,7 +1023,7 @@ def request_processing(
                 queued = start_order_processing(locked.pk)
             else:
                 for image_id in ids:
-                    transaction.on_commit(lambda image_id=image_id: _queue_image(image_id))
+                    _queue_image_after_commit(image_id)
                 queued = len(ids)
         else:
             raise OrderError(

@@ -1,19 +1,14 @@
 """Celery tasks of the AI step (queue ``ai`` by CELERY_TASK_ROUTES): thin, idempotent."""
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
 from orders.models import Image, Order
+from rkh_site.infrastructure import retry_on_outage
 
-from . import services
+from . import services, sweep
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=5,
-    max_retries=5,
-)
+@shared_task(acks_late=True, **retry_on_outage())
 def process_order(order_id: int) -> int:
     """Queue ``process_image`` for every image of the order waiting for AI; returns the count."""
     try:
@@ -22,15 +17,20 @@ def process_order(order_id: int) -> int:
         return 0
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=5,
-    max_retries=5,
-)
+@shared_task(acks_late=True, **retry_on_outage())
 def process_image(image_id: int) -> str:
-    """Run the order's preset on one image. Safe to run twice; returns the image's status."""
+    """Run the order's preset on one image. Safe to run twice; returns the image's status.
+
+    An outage of Redis or the database (the lease, the breaker, the slots, the cache, the
+    rows) retries the task with a growing delay; it never fails the image."""
     try:
         return services.process_image(image_id).status
     except Image.DoesNotExist:
         return "deleted"
+
+
+@shared_task(**retry_on_outage())
+def sweep_stuck() -> dict[str, int]:
+    """Beat (``SWEEP_INTERVAL_SECONDS``, on the default queue): queue again the AI step of
+    images nobody works on, and settle orders whose images are all done."""
+    return sweep.sweep()

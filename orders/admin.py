@@ -82,6 +82,69 @@ def complete_orders(modeladmin, request, queryset):
     _move_orders(modeladmin, request, queryset, Order.Status.COMPLETED)
 
 
+def requeue(image: Image, actor) -> str:
+    """Queue an image's stuck or failed step again: ingest for an image that never passed it,
+    the AI step for one waiting for it or failed in it. Returns what was done; raises
+    ``OrderError`` when the image waits for nothing (done, rejected, in review)."""
+    from ai_processing import services as ai_services
+
+    S = Image.Status
+    if image.status == S.UPLOADED or (image.status == S.FAILED and image.ingested_at is None):
+        intake.retry_ingest(image, actor=actor)
+        return "ingest"
+    if image.status in (S.INGESTED, S.ANALYZED):
+        ai_services.requeue_image(image, actor)
+        return "AI"
+    if image.status == S.FAILED:
+        ai_services.retry_failed_image(image, actor)
+        return "AI"
+    raise OrderError(f"Image {image.original_filename} is {image.status}; nothing to re-queue.")
+
+
+@admin.action(description="Re-queue stuck work (images waiting or failed)")
+def requeue_orders(modeladmin, request, queryset):
+    """Every image of the selected orders that waits for a step (a lost message, a killed
+    worker) or failed in one is queued again; the beat sweep does the same by itself after
+    STUCK_AFTER_SECONDS, this is for not waiting."""
+    S = Image.Status
+    waiting = (S.UPLOADED, S.INGESTED, S.ANALYZED, S.FAILED)
+    images = Image.objects.filter(order__in=queryset, status__in=waiting).select_related("order")
+    _apply_each(
+        modeladmin,
+        request,
+        images,
+        lambda image: requeue(image, request.user),
+        label=lambda image: f"{image.order.order_ref} {image.original_filename}",
+        done="{n} image(s) queued again.",
+    )
+
+
+@admin.action(description="Deliver without the failed images")
+def deliver_without_failed(modeladmin, request, queryset):
+    from ai_processing import services as ai_services
+
+    _apply_each(
+        modeladmin,
+        request,
+        queryset,
+        lambda order: ai_services.deliver_without_failed(order, request.user),
+        label=lambda order: order.order_ref,
+        done="{n} order(s) go to the PMR without their failed images.",
+    )
+
+
+@admin.action(description="Start selected orders (every file is in)")
+def submit_orders(modeladmin, request, queryset):
+    _apply_each(
+        modeladmin,
+        request,
+        queryset,
+        lambda order: intake.submit_order(order, actor=request.user),
+        label=lambda order: order.order_ref,
+        done="{n} order(s) submitted: they start once their files are checked.",
+    )
+
+
 class RestrictedAdminMixin:
     """Narrow the admin to the access rule (objects reached via ``order``)."""
 
@@ -140,6 +203,9 @@ class OrderAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdm
         "review_images",
         "ai_processed",
         "pmr_synced",
+        "awaiting_submit",
+        "expected_images",
+        "submitted_at",
         "created_at",
         "updated_at",
         "completed_at",
@@ -154,6 +220,7 @@ class OrderAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdm
                     ("total_images", "ingested_images", "processed_images", "synced_images"),
                     ("rejected_images", "failed_images", "review_images"),
                     ("ai_processed", "pmr_synced"),
+                    ("awaiting_submit", "expected_images", "submitted_at"),
                 )
             },
         ),
@@ -166,7 +233,13 @@ class OrderAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdm
         ),
     )
     inlines = (ImageInline, OrderEventInline)
-    actions = (cancel_orders, complete_orders)
+    actions = (
+        cancel_orders,
+        complete_orders,
+        requeue_orders,
+        deliver_without_failed,
+        submit_orders,
+    )
     show_full_result_count = False
 
     @admin.display(description="images", ordering="total_images")
@@ -261,6 +334,18 @@ def _review(modeladmin, request, queryset, name: str, done: str) -> None:
     )
 
 
+@admin.action(description="Re-queue selected images (stuck or failed)")
+def requeue_images(modeladmin, request, queryset):
+    _apply_each(
+        modeladmin,
+        request,
+        queryset,
+        lambda image: requeue(image, request.user),
+        label=lambda image: image.original_filename,
+        done="{n} image(s) queued again.",
+    )
+
+
 @admin.action(description="Approve (mark processed)")
 def approve_images(modeladmin, request, queryset):
     _review(modeladmin, request, queryset, "approve_image", "approved")
@@ -291,7 +376,7 @@ class ImageAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdm
     )
     list_filter = ("status", "review_reason", "mime_type", "ai_analyzed")
     list_select_related = ("order",)
-    actions = (retry_ingest, approve_images, redo_images, reject_images)
+    actions = (retry_ingest, requeue_images, approve_images, redo_images, reject_images)
     search_fields = ("original_filename", "sha256", "order__order_ref")
     date_hierarchy = "created_at"
     raw_id_fields = ("order",)

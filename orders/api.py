@@ -38,7 +38,7 @@ from rest_framework.routers import SimpleRouter
 from accounts.models import User
 from ai_processing.models import ProcessingPreset
 from events.models import Event, event_id_validator
-from rkh_site.api_errors import error_response
+from rkh_site.api_errors import JSONParser, error_response
 from rkh_site.api_idempotency import idempotent
 from rkh_site.api_pagination import CursorOrdering, CursorPage
 from rkh_site.api_schema import IDEMPOTENCY_KEY, error_responses
@@ -54,6 +54,8 @@ NOTES_MAX_LENGTH = 10_000
 METADATA_MAX_CHARS = 32_000
 #: Longest ``?search=`` term.
 SEARCH_MAX_LENGTH = 100
+#: The most files an order may announce (``expected_images``).
+MAX_EXPECTED_IMAGES = 100_000
 
 
 # --- pagination -----------------------------------------------------------------
@@ -258,6 +260,19 @@ class OrderSerializer(serializers.ModelSerializer):
     notes = serializers.CharField(required=False, allow_blank=True, max_length=NOTES_MAX_LENGTH)
     metadata = JSONObjectField(required=False)
     image_counts = serializers.SerializerMethodField()
+    expected_images = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_EXPECTED_IMAGES,
+        help_text="How many files the client will send; the order starts once that many "
+        "arrived (or when it is submitted). Set at creation only.",
+    )
+    awaiting_submit = serializers.BooleanField(
+        read_only=True,
+        help_text="The order waits in pending for POST …/submit (or expected_images files).",
+    )
+    submitted_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = Order
@@ -274,6 +289,9 @@ class OrderSerializer(serializers.ModelSerializer):
             "assigned_to",
             "created_by",
             "image_counts",
+            "expected_images",
+            "awaiting_submit",
+            "submitted_at",
             "ai_processed",
             "pmr_synced",
             "metadata",
@@ -316,7 +334,7 @@ class OrderSerializer(serializers.ModelSerializer):
         if self.instance is not None:
             # Fields people may not edit after creation: sending the current value
             # (a GET body sent back with PUT) is fine, changing it is not.
-            fixed = {"preset"} - services.EDITABLE_ORDER_FIELDS
+            fixed = {"preset", "expected_images"} - services.EDITABLE_ORDER_FIELDS
             errors = {
                 field: [f"The {field} cannot be changed after the order is created."]
                 for field in fixed
@@ -356,6 +374,14 @@ class ImageSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+
+class DeliverWithoutFailedSerializer(serializers.Serializer):
+    """The body of ``POST …/deliver-without-failed`` (optional)."""
+
+    note = serializers.CharField(
+        required=False, allow_blank=True, max_length=500, default="", help_text="Why (kept)."
+    )
 
 
 class ImageUploadSerializer(serializers.Serializer):
@@ -525,6 +551,8 @@ class OrderAccess(BasePermission):
         ("partial_update", "PATCH"): Action.CHANGE,
         ("destroy", "DELETE"): Action.DELETE,
         ("create", "POST"): Action.UPLOAD,  # an image, on OrderImageViewSet
+        ("submit", "POST"): Action.UPLOAD,  # "this is all": part of sending the files
+        ("deliver_without_failed", "POST"): Action.REVIEW,
     }
 
     def has_permission(self, request, view) -> bool:
@@ -638,6 +666,9 @@ class OrderViewSet(
             "order_date": data.get("order_date"),
             "metadata": data.get("metadata"),
             "preset": data.get("preset"),
+            # An external system sends the files: the order waits for its submit (docs/api.md).
+            "awaiting_submit": True,
+            "expected_images": data.get("expected_images"),
         }
         serializer.instance = services.create_order(**kwargs)
 
@@ -665,6 +696,52 @@ class OrderViewSet(
 
     def perform_destroy(self, instance):
         services.delete_order(instance, actor=self.request.user)
+
+    @extend_schema(
+        summary="Say every file is sent: the order may start",
+        description="An order made through the API waits in `pending` until its client "
+        "submits it (or until as many files as its `expected_images` arrived), however long "
+        "the client takes between two files. Once every file is ingested the order moves to "
+        "`processing`. Idempotent: submitting again changes nothing. Needs the upload right "
+        "on the order; 409 on a completed or cancelled order.",
+        request=None,
+        responses={200: OrderSerializer, **error_responses(**{"409": "The order is closed."})},
+    )
+    @action(detail=True, methods=["post"], url_path="submit", filter_backends=[])
+    def submit(self, request, order_ref=None):
+        order = self.get_object()
+        intake.submit_order(order, actor=request.user)
+        return Response(self._fresh(order))
+
+    @extend_schema(
+        summary="Deliver the order without its failed images (Manager, Admin)",
+        description="A person decides: every failed image is left out (it becomes "
+        "`rejected`, with who decided), the order's timeline records it "
+        "(`order.partial_delivery`) and the order goes on to the PMR, which is told to "
+        "expect only the images delivered. 409 when no image failed, when images are still "
+        "being worked on, or when nothing would be left to deliver.",
+        request=DeliverWithoutFailedSerializer,
+        responses={200: OrderSerializer, **error_responses(**{"409": "Nothing to decide now."})},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="deliver-without-failed",
+        filter_backends=[],
+        parser_classes=[JSONParser],
+    )
+    def deliver_without_failed(self, request, order_ref=None):
+        from ai_processing import services as ai_services
+
+        order = self.get_object()
+        body = DeliverWithoutFailedSerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        ai_services.deliver_without_failed(order, request.user, note=body.validated_data["note"])
+        return Response(self._fresh(order))
+
+    def _fresh(self, order: Order) -> dict[str, Any]:
+        current = self.get_queryset().filter(pk=order.pk).first() or order
+        return OrderSerializer(current, context=self.get_serializer_context()).data
 
     @extend_schema(
         summary="An order's history (audit log)",

@@ -14,6 +14,7 @@ is for ingest to say, the same for every door.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -199,6 +200,9 @@ def start_order(
             customer_email=_email(customer_email),
             preset=preset,
             metadata={"import": {"source": source, "folder": _text(folder.name)}},
+            # Held until every file of the folder is in (add_files submits it): ingest is
+            # faster than reading a NAS, and the order must not start after the first file.
+            awaiting_submit=True,
         )
     except OrderError as exc:  # e.g. the event is closed in the PMR
         raise FolderImportError(str(exc)) from None
@@ -222,6 +226,10 @@ def add_files(
         result.outcomes.append(outcome)
         if progress is not None:
             progress(outcome)
+    if order.awaiting_submit and order.submitted_at is None:
+        # Closed meanwhile (cancelled by staff): nothing to start.
+        with contextlib.suppress(OrderError):
+            intake.submit_order(order, actor=actor, expected_images=len(result.outcomes))
     order.refresh_from_db()
     return result
 

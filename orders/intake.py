@@ -26,6 +26,8 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from events.models import Event
+from rkh_site.infrastructure import TRANSIENT, CommitWatch, queue_after_commit
+from rkh_site.leases import client_for, exclusive
 
 from . import access, imaging, services, signals
 from .exceptions import OrderError
@@ -127,8 +129,10 @@ def add_image(order: Order, *, source: BinaryIO | Path, filename: str, actor: An
                 file_size=exc.size,
             )
     stored: str | None = None
+    watch: CommitWatch | None = None
     try:
         with spool, transaction.atomic():
+            watch = CommitWatch()
             # The order row lock serialises intake per order, so the duplicate
             # check below cannot race another upload of the same bytes.
             locked = _lock_open_order(order)
@@ -159,7 +163,7 @@ def add_image(order: Order, *, source: BinaryIO | Path, filename: str, actor: An
             image.original.save("upload" + Path(name).suffix, File(spool), save=False)
             stored = image.original.name
             image.save()
-            if locked.status == Order.Status.DRAFT:
+            if locked.status in (Order.Status.DRAFT, Order.Status.FAILED):
                 services.change_order_status(locked, Order.Status.PENDING, reason="images arriving")
             services.refresh_image_counters(locked.pk)
             services.record_event(
@@ -168,9 +172,11 @@ def add_image(order: Order, *, source: BinaryIO | Path, filename: str, actor: An
                 {"image": image.pk, "filename": name, "size": size},
                 actor,
             )
-            transaction.on_commit(lambda: _queue_ingest(image.pk))
+            _queue_ingest_after_commit(image.pk)
     except BaseException:
-        if stored:  # never leave bytes behind for a row that was not written
+        # Never leave bytes behind for a row that was not written; and never delete the
+        # bytes of a row that was (a hook after the commit may fail: the row stands).
+        if stored and not (watch is not None and watch.committed):
             default_storage.delete(stored)
         raise
     return image
@@ -190,14 +196,28 @@ def _queue_ingest(image_id: int) -> None:
     ingest_image.delay(image_id)
 
 
+def _queue_ingest_after_commit(image_id: int) -> None:
+    queue_after_commit(lambda: _queue_ingest(image_id), f"the ingest of image {image_id}")
+
+
 # --- ingest -------------------------------------------------------------------
 
 #: Ingest runs on one image before it is marked failed. A file that kills its
-#: worker (out of memory, a decoder crash) is redelivered by Celery (late acks);
-#: counting attempts in the database is what stops that from looping forever.
+#: worker (out of memory, a decoder crash) is redelivered by Celery (late acks)
+#: or queued again by the sweep; counting attempts in the database is what stops
+#: that from looping forever.
 MAX_INGEST_ATTEMPTS = 3
+#: ``Image.metadata`` key: rendition files an ingest attempt is about to write, committed
+#: before it writes them, so the next attempt (or the verdict) deletes what a killed one
+#: left behind: no file in MEDIA_ROOT without a row that names it.
+FILES_IN_PROGRESS = "files_in_progress"
 
 S = Image.Status
+
+
+def lease_key(image_id: int) -> str:
+    """The Redis lease an image's ingest holds while it runs (the sweep checks it)."""
+    return f"rkh:ingest:image:{image_id}"
 
 
 def ingest_image(image_id: int) -> Image:
@@ -210,12 +230,29 @@ def ingest_image(image_id: int) -> Image:
     is kept for a retry). When no image of the order is left to ingest and at
     least one was accepted, the order moves from pending to processing.
 
-    Idempotent: an image that is no longer ``uploaded`` is returned untouched.
-    Raises ``Image.DoesNotExist`` when the image (or its order) was deleted.
+    Idempotent: an image that is no longer ``uploaded`` is returned untouched, and
+    while one delivery works on an image (a renewed Redis lease) a second one steps
+    aside. Raises ``Image.DoesNotExist`` when the image (or its order) was deleted,
+    and outages of the database or Redis (``rkh_site.infrastructure.TRANSIENT``: the
+    task retries them; they are never the image's fault).
     """
     image = Image.objects.select_related("order").get(pk=image_id)
     if image.status != S.UPLOADED:
         return image
+    with exclusive(
+        client_for(settings.REDIS_URL),
+        lease_key(image_id),
+        settings.INGEST_LEASE_SECONDS,
+        renew=True,
+    ) as held:
+        if not held:  # another delivery (a redelivered message, the sweep's) has it now
+            log.info("Image %s is being ingested by another task; skipped", image_id)
+            return image
+        return _ingest_held(image)
+
+
+def _ingest_held(image: Image) -> Image:
+    image_id = image.pk
     attempts = _count_attempt(image_id)
     if attempts is None:  # another worker finished it meanwhile
         return Image.objects.get(pk=image_id)
@@ -253,42 +290,59 @@ def ingest_image(image_id: int) -> Image:
         return _fail(image, _internal_error(exc), detail=repr(exc)[:500])
     try:
         return _accept(image, processed)
-    except (Image.DoesNotExist, DatabaseError):
-        raise  # deleted meanwhile, or the database is away: nothing to record now
+    except (Image.DoesNotExist, DatabaseError, *TRANSIENT):
+        raise  # deleted meanwhile, or the database or Redis is away: nothing to record now
     except Exception as exc:
         log.exception("Storing the ingest of image %s failed", image_id)
         return _fail(image, _internal_error(exc), detail=repr(exc)[:500])
 
 
 def retry_ingest(image: Image, *, actor: Any = None) -> Image:
-    """Send an image whose ingest failed through ingest again (failed -> uploaded, queued).
+    """Send an image through ingest again: a failed ingest (failed -> uploaded), or one stuck
+    in ``uploaded`` (its message lost or its worker killed), queued after commit.
 
     For the admin's and the pages' "retry" of an image that never passed
     ingest; an image that failed in a later step resumes from that step
-    instead (``OrderError``). Raises ``PermissionDenied`` when the actor may
-    not process the order.
+    instead (``OrderError``), as does one that is not waiting for ingest. A stuck
+    image's attempt count starts again (a person asked), and a failed order
+    goes back to pending. Raises ``PermissionDenied`` when the actor may not
+    process the order; a second queueing of an image being ingested steps aside.
     """
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=image.order_id)  # order, then image
         locked = Image.objects.select_for_update().get(pk=image.pk)
-        if locked.status != S.FAILED or locked.ingested_at is not None:
-            raise OrderError(
-                f"Image {locked.original_filename} is not waiting for an ingest retry."
-            )
-        # A retried file joins the order like a new one: not into a closed order, nor
-        # into one whose delivery has begun (it would be processed but never delivered).
+        failed_in_ingest = locked.status == S.FAILED and locked.ingested_at is None
         if order.is_closed:
             raise OrderError(
                 f"Order {order.order_ref} is {order.get_status_display().lower()}; "
                 "its images can no longer be retried."
             )
+        if not (failed_in_ingest or locked.status == S.UPLOADED):
+            raise OrderError(
+                f"Image {locked.original_filename} is not waiting for an ingest retry."
+            )
+        # A retried file joins the order like a new one: not into one whose delivery has
+        # begun (it would be processed but never delivered).
         if order.ai_processed:
             raise OrderError(
                 f"Order {order.order_ref} has been handed to the PMR delivery; "
                 f"{locked.original_filename} can no longer join it. Add it to a new order."
             )
-        services.change_image_status(image, S.UPLOADED, actor=actor, reason="ingest retried")
-        transaction.on_commit(lambda: _queue_ingest(image.pk))
+        if failed_in_ingest:
+            if order.status == Order.Status.FAILED:
+                services.change_order_status(
+                    order, Order.Status.PENDING, actor=actor, reason="an image is retried"
+                )
+            services.change_image_status(image, S.UPLOADED, actor=actor, reason="ingest retried")
+        else:
+            services.access_check(actor, access.Action.PROCESS, order)
+            metadata = {k: v for k, v in locked.metadata.items() if k != "ingest_attempts"}
+            Image.objects.filter(pk=locked.pk).update(metadata=metadata)
+            services.record_event(
+                order, Kind.IMAGE_REQUEUED, {"image": locked.pk, "step": "ingest"}, actor
+            )
+        _queue_ingest_after_commit(image.pk)
+    image.refresh_from_db()
     return image
 
 
@@ -304,17 +358,41 @@ def _internal_error(exc: Exception) -> str:
 
 
 def _count_attempt(image_id: int) -> int | None:
-    """Note one more ingest attempt; None when the image is no longer waiting for ingest."""
+    """Note one more ingest attempt; None when the image is no longer waiting for ingest.
+
+    Rendition files a killed attempt announced (``FILES_IN_PROGRESS``) and never committed
+    are deleted here, after this transaction commits.
+    """
     with transaction.atomic():
         locked = Image.objects.select_for_update().only("id", "status", "metadata").get(pk=image_id)
         if locked.status != S.UPLOADED:
             return None
-        attempts = int(locked.metadata.get("ingest_attempts", 0)) + 1
+        metadata = dict(locked.metadata)
+        leftovers = metadata.pop(FILES_IN_PROGRESS, [])
+        attempts = int(metadata.get("ingest_attempts", 0)) + 1
         # A queryset update: bookkeeping, not a change for the audit log.
-        Image.objects.filter(pk=image_id).update(
-            metadata={**locked.metadata, "ingest_attempts": attempts}
-        )
+        Image.objects.filter(pk=image_id).update(metadata={**metadata, "ingest_attempts": attempts})
+        if leftovers:
+            log.info(
+                "Deleting %d file(s) an earlier ingest of image %s left", len(leftovers), image_id
+            )
+            transaction.on_commit(lambda: _delete_files(leftovers))
     return attempts
+
+
+def _announce_files(image_id: int, names: list[str]) -> None:
+    """Record (and commit) the names of files about to be written for the image."""
+    with transaction.atomic():
+        locked = Image.objects.select_for_update().only("id", "metadata").get(pk=image_id)
+        Image.objects.filter(pk=image_id).update(
+            metadata={**locked.metadata, FILES_IN_PROGRESS: names}
+        )
+
+
+def _without_bookkeeping(metadata: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The metadata without the attempt count and announced files, and those files."""
+    kept = {k: v for k, v in metadata.items() if k not in ("ingest_attempts", FILES_IN_PROGRESS)}
+    return kept, list(metadata.get(FILES_IN_PROGRESS, []))
 
 
 @contextmanager
@@ -349,8 +427,10 @@ def _stored_original(image: Image) -> Iterator[Path]:
 def _accept(image: Image, processed: imaging.Processed) -> Image:
     """Store the renditions, then record the facts and the verdict in one transaction."""
     stored = _store_renditions(image, processed)
+    watch: CommitWatch | None = None
     try:
         with transaction.atomic():
+            watch = CommitWatch()
             # Lock order everywhere here: event, order, image. The event lock
             # (FOR NO KEY UPDATE, which leaves foreign-key checks alone)
             # serialises the near-duplicate check per event, so two copies
@@ -362,8 +442,8 @@ def _accept(image: Image, processed: imaging.Processed) -> Image:
                 transaction.on_commit(lambda: _delete_files(stored))
                 return locked
             match = _near_duplicate(locked, order.event_id, processed.phash)
-            metadata = {**locked.metadata, **processed.metadata()}
-            metadata.pop("ingest_attempts", None)
+            metadata, _announced = _without_bookkeeping(locked.metadata)
+            metadata.update(processed.metadata())
             if match is not None:
                 metadata["near_duplicate"] = {"image": match[0].pk, "distance": match[1]}
             Image.objects.filter(pk=locked.pk).update(
@@ -399,19 +479,30 @@ def _accept(image: Image, processed: imaging.Processed) -> Image:
                 signals.image_ready.send(sender=Image, image=locked, order=order)
             _start_processing_if_done(order)
     except BaseException:
-        _delete_files(stored)
+        if not (watch is not None and watch.committed):  # committed rows keep their files
+            _delete_files(stored)
         raise
     return Image.objects.get(pk=image.pk)
 
 
 def _store_renditions(image: Image, processed: imaging.Processed) -> tuple[str, str]:
-    """Save preview and thumbnail under server-made names; delete both if either fails."""
+    """Save preview and thumbnail under server-made names; delete both if either fails.
+
+    The names are announced (committed to the image's metadata) before the files are
+    written: a worker killed between writing them and committing the ingest leaves no
+    orphan, because the next attempt deletes what was announced.
+    """
+    from .models import rendition_upload_path
+
+    wanted = [rendition_upload_path(image, f"{field}.jpg") for field in ("preview", "thumbnail")]
+    _announce_files(image.pk, wanted)
     names: list[str] = []
     try:
-        for field, data in (("preview", processed.preview), ("thumbnail", processed.thumbnail)):
-            file = getattr(image, field)
-            file.save(f"{field}.jpg", ContentFile(data), save=False)
-            names.append(file.name)
+        for name, data in zip(wanted, (processed.preview, processed.thumbnail), strict=True):
+            saved = default_storage.save(name, ContentFile(data))
+            names.append(saved)
+            if saved != name:  # never for a fresh UUID name; a different name is not announced
+                raise OSError(f"rendition stored as {saved}, not {name}")
     except BaseException:
         _delete_files(names)
         raise
@@ -446,14 +537,15 @@ def _reject(image: Image, exc: imaging.ImageRejected) -> Image:
         if locked.status != S.UPLOADED:
             return locked
         stored = [f.name for f in (locked.original, locked.preview, locked.thumbnail) if f.name]
-        metadata = {k: v for k, v in locked.metadata.items() if k != "ingest_attempts"}
+        metadata, announced = _without_bookkeeping(locked.metadata)
         metadata["rejection"] = {"code": exc.code, "detail": exc.detail[:500]}
         Image.objects.filter(pk=locked.pk).update(
             original="", preview="", thumbnail="", metadata=metadata
         )
         services.change_image_status(locked, S.REJECTED, reason=exc.reason)
         _start_processing_if_done(order)
-        transaction.on_commit(lambda: _delete_files(stored))
+        _ingest_ended(locked, order)
+        transaction.on_commit(lambda: _delete_files([*stored, *announced]))
     return Image.objects.get(pk=image.pk)
 
 
@@ -464,12 +556,37 @@ def _fail(image: Image, reason: str, *, detail: str = "") -> Image:
         locked = Image.objects.select_for_update().get(pk=image.pk)
         if locked.status != S.UPLOADED:
             return locked
-        metadata = {k: v for k, v in locked.metadata.items() if k != "ingest_attempts"}
+        metadata, announced = _without_bookkeeping(locked.metadata)
         metadata["failure"] = {"detail": detail, "at": timezone.now().isoformat()}
         Image.objects.filter(pk=locked.pk).update(metadata=metadata)
         services.change_image_status(locked, S.FAILED, reason=reason)
         _start_processing_if_done(order)
+        _ingest_ended(locked, order)
+        if announced:
+            transaction.on_commit(lambda: _delete_files(announced))
     return Image.objects.get(pk=image.pk)
+
+
+def _ingest_ended(image: Image, order: Order) -> None:
+    """An image of an order already in the AI step left ingest without passing: the order
+    may have nothing else to wait for (``signals.ingest_ended``)."""
+    if order.status in (Order.Status.PROCESSING, Order.Status.NEEDS_REVIEW):
+        signals.ingest_ended.send(sender=Image, image=image, order=order)
+
+
+def files_still_coming(order: Order) -> bool:
+    """Whether the order waits for more files from the system that sends them.
+
+    An order made through the REST API (``awaiting_submit``) waits until its client says
+    "this is all" (``submit_order``) or as many files as it announced
+    (``expected_images``; refused files count, they arrived) are in, however long the
+    client takes between two files. Orders of the pages are held by their open uploads.
+    """
+    if not order.awaiting_submit or order.submitted_at is not None:
+        return False
+    if order.expected_images is not None:
+        return Image.objects.filter(order_id=order.pk).count() < order.expected_images
+    return True
 
 
 def _start_processing_if_done(order: Order) -> None:
@@ -478,7 +595,8 @@ def _start_processing_if_done(order: Order) -> None:
     The caller holds the order's row lock and has just changed an image, so of
     several ingests finishing together exactly one sees the last image done.
     Only if at least one image was accepted: an order of refused files stays
-    pending for the user to fix.
+    pending for the user to fix; one whose every image failed (or was refused)
+    stops as ``failed``, naming them, for staff to retry.
     """
     if order.status != Order.Status.PENDING:
         return
@@ -490,7 +608,12 @@ def _start_processing_if_done(order: Order) -> None:
     # ``uploads.abort_stale_uploads``, which then settles the order.
     if Upload.objects.filter(order_id=order.pk, status=Upload.Status.OPEN).exists():
         return
+    if files_still_coming(order):
+        return
     if not images.filter(status__in=Image.PAST_INGEST).exists():
+        failed = list(images.filter(status=S.FAILED).order_by("pk"))
+        if failed:
+            services.stop_short(order, Order.Status.FAILED, failed=failed)
         return
     services.change_order_status(order, Order.Status.PROCESSING, reason="all images ingested")
 
@@ -499,11 +622,39 @@ def settle_order(order_id: int) -> None:
     """Move the order on if nothing waits for upload or ingest any more.
 
     For the moments when the last thing an order waited for was not an image
-    (an abandoned upload was stopped).
+    (an abandoned upload was stopped, the API client submitted the order).
     """
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
         _start_processing_if_done(order)
+
+
+def submit_order(order: Order, *, actor: Any = None, expected_images: int | None = None) -> Order:
+    """The sending system says "this is all": the order may start once its files are ingested.
+
+    For orders that wait for their client (``awaiting_submit``: made through the REST API
+    or a folder import); harmless on any other open order. ``expected_images`` (optional)
+    records how many files the client sent, for the timeline. Idempotent: a second submit
+    changes nothing. Raises ``PermissionDenied`` (the actor may not upload to the order) and
+    ``OrderError`` (a completed or cancelled order).
+    """
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        services.access_check(actor, access.Action.UPLOAD, locked)
+        if locked.is_closed:
+            raise OrderError(
+                f"Order {locked.order_ref} is {locked.status}; it cannot be submitted."
+            )
+        if locked.submitted_at is None:
+            locked.submitted_at = timezone.now()
+            locked.save(update_fields=["submitted_at", "updated_at"])
+            count = Image.objects.filter(order_id=locked.pk).count()
+            services.record_event(
+                locked, Kind.ORDER_SUBMITTED, {"images": count, "expected": expected_images}, actor
+            )
+        _start_processing_if_done(locked)
+    order.refresh_from_db()
+    return order
 
 
 def _delete_files(names: list[str] | tuple[str, ...]) -> None:

@@ -153,6 +153,25 @@ class Order(models.Model):
     )
     pmr_synced = models.BooleanField("synced to PMR", default=False)
 
+    # Orders whose files come from another system (the REST API, a folder import) wait for it
+    # to say "this is all" (orders.intake.submit_order) or for the files it announced: an
+    # order must not start, and close, while its client is still uploading (docs/api.md).
+    awaiting_submit = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="The order waits in pending until its client submits it (or sends "
+        "expected_images files).",
+    )
+    expected_images = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="How many files the client said it would send.",
+    )
+    submitted_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the client said it sent every file."
+    )
+
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -254,8 +273,9 @@ class Image(models.Model):
         S.PROCESSED: frozenset({S.SYNCED, S.NEEDS_REVIEW, S.FAILED, S.INGESTED}),
         # A reviewer approves, sends back for another pass, or rejects.
         S.NEEDS_REVIEW: frozenset({S.INGESTED, S.ANALYZED, S.PROCESSED, S.REJECTED}),
-        # A retry resumes from the last step that had succeeded.
-        S.FAILED: frozenset({S.UPLOADED, S.INGESTED, S.ANALYZED, S.PROCESSED}),
+        # A retry resumes from the last step that had succeeded; or a person leaves the image
+        # out of the delivery (rejected: it no longer holds its order back).
+        S.FAILED: frozenset({S.UPLOADED, S.INGESTED, S.ANALYZED, S.PROCESSED, S.REJECTED}),
         S.SYNCED: frozenset(),
         S.REJECTED: frozenset(),
     }
@@ -378,6 +398,17 @@ class OrderEvent(models.Model):
         ORDER_ASSIGNED = "order.assigned"
         IMAGE_ADDED = "image.added"
         IMAGE_STATUS = "image.status_changed"
+        #: Staff (or the sweep) queued an image's stuck step again: ``{image, step}``.
+        IMAGE_REQUEUED = "image.requeued"
+        #: The order stopped short of completion because images failed: ``{status, reason,
+        #: failed: [{image, filename, reason}], review}``; it waits in needs_review or failed.
+        ORDER_STOPPED_SHORT = "order.stopped_short"
+        #: A person chose to deliver the order without its failed images: ``{left_out: […]}``.
+        ORDER_PARTIAL_DELIVERY = "order.partial_delivery"
+        #: The sending system said every file is in: ``{images, expected}``.
+        ORDER_SUBMITTED = "order.submitted"
+        #: An order waiting for its client's submit has had no news for ``ORDER_SUBMIT_IDLE_HOURS``.
+        ORDER_SUBMIT_OVERDUE = "order.submit_overdue"
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="timeline")
     seq = models.PositiveIntegerField("sequence number")

@@ -28,6 +28,11 @@ def _require(actor: Any, action: access.Action, order: Order) -> None:
         raise PermissionDenied(f"You may not {action.value} order {order.order_ref}.")
 
 
+#: For other services of the orders app: refuse (``PermissionDenied``) an actor who may not
+#: take ``action`` on the order; ``None`` (a task, the system) may.
+access_check = _require
+
+
 def next_order_ref(year: int) -> str:
     """Hand out the next ``ORD-<year>-<nnnnnn>``; call inside a transaction.
 
@@ -79,8 +84,14 @@ def create_order(
     order_date=None,
     metadata: dict | None = None,
     preset: Any = None,
+    awaiting_submit: bool = False,
+    expected_images: int | None = None,
 ) -> Order:
     """A new order (draft) for ``event``; every way of creating orders comes through here.
+
+    ``awaiting_submit``: the order's files come from a system that will say when it sent
+    them all (the REST API, a folder import); the order does not start before that, or
+    before ``expected_images`` files arrived (``orders.intake.files_still_coming``).
 
     Before anything is written, the PMR is asked (cached, one short attempt) whether
     the event is open: an event the PMR knows to be closed, or does not know, takes no
@@ -113,6 +124,8 @@ def create_order(
         order_date=order_date,
         metadata=metadata,
         preset=preset,
+        awaiting_submit=awaiting_submit or expected_images is not None,
+        expected_images=expected_images,
     )
 
 
@@ -128,6 +141,8 @@ def _create_order(
     order_date,
     metadata: dict,
     preset: Any,
+    awaiting_submit: bool = False,
+    expected_images: int | None = None,
 ) -> Order:
     if (
         assigned_to is not None
@@ -147,8 +162,15 @@ def _create_order(
         assigned_to=assigned_to,
         metadata=metadata or {},
         preset=preset,
+        awaiting_submit=awaiting_submit,
+        expected_images=expected_images,
     )
-    record_event(order, Kind.ORDER_CREATED, {"status": order.status}, actor)
+    payload: dict[str, Any] = {"status": order.status}
+    if awaiting_submit:
+        payload["awaiting_submit"] = True
+        if expected_images is not None:
+            payload["expected_images"] = expected_images
+    record_event(order, Kind.ORDER_CREATED, payload, actor)
     return order
 
 
@@ -376,6 +398,46 @@ def refresh_image_counters(order_id: int) -> dict[str, int]:
     )
     Order.objects.filter(pk=order_id).update(**counts)
     return counts
+
+
+def failed_images_reason(failed: list[Image], review: int = 0) -> str:
+    """A sentence naming the failed images of an order, for its status reason and timeline."""
+    shown = [image.original_filename for image in failed[:5]]
+    more = f" and {len(failed) - len(shown)} more" if len(failed) > len(shown) else ""
+    noun = "image" if len(failed) == 1 else "images"
+    text = f"{len(failed)} {noun} failed: {', '.join(shown)}{more}."
+    if review:
+        text += f" {review} more {'image waits' if review == 1 else 'images wait'} for review."
+    return text + " Retry them, or deliver the order without them."
+
+
+def stop_short(
+    order: Order, status: str, *, failed: list[Image], review: int = 0, actor: Any = None
+) -> Order:
+    """The order cannot complete by itself: images failed. It stops in ``status``
+    (``needs_review`` or ``failed``), with a reason naming them and one
+    ``order.stopped_short`` timeline entry, so people see it (dashboard, notifications)
+    instead of an order delivered with fewer images than were sent. The caller holds the
+    order's lock."""
+    reason = failed_images_reason(failed, review)
+    if order.status != status:
+        change_order_status(order, status, actor=actor, reason=reason)
+    record_event(
+        order,
+        Kind.ORDER_STOPPED_SHORT,
+        {
+            "status": status,
+            "reason": reason,
+            "failed": [
+                {"image": i.pk, "filename": i.original_filename, "reason": i.status_reason[:300]}
+                for i in failed[:100]
+            ],
+            "failed_count": len(failed),
+            "review": review,
+        },
+        actor,
+    )
+    return order
 
 
 @transaction.atomic

@@ -18,6 +18,10 @@ from django.dispatch import Signal
 
 order_status_changed = Signal()
 image_ready = Signal()
+#: ``ingest_ended(sender=Image, image, order)``: sent inside the ingest transaction when an
+#: image of an order already past pending was refused or failed at ingest (a late file, a
+#: retried one): nothing else would look at the order again, so the AI pipeline settles it.
+ingest_ended = Signal()
 #: ``ai_completed(sender=Order, order)``: sent inside the transaction that marks the order's
 #: AI work done (every image processed, failed or rejected); the PMR delivery listens.
 ai_completed = Signal()

@@ -260,6 +260,36 @@ def register_order_kinds() -> None:
         text = f"{_image_name(p, names)} {move}"
         return text if to in _QUIET_REASONS else with_reason(text, p.get("reason"))
 
+    @register(kind.IMAGE_REQUEUED, refs={"image": "image"})
+    def _requeued(p: Payload, names: Names) -> str:
+        step = "the AI step" if p.get("step") == "ai" else "ingest"
+        return f"{_image_name(p, names)} queued again for {step}"
+
+    @register(kind.ORDER_STOPPED_SHORT)
+    def _stopped_short(p: Payload, names: Names) -> str:
+        return with_reason("Stopped before delivery", p.get("reason"))
+
+    @register(kind.ORDER_PARTIAL_DELIVERY)
+    def _partial(p: Payload, names: Names) -> str:
+        left = [
+            str(i.get("filename") or "")
+            for i in p.get("left_out") or []
+            if isinstance(i, dict) and i.get("filename")
+        ]
+        text = "Delivered without the failed images"
+        return f"{text}: {', '.join(left)}" if left else text
+
+    @register(kind.ORDER_SUBMITTED)
+    def _submitted(p: Payload, names: Names) -> str:
+        count = p.get("images")
+        if isinstance(count, int) and not isinstance(count, bool):
+            return f"Every file sent: {plural(count, 'file')}"
+        return "Every file sent"
+
+    @register(kind.ORDER_SUBMIT_OVERDUE)
+    def _submit_overdue(p: Payload, names: Names) -> str:
+        return str(p.get("reason") or "Still waiting for the sending system to say it is done")
+
     def images(ids: set[Any]) -> dict[Any, str]:
         ids = {i for i in ids if isinstance(i, int)}
         return dict(Image.objects.filter(pk__in=ids).values_list("id", "original_filename"))

@@ -16,6 +16,12 @@ urlpatterns = [
         name="order_actions_fragment",
     ),
     path(
+        "orders/<str:order_ref>/deliver-without-failed/",
+        views.order_deliver_without_failed,
+        name="order_deliver_without_failed",
+    ),
+    path("orders/<str:order_ref>/submit/", views.order_submit, name="order_submit"),
+    path(
         "orders/<str:order_ref>/images/<int:image_id>/thumbnail",
         views.image_file,
         {"kind": "thumbnail"},

@@ -277,8 +277,74 @@ def order_detail(request, order_ref: str):
             or ("" if can_upload else "Your role does not add images to this order."),
             "chunk_bytes": settings.UPLOAD_CHUNK_BYTES,
             "max_file_bytes": settings.INGEST_MAX_FILE_BYTES,
+            "held": _held_state(request.user, order),
         },
     )
+
+
+def _held_state(user: Any, order: Order) -> dict[str, Any]:
+    """What holds the order back that a person must act on: failed images (retry them, or a
+    reviewer delivers without them), or a sending system that has not said "this is all"."""
+    from . import intake
+
+    held: dict[str, Any] = {"failed": [], "waiting_for_submit": False}
+    if order.failed_images:  # the stored counter: no query for the usual order
+        failed = list(
+            Image.objects.filter(order=order, status=Image.Status.FAILED)
+            .order_by("pk")
+            .values_list("original_filename", flat=True)[:10]
+        )
+        in_work = Image.objects.filter(order=order, status__in=Image.IN_WORK).exists()
+        held["failed"] = failed
+        held["more_failed"] = max(0, order.failed_images - len(failed))
+        held["can_deliver_short"] = (
+            bool(failed)
+            and not in_work
+            and not order.is_closed
+            and access.can(user, access.Action.REVIEW, order)
+        )
+    elif order.awaiting_submit and order.status in (Order.Status.DRAFT, Order.Status.PENDING):
+        held["waiting_for_submit"] = intake.files_still_coming(order)
+    return {
+        **held,
+        "can_submit": access.can(user, access.Action.UPLOAD, order) and not order.is_closed,
+    }
+
+
+@login_required
+@require_POST
+def order_deliver_without_failed(request, order_ref: str):
+    """A reviewer's "Deliver without the failed images" (ai_processing.services)."""
+    from ai_processing import services as ai_services
+
+    order = _visible_order(request, order_ref)
+    try:
+        ai_services.deliver_without_failed(order, request.user)
+    except OrderError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"Order {order.order_ref} goes to the PMR without its failed images. "
+            "The timeline records your decision.",
+        )
+    return redirect("order_detail", order_ref=order.order_ref)
+
+
+@login_required
+@require_POST
+def order_submit(request, order_ref: str):
+    """Start an order whose sending system never said every file is in."""
+    from . import intake
+
+    order = _visible_order(request, order_ref)
+    try:
+        intake.submit_order(order, actor=request.user)
+    except OrderError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Order {order.order_ref} starts once its files are checked.")
+    return redirect("order_detail", order_ref=order.order_ref)
 
 
 @json_login_required

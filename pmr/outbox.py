@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from orders.models import Image, Order
+from rkh_site.infrastructure import queue_after_commit
 
 from .models import OrderDelivery, OutboxEntry
 
@@ -38,9 +39,33 @@ def _key(order: Order, kind: str, suffix: str = "") -> str:
     return f"{order.order_ref}:{kind}:{suffix or uuid.uuid4().hex[:16]}"
 
 
+def expected_images(order: Order) -> int:
+    """How many images the PMR must hold before the order may complete: every image of the
+    order except those refused at intake or left out by a person (``rejected``, or whose
+    upload a manager skipped). A failed image counts (the order waits for it) until a person
+    leaves it out."""
+    skipped = (
+        OutboxEntry.objects.filter(
+            order_id=order.pk, kind=K.IMAGE_PUT, state=OutboxEntry.State.SKIPPED
+        )
+        .exclude(
+            image_id__in=OutboxEntry.objects.filter(
+                order_id=order.pk, kind=K.IMAGE_PUT, state=OutboxEntry.State.DONE
+            ).values("image_id")
+        )
+        .values("image_id")
+    )
+    return (
+        Image.objects.filter(order_id=order.pk)
+        .exclude(status=Image.Status.REJECTED)
+        .exclude(pk__in=skipped)
+        .count()
+    )
+
+
 def order_metadata(order: Order) -> dict[str, Any]:
     """The ``OrderWrite`` body: the order as the project knows it now."""
-    expected = Image.objects.filter(order_id=order.pk, status__in=DELIVERABLE).count()
+    expected = expected_images(order)
     return {
         "event_id": order.event.event_id,
         "customer_id": (order.metadata or {}).get("pmr_customer_id"),
@@ -74,13 +99,14 @@ def _drain_after_commit(order_id: int) -> None:
     if any(getattr(func, "pmr_drain_of", None) == order_id for _, func, _ in pending):
         return
 
-    def queue() -> None:
+    def send() -> None:
         from .tasks import drain_order
 
         drain_order.delay(order_id)
 
-    queue.pmr_drain_of = order_id
-    transaction.on_commit(queue)
+    # A broker that is away at the commit is logged; the beat's drain_due finds the due rows.
+    hook = queue_after_commit(send, f"the PMR drain of order {order_id}")
+    hook.pmr_drain_of = order_id
 
 
 def known_to_pmr(order: Order) -> bool:

@@ -71,6 +71,10 @@ def skip_entry(entry: OutboxEntry, *, actor: Any, reason: str = "") -> OutboxEnt
             },
             actor,
         )
+        if locked.kind == OutboxEntry.Kind.IMAGE_PUT and outbox.known_to_pmr(locked.order):
+            # A person chose to deliver without this image: the PMR is told to expect one
+            # fewer, or it would refuse to complete the order (409 images_missing).
+            outbox.put_order(locked.order)
         outbox._drain_after_commit(locked.order_id)
     return locked
 

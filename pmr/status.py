@@ -18,6 +18,7 @@ from django.utils.dateparse import parse_datetime
 from orders import services as order_services
 from orders.models import Order
 from pmr.clients import PMRError
+from rkh_site.infrastructure import queue_after_commit
 
 from . import connection
 from .models import OrderDelivery, SyncCursor, WebhookDelivery
@@ -87,7 +88,8 @@ def accept_webhook(delivery_id: str, event: str, body: dict) -> str:
             stored = WebhookDelivery.objects.create(
                 delivery_id=delivery_id, event=event, payload=body
             )
-            transaction.on_commit(lambda: apply_task.delay(stored.pk))
+            # A broker that is away is logged: the scheduled pull applies the PMR's changes too.
+            queue_after_commit(lambda: apply_task.delay(stored.pk), "a PMR webhook")
     except IntegrityError:  # the same delivery, twice at once: the other one stored it
         return REPEATED
     return ACCEPTED

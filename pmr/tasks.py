@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
+from django.conf import settings
 from django.utils import timezone
+
+from rkh_site.infrastructure import retry_on_outage
 
 from . import connection, drain, status
 from .models import OutboxEntry
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=5,
-    max_retries=5,
-)
+@shared_task(acks_late=True, **retry_on_outage())
 def drain_order(order_id: int) -> dict:
     """Send the order's outbox; when rows must wait, come back when the first is due."""
     _arrived(order_id)
@@ -60,8 +57,13 @@ def _arrived(order_id: int) -> None:
 
 
 def schedule_drain(order_id: int, when) -> bool:
-    """Queue the order's drain for ``when`` unless one as early is already queued."""
-    delay = max(0.5, (when - timezone.now()).total_seconds())
+    """Queue the order's drain for ``when`` unless one as early is already queued.
+
+    The countdown is at most half the broker's visibility timeout: a message held longer
+    than that by a worker waiting for its time would be delivered again. A drain that wakes
+    before its rows are due finds nothing to send and schedules the next one."""
+    longest = max(0.5, settings.CELERY_VISIBILITY_TIMEOUT / 2)
+    delay = min(longest, max(0.5, (when - timezone.now()).total_seconds()))
     at = timezone.now().timestamp() + delay
     # The claim outlives the message a little; if the message is lost, the sweep takes over.
     ttl_ms = int((delay + 60) * 1000)
@@ -87,7 +89,7 @@ def drain_due() -> int:
     return len(ids)
 
 
-@shared_task(autoretry_for=(OperationalError, InterfaceError), retry_backoff=5, max_retries=5)
+@shared_task(**retry_on_outage())
 def apply_webhook(delivery_id: int) -> str:
     """Apply a verified webhook delivery (the view answered the PMR already)."""
     return status.apply_webhook(delivery_id)

@@ -11,9 +11,10 @@ for ``invalid``; empty when there is nothing more to say).
 Registered as ``REST_FRAMEWORK["EXCEPTION_HANDLER"]``. Besides DRF's own
 exceptions it maps the project's: ``orders.exceptions.OrderError`` → 409,
 Django's ``PermissionDenied`` → 403, ``Http404`` → 404, Django's
-``ValidationError`` → 400. Anything else is a bug of ours: it is logged and
-reported like any unhandled error (``got_request_exception``), and the client
-still gets the shape, with 500.
+``ValidationError`` → 400; an outage of Redis or the database
+(``rkh_site.infrastructure.TRANSIENT``) → 503 with ``Retry-After``. Anything else is
+a bug of ours: it is logged and reported like any unhandled error
+(``got_request_exception``), and the client still gets the shape, with 500.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from orders.exceptions import OrderError, TransitionNotAllowed
+
+from .infrastructure import is_transient
+from .outages import RETRY_AFTER_SECONDS, unavailable_message
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +182,18 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         else:
             message, details = str(detail), {}
         return error_response(status_code, code, message, details, headers=headers)
+
+    if is_transient(exc):
+        # Redis or the database is away: not a bug, and not the client's fault. 503 with
+        # Retry-After tells the client to come back (rkh_site.outages).
+        set_rollback()
+        log.warning("API answered 503: %r", exc)
+        return error_response(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "unavailable",
+            unavailable_message(exc),
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
 
     # A bug of ours, not the client's: report it like Django would, answer in the shape.
     request = context.get("request")

@@ -8,6 +8,9 @@ a per-window counter, and the previous window's count is weighted by how
 much of it still overlaps the last period (a sliding-window estimate), so a
 client cannot send two full allowances across a window boundary either.
 
+While Redis is away the limit fails open (logged once a minute): counting needs Redis, and
+refusing every request would make a Redis restart an outage of the whole API.
+
 Requests with an API key or a session are counted per user (all keys of one
 user share the allowance); anonymous ones per client address (``REMOTE_ADDR``:
 the address a reverse proxy sets, never a header the client could forge).
@@ -16,12 +19,25 @@ The rate is read from the settings at each request, so tests can change it.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
 from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
+
+from .infrastructure import REDIS_ERRORS
+
+log = logging.getLogger(__name__)
+_last_warning = [0.0]
+
+
+def _log_open_once(now: float) -> None:
+    if now - _last_warning[0] >= 60:
+        _last_warning[0] = now
+        log.warning("API rate limit not counted: Redis is not answering (requests let through)")
+
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -60,8 +76,15 @@ class UserRateThrottle(BaseThrottle):
         window = int(now // period)
         key = f"{self.cache_prefix}:{self.ident(request)}"
         current_key, previous_key = f"{key}:{window}", f"{key}:{window - 1}"
-        current = self._count(current_key, timeout=2 * period + 1)
-        previous = cache.get(previous_key) or 0
+        try:
+            current = self._count(current_key, timeout=2 * period + 1)
+            previous = cache.get(previous_key) or 0
+        except REDIS_ERRORS:
+            # Fail open: while Redis restarts nobody can be counted, and refusing every
+            # request would turn a Redis blip into an outage of the whole API (reads that
+            # need only the database keep working). Logged, at most once a minute.
+            _log_open_once(now)
+            return True
         into_window = (now % period) / period
         if previous * (1 - into_window) + current <= limit:
             return True

@@ -79,4 +79,9 @@ def exclusive(client: redis.Redis, key: str, ttl: float, *, renew: bool = False)
         stop.set()
         if heart is not None:
             heart.join(timeout=5)
-        client.eval(_RELEASE_LEASE, 1, key, token)
+        try:
+            client.eval(_RELEASE_LEASE, 1, key, token)
+        except redis.RedisError:
+            # Redis is away: the work is done (or its own error is on its way up); the lease
+            # runs out by itself within ``ttl``. Raising here would hide the outcome.
+            log.warning("could not release lease %s; it expires in %.0f s", key, ttl)

@@ -122,6 +122,11 @@ elif env.int("DB_POOL_MAX_SIZE", default=10) > 0:
     # opened a new one and they piled up under load (docs/benchmarks.md, "API"); the pool
     # hands out a few kept connections instead.
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django must not
+    # A database that does not answer fails a new connection in seconds, not at the TCP
+    # default of minutes (libpq's connect_timeout; /healthz uses a shorter one of its own).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DB_CONNECT_TIMEOUT_SECONDS", default=5)
+    )
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
         "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
@@ -143,7 +148,8 @@ CACHES = {
         "TIMEOUT": 300,
     }
 }
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# cached_db sessions that survive a Redis outage (the database is their source of truth).
+SESSION_ENGINE = "rkh_site.sessions"
 
 # channels-redis waits for a consumer's messages with a blocking BZPOPMIN of 5 s; redis-py 8
 # gives every connection a 5 s read timeout by default, so an idle consumer's wait timed out
@@ -212,6 +218,11 @@ UPLOAD_CHUNK_BYTES = env.int("UPLOAD_CHUNK_BYTES", default=8 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_CHUNK_BYTES + 1024 * 1024
 #: An upload nobody has added to for this long is stopped and its bytes deleted.
 UPLOAD_STALE_HOURS = env.int("UPLOAD_STALE_HOURS", default=6)
+#: An image's ingest holds a Redis lease this long, renewed while it runs (as the AI lease).
+INGEST_LEASE_SECONDS = env.int("INGEST_LEASE_SECONDS", default=60)
+#: An order made through the REST API waits for its client's submit; after this many hours
+#: without news the order's timeline says so (order.submit_overdue) for staff to act.
+ORDER_SUBMIT_IDLE_HOURS = env.float("ORDER_SUBMIT_IDLE_HOURS", default=6)
 #: Seconds an order folder in the hot folder must stay unchanged before import.
 HOT_FOLDER_SETTLE_SECONDS = env.int("HOT_FOLDER_SETTLE_SECONDS", default=30)
 #: Folder watched for new order folders (empty: off); see docs/intake.md.
@@ -245,9 +256,16 @@ GEMINI_BASE_URL = env.str(
 )
 #: gemini-2.5-flash-image was shut down on 2 Oct 2026; its successor is the default.
 GEMINI_MODEL = env.str("GEMINI_MODEL", default="gemini-3.1-flash-image")
-#: An image's AI task holds a Redis lease this long, so a second delivery of the
-#: same image (queued at ingest and again when the order starts) steps aside.
-AI_IMAGE_LEASE_SECONDS = env.int("AI_IMAGE_LEASE_SECONDS", default=30 * 60)
+#: An image's AI task holds a Redis lease so that a second delivery of the same image (queued
+#: at ingest and again when the order starts, redelivered, queued by the sweep) steps aside.
+#: The lease is renewed every third of this while the task runs, so it only has to outlast a
+#: renewal: a worker killed mid-image frees the image within this many seconds.
+AI_IMAGE_LEASE_SECONDS = env.int("AI_IMAGE_LEASE_SECONDS", default=60)
+#: A provider slot (AI_PROVIDER_CONCURRENCY) is a lease of this many seconds, renewed while
+#: the call runs: slots of a killed task come free within it. A task waits at most
+#: AI_SLOT_WAIT_SECONDS for a slot before the chain moves on to the next provider.
+AI_SLOT_LEASE_SECONDS = env.int("AI_SLOT_LEASE_SECONDS", default=30)
+AI_SLOT_WAIT_SECONDS = env.int("AI_SLOT_WAIT_SECONDS", default=120)
 #: Preset used for orders that name none (a ProcessingPreset slug); see docs/ai.md "Pipeline".
 AI_DEFAULT_PRESET = env.str("AI_DEFAULT_PRESET", default="analyze-only")
 #: Calls in flight per provider, shared by every worker through Redis (JSON; absent: no limit).
@@ -478,6 +496,30 @@ CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+#: Seconds the Redis transport waits for a delivered task's acknowledgement before it gives
+#: the message to another worker: how long the task of a killed worker stays away. Celery's
+#: default is an hour (the stuck-for-an-hour orders of issue 11). Five minutes is longer than
+#: any step normally runs (an ingest of a 120 MP file, an image through three providers with
+#: fallbacks, a drain batch); a task that runs longer is delivered a second time while it
+#: runs, and that copy steps aside on the renewed lease the running one holds (images) or
+#: finds the order's drain busy. No countdown may exceed it (retries and scheduled drains stay
+#: under half of it), or the transport would deliver the message again before it is due.
+#: See docs/deployment.md, "What survives what".
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=300)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # Look for overdue messages every 10 s (kombu's default scans every 100 s).
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+    "unacked_restore_throttle": 1,
+}
+#: The longest wait between two retries of a task that met an outage (Redis, the database).
+CELERY_RETRY_BACKOFF_MAX = min(
+    env.int("CELERY_RETRY_BACKOFF_MAX", default=60), max(1, CELERY_VISIBILITY_TIMEOUT // 2)
+)
+#: The beat sweeps look for stuck work this often; work is stuck when its step has not moved
+#: for STUCK_AFTER_SECONDS and no worker holds its lease (docs/deployment.md).
+SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=60)
+STUCK_AFTER_SECONDS = env.float("STUCK_AFTER_SECONDS", default=120)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 #: Queues a complete installation consumes; /healthz names any without a worker.
@@ -485,6 +527,9 @@ CELERY_REQUIRED_QUEUES = env.list(
     "CELERY_REQUIRED_QUEUES", default=["default", "ingest", "ai", "pmr"]
 )
 CELERY_TASK_ROUTES = {
+    # The sweeps run on the default queue: never behind the backlog they look after.
+    "orders.tasks.sweep_*": {"queue": "default"},
+    "ai_processing.tasks.sweep_*": {"queue": "default"},
     "orders.tasks.ingest_*": {"queue": "ingest"},
     "ai_processing.tasks.*": {"queue": "ai"},
     "pmr.tasks.*": {"queue": "pmr"},
@@ -494,7 +539,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.abort_stale_uploads",
         "schedule": 3600,
     },
-    "pmr-drain-due": {"task": "pmr.tasks.drain_due", "schedule": 30},
+    "pmr-drain-due": {"task": "pmr.tasks.drain_due", "schedule": min(30, SWEEP_INTERVAL_SECONDS)},
+    "sweep-stuck-ingest": {
+        "task": "orders.tasks.sweep_stuck_ingest",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+    },
+    "sweep-stuck-ai": {
+        "task": "ai_processing.tasks.sweep_stuck",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+    },
     "pmr-pull-updates": {
         "task": "pmr.tasks.pull_updates",
         "schedule": PMR_SYNC_INTERVAL_SECONDS,

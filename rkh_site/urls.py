@@ -30,3 +30,6 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("", include("orders.urls")),
 ]
+
+#: An outage of Redis or the database is answered 503 with Retry-After, not 500.
+handler500 = "rkh_site.outages.server_error"

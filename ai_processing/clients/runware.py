@@ -334,24 +334,36 @@ class RunwareClient:
             self._reconnector = asyncio.create_task(self._reconnect())
 
     async def _reconnect(self) -> None:
-        """Resume the session so buffered results arrive; tasks in flight are not resent."""
-        attempt = 0
+        """Resume the session so buffered results arrive; tasks in flight are not resent.
+
+        ``_ensure_connected`` tries ``connect_attempts`` times with backoff. When every
+        attempt fails the service is gone (connection refused, a dead host): the tasks in
+        flight fail now with ``RunwareConnectionError``, so their callers fall back to the
+        next provider within seconds instead of waiting out ``task_timeout`` (120 s) on a
+        socket that will not come back. The next call connects afresh.
+        """
         while self._pending and not self._closed:
             if self._ws is None:
                 try:
                     await self._ensure_connected()
-                except RunwareAuthError as exc:
-                    for pending in list(self._pending.values()):
-                        if not pending.future.done():
-                            pending.future.set_exception(exc)
+                except RunwareError as exc:
+                    error = (
+                        exc
+                        if isinstance(exc, RunwareAuthError)
+                        else RunwareConnectionError(
+                            f"connection lost and not re-established: {exc}"
+                        )
+                    )
+                    self._fail_pending(error)
                     return
-                except RunwareError:
-                    attempt += 1
-                    await asyncio.sleep(self._backoff(attempt))
-                    continue
             await self._recover_unsent()
             if self._ws is not None:
                 return
+
+    def _fail_pending(self, error: RunwareError) -> None:
+        for pending in list(self._pending.values()):
+            if not pending.future.done():
+                pending.future.set_exception(error)
 
     async def _recover_unsent(self) -> None:
         """After a resume, results buffered by the server arrive by themselves. A task whose

@@ -198,6 +198,9 @@ class Provider(ABC):
 
     name: ClassVar[str]
     model: str
+    #: The operations this provider can do at all; for the others it raises
+    #: ``OperationNotSupported`` at once, so no concurrency slot is taken for them.
+    operations: ClassVar[frozenset[str]] = frozenset(OPERATIONS)
 
     @abstractmethod
     def analyze(self, image: ImageInput) -> AnalyzeResult: ...

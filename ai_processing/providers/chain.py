@@ -22,6 +22,8 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+import redis
+
 from ..cache import cache_key
 from .base import (
     OPERATIONS,
@@ -118,6 +120,10 @@ class ProviderChain:
                 trail.append(_step(name, exc.outcome, exc.reason, started))
                 self._settle(name, exc)
                 continue
+            except redis.RedisError:
+                # Redis is away (a slot, a lease): not the provider's fault and not the image's;
+                # the pipeline's task retries the whole step once Redis is back.
+                raise
             except Exception as exc:
                 # A bug or an unexpected reply: count it as a failure and move on.
                 log.exception("AI provider %s failed on %s", name, operation)
@@ -125,6 +131,8 @@ class ProviderChain:
                 self._settle(name, exc)
                 continue
             trail.append(_step(name, "ok", "", started))
+            if self.cache is not None:
+                trail[-1]["cache_key"] = keys[name]  # so the pipeline marks its cost counted
             if self.breaker is not None:
                 self.breaker.record_success(name)
             if self.cache is not None:
@@ -144,17 +152,26 @@ class ProviderChain:
         for name, key in keys.items():
             started = time.perf_counter()
             try:
-                hit = self.cache.get(key)
+                entry = (
+                    self.cache.get_entry(key)
+                    if hasattr(self.cache, "get_entry")
+                    else _charged(self.cache.get(key))
+                )
             except Exception:
                 log.warning("AI result cache unavailable; calling providers", exc_info=True)
                 return None
-            if hit is None:
+            if entry is None:
                 continue
+            payload, blob, charged = entry
             try:
-                result = RESULT_TYPES[operation].from_cache(*hit)
+                result = RESULT_TYPES[operation].from_cache(payload, blob)
             except (KeyError, TypeError):
                 continue
-            return result, [_step(name, "cache", "result cached earlier", started)]
+            step = _step(name, "cache", "result cached earlier", started)
+            # Uncharged: paid by a call whose image never committed (a killed worker); the
+            # pipeline counts it now (docs/ai.md, "Costs").
+            step.update({"cache_key": key, "charged": charged})
+            return result, [step]
         return None
 
     def _settle(self, name: str, exc: Exception) -> None:
@@ -166,6 +183,11 @@ class ProviderChain:
             self.breaker.record_success(name)  # it answered: it is up
         else:
             self.breaker.record_failure(name)
+
+
+def _charged(hit: tuple[dict[str, Any], bytes | None] | None):
+    """A cache without charge marks: every hit counts as charged (paid for earlier)."""
+    return None if hit is None else (hit[0], hit[1], True)
 
 
 def _key(image: ImageInput, operation: str, prompt: str, provider: Provider, options: Any) -> str:

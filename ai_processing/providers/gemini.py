@@ -122,6 +122,7 @@ _NO_AFC = {"disable": True}
 
 class GeminiProvider(Provider):
     name: ClassVar[str] = "gemini"
+    operations: ClassVar[frozenset[str]] = frozenset({"edit", "caption"})
 
     def __init__(
         self,

@@ -83,6 +83,7 @@ _NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64
 
 class LocalProvider(Provider):
     name: ClassVar[str] = "local"
+    operations: ClassVar[frozenset[str]] = frozenset({"analyze", "edit"})
     model = "local-metrics-1"
 
     def __init__(self, *, detect_faces: bool = True) -> None:

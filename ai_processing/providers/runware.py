@@ -61,6 +61,7 @@ DEFAULT_MODEL = "google:4@1"
 
 class RunwareProvider(Provider):
     name: ClassVar[str] = "runware"
+    operations: ClassVar[frozenset[str]] = frozenset({"edit", "caption"})
 
     def __init__(
         self,

@@ -41,6 +41,7 @@ from pmr.clients.errors import (
     PMRError,
     PMREventClosed,
     PMRIdempotencyConflict,
+    PMRImagesMissing,
     PMRNetworkError,
     PMRNotFound,
     PMRProtocolError,
@@ -489,6 +490,8 @@ def _error_from(response: httpx.Response) -> PMRError:
         return PMREventClosed(message, **kwargs)
     if status == 409 and code == "idempotency_conflict":
         return PMRIdempotencyConflict(message, **kwargs)
+    if status == 409 and code == "images_missing":
+        return PMRImagesMissing(message, **kwargs)
     if code == "checksum_mismatch":
         return PMRChecksumMismatch(message, **kwargs)
     if 400 <= status < 500:

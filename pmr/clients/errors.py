@@ -68,6 +68,12 @@ class PMREventClosed(PMRError):
     """The order's event is closed at the PMR: no new orders or images for it."""
 
 
+class PMRImagesMissing(PMRError):
+    """409 ``images_missing``: the order cannot complete, fewer images are stored than it
+    announced (``details.expected`` / ``details.stored``). Not retryable as it is: a person
+    looks at the delivery (an image upload that never arrived, a count that is wrong)."""
+
+
 class PMRIdempotencyConflict(PMRError):
     """The idempotency key was used before for a different body: a bug on our side."""
 

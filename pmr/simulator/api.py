@@ -24,7 +24,7 @@ from pmr.simulator.blobs import BlobStore
 from pmr.simulator.errors import ApiError, not_found, validation_failed
 from pmr.simulator.state import IssuedToken, Repository, Tokens, iso, parse_iso
 
-VERSION = "1.4.2"
+VERSION = "1.5.0"
 SCOPES = frozenset({"pmr.read", "pmr.write"})
 ORDER_STATUSES = (
     "received",
@@ -264,6 +264,16 @@ class PMRApi:
         if note is not None and (not isinstance(note, str) or len(note) > 2000):
             raise validation_failed("note must be text of at most 2000 characters.", field="note")
         order = self._order(request)
+        expected = order.get("expected_image_count")
+        if body["status"] == "completed" and expected is not None:
+            stored = len(order["images"])
+            if stored < expected:
+                raise ApiError(
+                    409,
+                    "images_missing",
+                    f"The order announced {expected} images; {stored} are stored.",
+                    {"expected": expected, "stored": stored},
+                )
         order.update(
             {"status": body["status"], "status_reason": note, "updated_at": iso(self.repo.now())}
         )

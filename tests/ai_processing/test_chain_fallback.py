@@ -215,6 +215,9 @@ def test_result_paid_to_a_fallback_is_reused_when_the_first_recovers(client, cac
             "outcome": "cache",
             "reason": "result cached earlier",
             "elapsed_ms": trail[0]["elapsed_ms"],
+            "cache_key": trail[0]["cache_key"],
+            # No image committed the first result (no pipeline here): its cost is still to count.
+            "charged": False,
         }
     ]
     assert runware.calls == 1

@@ -115,3 +115,67 @@ def test_providers_without_a_limit_are_not_counted(prefix):
     sem = semaphore(prefix, {"runware": 0})
     with sem.slot("runware"), sem.slot("runware"), sem.slot("local"):
         assert sem.in_use("runware") == 0
+
+
+# --- slots across an outage (issue 11, item 6) -----------------------------------------
+
+
+def test_a_slot_is_kept_while_its_call_runs_longer_than_the_lease(prefix):
+    """A short lease, renewed while the call runs: a long call keeps its slot."""
+    holder = semaphore(prefix, {"slowprov": 1}, lease=0.3)
+    other = semaphore(prefix, {"slowprov": 1}, lease=0.3)
+    with holder.slot("slowprov"):
+        time.sleep(1.0)  # more than three leases
+        assert other.acquire("slowprov", wait=0) is None
+    assert other.acquire("slowprov", wait=0) is not None
+
+
+def test_the_settings_free_a_killed_tasks_slots_within_the_slot_lease(prefix, settings):
+    """Slots of a task that died (a killed worker, an outage) come free within
+    AI_SLOT_LEASE_SECONDS, not after a ten-minute lease."""
+    from ai_processing.limits import semaphore_from_settings
+
+    settings.AI_SLOT_LEASE_SECONDS = 1
+    settings.AI_PROVIDER_CONCURRENCY = {"slowprov": 1}
+    dead = semaphore_from_settings(redis.Redis.from_url(settings.REDIS_URL))
+    dead.prefix = prefix
+    assert dead.acquire("slowprov") is not None  # its holder dies: never renewed or released
+    alive = semaphore_from_settings(redis.Redis.from_url(settings.REDIS_URL))
+    alive.prefix = prefix
+    started = time.monotonic()
+    assert alive.acquire("slowprov", wait=5) is not None
+    assert time.monotonic() - started < 2
+
+
+class AnalyzesNothing(Slow):
+    """A provider without analysis (as Runware and Gemini): it refuses at once."""
+
+    name = "noanalysis"
+    operations = frozenset({"edit", "caption"})
+
+    def analyze(self, image: ImageInput) -> AnalyzeResult:
+        from ai_processing.providers.base import OperationNotSupported
+
+        raise OperationNotSupported("no analysis here")
+
+
+def test_no_slot_is_taken_for_an_operation_the_provider_cannot_do(prefix):
+    from ai_processing.providers.base import OperationNotSupported
+
+    full = semaphore(prefix, {"noanalysis": 1})
+    assert full.acquire("noanalysis") is not None  # every slot taken
+    provider = LimitedProvider(AnalyzesNothing(), semaphore(prefix, {"noanalysis": 1}, wait=5))
+    started = time.monotonic()
+    with pytest.raises(OperationNotSupported):
+        provider.analyze(ImageInput.from_bytes(b"x"))
+    assert time.monotonic() - started < 0.5  # no wait for a slot it would not use
+
+
+def test_runware_and_gemini_say_they_cannot_analyze():
+    from ai_processing.providers.gemini import GeminiProvider
+    from ai_processing.providers.local import LocalProvider
+    from ai_processing.providers.runware import RunwareProvider
+
+    assert "analyze" not in RunwareProvider.operations
+    assert "analyze" not in GeminiProvider.operations
+    assert "caption" not in LocalProvider.operations

@@ -14,6 +14,7 @@ from ai_processing.clients.errors import (
     RunwareAuthError,
     RunwareBadRequest,
     RunwareCapacityError,
+    RunwareConnectionError,
     RunwareTimeout,
     error_from_payload,
 )
@@ -142,6 +143,33 @@ def test_per_task_timeout(sim):
     assert time.monotonic() - started < 1.5
     assert exc.value.retryable
     c.close()
+
+
+def test_tasks_in_flight_fail_within_seconds_when_the_service_is_gone():
+    """Runware dies mid-task and does not come back: the task fails once reconnecting has
+    failed (a few quick attempts), not after its 60 s timeout, so the chain falls back to
+    Gemini at once (issue 11, item 7)."""
+    runware = RunwareSimulator(seed=3).start()
+    c = RunwareClient("key", runware.ws_url, task_timeout=60, connect_attempts=3, backoff_base=0.05)
+    try:
+        c.caption(jpeg())  # connected
+        faults(runware, latency=30)
+        with ThreadPoolExecutor(1) as pool:
+            fut = pool.submit(c.caption, jpeg())
+            time.sleep(0.3)  # the task is at the service
+            runware.stop()  # gone: its socket closes, its port refuses
+            stopped = time.monotonic()
+            with pytest.raises(RunwareConnectionError, match="not re-established"):
+                fut.result(timeout=30)
+            assert time.monotonic() - stopped < 5
+        # The next call does not hang either: it cannot connect and says so.
+        started = time.monotonic()
+        with pytest.raises(RunwareConnectionError):
+            c.caption(jpeg())
+        assert time.monotonic() - started < 5
+    finally:
+        c.close()
+        runware.stop()
 
 
 def test_reconnect_mid_batch_resumes_without_duplicates(sim, client):

@@ -119,6 +119,27 @@ CASES = [
         body={"event": "{event}", "customer_name": "By key"},
     ),
     Case("order read", "get", "/orders/{ref}", lambda w, t: on_order(w, t, 200), targets=TARGETS),
+    # "This is all": the upload right on the order (Viewers see it, may not).
+    Case(
+        "order submit",
+        "post",
+        "/orders/{ref}/submit",
+        lambda w, t: 403 if w == "Viewer" else on_order(w, t, 200),
+        targets=TARGETS,
+    ),
+    # Delivering short is a reviewer's decision (Manager, Admin); no image failed here: 409.
+    Case(
+        "deliver without failed",
+        "post",
+        "/orders/{ref}/deliver-without-failed",
+        lambda w, t: (
+            on_order(w, t, 409)
+            if w in EDITORS | {"anonymous", "norole"}
+            else (403 if t in SEES.get(w, set()) else 404)
+        ),
+        body={"note": "by {who}"},
+        targets=TARGETS,
+    ),
     Case("ai models", "get", "/ai/models", lambda w, t: by_role(200, ROLES, w)),
 ]
 

@@ -33,6 +33,20 @@ def test_compose_has_every_service_with_health_checks(compose):
         assert volume in compose["volumes"]
 
 
+def test_compose_restarts_every_long_running_service(compose):
+    """A crashed worker (or web, beat, Redis, PostgreSQL) comes back by itself; the one-shot
+    migration does not run again (issue 11, item 5)."""
+    services = compose["services"]
+    for name in set(services) - {"migrate"}:
+        assert services[name].get("restart") == "unless-stopped", name
+    assert services["migrate"]["restart"] == "no"
+
+
+def test_compose_redis_keeps_an_append_only_file(compose):
+    command = compose["services"]["redis"]["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+
+
 def test_compose_app_services_run_in_production_mode_against_postgres_and_redis(compose):
     for name in APP_SERVICES:
         env = compose["services"][name]["environment"]
@@ -83,6 +97,12 @@ def test_procfile_processes_use_real_entry_points():
     assert "rkh_site.asgi:application" in processes["web"]
     for name in ("web", "worker", "worker-ai", "beat", "hotfolder"):
         assert processes[name].startswith("python manage.py wait_for_services &&"), name
+    # honcho stops everything when one process exits and restarts nothing: every
+    # long-running process of ours runs under the supervisor, which restarts it.
+    for name in ("redis", "web", "worker", "worker-ai", "beat", "hotfolder"):
+        supervised = processes[name].rsplit("&&", 1)[-1].strip()
+        assert supervised.startswith(f"exec python -m rkh_site.supervise --name {name} -- "), name
+    importlib.import_module("rkh_site.supervise")
     # As in docker-compose: AI tasks, which wait on the provider, have processes of their own,
     # so ingest and PMR work never queue behind them; together the workers consume every queue.
     queues: dict[str, set[str]] = {}
@@ -95,7 +115,7 @@ def test_procfile_processes_use_real_entry_points():
     assert queues["worker-ai"] == {"ai"}
     assert "ai" not in queues["worker"]
     assert len(names) == 2  # distinct node names: no duplicate-nodename clash
-    importlib.import_module(processes["redis"].split("-m", 1)[1].strip())
+    importlib.import_module(processes["redis"].rsplit("-m", 1)[1].strip())
     assert processes["hotfolder"].endswith("manage.py watch_hot_folder")
     # The simulators listen where the settings' no-key defaults point: the port variable the
     # Procfile reads is the one the settings read, with the same default (the project's

@@ -196,7 +196,7 @@ def test_every_v1_call_needs_bearer_and_api_key(sim, http):
     value = token(http)
     assert http.get("/v1/health", headers=auth(value)).json() == {
         "status": "ok",
-        "version": "1.4.2",
+        "version": "1.5.0",
     }
     missing = http.get("/v1/health", headers={"X-API-Key": "demo-api-key"})
     assert (missing.status_code, error_code(missing)) == (401, "invalid_token")
@@ -281,6 +281,41 @@ def test_image_put_counts_and_refusals(sim, http):
     assert (too_big.status_code, error_code(too_big)) == (413, "payload_too_large")
     image = sim.state()["orders"][0]["images"][0]
     assert (image["writes"], image["puts"], image["sha256"]) == (1, 7, DATA_SHA)
+
+
+def test_an_order_completes_only_with_every_announced_image(http):
+    """``expected_image_count`` is a promise: the PMR refuses "completed" short of it."""
+    headers = auth(token(http))
+    ref = "ORD-2026-000001"
+    put = http.put(
+        f"/v1/orders/{ref}",
+        json={"event_id": WEDDING, "expected_image_count": 2},
+        headers={**headers, "Idempotency-Key": "expect-2"},
+    )
+    assert put.status_code == 201
+    url = f"/v1/orders/{ref}/images/IMG-1"
+    assert http.put(url, content=DATA, headers=image_headers(headers, "i1")).status_code == 201
+
+    def complete(key: str) -> httpx.Response:
+        return http.patch(
+            f"/v1/orders/{ref}",
+            json={"status": "completed"},
+            headers={**headers, "Idempotency-Key": key},
+        )
+
+    short = complete("done-1")
+    assert (short.status_code, error_code(short)) == (409, "images_missing")
+    assert short.json()["error"]["details"] == {"expected": 2, "stored": 1}
+    assert http.get(f"/v1/orders/{ref}", headers=headers).json()["status"] == "received"
+    # A person decided to deliver one image: the order says so first, then completes.
+    http.put(
+        f"/v1/orders/{ref}",
+        json={"event_id": WEDDING, "expected_image_count": 1},
+        headers={**headers, "Idempotency-Key": "expect-1"},
+    ).raise_for_status()
+    done = complete("done-2")
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "completed"
 
 
 def test_download_serves_the_stored_bytes(http):

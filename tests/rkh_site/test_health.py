@@ -153,6 +153,33 @@ def test_redis_unreachable_is_unavailable_and_fast(client, settings):
     assert elapsed < 5, f"/healthz took {elapsed:.1f}s with Redis down"
 
 
+@pytest.fixture
+def silent_database():
+    """An address that takes TCP connections and never speaks: a database host that is
+    there but does not answer (a hung server, a packet filter eating the handshake)."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)  # never accepted: connections wait in the backlog
+    yield server.getsockname()[1]
+    server.close()
+
+
+def test_database_unreachable_answers_within_two_seconds(client, monkeypatch, silent_database):
+    """Issue 11, item 9: the pool waited its 30 s for the database; the compose health
+    check gives up after 5 s. The check now connects on its own with a 1 s timeout."""
+    from django.db import connection
+
+    monkeypatch.setitem(connection.settings_dict, "HOST", "127.0.0.1")
+    monkeypatch.setitem(connection.settings_dict, "PORT", str(silent_database))
+    status, body, elapsed = _healthz(client)
+    assert status == 503
+    assert "database" in body["failing"]
+    assert body["checks"]["database"]["ok"] is False
+    assert elapsed < 2.5, f"/healthz took {elapsed:.1f}s with the database away"
+
+
 @pytest.mark.worker
 def test_worker_for_every_queue_is_ok(client, full_worker):
     status, body, elapsed = _healthz(client)

@@ -27,8 +27,8 @@ def test_manager_retries_a_failed_ingest(client, order, add, manager):
     assert "1 image(s) queued for ingest." in response.content.decode()
 
 
-def test_an_image_that_did_not_fail_is_refused_with_a_warning(client, order, add, manager):
-    image = add(order, photos.jpeg(), "a.jpg")  # uploaded, not failed
+def test_an_image_past_ingest_is_refused_with_a_warning(client, order, add, ingest, manager):
+    image = ingest(add(order, photos.jpeg(), "a.jpg"))  # ingested: nothing to retry
     client.force_login(manager)
     response = client.post(
         "/admin/orders/image/",
@@ -36,5 +36,5 @@ def test_an_image_that_did_not_fail_is_refused_with_a_warning(client, order, add
         follow=True,
     )
     image.refresh_from_db()
-    assert image.status == Image.Status.UPLOADED
+    assert image.status == Image.Status.INGESTED
     assert "is not waiting for an ingest retry" in response.content.decode()
