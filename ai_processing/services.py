@@ -609,34 +609,6 @@ def redo_image(image: Image, actor: Any = None, *, preset: ProcessingPreset | No
     return image
 
 
-def retry_failed_image(image: Image, actor: Any = None) -> Image:
-    """Run the AI step again for an image that failed in it (failed → ingested, or analyzed
-    when its analysis is stored; queued after commit). Its attempt count starts again and
-    the result cache is used (a result paid for before the failure is not paid twice).
-    Raises ``PermissionDenied`` (the actor may not process the order) or ``OrderError``
-    (the image did not fail in the AI step, or the order is closed)."""
-    with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=image.order_id)
-        if actor is not None and not access.can(actor, access.Action.PROCESS, order):
-            raise PermissionDenied(f"You may not process order {order.order_ref}.")
-        locked = Image.objects.select_for_update().get(pk=image.pk)
-        if locked.status != S.FAILED or locked.ingested_at is None or order.is_closed:
-            raise OrderError(
-                f"Image {locked.original_filename} did not fail in the AI step; nothing to retry."
-            )
-        back = S.ANALYZED if locked.ai_analyzed else S.INGESTED
-        meta = {k: v for k, v in locked.ai_metadata.items() if k not in ("attempts", "failure")}
-        Image.objects.filter(pk=locked.pk).update(ai_metadata=meta)
-        order_services.change_image_status(locked, back, actor=actor, reason="AI step retried")
-        if order.status == Order.Status.FAILED:
-            order_services.change_order_status(
-                order, Order.Status.PROCESSING, actor=actor, reason="an image is retried"
-            )
-        _queue_image_after_commit(locked.pk)
-    image.refresh_from_db()
-    return image
-
-
 def requeue_image(image: Image, actor: Any = None) -> Image:
     """Queue the AI step of an image stuck waiting for it (``ingested`` or ``analyzed``: its
     message lost, its worker killed): staff unstick it without waiting for the sweep. A
@@ -1059,15 +1031,17 @@ def retry_refused_because(order: Order) -> str:
     return ""
 
 
-def retry_failed_image(image: Image, *, actor: Any) -> Image:
+def retry_failed_image(image: Image, actor: Any = None) -> Image:
     """Send a failed image through the step that failed again.
 
     Ingest failures (never ingested) go through ``orders.intake.retry_ingest``;
-    AI failures move failed → ingested and are queued, resuming after a stored
-    analysis. Refused (``OrderError`` with a sentence) for an image that is not
-    failed and for orders whose failed images can no longer be retried
-    (``retry_refused_because``); ``PermissionDenied`` without the ``process``
-    right on the order.
+    AI failures move failed → ingested (or analyzed, when its analysis is stored)
+    and are queued after commit; the attempt count starts again and the result
+    cache is used (a result paid for before the failure is not paid twice). A
+    failed order goes back to processing. Refused (``OrderError`` with a
+    sentence) for an image that is not failed and for orders whose failed images
+    can no longer be retried (``retry_refused_because``); ``PermissionDenied``
+    without the ``process`` right on the order.
     """
     from orders import intake
 
@@ -1083,17 +1057,22 @@ def retry_failed_image(image: Image, *, actor: Any) -> Image:
         refused = retry_refused_because(order)
         if refused:
             raise OrderError(refused)
+        back = S.ANALYZED if locked.ai_analyzed else S.INGESTED
         meta = {k: v for k, v in locked.ai_metadata.items() if k not in ("attempts", "failure")}
         Image.objects.filter(pk=locked.pk).update(ai_metadata=meta)
         order_services.change_image_status(
-            locked, S.INGESTED, actor=actor, reason="AI processing retried"
+            locked, back, actor=actor, reason="AI processing retried"
         )
+        if order.status == Order.Status.FAILED:
+            order_services.change_order_status(
+                order, Order.Status.PROCESSING, actor=actor, reason="an image is retried"
+            )
         if order.status in (
             Order.Status.PENDING,
             Order.Status.PROCESSING,
             Order.Status.NEEDS_REVIEW,
         ):
-            transaction.on_commit(lambda: _queue_image(locked.pk))
+            _queue_image_after_commit(locked.pk)
     image.refresh_from_db()
     return image
 
