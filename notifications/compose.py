@@ -61,6 +61,8 @@ def order_kind(kind: str, payload: Any) -> str | None:
         return {
             Order.Status.COMPLETED: Kind.ORDER_COMPLETED,
             Order.Status.NEEDS_REVIEW: Kind.ORDER_NEEDS_REVIEW,
+            # Failed (every image failed at ingest) needs a person just as much: same kind.
+            Order.Status.FAILED: Kind.ORDER_NEEDS_REVIEW,
         }.get(payload.get("to"))
     if kind == PMR_WRITE_FAILED:
         return Kind.PMR_REFUSED
@@ -111,13 +113,28 @@ def _order_message(kind: str, order: Order, entry: OrderEvent, user: Any, key: s
         body = f"{about}. {delivered} of {order.total_images} images delivered to the PMR."
         return Message(kind, key, f"Order {ref} is completed", body, page, order)
     if kind == Kind.ORDER_NEEDS_REVIEW:
-        count = order.review_images
-        images = "1 image waits" if count == 1 else f"{count} images wait"
-        body = f"{about}. {images} for a person to approve, redo or replace."
+        parts = []
+        if order.review_images:
+            count = order.review_images
+            images = "1 image waits" if count == 1 else f"{count} images wait"
+            parts.append(f"{images} for a person to approve, redo or replace.")
+        if order.failed_images:
+            # Failed images stop the order short of delivery (issue 11): say so, never "done".
+            count = order.failed_images
+            images = "1 image failed" if count == 1 else f"{count} images failed"
+            parts.append(
+                f"{images}; nothing goes to the PMR until they are retried or someone decides "
+                "to deliver without them."
+            )
+        body = " ".join([f"{about}.", *parts]) if parts else f"{about}."
         url = page
-        if access.can(user, access.Action.REVIEW, order):
+        only_failures = order.failed_images and not order.review_images
+        if not only_failures and access.can(user, access.Action.REVIEW, order):
             url = f"{reverse('review_queue')}?{urlencode({'q': ref})}"
-        return Message(kind, key, f"Order {ref} needs review", body, url, order)
+        title = f"Order {ref} " + (
+            "failed" if entry.payload.get("to") == Order.Status.FAILED else "needs review"
+        )
+        return Message(kind, key, title, body, url, order)
     # The PMR refused a write: its answer, and what happens next.
     error = str((entry.payload or {}).get("error") or "no reason given").strip()
     body = (

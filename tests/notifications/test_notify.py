@@ -8,6 +8,7 @@ from accounts import services as account_services
 from notifications import compose, services
 from notifications.models import Delivery, Kind, Notification
 from orders import services as order_services
+from orders.models import Order
 from tests.conftest import make_user
 
 from .conftest import NEEDS_REVIEW, complete, move, notify_for, recipients
@@ -151,3 +152,37 @@ def test_other_timeline_entries_notify_nobody(users, make_order):
     entry = move(order, "pending")
     assert compose.for_order_event(entry) == []
     assert services.notify(compose.for_order_event(entry)) == []
+
+
+def test_an_order_stopped_short_by_failed_images_says_so(users, make_order):
+    """Failed images stop an order in review (issue 11): the notice names the failure and
+    what it takes, and leads to the order page (the review queue has nothing to answer)."""
+    order = make_order(users["User"])
+    Order.objects.filter(pk=order.pk).update(total_images=3, failed_images=2)
+    entry = move(order, "pending", "processing", NEEDS_REVIEW)
+
+    notify_for(entry)
+
+    note = Notification.objects.get(user=users["Manager"], source_key=f"order-event:{entry.pk}")
+    assert note.title == f"Order {order.order_ref} needs review"
+    assert "2 images failed" in note.body
+    assert "nothing goes to the PMR until they are retried" in note.body
+    assert note.url == f"/orders/{order.order_ref}/"
+
+
+def test_a_failed_order_is_told_like_one_in_review(users, make_order):
+    order = make_order(users["User"])
+    Order.objects.filter(pk=order.pk).update(total_images=1, failed_images=1)
+    entry = move(order, "pending", "failed")
+
+    notify_for(entry)
+
+    assert recipients(entry) == {
+        users["User"].username,
+        users["Manager"].username,
+        users["Admin"].username,
+    }
+    note = Notification.objects.get(user=users["User"], source_key=f"order-event:{entry.pk}")
+    assert note.kind == Kind.ORDER_NEEDS_REVIEW
+    assert note.title == f"Order {order.order_ref} failed"
+    assert "1 image failed" in note.body
