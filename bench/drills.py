@@ -118,7 +118,7 @@ def run_drills(tmp, simulators, photos, database_url, timings, drills):
     from rkh_site.embedded_redis import free_port
 
     stack = Stack(private, env, logs, media, free_port())
-    stack.broker = Celery("bench-control", broker=private.url)
+    stack.broker = Celery("bench-control", broker=private.url, set_as_current=False)
     results = []
     try:
         for name in ("web", "ingest", "ai", "pmr", "beat"):

@@ -75,7 +75,7 @@ def stack(django_db_setup, simulators, tmp_path_factory) -> Iterator[Stack]:
 def Celery_for(url: str):
     from celery import Celery
 
-    return Celery("drill-control", broker=url)
+    return Celery("drill-control", broker=url, set_as_current=False)
 
 
 @pytest.fixture
@@ -214,3 +214,13 @@ def assert_delivered_once(sent: SentOrder, sim: PMRSimulator, media: Path) -> No
     orphans = stored - referenced_files(order)
     assert not orphans, f"files no row names: {sorted(orphans)}"
     assert referenced_files(order) <= stored, "a row names a file that is not there"
+
+
+@pytest.fixture(autouse=True)
+def _project_celery_app_stays_current():
+    """The drills' control apps talk to a Redis that is gone afterwards; were one of them the
+    current Celery app, every later test's ``.delay()`` would go to that dead broker."""
+    yield
+    from celery import current_app
+
+    assert current_app.main == "rkh_site", f"current Celery app is {current_app.main!r}"

@@ -27,11 +27,20 @@ def test_the_worker_reconnects_after_redis_is_killed_and_restarted(tmp_path, dja
         base_url="http://127.0.0.1:9", ws_url="ws://127.0.0.1:9/v1", url="http://127.0.0.1:9"
     )
     env = stack_env(private.url, tmp_path, {"pmr": sims, "runware": sims, "gemini": sims})
-    stack = Stack(private, env, tmp_path, tmp_path, 0, broker=Celery("ctl", broker=private.url))
+    stack = Stack(
+        private,
+        env,
+        tmp_path,
+        tmp_path,
+        0,
+        broker=Celery("ctl", broker=private.url, set_as_current=False),
+    )
     try:
         stack.start("ingest")
         for round_ in range(2):
-            sender = Celery("sender", broker=private.url)  # a fresh connection each round
+            sender = Celery(
+                "sender", broker=private.url, set_as_current=False
+            )  # a fresh connection each round
             for _ in range(3):  # held by the worker, unacknowledged, until due
                 sender.send_task("orders.tasks.abort_stale_uploads", countdown=600, queue="default")
             sender.close()
@@ -54,7 +63,7 @@ def _ping(url: str) -> dict:
     import redis
 
     for _ in range(20):  # the worker reconnects with a backoff of its own
-        app = Celery("ctl-after", broker=url)
+        app = Celery("ctl-after", broker=url, set_as_current=False)
         try:
             replies = app.control.inspect(timeout=1).ping() or {}
             if replies:

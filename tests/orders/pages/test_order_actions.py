@@ -470,7 +470,7 @@ def test_ai_retry_keeps_the_analysis_and_queues_the_image(
     with django_capture_on_commit_callbacks() as queued:
         ai_services.retry_failed_image(image, actor=users["User"])
     image.refresh_from_db()
-    assert image.status == Image.Status.INGESTED
+    assert image.status == Image.Status.ANALYZED  # resumes after the stored analysis
     assert image.ai_analyzed
     assert image.ai_metadata == {"analyze": {"facts": {}}}
     assert len(queued) >= 1
