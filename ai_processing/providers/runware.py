@@ -73,7 +73,9 @@ DEFAULT_MODEL = "google:4@1"
 #: the reference carried (Runware's stated 2048 px cap is for ``imageUpload``; inline
 #: reference images are not documented as capped).
 HIRES_SEND_SIDE = 4096
-UPSCALE_FORMAT = "PNG"  # lossless: the enlarged file is resized/cropped once more, then saved
+#: JPEG (at Runware's default quality, 95): a 16 MP PNG is 30 MB or more to download and
+#: decode, and the final resize re-encodes once more anyway (one more q95 pass is invisible).
+UPSCALE_FORMAT = "JPG"
 
 
 class RunwareProvider(Provider):

@@ -160,7 +160,7 @@ def test_undecodable_data_and_bad_sizes_are_refused():
 def test_runware_provider_upscale_result(sim):
     result = runware(sim.ws_url).upscale(ImageInput.from_bytes(jpeg(CHELSEA, (120, 80))), 3)
     assert Image.open(io.BytesIO(result.image_bytes)).size == (360, 240)
-    assert result.mime_type == "image/png"  # asked for lossless: it is resized once more
+    assert result.mime_type == "image/jpeg"
     assert result.details["method"].startswith("Runware imageUpscale")
     assert result.cost == UPSCALE_COST
     with pytest.raises(ProviderRejected):
