@@ -96,6 +96,11 @@ class UpscaleOutcome:
     cropped: float = 0.0
 
     @property
+    def data(self) -> bytes:
+        """The enlarged JPEG (the name the full-resolution step's placeholder used)."""
+        return self.image_bytes
+
+    @property
     def cache_keys(self) -> list[str]:
         """Cache entries of the results used: mark them charged once the image commits
         (``services._mark_charged_after_commit(outcome.trails)`` does exactly that)."""
