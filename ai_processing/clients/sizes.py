@@ -67,18 +67,52 @@ GOOGLE_4_2_SIZES: tuple[tuple[int, int], ...] = tuple(
     size for tier in GOOGLE_4_2_TIERS.values() for size in tier
 )
 
+# google:4@3 (Nano Banana 2 / Gemini 3.1 Flash Image): Runware's page
+# (runware.ai/docs/models/google-nano-banana-2) lists the 0.5K rows below; its 1K/2K/4K rows
+# are taken from Google's Gemini 3.1 Flash Image table (ai.google.dev image-generation), whose
+# 512 px rows are exactly Runware's 0.5K ones. Order per tier: 1:1, 3:2, 2:3, 4:3, 3:4, 4:5,
+# 5:4, 9:16, 16:9, 21:9, 4:1, 1:4, 8:1, 1:8.
+GOOGLE_4_3_TIERS: dict[str, tuple[tuple[int, int], ...]] = {
+    "0.5K": (
+        (512, 512), (632, 424), (424, 632), (600, 448), (448, 600), (464, 576), (576, 464),
+        (384, 688), (688, 384), (792, 168), (1024, 256), (256, 1024), (1536, 192), (192, 1536),
+    ),
+    "1K": (
+        (1024, 1024), (1264, 848), (848, 1264), (1200, 896), (896, 1200), (928, 1152),
+        (1152, 928), (768, 1376), (1376, 768), (1584, 672), (2048, 512), (512, 2048),
+        (3072, 384), (384, 3072),
+    ),
+    "2K": (
+        (2048, 2048), (2528, 1696), (1696, 2528), (2400, 1792), (1792, 2400), (1856, 2304),
+        (2304, 1856), (1536, 2752), (2752, 1536), (3168, 1344), (4096, 1024), (1024, 4096),
+        (6144, 768), (768, 6144),
+    ),
+    "4K": (
+        (4096, 4096), (5056, 3392), (3392, 5056), (4800, 3584), (3584, 4800), (3712, 4608),
+        (4608, 3712), (3072, 5504), (5504, 3072), (6336, 2688), (8192, 2048), (2048, 8192),
+        (12288, 1536), (1536, 12288),
+    ),
+}  # fmt: skip
+GOOGLE_4_3_SIZES: tuple[tuple[int, int], ...] = tuple(
+    size for tier in GOOGLE_4_3_TIERS.values() for size in tier
+)
+
 ALLOWED_SIZES: dict[str, tuple[tuple[int, int], ...]] = {
     "google:4@1": GOOGLE_4_1_SIZES,
     "google:4@2": GOOGLE_4_2_SIZES,
+    "google:4@3": GOOGLE_4_3_SIZES,
 }
-#: Models that take ``resolution`` ("1K"/"2K"/"4K") instead of width/height.
+#: Models that take ``resolution`` (their tiers: "1K", "2K", "4K"; google:4@3 also "0.5K")
+#: instead of width/height.
 RESOLUTION_TIERS: dict[str, dict[str, tuple[tuple[int, int], ...]]] = {
     "google:4@2": GOOGLE_4_2_TIERS,
+    "google:4@3": GOOGLE_4_3_TIERS,
 }
 #: USD per image, by model and tier (runware.ai model pages; includeCost returns the real one).
 INFERENCE_PRICES: dict[str, dict[str, float]] = {
     "google:4@1": {"1K": 0.039},
     "google:4@2": {"1K": 0.138, "2K": 0.138, "4K": 0.244},
+    "google:4@3": {"0.5K": 0.04657, "1K": 0.06895, "2K": 0.10255, "4K": 0.15295},
 }
 
 #: ``imageUpscale``'s ``upscaleFactor``: an integer, 2, 3 or 4 (runware.ai/docs image-editing/
@@ -109,7 +143,7 @@ def nearest_allowed_size(
 
 
 def tier_of(model: str, width: int, height: int) -> str:
-    """The resolution tier of an allowed size ("1K" for untiered models)."""
+    """The resolution tier of an allowed size ("1K" for untiered models and unknown sizes)."""
     for tier, sizes in RESOLUTION_TIERS.get(model, {}).items():
         if (width, height) in sizes:
             return tier

@@ -193,3 +193,14 @@ def test_client_inference_by_resolution_and_a_refused_size(client):
     with pytest.raises(RunwareBadRequest) as caught:
         client.image_inference(jpeg(), "beach", model="google:4@2", width=4000, height=3000)
     assert caught.value.code == "invalidDimensions"
+
+
+def test_nano_banana_2_tiers_including_half_k(client):
+    """google:4@3: Runware's 0.5K rows and the ratios only it has (4:1 here)."""
+    half = client.image_inference(jpeg((300, 200)), "x", model="google:4@3", resolution="0.5K")
+    assert Image.open(io.BytesIO(client.download(half.image_url))).size == (632, 424)
+    assert half.cost == 0.04657
+    wide = client.image_inference(jpeg(), "x", model="google:4@3", width=2048, height=512)
+    assert Image.open(io.BytesIO(client.download(wide.image_url))).size == (2048, 512)
+    assert wide.cost == 0.06895
+    assert nearest_allowed_size(4000, 1000, "google:4@3", tier="0.5K") == (1024, 256)
