@@ -174,7 +174,8 @@ def enlarge(
             chain = _default_chain()
         send_bytes = current_bytes
         if step.shrunk:
-            send_bytes = _resize_to(current, step.send).pngsave_buffer(compression=1)
+            shrunk = _resize_to(current, step.send)
+            send_bytes = shrunk.jpegsave_buffer(Q=JPEG_QUALITY, keep="none")
         try:
             result, trail = chain.run(
                 "upscale", ImageInput.from_bytes(send_bytes), factor=step.factor, fresh=fresh
