@@ -21,6 +21,11 @@ from .exceptions import OrderError
 from .models import Image, ImagePrint, Order, OrderEvent, OrderPrint, PrintCrop, PrintSize
 from .services import access_check, record_event
 
+
+class InvalidPrintInput(OrderError):
+    """The lines or the crop box sent are wrong in themselves (the API answers 400, not 409)."""
+
+
 #: Most copies of one size on one line.
 MAX_QUANTITY = 999
 #: Crop fractions closer than this to the stored ones are no change.
@@ -59,22 +64,22 @@ def _clean_lines(
         code = line.get("size")
         quantity = line.get("quantity", 1)
         if not isinstance(code, str) or not code.strip():
-            raise OrderError("Each print line needs a size.")
+            raise InvalidPrintInput("Each print line needs a size.")
         code = code.strip()[:40]
         if isinstance(quantity, bool) or not isinstance(quantity, int):
-            raise OrderError(f"The quantity of {code} must be a whole number.")
+            raise InvalidPrintInput(f"The quantity of {code} must be a whole number.")
         if not 1 <= quantity <= MAX_QUANTITY:
-            raise OrderError(f"The quantity of {code} must be between 1 and {MAX_QUANTITY}.")
+            raise InvalidPrintInput(f"The quantity of {code} must be between 1 and {MAX_QUANTITY}.")
         if code in wanted:
-            raise OrderError(f"The size {code} is listed twice.")
+            raise InvalidPrintInput(f"The size {code} is listed twice.")
         wanted[code] = quantity
     sizes = {s.code: s for s in PrintSize.objects.filter(code__in=list(wanted))}
     unknown = sorted(set(wanted) - set(sizes))
     if unknown:
-        raise OrderError(f"Unknown print size: {', '.join(unknown)}.")
+        raise InvalidPrintInput(f"Unknown print size: {', '.join(unknown)}.")
     retired = sorted(c for c, s in sizes.items() if not s.active and s.pk not in keep)
     if retired:
-        raise OrderError(f"The print size {', '.join(retired)} is no longer offered.")
+        raise InvalidPrintInput(f"The print size {', '.join(retired)} is no longer offered.")
     ordered = sorted(wanted, key=lambda c: (sizes[c].position, c))
     return [(sizes[code], wanted[code]) for code in ordered]
 
@@ -194,13 +199,13 @@ def _moved(crop: PrintCrop, rect: crops.Rect) -> bool:
 
 def _number(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise OrderError(f"The crop's {name} must be a number between 0 and 1.")
+        raise InvalidPrintInput(f"The crop's {name} must be a number between 0 and 1.")
     try:
         number = float(value)
     except ValueError:
-        raise OrderError(f"The crop's {name} must be a number between 0 and 1.") from None
+        raise InvalidPrintInput(f"The crop's {name} must be a number between 0 and 1.") from None
     if not math.isfinite(number) or not -0.01 <= number <= 1.01:
-        raise OrderError(f"The crop's {name} must be a number between 0 and 1.")
+        raise InvalidPrintInput(f"The crop's {name} must be a number between 0 and 1.")
     return number
 
 
@@ -234,7 +239,7 @@ def save_crop(image: Image, size_code: str, box: Mapping[str, Any], *, actor: An
     x, y = _number(box.get("x"), "x"), _number(box.get("y"), "y")
     width, height = _number(box.get("width"), "width"), _number(box.get("height"), "height")
     if width <= 0.01 or height <= 0.01:
-        raise OrderError("The crop is too small: make it at least a hundredth of the picture.")
+        raise InvalidPrintInput("The crop is too small: at least a hundredth of the picture.")
     picture_w, picture_h = source_size(locked)
     inches = aspect_for(size, picture_w, picture_h)
     # Fractions of a picture that is not square: the aspect in fractions is the print's
