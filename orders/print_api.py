@@ -79,16 +79,21 @@ class _SizeCode(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class _Quantity(serializers.IntegerField):
+    """A whole number of copies, sent as a number (not true, not "2")."""
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, max_value=print_services.MAX_QUANTITY, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class LineSerializer(serializers.Serializer):
     size = _SizeCode(help_text='A print size code, e.g. "4x6".')
-    quantity = serializers.IntegerField(min_value=1, max_value=print_services.MAX_QUANTITY)
-
-    def validate_quantity(self, value):
-        if isinstance(self.initial_data, dict) and isinstance(
-            self.initial_data.get("quantity"), bool
-        ):
-            raise serializers.ValidationError("A whole number, not true or false.")
-        return value
+    quantity = _Quantity()
 
 
 class LinesSerializer(serializers.Serializer):
