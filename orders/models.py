@@ -624,7 +624,7 @@ class PrintCrop(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.size_id} crop of image {self.image_id}"
+        return f"{self.size.code} crop of image {self.image_id}"
 
     @property
     def manual(self) -> bool:
