@@ -62,9 +62,10 @@ def review_queue(request):
     _require_reviewer(request)
     filters = selectors.QueueFilters.from_query(request.GET)
     page = selectors.queue_page(request.user, filters)
+    printed = prints.orders_with_prints({item.image.order_id for item in page.items})
     for item in page.items:
         item.only_order_href = filters.query(order=item.image.order.order_ref, after=0)
-        if prints.order_has_prints(item.image.order_id):  # the crop editor, for printed images
+        if item.image.order_id in printed:  # the crop editor, for printed images
             item.crop_editor = crop_editor_context(item.image, request.user)
     reasons = selectors.reason_choices(request.user, filters)
     return render(

@@ -134,6 +134,17 @@ def order_has_prints(order_id: int) -> bool:
     )
 
 
+def orders_with_prints(order_ids: set[int]) -> set[int]:
+    """Which of these orders ask for a physical print (two queries, whatever their number)."""
+    if not order_ids:
+        return set()
+    ordered = OrderPrint.objects.filter(order_id__in=order_ids, size__width_in__isnull=False)
+    own = ImagePrint.objects.filter(image__order_id__in=order_ids, size__width_in__isnull=False)
+    return set(ordered.values_list("order_id", flat=True)) | set(
+        own.values_list("image__order_id", flat=True)
+    )
+
+
 # --- the file crops are taken from -------------------------------------------------------
 
 
