@@ -15,6 +15,7 @@ order, a User on their own and assigned ones, a Viewer never. See docs/api.md, "
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from typing import Any
 
@@ -33,6 +34,7 @@ from rkh_site.api_schema import error_responses
 from . import access, print_services, prints
 from .models import Image, Order, PrintSize
 
+log = logging.getLogger(__name__)
 Action = access.Action
 ORDER_REF_REGEX = r"[A-Za-z0-9][A-Za-z0-9-]{0,39}"
 #: Most lines one request may send (there are a handful of sizes).
@@ -210,6 +212,12 @@ class OrderPrints(_PrintsView):
 def image_prints_body(image: Image) -> dict[str, Any]:
     """An image's prints as the API and the review page's script read them."""
     own = prints.image_lines(image)
+    try:
+        crops = [fact.as_dict() for fact in prints.crop_facts(image)]
+        problem = ""
+    except Exception as exc:  # a stored file that cannot be read: said, not a 500
+        log.warning("Crops of image %s not computed", image.pk, exc_info=True)
+        crops, problem = [], f"The crops could not be computed: {str(exc)[:200]}"
     return {
         "image": image.pk,
         "inherited": not own,
@@ -218,7 +226,8 @@ def image_prints_body(image: Image) -> dict[str, Any]:
             {"size": line.size.code, "label": line.size.label, "quantity": line.quantity}
             for line in prints.ordered_lines(image)
         ],
-        "crops": [fact.as_dict() for fact in prints.crop_facts(image)],
+        "crops": crops,
+        "crops_problem": problem,
         "editable": not print_services.prints_refused_because(image.order),
     }
 

@@ -49,6 +49,10 @@ class CropEditor {
       return;
     }
     this.crops = body.crops || [];
+    if (body.crops_problem) {
+      this.say(body.crops_problem, "error");
+      return;
+    }
     if (!this.crops.length) {
       this.say("No print size is ordered for this image: nothing to crop.");
       return;

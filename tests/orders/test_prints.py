@@ -300,3 +300,41 @@ def _content(data: bytes):
     from django.core.files.base import ContentFile
 
     return ContentFile(data)
+
+
+@pytest.mark.parametrize(("role", "allowed"), [("Admin", True), ("Manager", True), ("User", False)])
+def test_print_sizes_are_kept_in_the_admin(client, users, role, allowed):
+    client.force_login(users[role])
+    response = client.get("/admin/orders/printsize/")
+    if not allowed:
+        assert response.status_code in (302, 403)
+        return
+    assert response.status_code == 200
+    assert "8×10" in response.content.decode()
+    size = PrintSize.objects.get(code="11x14")
+    change = client.post(
+        f"/admin/orders/printsize/{size.pk}/change/",
+        {
+            "code": "11x14",
+            "label": "11×14",
+            "width_in": "11",
+            "height_in": "14",
+            "position": "40",
+        },  # "active" left out: unticked
+    )
+    assert change.status_code == 302, change.content.decode()[:1000]
+    size.refresh_from_db()
+    assert size.active is False
+    assert LogEntry.objects.get_for_model(PrintSize).filter(object_pk=str(size.pk)).exists()
+
+
+def test_an_unreadable_processed_file_is_a_sentence_not_an_error(users, make_order, media_root):
+    from orders.print_api import image_prints_body
+
+    order = make_order(users["Manager"])
+    print_services.set_order_prints(order, [{"size": "4x6", "quantity": 1}], actor=users["Manager"])
+    image = _ingested(order, _jpeg(1800, 1200))
+    image.processed.save("broken.jpg", _content(b"not a picture"), save=True)
+    body = image_prints_body(Image.objects.select_related("order").get(pk=image.pk))
+    assert body["crops"] == []
+    assert body["crops_problem"].startswith("The crops could not be computed")
