@@ -153,7 +153,7 @@ def _settle_order(order: Order, *, new_failure: bool = False) -> None:
 PRINT_SIZE_ACCEPTED = "print_size_accepted"
 
 
-def _print_shortfall(image_id: int) -> str:
+def _print_shortfall(image_id: int, *, printed: bool = False) -> str:
     """Why the image's crops fall short of ``PRINT_MIN_DPI`` for what was ordered ("" if not).
 
     The check of issue 16 (docs/prints.md): run as the AI step settles an image and
@@ -161,7 +161,8 @@ def _print_shortfall(image_id: int) -> str:
     lines changed meanwhile count. A shortfall a reviewer already approved is "".
     """
     image = Image.objects.select_related("order").get(pk=image_id)
-    if not prints.order_has_prints(image.order_id):
+    # ``printed``: the caller knows the order has prints (the gate asks once per order).
+    if not printed and not prints.order_has_prints(image.order_id):
         return ""
     try:
         short = prints.print_shortfall(image)
@@ -180,7 +181,7 @@ def _hold_short_prints(order: Order) -> bool:
         return False
     moved = 0
     for image in Image.objects.filter(order_id=order.pk, status=S.PROCESSED).order_by("pk"):
-        short = _print_shortfall(image.pk)
+        short = _print_shortfall(image.pk, printed=True)
         if short:
             order_services.change_image_status(
                 image, S.NEEDS_REVIEW, reason=short, review_reason=Image.ReviewReason.PRINT_SIZE
