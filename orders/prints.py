@@ -332,7 +332,11 @@ def _render_vips(field, pixels: crops.PixelRect, dpi: int) -> bytes:
 
     from .imaging.colour import to_srgb_8bit
 
-    picture = _open_vips(field).autorot()
+    picture = _open_vips(field, access="sequential")
+    fields = set(picture.get_fields())
+    if "orientation" in fields and picture.get("orientation") not in (0, 1):
+        # Turning needs the whole picture; upright files (nearly all) stream top to bottom.
+        picture = _open_vips(field).autorot()
     picture = picture.crop(pixels.left, pixels.top, pixels.width, pixels.height)
     if picture.get_typeof("icc-profile-data") or picture.interpretation == "cmyk":
         try:
@@ -344,7 +348,7 @@ def _render_vips(field, pixels: crops.PixelRect, dpi: int) -> bytes:
         if name.startswith("exif-") or name in ("xmp-data", "iptc-data", "icc-profile-data"):
             picture.remove(name)
     picture.set_type(pyvips.GValue.blob_type, "exif-data", _exif_with_dpi(dpi))
-    return picture.jpegsave_buffer(Q=RENDITION_QUALITY, keep="exif", optimize_coding=True)
+    return picture.jpegsave_buffer(Q=RENDITION_QUALITY, keep="exif")
 
 
 def _render_pillow(field, pixels: crops.PixelRect, dpi: int) -> bytes:
