@@ -556,7 +556,7 @@ class OrderPrint(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.quantity} × {self.size_id}"
+        return f"{self.quantity} × {self.size.code}"
 
 
 class ImagePrint(models.Model):
@@ -576,7 +576,7 @@ class ImagePrint(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.quantity} × {self.size_id}"
+        return f"{self.quantity} × {self.size.code}"
 
 
 class PrintCrop(models.Model):

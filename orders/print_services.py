@@ -116,7 +116,7 @@ def set_order_prints(
     refused = prints_refused_because(locked)
     if refused:
         raise OrderError(refused)
-    existing = list(OrderPrint.objects.filter(order=locked))
+    existing = list(OrderPrint.objects.filter(order=locked).select_related("size"))
     cleaned = _clean_lines(lines, keep=[e.size_id for e in existing])
     if not _same(existing, cleaned):
         _replace(OrderPrint, {"order": locked}, existing, cleaned)
@@ -140,7 +140,7 @@ def set_image_prints(
             f"{locked.original_filename} is {locked.get_status_display().lower()}; "
             "its prints can no longer change."
         )
-    existing = list(ImagePrint.objects.filter(image=locked))
+    existing = list(ImagePrint.objects.filter(image=locked).select_related("size"))
     cleaned = _clean_lines(lines, keep=[e.size_id for e in existing])
     if not _same(existing, cleaned):
         _replace(ImagePrint, {"image": locked}, existing, cleaned)
