@@ -172,6 +172,14 @@ def _print_shortfall(image_id: int, *, printed: bool = False) -> str:
     return "" if short == image.ai_metadata.get(PRINT_SIZE_ACCEPTED) else short
 
 
+def _shortfall_now(image: Image) -> str:
+    """The shortfall as it stands when a reviewer approves (they may have moved a crop since
+    the image went to review), so the check before hand-off does not send it straight back."""
+    image.ai_metadata = {k: v for k, v in image.ai_metadata.items() if k != PRINT_SIZE_ACCEPTED}
+    Image.objects.filter(pk=image.pk).update(ai_metadata=image.ai_metadata)
+    return _print_shortfall(image.pk, printed=True) or image.status_reason
+
+
 def _hold_short_prints(order: Order) -> bool:
     """Send processed images too small for what was ordered to review; True if any went.
 
@@ -631,7 +639,7 @@ def approve_image(image: Image, actor: Any = None) -> Image:
         else:
             if locked.review_reason == Image.ReviewReason.PRINT_SIZE:  # accepted as it prints
                 Image.objects.filter(pk=locked.pk).update(
-                    ai_metadata={**locked.ai_metadata, PRINT_SIZE_ACCEPTED: locked.status_reason}
+                    ai_metadata={**locked.ai_metadata, PRINT_SIZE_ACCEPTED: _shortfall_now(locked)}
                 )
             order_services.change_image_status(
                 locked, S.PROCESSED, actor=actor, reason="approved by a reviewer"

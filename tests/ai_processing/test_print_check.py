@@ -124,3 +124,20 @@ def test_the_gate_moves_a_processing_order_to_review(ingested_order, manager, se
     assert not order.ai_processed
     moved = OrderEvent.objects.filter(order=order, kind=OrderEvent.Kind.ORDER_STATUS).latest("seq")
     assert moved.payload["reason"] == "1 image is too small for its print size"
+
+
+def test_a_crop_moved_in_review_then_approved_stays_approved(ingested_order, manager, settings):
+    settings.PRINT_MIN_DPI = 300
+    order = ingested_order("analyze-only")
+    print_services.set_order_prints(order, [{"size": "8x10", "quantity": 1}], actor=manager)
+    image = services.process_image(order.images.get().pk)
+    assert image.review_reason == Image.ReviewReason.PRINT_SIZE
+    # The reviewer tightens the crop (still short: fewer pixels than before), then approves.
+    print_services.save_crop(
+        image, "8x10", {"x": 0.2, "y": 0.2, "width": 0.5, "height": 0.5}, actor=manager
+    )
+    services.approve_image(image, manager)
+    image.refresh_from_db()
+    order.refresh_from_db()
+    assert image.status == S.PROCESSED
+    assert order.ai_processed
