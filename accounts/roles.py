@@ -54,6 +54,11 @@ ROLE_PERMISSIONS: dict[str, Any] = {
         "ai_processing.add_processingpreset",
         "ai_processing.change_processingpreset",
         "ai_processing.delete_processingpreset",
+        # The print sizes the studio sells (docs/prints.md).
+        "orders.view_printsize",
+        "orders.add_printsize",
+        "orders.change_printsize",
+        "orders.delete_printsize",
         "auditlog.view_logentry",
         "accounts.view_user",
         # The PMR outbox and deliveries: watch, retry, skip (docs/pmr.md "Manual override").

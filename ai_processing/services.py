@@ -32,7 +32,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from orders import access
+from orders import access, prints
 from orders import services as order_services
 from orders.exceptions import OrderError
 from orders.models import Image, Order
@@ -130,6 +130,8 @@ def _settle_order(order: Order, *, new_failure: bool = False) -> None:
                 else f"{review} images need review",
             )
         return
+    if not order.ai_processed and _hold_short_prints(order):
+        return
     if order.status == Order.Status.NEEDS_REVIEW:
         order_services.change_order_status(
             order, Order.Status.PROCESSING, reason="every review answered"
@@ -144,6 +146,64 @@ def _settle_order(order: Order, *, new_failure: bool = False) -> None:
         order, AI_COMPLETED, {"images": counts, "ai_cost": str(order.ai_cost)}
     )
     ai_completed.send(sender=Order, order=order)
+
+
+#: ``ai_metadata`` key: the print-size shortfall a reviewer approved the image with; the same
+#: shortfall does not send it back to review (another one, after an order change, does).
+PRINT_SIZE_ACCEPTED = "print_size_accepted"
+
+
+def _print_shortfall(image_id: int, *, printed: bool = False) -> str:
+    """Why the image's crops fall short of ``PRINT_MIN_DPI`` for what was ordered ("" if not).
+
+    The check of issue 16 (docs/prints.md): run as the AI step settles an image and
+    again before the order is handed to the PMR (``_hold_short_prints``), so print
+    lines changed meanwhile count. A shortfall a reviewer already approved is "".
+    """
+    image = Image.objects.select_related("order").get(pk=image_id)
+    # ``printed``: the caller knows the order has prints (the gate asks once per order).
+    if not printed and not prints.order_has_prints(image.order_id):
+        return ""
+    try:
+        short = prints.print_shortfall(image)
+    except Exception as exc:  # an unreadable file: a person looks, nothing leaves short
+        log.warning("Print sizes of image %s not checked", image_id, exc_info=True)
+        return f"The print sizes could not be checked: {str(exc)[:200] or type(exc).__name__}."
+    return "" if short == image.ai_metadata.get(PRINT_SIZE_ACCEPTED) else short
+
+
+def _shortfall_now(image: Image) -> str:
+    """The shortfall as it stands when a reviewer approves (they may have moved a crop since
+    the image went to review), so the check before hand-off does not send it straight back."""
+    image.ai_metadata = {k: v for k, v in image.ai_metadata.items() if k != PRINT_SIZE_ACCEPTED}
+    Image.objects.filter(pk=image.pk).update(ai_metadata=image.ai_metadata)
+    return _print_shortfall(image.pk, printed=True) or image.status_reason
+
+
+def _hold_short_prints(order: Order) -> bool:
+    """Send processed images too small for what was ordered to review; True if any went.
+
+    Runs under the order's lock, just before the order is handed to the PMR.
+    """
+    if not prints.order_has_prints(order.pk):
+        return False
+    moved = 0
+    for image in Image.objects.filter(order_id=order.pk, status=S.PROCESSED).order_by("pk"):
+        short = _print_shortfall(image.pk, printed=True)
+        if short:
+            order_services.change_image_status(
+                image, S.NEEDS_REVIEW, reason=short, review_reason=Image.ReviewReason.PRINT_SIZE
+            )
+            moved += 1
+    if moved and order.status == Order.Status.PROCESSING:
+        order_services.change_order_status(
+            order,
+            Order.Status.NEEDS_REVIEW,
+            reason=f"{moved} image is too small for its print size"
+            if moved == 1
+            else f"{moved} images are too small for their print sizes",
+        )
+    return bool(moved)
 
 
 def _refresh_order_cost(order_id: int) -> None:
@@ -487,9 +547,13 @@ def _finish(
             Image.objects.filter(pk=locked.pk).update(ai_metadata=meta, ai_cost=cost, **fields)
             _mark_charged_after_commit([trail for _result, trail in results.values()])
             _refresh_order_cost(locked.order_id)
-            if review:
+            short = "" if review else _print_shortfall(locked.pk)
+            if review or short:
                 order_services.change_image_status(
-                    locked, S.NEEDS_REVIEW, reason=review, review_reason=review_reason
+                    locked,
+                    S.NEEDS_REVIEW,
+                    reason=review or short,
+                    review_reason=review_reason if review else Image.ReviewReason.PRINT_SIZE,
                 )
             else:
                 order_services.change_image_status(locked, S.PROCESSED)
@@ -573,6 +637,10 @@ def approve_image(image: Image, actor: Any = None) -> Image:
             if order.status in (Order.Status.PROCESSING, Order.Status.NEEDS_REVIEW):
                 _queue_image_after_commit(locked.pk)
         else:
+            if locked.review_reason == Image.ReviewReason.PRINT_SIZE:  # accepted as it prints
+                Image.objects.filter(pk=locked.pk).update(
+                    ai_metadata={**locked.ai_metadata, PRINT_SIZE_ACCEPTED: _shortfall_now(locked)}
+                )
             order_services.change_image_status(
                 locked, S.PROCESSED, actor=actor, reason="approved by a reviewer"
             )

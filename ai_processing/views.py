@@ -25,10 +25,11 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from orders import access
+from orders import access, prints
 from orders.exceptions import OrderError
 from orders.imaging.errors import ImageRejected
 from orders.models import Image
+from orders.print_views import crop_editor_context
 
 from . import selectors, services
 from .models import ProcessingPreset
@@ -61,8 +62,11 @@ def review_queue(request):
     _require_reviewer(request)
     filters = selectors.QueueFilters.from_query(request.GET)
     page = selectors.queue_page(request.user, filters)
+    printed = prints.orders_with_prints({item.image.order_id for item in page.items})
     for item in page.items:
         item.only_order_href = filters.query(order=item.image.order.order_ref, after=0)
+        if item.image.order_id in printed:  # the crop editor, for printed images
+            item.crop_editor = crop_editor_context(item.image, request.user)
     reasons = selectors.reason_choices(request.user, filters)
     return render(
         request,

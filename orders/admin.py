@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 
 from . import access, intake, services
 from .exceptions import OrderError
-from .models import Image, Order, OrderEvent
+from .models import Image, Order, OrderEvent, PrintSize
 
 
 class ImageInline(admin.TabularInline):
@@ -420,3 +420,18 @@ class OrderEventAdmin(RestrictedAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(PrintSize)
+class PrintSizeAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
+    """The print sizes the studio sells; managers keep the list (docs/prints.md).
+
+    A size some order uses cannot be deleted (the lines protect it): make it
+    inactive instead, and new orders no longer offer it.
+    """
+
+    list_display = ("label", "code", "width_in", "height_in", "active", "position")
+    list_editable = ("active", "position")
+    list_filter = ("active",)
+    search_fields = ("code", "label")
+    ordering = ("position", "code")

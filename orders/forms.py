@@ -8,11 +8,48 @@ from django.db.models import Q
 from ai_processing.models import ProcessingPreset
 from events.models import Event
 
-from .models import Order
+from .models import Order, PrintSize
 from .selectors import OPEN
 
+#: Prefix of the per-size quantity fields ("prints_4x6").
+PRINT_FIELD = "prints_"
 
-class NewOrderForm(forms.Form):
+
+class PrintQuantitiesMixin:
+    """One quantity field per print size on offer ("how many 4×6 of each image"; 0 or empty:
+    none), turned into the lines ``print_services`` takes. Sizes already on the order stay
+    shown even when no longer offered, so an edit does not silently drop them."""
+
+    def add_print_fields(self, current: dict[str, int] | None = None) -> None:
+        current = current or {}
+        sizes = PrintSize.objects.filter(active=True) | PrintSize.objects.filter(
+            code__in=list(current)
+        )
+        for size in sizes.distinct().order_by("position", "code"):
+            self.fields[PRINT_FIELD + size.code] = forms.IntegerField(
+                label=f"{size.label} prints" if size.is_physical else size.label,
+                min_value=0,
+                max_value=999,
+                required=False,
+                initial=current.get(size.code) or None,
+                widget=forms.NumberInput(attrs={"inputmode": "numeric", "class": "quantity"}),
+            )
+
+    def print_fields(self) -> list:
+        return [self[name] for name in self.fields if name.startswith(PRINT_FIELD)]
+
+    def detail_fields(self) -> list:
+        return [self[name] for name in self.fields if not name.startswith(PRINT_FIELD)]
+
+    def print_lines(self) -> list[dict]:
+        return [
+            {"size": name[len(PRINT_FIELD) :], "quantity": value}
+            for name, value in self.cleaned_data.items()
+            if name.startswith(PRINT_FIELD) and value
+        ]
+
+
+class NewOrderForm(PrintQuantitiesMixin, forms.Form):
     event_id = forms.CharField(
         label="Event ID",
         max_length=50,
@@ -32,6 +69,10 @@ class NewOrderForm(forms.Form):
         required=False,
         empty_label="No preset (choose later)",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_print_fields()
 
     def clean_event_id(self) -> Event:
         value = self.cleaned_data["event_id"].strip()
@@ -96,7 +137,7 @@ class OrderFilterForm(forms.Form):
         return {k: data[k] for k in self.FILTER_FIELDS if data.get(k) not in (None, "")}
 
 
-class OrderDetailsForm(forms.Form):
+class OrderDetailsForm(PrintQuantitiesMixin, forms.Form):
     """The order page's "Edit details": what a person may change about an order.
 
     The order date only while nothing went to the PMR and the preset only until the
@@ -129,7 +170,15 @@ class OrderDetailsForm(forms.Form):
         label="Notes", required=False, widget=forms.Textarea(attrs={"rows": 4}), max_length=5000
     )
 
-    def __init__(self, *args, order: Order, date_editable: bool, preset_editable: bool, **kw):
+    def __init__(
+        self,
+        *args,
+        order: Order,
+        date_editable: bool,
+        preset_editable: bool,
+        prints: dict[str, int] | None = None,
+        **kw,
+    ):
         initial = {
             "customer_name": order.customer_name,
             "customer_email": order.customer_email,
@@ -147,6 +196,8 @@ class OrderDetailsForm(forms.Form):
             self.fields["preset"].queryset = ProcessingPreset.objects.filter(
                 Q(is_active=True) | Q(pk=order.preset_id)
             ).order_by("name")
+        if prints is not None:  # None: what was ordered can no longer change
+            self.add_print_fields(prints)
 
     def clean_customer_name(self) -> str:
         value = self.cleaned_data["customer_name"].strip()
@@ -159,7 +210,7 @@ class OrderDetailsForm(forms.Form):
 
         The date field shows minutes: an untouched date (stored with seconds) is no change.
         """
-        changes = dict(self.cleaned_data)
+        changes = {k: v for k, v in self.cleaned_data.items() if not k.startswith(PRINT_FIELD)}
         shown = self.order.order_date.replace(second=0, microsecond=0)
         if "order_date" in changes and changes["order_date"] == shown:
             del changes["order_date"]
@@ -173,3 +224,15 @@ class CancelOrderForm(forms.Form):
         max_length=300,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
+
+
+class ImagePrintsForm(PrintQuantitiesMixin, forms.Form):
+    """An image's own prints: quantities per size, or "as the order" (no lines of its own)."""
+
+    own = forms.BooleanField(
+        label="This image has its own prints (otherwise it takes the order's)", required=False
+    )
+
+    def __init__(self, *args, current: dict[str, int], **kwargs):
+        super().__init__(*args, initial={"own": bool(current)}, **kwargs)
+        self.add_print_fields(current)

@@ -82,6 +82,9 @@ class ReviewReason(models.TextChoices):
     NO_PROVIDER = "no_provider", "No AI provider could do it"
     QUALITY = "quality", "Quality"
     HAND_EDIT = "hand_edit", "Hand-edit needed"
+    #: A crop for an ordered print size has fewer pixels than the size needs at
+    #: ``PRINT_MIN_DPI`` (``orders.prints.print_shortfall``).
+    PRINT_SIZE = "print_size", "Too small for a print size"
     OTHER = "other", "Other"
 
 
@@ -409,6 +412,13 @@ class OrderEvent(models.Model):
         ORDER_SUBMITTED = "order.submitted"
         #: An order waiting for its client's submit has had no news for ``ORDER_SUBMIT_IDLE_HOURS``.
         ORDER_SUBMIT_OVERDUE = "order.submit_overdue"
+        #: What was ordered changed: ``{lines: [{size, label, quantity}]}`` (docs/prints.md).
+        ORDER_PRINTS = "order.prints_changed"
+        #: An image's own print lines: ``{image, lines: […]}``; ``lines`` empty = its order's.
+        IMAGE_PRINTS = "image.prints_changed"
+        #: A person moved (or reset) an image's crop for a size: ``{image, size, label,
+        #: basis, dpi}``.
+        IMAGE_CROP = "image.crop_changed"
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="timeline")
     seq = models.PositiveIntegerField("sequence number")
@@ -476,6 +486,151 @@ class Upload(models.Model):
         return f"{self.filename} ({self.offset}/{self.size})"
 
 
+class PrintSize(models.Model):
+    """A size the studio sells (4×6, 8×10, …, or "digital": a file, no print); admin-managed.
+
+    Sizes are given as the print lab names them (short side × long side, inches); the
+    orientation of each crop follows its photo (``orders.crops``), so one 4×6 serves
+    portraits and landscapes. A size without inches is not a print: no crop, no DPI check.
+    """
+
+    code = models.SlugField(max_length=20, unique=True, help_text='e.g. "4x6"; used by the API.')
+    label = models.CharField(max_length=40, help_text='How people read it, e.g. "4×6".')
+    width_in = models.DecimalField(
+        "short side (inches)", max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    height_in = models.DecimalField(
+        "long side (inches)", max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    active = models.BooleanField(
+        default=True, help_text="Only active sizes can be newly ordered; old orders keep theirs."
+    )
+    position = models.PositiveSmallIntegerField("order in lists", default=0)
+
+    class Meta:
+        ordering = ["position", "code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(width_in__isnull=True) & Q(height_in__isnull=True))
+                | (Q(width_in__gt=0) & Q(height_in__gt=0)),
+                name="print_sizes_both_sides_or_none",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def is_physical(self) -> bool:
+        """A print (has inches), not a digital file."""
+        return self.width_in is not None and self.height_in is not None
+
+    def inches(self) -> tuple[float, float]:
+        """(short side, long side) in inches; only for physical sizes."""
+        a, b = float(self.width_in), float(self.height_in)
+        return (min(a, b), max(a, b))
+
+
+class OrderPrintQuerySet(RestrictedQuerySet):
+    order_path = "order__"
+
+
+class ImagePrintQuerySet(RestrictedQuerySet):
+    order_path = "image__order__"
+
+
+class OrderPrint(models.Model):
+    """One line of what an order's customer bought: a size and how many of each image."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="print_lines")
+    size = models.ForeignKey(PrintSize, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveSmallIntegerField(default=1)
+
+    objects = OrderPrintQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["order", "size__position", "size__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "size"], name="order_prints_one_per_size"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="order_prints_quantity_min"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.size.code}"
+
+
+class ImagePrint(models.Model):
+    """An image's own print line; when an image has any, they replace its order's lines."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="print_lines")
+    size = models.ForeignKey(PrintSize, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveSmallIntegerField(default=1)
+
+    objects = ImagePrintQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["image", "size__position", "size__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "size"], name="image_prints_one_per_size"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="image_prints_quantity_min"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.size.code}"
+
+
+class PrintCrop(models.Model):
+    """The part of an image printed at one size: a rectangle in normalised coordinates.
+
+    Coordinates are fractions (0–1) of the upright picture, so one crop fits the
+    original, the processed file and the preview alike. ``basis`` says how it was
+    placed: around the faces the analysis found, in the centre, or by a person
+    (a manual crop is never moved by the automatic placement again).
+    """
+
+    class Basis(models.TextChoices):
+        FACES = "faces", "Around the faces"
+        CENTRE = "centre", "Centred"
+        MANUAL = "manual", "Set by hand"
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="print_crops")
+    size = models.ForeignKey(PrintSize, on_delete=models.CASCADE, related_name="+")
+    x = models.FloatField()
+    y = models.FloatField()
+    width = models.FloatField()
+    height = models.FloatField()
+    basis = models.CharField(max_length=10, choices=Basis.choices)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ImagePrintQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["image", "size__position", "size__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "size"], name="print_crops_one_per_size"),
+            # A small tolerance: float fractions of odd pixel counts do not add up exactly.
+            models.CheckConstraint(
+                condition=Q(x__gte=0)
+                & Q(y__gte=0)
+                & Q(width__gt=0)
+                & Q(height__gt=0)
+                & Q(x__lte=1.0001 - models.F("width"))
+                & Q(y__lte=1.0001 - models.F("height")),
+                name="print_crops_inside_image",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.size.code} crop of image {self.image_id}"
+
+    @property
+    def manual(self) -> bool:
+        return self.basis == self.Basis.MANUAL
+
+
 # Counters and the timeline number are derived data: auditing them would write
 # an entry per image step and bury the changes people make.
 auditlog.register(
@@ -494,3 +649,7 @@ auditlog.register(
     ],
 )
 auditlog.register(Image, exclude_fields=["updated_at", "name_key"])  # name_key: derived
+auditlog.register(PrintSize)
+auditlog.register(OrderPrint)
+auditlog.register(ImagePrint)
+auditlog.register(PrintCrop, exclude_fields=["updated_at"])

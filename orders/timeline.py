@@ -188,6 +188,16 @@ def with_reason(text: str, reason: Any) -> str:
     return f"{text}: {reason}" if reason else text
 
 
+def _lines_text(lines: Any, empty: str) -> str:
+    """ "2 × 4×6, 1 × 8×10" from a payload's print lines."""
+    parts = [
+        f"{line.get('quantity')} × {line.get('label') or line.get('size')}"
+        for line in lines or []
+        if isinstance(line, Mapping)
+    ]
+    return ", ".join(parts) if parts else empty
+
+
 # --- the kinds orders writes -------------------------------------------------------------
 
 
@@ -289,6 +299,25 @@ def register_order_kinds() -> None:
     @register(kind.ORDER_SUBMIT_OVERDUE)
     def _submit_overdue(p: Payload, names: Names) -> str:
         return str(p.get("reason") or "Still waiting for the sending system to say it is done")
+
+    @register(kind.ORDER_PRINTS)
+    def _prints(p: Payload, names: Names) -> str:
+        return "Prints ordered: " + _lines_text(p.get("lines"), "none")
+
+    @register(kind.IMAGE_PRINTS, refs={"image": "image"})
+    def _image_prints(p: Payload, names: Names) -> str:
+        lines = p.get("lines")
+        if not lines:
+            return f"{_image_name(p, names)} now takes the order's prints"
+        return f"Prints of {_image_name(p, names)}: {_lines_text(lines, 'none')}"
+
+    @register(kind.IMAGE_CROP, refs={"image": "image"})
+    def _crop(p: Payload, names: Names) -> str:
+        size = str(p.get("label") or p.get("size") or "a print")
+        how = "reset to automatic" if p.get("basis") != "manual" else "adjusted by hand"
+        text = f"{size} crop of {_image_name(p, names)} {how}"
+        dpi = p.get("dpi")
+        return f"{text} ({dpi} DPI)" if isinstance(dpi, int) and not isinstance(dpi, bool) else text
 
     def images(ids: set[Any]) -> dict[Any, str]:
         ids = {i for i in ids if isinstance(i, int)}

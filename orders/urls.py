@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import print_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -38,6 +38,11 @@ urlpatterns = [
         views.image_file,
         {"kind": "original"},
         name="image_original",
+    ),
+    path(
+        "orders/<str:order_ref>/images/<int:image_id>/prints/",
+        print_views.image_prints,
+        name="image_prints",
     ),
     path("orders/<str:order_ref>/uploads/", views.upload_create, name="upload_create"),
     path(

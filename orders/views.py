@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from events.models import Event
 
-from . import access, attention, guidance, live, selectors, services, uploads
+from . import access, attention, guidance, live, prints, selectors, services, uploads
 from .exceptions import OrderError
 from .forms import CancelOrderForm, NewOrderForm, OrderDetailsForm, OrderFilterForm
 from .models import Image, Order
@@ -89,6 +89,7 @@ def decorate_image(image: Image, base: str) -> Image:
     image.thumbnail_url = f"{prefix}thumbnail?v={_version(thumbnail)}" if thumbnail else ""
     image.preview_url = f"{prefix}preview?v={_version(preview)}" if preview else ""
     image.original_url = f"{prefix}original" if image.original else ""
+    image.prints_url = f"{prefix}prints/"
     image.is_pending = image.status in Image.IN_WORK
     return image
 
@@ -108,6 +109,7 @@ def image_json(image: Image) -> dict[str, Any]:
         "thumbnail_url": image.thumbnail_url or None,
         "preview_url": image.preview_url or None,
         "original_url": image.original_url or None,
+        "prints_url": image.prints_url,
         "pending": image.is_pending,
     }
 
@@ -214,6 +216,7 @@ def order_create(request):
             form.add_error("event_id", str(exc))
         else:
             messages.success(request, f"Order {order.order_ref} created. Add its images below.")
+            _save_prints(request, order, form.print_lines())
             return redirect("order_detail", order_ref=order.order_ref)
     recent_events = Event.objects.only("event_id", "name").order_by("-created_at")[:50]
     return render(
@@ -222,6 +225,18 @@ def order_create(request):
         {"form": form, "recent_events": recent_events},
         status=400 if form.is_bound else 200,
     )
+
+
+def _save_prints(request, order: Order, lines: list[dict]) -> bool:
+    """Save what was ordered; a refusal (a size withdrawn meanwhile) is said, not lost."""
+    from . import print_services
+
+    try:
+        print_services.set_order_prints(order, lines, actor=request.user)
+    except OrderError as exc:
+        messages.error(request, f"The prints were not saved: {exc}")
+        return False
+    return True
 
 
 # --- order detail ------------------------------------------------------------------------
@@ -278,6 +293,7 @@ def order_detail(request, order_ref: str):
             "chunk_bytes": settings.UPLOAD_CHUNK_BYTES,
             "max_file_bytes": settings.INGEST_MAX_FILE_BYTES,
             "held": _held_state(request.user, order),
+            "print_lines": prints.order_lines(order),
         },
     )
 
@@ -557,17 +573,25 @@ def _acting_order(request, order_ref: str, action: access.Action, verb: str) -> 
 @require_http_methods(["GET", "POST"])
 def order_edit(request, order_ref: str):
     """Edit the order's details (``services.update_order``; it checks again)."""
+    from . import print_services, prints
+
     order = _acting_order(request, order_ref, access.Action.CHANGE, "edit")
     refused = services.edit_refused_because(order)
+    prints_refused = print_services.prints_refused_because(order)
     form = OrderDetailsForm(
         request.POST or None,
         order=order,
         date_editable=services.order_date_editable(order),
         preset_editable=not services.ai_started(order),
+        prints=None
+        if prints_refused
+        else {line.size.code: line.quantity for line in prints.order_lines(order)},
     )
     if request.method == "POST" and not refused and form.is_valid():
         try:
             services.update_order(order, actor=request.user, **form.changes())
+            if not prints_refused:
+                print_services.set_order_prints(order, form.print_lines(), actor=request.user)
         except OrderError as exc:  # changed meanwhile (e.g. processing started)
             form.add_error(None, str(exc))
         else:
@@ -578,7 +602,7 @@ def order_edit(request, order_ref: str):
     return render(
         request,
         "orders/order_edit.html",
-        {"order": order, "form": form, "refused": refused},
+        {"order": order, "form": form, "refused": refused, "prints_refused": prints_refused},
         status=400 if form.is_bound else 200,
     )
 

@@ -73,6 +73,7 @@ class SchemaView(SpectacularAPIView):
 
 urlpatterns = [
     path("", include("orders.timeline_api")),  # live status polling: timeline?after=, dashboard
+    path("", include("orders.print_api")),  # before the router: orders/<ref>/prints
     path("", include(orders_router.urls)),
     path("", include(events_router.urls)),
     path("", include("accounts.api")),

@@ -284,6 +284,13 @@ AI_PROVIDER_CONCURRENCY = env.json(
     "AI_PROVIDER_CONCURRENCY", default={"runware": 4, "gemini": 2, "local": 2}
 )
 
+# --- prints -----------------------------------------------------------------
+# docs/prints.md: an image whose crop for an ordered print size gives fewer dots per inch
+# than this goes to review (reason "print_size") instead of to the PMR.
+PRINT_MIN_DPI = env.int("PRINT_MIN_DPI", default=300)
+if not 1 <= PRINT_MIN_DPI <= 2400:
+    raise ImproperlyConfigured("PRINT_MIN_DPI must be between 1 and 2400.")
+
 # --- live status ------------------------------------------------------------
 # docs/live.md: one WebSocket message per order watcher at most every LIVE_FLUSH_MS (progress
 # of a big order is coalesced), dashboard snapshots at most every LIVE_DASHBOARD_MS, and a

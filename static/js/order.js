@@ -112,6 +112,7 @@
     body.appendChild(el("span", { class: "filename", title: img.filename }, img.filename));
     body.appendChild(el("span", { class: "badge status-" + img.status, "data-testid": "image-status" }, img.status_label));
     if (img.status_reason) body.appendChild(el("p", { class: "reason" }, img.status_reason));
+    if (img.prints_url) body.appendChild(el("a", { class: "prints-link small", href: img.prints_url }, "Prints and crops"));
     li.appendChild(body);
     return li;
   }

@@ -69,7 +69,8 @@ def test_grid_of_many_images_costs_a_fixed_number_of_queries(
     services.refresh_image_counters(own_order.pk)
     for _ in range(20):
         services.record_event(own_order, "order.updated", {"fields": ["notes"]}, None)
-    with django_assert_max_num_queries(11):  # 10 for the page, 1 for the bell's unread count
+    # 10 for the page, 1 for the bell's unread count, 1 for the prints ordered
+    with django_assert_max_num_queries(12):
         response = user_client.get(f"/orders/{own_order.order_ref}/")
     assert response.status_code == 200
     assert len(response.context["images"]) == 200
