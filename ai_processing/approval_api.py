@@ -31,6 +31,7 @@ from rkh_site.api_errors import JSONParser
 from rkh_site.api_schema import error_responses
 
 from . import approval
+from .api import _Text
 
 Action = access.Action
 
@@ -49,9 +50,7 @@ class ApprovalAccess(BasePermission):
 
 
 class RejectSerializer(serializers.Serializer):
-    reason = serializers.CharField(
-        required=False, allow_blank=True, max_length=approval.MAX_REASON, default=""
-    )
+    reason = _Text(required=False, allow_blank=True, max_length=approval.MAX_REASON, default="")
     preset = PresetField(
         required=False,
         allow_null=True,
