@@ -330,6 +330,7 @@ def test_each_reason_is_counted_and_can_be_chosen(client, mixed_queue):
         "no_provider": 1,
         "quality": 0,
         "hand_edit": 0,
+        "approval": 0,
         "other": 1,
     }
     assert _listed(page) == {image.pk for image in images.values()}
