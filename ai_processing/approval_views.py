@@ -51,11 +51,13 @@ def _order(request, order_ref: str) -> Order:
 
 
 def _images(order: Order):
-    """What the page lists: images the order would deliver, and those turned down here."""
+    """What the page lists: images the order would deliver (or delivered after approval),
+    those turned down here, and those being redone after that."""
     return (
         Image.objects.filter(order_id=order.pk)
         .filter(
             Q(status__in=hold.DELIVERABLE)
+            | Q(status=Image.Status.SYNCED, approved_at__isnull=False)
             | Q(status=Image.Status.NEEDS_REVIEW, review_reason=Image.ReviewReason.APPROVAL)
             | Q(status__in=Image.IN_WORK, ai_metadata__has_key=services.REDO)
         )
