@@ -37,6 +37,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 LIVE_TIMEOUT_MS = 30_000
 SCREENSHOT = "/tmp/rkh-approval-page.png"
+LIST_SCREENSHOT = "/tmp/rkh-approval-list.png"
 FULL = (1600, 1200)
 _counter = itertools.count(1)
 
@@ -148,6 +149,7 @@ def test_compare_zoom_and_approve(page_as, web, make_order):
     assert _split(page, frame) in {"24%", "25%", "26%"}
     assert slider.input_value() in {"24", "25", "26"}
 
+    page.screenshot(path=LIST_SCREENSHOT, full_page=True)
     # 100 %: the full-resolution edit at 1:1, pannable by dragging.
     item.get_by_test_id("zoom-open").click()
     dialog = page.get_by_test_id("zoom")
