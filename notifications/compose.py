@@ -8,8 +8,8 @@ Who gets what (docs/notifications.md, "Who is notified"):
   Managers and Admins), since they are the ones who approve or redo images.
 - **Order awaits approval** (a hold for approval): the creator and the assignee, and
   everyone who may approve it (``access.can(user, APPROVE, order)``: Managers and Admins).
-- **Order approved**: the creator and the assignee (an image turned down sends the order to
-  review: "Order needs review" tells them).
+- **Order approved**: the creator and the assignee, except whoever approved it (an image
+  turned down sends the order to review: "Order needs review" tells them).
 - **The PMR refused a write**: the creator and the assignee, and everyone who
   can put the PMR queue right in the back office (``pmr.change_outboxentry``:
   Managers and Admins: retry, skip, mark uploaded by hand).
@@ -105,6 +105,8 @@ def for_order_event(entry: OrderEvent) -> list[tuple[Any, Message]]:
     elif kind == Kind.PMR_REFUSED:
         for user in _active_with_perm(PMR_FIXERS):
             people.setdefault(user.pk, user)
+    elif kind == Kind.ORDER_APPROVED and entry.actor_id:
+        people.pop(entry.actor_id, None)  # who approved knows it
     source_key = f"order-event:{entry.pk}"
     result = []
     for user in people.values():

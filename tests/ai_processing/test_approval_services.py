@@ -295,6 +295,12 @@ def test_awaiting_approval_notifies_the_approvers_and_approval_the_owner(make_or
     assert set(told) == {owner.pk}
     assert f"by {manager}" in told[owner.pk].body
 
+    # Whoever approved is not told of their own approval.
+    again = held_order(make_order, owner, 1, owner_may_approve=True)
+    approval.approve_order(again, actor=owner)
+    entry = OrderEvent.objects.get(order=again, kind=OrderEvent.Kind.ORDER_APPROVED)
+    assert compose.for_order_event(entry) == []
+
 
 def test_the_dashboard_panel_names_orders_waiting_for_approval(make_order, users):
     mine = held_order(make_order, users["User"], 1, owner_may_approve=True)
