@@ -16,6 +16,9 @@ BIND        ?= 127.0.0.1
 # Tests run against real PostgreSQL; Redis is REDIS_URL, or a private Valkey of the test run's
 # own (started for it and stopped after it: a test run leaves no server behind).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/rkh
+# The suite runs in this many processes (pytest-xdist; each its own PostgreSQL and Redis
+# database): much of it waits on browsers, workers and sockets, so 2 pay off even on 2 cores.
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint format venv venv-dev migrate seed check-deploy clean
 
@@ -62,7 +65,7 @@ test: venv-dev
 	$(BIN)/ruff format --check .
 	DEBUG=1 DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
-		$(BIN)/python -m rkh_site.embedded_redis --wrap -- $(BIN)/pytest $(PYTEST_ARGS)
+		$(BIN)/python -m rkh_site.embedded_redis --wrap -- $(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 check-deploy: venv
 	DEBUG=0 SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))') \

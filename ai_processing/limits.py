@@ -200,6 +200,13 @@ class LimitedProvider(Provider):
         with self._slot_for("caption"):
             return self.inner.caption(image, prompt)
 
+    def upscale(self, image: ImageInput, factor: int) -> EditResult:
+        with self._slot_for("upscale"):
+            return self.inner.upscale(image, factor)
+
+    def model_for(self, operation: str) -> str:
+        return self.inner.model_for(operation)
+
 
 def semaphore_from_settings(client: redis.Redis | None = None) -> ProviderSemaphore:
     from django.conf import settings

@@ -249,6 +249,14 @@ RUNWARE_URL = env.str(
     else f"ws://127.0.0.1:{RUNWARE_SIM_PORT}/v1",
 )
 RUNWARE_MODEL = env.str("RUNWARE_MODEL", default="google:4@1")
+#: A higher-resolution model for edits (e.g. google:4@2, Nano Banana Pro), answering at
+#: RUNWARE_EDIT_HIRES_RESOLUTION ("2K" or "4K"). Empty (the default): edits stay on
+#: RUNWARE_MODEL at ~1 MP and reach print size by imageUpscale. See docs/ai.md "Full
+#: resolution: generative edits" for the cost of turning it on.
+RUNWARE_EDIT_MODEL_HIRES = env.str("RUNWARE_EDIT_MODEL_HIRES", default="")
+RUNWARE_EDIT_HIRES_RESOLUTION = env.str("RUNWARE_EDIT_HIRES_RESOLUTION", default="4K")
+#: Upscaler AIR for imageUpscale (e.g. runware:500@1); empty: Runware's default upscaler.
+RUNWARE_UPSCALE_MODEL = env.str("RUNWARE_UPSCALE_MODEL", default="")
 GEMINI_API_KEY = env.str("GEMINI_API_KEY", default="")
 #: Empty: Google's endpoint (https://generativelanguage.googleapis.com).
 GEMINI_BASE_URL = env.str(
@@ -256,6 +264,9 @@ GEMINI_BASE_URL = env.str(
 )
 #: gemini-2.5-flash-image was shut down on 2 Oct 2026; its successor is the default.
 GEMINI_MODEL = env.str("GEMINI_MODEL", default="gemini-3.1-flash-image")
+#: imageConfig.imageSize of Gemini edits ("1K", "2K", "4K"; Gemini 3 image models only).
+#: Empty: not sent, the model's default (1K).
+GEMINI_IMAGE_SIZE = env.str("GEMINI_IMAGE_SIZE", default="")
 #: An image's AI task holds a Redis lease so that a second delivery of the same image (queued
 #: at ingest and again when the order starts, redelivered, queued by the sweep) steps aside.
 #: The lease is renewed every third of this while the task runs, so it only has to outlast a

@@ -1,4 +1,4 @@
-"""The one interface every AI provider speaks: analyze, edit, caption.
+"""The one interface every AI provider speaks: analyze, edit, caption (and upscale).
 
 Plain data in and out, no Django: a provider is given an ``ImageInput`` and
 returns a result dataclass, or raises one of three typed errors that tell the
@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-Operation = Literal["analyze", "edit", "caption"]
-OPERATIONS: tuple[str, ...] = ("analyze", "edit", "caption")
+Operation = Literal["analyze", "edit", "caption", "upscale"]
+#: "upscale" enlarges an image by an integer factor (2..4, Runware's imageUpscale); it is no
+#: preset operation: ``ai_processing.upscale.enlarge`` asks for it to reach print size.
+OPERATIONS: tuple[str, ...] = ("analyze", "edit", "caption", "upscale")
 
 
 # --- errors -------------------------------------------------------------------
@@ -183,6 +185,7 @@ RESULT_TYPES: dict[str, type[AnalyzeResult] | type[EditResult] | type[CaptionRes
     "analyze": AnalyzeResult,
     "edit": EditResult,
     "caption": CaptionResult,
+    "upscale": EditResult,  # an enlarged image, same shape as an edit's
 }
 
 
@@ -200,7 +203,11 @@ class Provider(ABC):
     model: str
     #: The operations this provider can do at all; for the others it raises
     #: ``OperationNotSupported`` at once, so no concurrency slot is taken for them.
-    operations: ClassVar[frozenset[str]] = frozenset(OPERATIONS)
+    operations: ClassVar[frozenset[str]] = frozenset(("analyze", "edit", "caption"))
+
+    def model_for(self, operation: str) -> str:
+        """The model that does ``operation`` (it keys cached results); most providers have one."""
+        return self.model
 
     @abstractmethod
     def analyze(self, image: ImageInput) -> AnalyzeResult: ...
@@ -210,3 +217,7 @@ class Provider(ABC):
 
     @abstractmethod
     def caption(self, image: ImageInput, prompt: str) -> CaptionResult: ...
+
+    def upscale(self, image: ImageInput, factor: int) -> EditResult:
+        """The image enlarged ``factor`` times on each side. Not abstract: few providers can."""
+        raise OperationNotSupported(f"{self.name} does not upscale images")

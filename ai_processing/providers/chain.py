@@ -85,6 +85,9 @@ class ProviderChain:
     def caption(self, image: ImageInput, prompt: str) -> tuple[Result, list[dict[str, Any]]]:
         return self.run("caption", image, prompt=prompt)
 
+    def upscale(self, image: ImageInput, factor: int) -> tuple[Result, list[dict[str, Any]]]:
+        return self.run("upscale", image, factor=factor)
+
     def run(
         self,
         operation: str,
@@ -92,6 +95,7 @@ class ProviderChain:
         *,
         prompt: str = "",
         aspect: str | None = None,
+        factor: int | None = None,
         fresh: bool = False,
     ) -> tuple[Result, list[dict[str, Any]]]:
         """``(result, trail)``; raises ``NoProviderAvailable(trail)`` when nothing could do it.
@@ -102,7 +106,13 @@ class ProviderChain:
         """
         if operation not in OPERATIONS:
             raise ValueError(f"unknown operation {operation!r}")
-        options = {"aspect": aspect} if operation == "edit" else None
+        if operation == "upscale" and factor is None:
+            raise ValueError("upscale needs a factor")
+        options: dict[str, Any] | None = None
+        if operation == "edit":
+            options = {"aspect": aspect}
+        elif operation == "upscale":
+            options = {"factor": factor}
         keys = {p.name: _key(image, operation, prompt, p, options) for p in self.providers}
         cached = None if fresh else self._from_cache(operation, keys)
         if cached is not None:
@@ -115,7 +125,7 @@ class ProviderChain:
                 continue
             started = time.perf_counter()
             try:
-                result = _call(provider, operation, image, prompt, aspect)
+                result = _call(provider, operation, image, prompt, aspect, factor)
             except (ProviderUnavailable, ProviderRejected, OperationNotSupported) as exc:
                 trail.append(_step(name, exc.outcome, exc.reason, started))
                 self._settle(name, exc)
@@ -191,16 +201,25 @@ def _charged(hit: tuple[dict[str, Any], bytes | None] | None):
 
 
 def _key(image: ImageInput, operation: str, prompt: str, provider: Provider, options: Any) -> str:
-    return cache_key(image.sha256, operation, prompt, provider.name, provider.model, options)
+    model = provider.model_for(operation)
+    return cache_key(image.sha256, operation, prompt, provider.name, model, options)
 
 
 def _call(
-    provider: Provider, operation: str, image: ImageInput, prompt: str, aspect: str | None
+    provider: Provider,
+    operation: str,
+    image: ImageInput,
+    prompt: str,
+    aspect: str | None,
+    factor: int | None = None,
 ) -> Result:
     if operation == "analyze":
         return provider.analyze(image)
     if operation == "edit":
         return provider.edit(image, prompt, aspect=aspect)
+    if operation == "upscale":
+        assert factor is not None
+        return provider.upscale(image, factor)
     return provider.caption(image, prompt)
 
 

@@ -7,7 +7,10 @@ since 3.x, and image output is documented on ``v1beta``). No Django here.
 
 - ``edit``: the photo (≤2048 px JPEG, ``Part.from_bytes``) + the prompt, with
   ``response_modalities=["TEXT", "IMAGE"]`` and ``image_config.aspect_ratio`` set to the
-  supported ratio nearest to the preset's print aspect (or the photo's). An answer
+  supported ratio nearest to the preset's print aspect (or the photo's), and
+  ``image_config.image_size`` ("1K", "2K", "4K") when ``image_size`` is set and the model
+  is a Gemini 3 image model (the only ones that take it; 2K/4K are sent with the photo at
+  up to 4096 px so the larger answer has detail to keep). An answer
   without an inline image → ``ProviderRejected`` naming the finishReason (the service
   answered, so the breaker is not charged; the chain moves on).
 - ``caption``: a text-only call asking for JSON ``{caption, alt_text, keywords}``, parsed
@@ -91,6 +94,31 @@ ASPECT_RATIOS: tuple[str, ...] = (
     "16:9",
     "21:9",
 )
+#: ``imageConfig.imageSize`` values (uppercase K, as Google documents them).
+IMAGE_SIZES: tuple[str, ...] = ("1K", "2K", "4K")
+HIRES_SEND_SIDE = 4096
+
+
+def takes_image_size(model: str) -> bool:
+    """Gemini 3 image models take ``imageSize``; 2.5 Flash Image answered at 1K only."""
+    return model.startswith("gemini-3") and "image" in model
+
+
+#: USD per million image-output tokens, by model family (Google's pricing page: 2.5 Flash
+#: Image $30, 3.1 Flash Image $60, 3 Pro Image $120; one 1K/2K image is 1120 tokens on the
+#: Gemini 3 models, 2000 at 4K; 1290 on 2.5).
+IMAGE_PRICES_PER_MTOK: tuple[tuple[str, float], ...] = (
+    ("gemini-3-pro-image", 120.0),
+    ("gemini-3.1-flash-image", 60.0),
+    ("gemini-2.5-flash-image", 30.0),
+)
+
+
+def image_price_per_mtok(model: str) -> float:
+    prices = (price for prefix, price in IMAGE_PRICES_PER_MTOK if model.startswith(prefix))
+    return next(prices, 30.0)
+
+
 #: finishReasons that mean the content was refused (anything else without an image: no image).
 REFUSALS = frozenset(
     {
@@ -124,6 +152,11 @@ class GeminiProvider(Provider):
     name: ClassVar[str] = "gemini"
     operations: ClassVar[frozenset[str]] = frozenset({"edit", "caption"})
 
+    def model_for(self, operation: str) -> str:
+        if operation == "edit" and self.image_size:
+            return f"{self.model}@{self.image_size}"  # a 4K answer is another result
+        return self.model
+
     def __init__(
         self,
         *,
@@ -133,16 +166,23 @@ class GeminiProvider(Provider):
         api_version: str = API_VERSION,
         timeout: float = 120.0,
         max_side: int = MAX_SEND_SIDE,
-        image_usd_per_mtok: float = 30.0,
+        image_usd_per_mtok: float | None = None,
         input_usd_per_mtok: float = 0.30,
         text_usd_per_mtok: float = 2.50,
+        image_size: str | None = None,
     ) -> None:
+        if image_size is not None and image_size not in IMAGE_SIZES:
+            raise ValueError(f"image_size must be one of {', '.join(IMAGE_SIZES)}")
+        #: Sent only to models that take it (``takes_image_size``).
+        self.image_size = image_size if image_size and takes_image_size(model) else None
         self.api_key = api_key
         self.model = model
         self.base_url = base_url or None
         self.api_version = api_version
         self.timeout = timeout
         self.max_side = max_side
+        if image_usd_per_mtok is None:
+            image_usd_per_mtok = image_price_per_mtok(model)
         self.prices = (image_usd_per_mtok, input_usd_per_mtok, text_usd_per_mtok)
         self._sdk: Any = None
         self._lock = threading.Lock()
@@ -172,13 +212,15 @@ class GeminiProvider(Provider):
     def edit(self, image: ImageInput, prompt: str, *, aspect: str | None = None) -> EditResult:
         from google.genai import types
 
-        photo = prepare_image(image, self.max_side)
+        size = self.image_size
+        max_side = HIRES_SEND_SIDE if size in ("2K", "4K") else self.max_side
+        photo = prepare_image(image, max(self.max_side, max_side))
         target = parse_aspect(aspect) or (photo.width, photo.height)
         ratio = nearest_aspect_ratio(*target)
         config = types.GenerateContentConfig(
             automatic_function_calling=_NO_AFC,
             response_modalities=["TEXT", "IMAGE"],
-            image_config=types.ImageConfig(aspect_ratio=ratio),
+            image_config=types.ImageConfig(aspect_ratio=ratio, image_size=size),
         )
         contents = [types.Part.from_bytes(data=photo.data, mime_type=photo.mime_type), prompt]
         with _mapped_errors():
@@ -196,6 +238,7 @@ class GeminiProvider(Provider):
             details={
                 "operation": "edit",
                 "aspect_ratio": ratio,
+                "image_size": size or "1K (model default)",
                 "aspect": aspect,
                 "sent_size": [photo.width, photo.height],
                 "model_text": " ".join(texts)[:500],

@@ -13,8 +13,9 @@ before manual review. It measures rather than guesses:
 
 Its edit is an auto-enhance that never changes geometry: per-channel levels
 from clipped percentiles, then a grey-world white balance of limited strength,
-applied as one lookup table per channel. It writes no captions, and says so.
-No Django here.
+applied as one lookup table per channel. Its upscale is a plain libvips Lanczos-3
+resize (no AI: no detail is invented), labelled as such in its details. It writes
+no captions, and says so. No Django here.
 """
 
 from __future__ import annotations
@@ -83,8 +84,10 @@ _NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64
 
 class LocalProvider(Provider):
     name: ClassVar[str] = "local"
-    operations: ClassVar[frozenset[str]] = frozenset({"analyze", "edit"})
+    operations: ClassVar[frozenset[str]] = frozenset({"analyze", "edit", "upscale"})
     model = "local-metrics-1"
+    #: What its upscale is, for the trail and the image's metadata (never mistaken for AI).
+    UPSCALE_METHOD = "local Lanczos-3 resize (libvips), not AI"
 
     def __init__(self, *, detect_faces: bool = True) -> None:
         configure_vips()
@@ -134,6 +137,31 @@ class LocalProvider(Provider):
         return EditResult(
             image_bytes=data, mime_type="image/jpeg", model=self.model, cost=0.0, details=details
         )
+
+    # --- upscale ---------------------------------------------------------------
+
+    def upscale(self, image: ImageInput, factor: int) -> EditResult:
+        if factor < 1:
+            raise ProviderRejected(f"An upscale factor must be at least 1, not {factor!r}")
+        full = _load(image)
+        out = full.resize(float(factor), kernel="lanczos3")
+        data = out.jpegsave_buffer(Q=95, keep="none", optimize_coding=True)
+        return EditResult(
+            image_bytes=data,
+            mime_type="image/jpeg",
+            model="local-lanczos3",
+            cost=0.0,
+            details={
+                "operation": "upscale",
+                "method": self.UPSCALE_METHOD,
+                "factor": factor,
+                "width": out.width,
+                "height": out.height,
+            },
+        )
+
+    def model_for(self, operation: str) -> str:
+        return "local-lanczos3" if operation == "upscale" else self.model
 
     # --- caption ---------------------------------------------------------------
 

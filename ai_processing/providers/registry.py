@@ -36,7 +36,17 @@ def runware_from_settings() -> Provider:
         if "runware.ai" in url:
             log.warning("RUNWARE_API_KEY is not set: using the local Runware simulator")
             url = RUNWARE_SIMULATOR_URL
-    return RunwareProvider(url=url, api_key=key, model=settings.RUNWARE_MODEL)
+    options = {"url": url, "api_key": key, "model": settings.RUNWARE_MODEL}
+    options["upscale_model"] = settings.RUNWARE_UPSCALE_MODEL or None
+    try:
+        return RunwareProvider(
+            **options,
+            hires_model=settings.RUNWARE_EDIT_MODEL_HIRES or None,
+            hires_resolution=settings.RUNWARE_EDIT_HIRES_RESOLUTION or "4K",
+        )
+    except ValueError as exc:  # a mistyped model or tier must not stop every image
+        log.error("RUNWARE_EDIT_MODEL_HIRES ignored: %s", exc)
+        return RunwareProvider(**options)
 
 
 def gemini_from_settings() -> Provider:
@@ -50,7 +60,12 @@ def gemini_from_settings() -> Provider:
         if not base_url or "googleapis.com" in base_url:
             log.warning("GEMINI_API_KEY is not set: using the local Gemini simulator")
             base_url = GEMINI_SIMULATOR_URL
-    return GeminiProvider(api_key=key, base_url=base_url or None, model=settings.GEMINI_MODEL)
+    options = {"api_key": key, "base_url": base_url or None, "model": settings.GEMINI_MODEL}
+    try:
+        return GeminiProvider(**options, image_size=settings.GEMINI_IMAGE_SIZE or None)
+    except ValueError as exc:  # a mistyped size must not stop every image
+        log.error("GEMINI_IMAGE_SIZE ignored: %s", exc)
+        return GeminiProvider(**options)
 
 
 PROVIDER_FACTORIES: dict[str, Callable[[], Provider]] = {

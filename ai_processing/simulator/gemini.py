@@ -33,25 +33,62 @@ logger = logging.getLogger(__name__)
 
 #: Image models served (gemini-2.5-flash-image was shut down on 2 Oct 2026: 404 here too).
 IMAGE_MODELS = frozenset(
-    {"gemini-3.1-flash-image", "gemini-3.1-flash-image-preview", "gemini-3-pro-image-preview"}
+    {
+        "gemini-3.1-flash-image",
+        "gemini-3.1-flash-image-preview",
+        "gemini-3-pro-image",
+        "gemini-3-pro-image-preview",
+    }
 )
 TEXT_MODELS = frozenset({"gemini-2.5-flash", "gemini-2.5-pro", "gemini-3-flash", "gemini-3-pro"})
-#: aspectRatio → output size (about 1K, the same table as Nano Banana on Runware).
-ASPECT_SIZES: dict[str, tuple[int, int]] = {
-    "1:1": (1024, 1024),
-    "2:3": (832, 1248),
-    "3:2": (1248, 832),
-    "3:4": (864, 1184),
-    "4:3": (1184, 864),
-    "4:5": (896, 1152),
-    "5:4": (1152, 896),
-    "9:16": (768, 1344),
-    "16:9": (1344, 768),
-    "21:9": (1536, 672),
+#: imageSize → aspectRatio → output size of the Gemini 3 image models, as Google's
+#: image-generation page tables them (ai.google.dev/gemini-api/docs/image-generation
+#: "aspect ratios and image size"; the same for 3 Pro Image and 3.1 Flash Image).
+IMAGE_SIZE_TABLES: dict[str, dict[str, tuple[int, int]]] = {
+    "1K": {
+        "1:1": (1024, 1024),
+        "2:3": (848, 1264),
+        "3:2": (1264, 848),
+        "3:4": (896, 1200),
+        "4:3": (1200, 896),
+        "4:5": (928, 1152),
+        "5:4": (1152, 928),
+        "9:16": (768, 1376),
+        "16:9": (1376, 768),
+        "21:9": (1584, 672),
+    },
+    "2K": {
+        "1:1": (2048, 2048),
+        "2:3": (1696, 2528),
+        "3:2": (2528, 1696),
+        "3:4": (1792, 2400),
+        "4:3": (2400, 1792),
+        "4:5": (1856, 2304),
+        "5:4": (2304, 1856),
+        "9:16": (1536, 2752),
+        "16:9": (2752, 1536),
+        "21:9": (3168, 1344),
+    },
+    "4K": {
+        "1:1": (4096, 4096),
+        "2:3": (3392, 5056),
+        "3:2": (5056, 3392),
+        "3:4": (3584, 4800),
+        "4:3": (4800, 3584),
+        "4:5": (3712, 4608),
+        "5:4": (4608, 3712),
+        "9:16": (3072, 5504),
+        "16:9": (5504, 3072),
+        "21:9": (6336, 2688),
+    },
 }
+#: The default size (imageSize absent) is 1K.
+ASPECT_SIZES: dict[str, tuple[int, int]] = IMAGE_SIZE_TABLES["1K"]
+#: Output tokens of one image, by imageSize (Google's table: 1120 up to 2K, 2000 at 4K).
+IMAGE_SIZE_TOKENS = {"1K": 1120, "2K": 1120, "4K": 2000}
 INPUT_MIME_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"})
 MAX_REQUEST_BYTES = 20 * 1024 * 1024
-IMAGE_OUTPUT_TOKENS = 1290
+IMAGE_OUTPUT_TOKENS = IMAGE_SIZE_TOKENS["1K"]
 IMAGE_INPUT_TOKENS = 258
 _TYPE = "type.googleapis.com/google.rpc."
 _STATUS_NAMES = {
@@ -305,6 +342,14 @@ class GeminiCore(ControlEndpoints):
                 f"Invalid value at 'generation_config.image_config.aspect_ratio' ({aspect}): "
                 f"must be one of {allowed}.",
             )
+        image_size = _pick(image_config, "imageSize", "image_size")
+        if image_size is not None and image_size not in IMAGE_SIZE_TABLES:
+            raise GeminiError(
+                400,
+                f"Invalid value at 'generation_config.image_config.image_size' ({image_size}): "
+                f"must be one of {', '.join(IMAGE_SIZE_TABLES)}.",
+            )
+        sizes = IMAGE_SIZE_TABLES[image_size or "1K"]
         prompt = "\n".join(texts).strip()
         response_mime = _pick(config, "responseMimeType", "response_mime_type")
         prompt_tokens = sum(max(1, len(t) // 4) for t in texts) + IMAGE_INPUT_TOKENS * len(images)
@@ -320,16 +365,21 @@ class GeminiCore(ControlEndpoints):
                 source = images[0]
                 if aspect is None:
                     w, h = imaging.open_image(source).size
-                    aspect = min(ASPECT_SIZES, key=lambda a: abs(_ratio(a) - w / h))
-                img = imaging.edit(source, prompt, ASPECT_SIZES[aspect])
+                    aspect = min(sizes, key=lambda a: abs(_ratio(a) - w / h))
+                img = imaging.edit(source, prompt, sizes[aspect])
             else:
-                img = imaging.generate(prompt, ASPECT_SIZES[aspect or "1:1"])
-            data = imaging.encode(img, "PNG")
+                img = imaging.generate(prompt, sizes[aspect or "1:1"])
+            # The simulator answers 2K/4K as JPEG (a 4K PNG runs to tens of MB). Which type
+            # Google returns at 2K/4K is [UNCONFIRMED]; it cannot be set on the Gemini API,
+            # so clients must read inlineData.mimeType (ours sniffs the bytes).
+            small = image_size in (None, "1K")
+            mime, fmt = ("image/png", "PNG") if small else ("image/jpeg", "JPG")
+            data = imaging.encode(img, fmt)
             parts_out.append({"text": f"Here is the image ({aspect or '1:1'})."})
             parts_out.append(
-                {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(data).decode()}}
+                {"inlineData": {"mimeType": mime, "data": base64.b64encode(data).decode()}}
             )
-            image_tokens = IMAGE_OUTPUT_TOKENS
+            image_tokens = IMAGE_SIZE_TOKENS[image_size or "1K"]
             self.stats.images_out += 1
         else:
             parts_out.append({"text": self._describe(images, prompt, response_mime)})

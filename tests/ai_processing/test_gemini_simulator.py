@@ -12,7 +12,7 @@ from google import genai
 from google.genai import types
 from PIL import Image
 
-from ai_processing.clients.sizes import GOOGLE_4_1_SIZES
+from ai_processing.clients.sizes import GOOGLE_4_2_TIERS
 from ai_processing.simulator.gemini import ASPECT_SIZES, GeminiSimulator
 
 PHOTOS = Path(__file__).resolve().parents[1] / "data" / "photos"
@@ -63,8 +63,11 @@ def image_part(answer: dict) -> bytes | None:
     return None
 
 
-def test_aspect_table_matches_nano_banana_sizes():
-    assert set(ASPECT_SIZES.values()) == set(GOOGLE_4_1_SIZES)
+def test_aspect_table_is_googles_gemini_3_table():
+    # The Gemini 3 image models' 1K table: the same sizes as Nano Banana Pro's 1K tier on
+    # Runware, except 21:9 (Google: 1584x672; Runware's page: 1548x672).
+    runware_1k = set(GOOGLE_4_2_TIERS["1K"]) - {(1548, 672)}
+    assert set(ASPECT_SIZES.values()) - {(1584, 672)} == runware_1k
 
 
 def test_camel_case_edit_with_query_key(sim):
@@ -74,12 +77,12 @@ def test_camel_case_edit_with_query_key(sim):
     parts = answer["candidates"][0]["content"]["parts"]
     assert any("text" in p for p in parts)
     data = image_part(answer)
-    assert Image.open(io.BytesIO(data)).size == (1184, 864)
+    assert Image.open(io.BytesIO(data)).size == (1200, 896)
     assert answer["candidates"][0]["finishReason"] == "STOP"
     usage = answer["usageMetadata"]
-    assert usage["candidatesTokenCount"] >= 1290
+    assert usage["candidatesTokenCount"] >= 1120
     assert usage["totalTokenCount"] == usage["promptTokenCount"] + usage["candidatesTokenCount"]
-    assert {"modality": "IMAGE", "tokenCount": 1290} in usage["candidatesTokensDetails"]
+    assert {"modality": "IMAGE", "tokenCount": 1120} in usage["candidatesTokensDetails"]
 
 
 def test_snake_case_body_with_header_key_and_deterministic_output(sim):
@@ -104,7 +107,7 @@ def test_snake_case_body_with_header_key_and_deterministic_output(sim):
 
 def test_without_aspect_ratio_the_nearest_to_the_photo_is_used(sim):
     data = image_part(post(sim, camel(None)).json())
-    assert Image.open(io.BytesIO(data)).size == (1248, 832)
+    assert Image.open(io.BytesIO(data)).size == (1264, 848)
 
 
 def test_text_only_modality_answers_text(sim):
@@ -199,3 +202,41 @@ def test_sdk_default_api_version_also_works(sim):
     )
     assert response.text
     assert httpx.get(f"{sim.url}/_sim/state").json()["last_request"]["version"] == "v1"
+
+
+@pytest.mark.parametrize(
+    ("size", "expected", "tokens"),
+    [("2K", (2528, 1696), 1120), ("4K", (5056, 3392), 2000)],
+)
+def test_official_sdk_image_size_option(sim, size, expected, tokens):
+    """google-genai's ImageConfig(image_size=...) (imageSize on the wire) on Gemini 3 Pro
+    Image: the answer has the size of Google's table for that tier and aspect."""
+    client = genai.Client(
+        api_key="sim-key", http_options=types.HttpOptions(base_url=sim.url, api_version="v1beta")
+    )
+    response = client.models.generate_content(
+        model="gemini-3-pro-image",
+        contents=[
+            types.Part.from_bytes(data=base64.b64decode(PHOTO_B64), mime_type="image/png"),
+            "Replace the background with a beach",
+        ],
+        config=types.GenerateContentConfig(
+            response_modalities=["TEXT", "IMAGE"],
+            image_config=types.ImageConfig(aspect_ratio="3:2", image_size=size),
+        ),
+    )
+    part = next(p for p in response.candidates[0].content.parts if p.inline_data)
+    assert Image.open(io.BytesIO(part.inline_data.data)).size == expected
+    details = response.usage_metadata.candidates_tokens_details
+    assert [d.token_count for d in details if str(d.modality.value) == "IMAGE"] == [tokens]
+
+
+@pytest.mark.parametrize("size", ["8K", "2k", "large"])
+def test_unknown_image_size_is_invalid_argument(sim, size):
+    body = camel("3:2")
+    body["generationConfig"]["imageConfig"]["imageSize"] = size
+    response = post(sim, body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["status"] == "INVALID_ARGUMENT"
+    assert "image_size" in error["message"]

@@ -103,7 +103,10 @@ def test_runware_key_refused_falls_to_gemini(runware_sim, gemini_sim, breaker, c
     assert outcomes(trail) == [("runware", "unavailable"), ("gemini", "ok")]
     assert "refused the API key" in trail[0]["reason"]
     assert result.model == "gemini-3.1-flash-image"
-    assert Image.open(io.BytesIO(result.image_bytes)).size == (896, 1152)
+    assert Image.open(io.BytesIO(result.image_bytes)).size == (
+        928,
+        1152,
+    )  # Gemini 3 4:5 at 1K (Google table)
     assert breaker.state("runware")["failures"] == 1
 
     caption, trail = chain.caption(photo(), "Caption it")

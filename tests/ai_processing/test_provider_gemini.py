@@ -59,12 +59,12 @@ def test_edit_returns_the_inline_image(sim):
     result = provider(sim).edit(ImageInput.from_bytes(CHELSEA), "Warm up the colours")
     assert result.mime_type == "image/png"
     assert result.image_bytes != CHELSEA
-    assert Image.open(io.BytesIO(result.image_bytes)).size == (1248, 832)
+    assert Image.open(io.BytesIO(result.image_bytes)).size == (1264, 848)
     assert result.model == "gemini-3.1-flash-image"
     assert result.details["aspect_ratio"] == "3:2"
     assert result.details["model_text"]
-    # 1290 image tokens at $30 per million, plus a little text and input.
-    assert 0.0387 <= result.cost < 0.040
+    # 1120 image tokens at $60 per million (3.1 Flash Image), plus a little text and input.
+    assert 0.0672 <= result.cost < 0.069
     seen = state(sim)
     assert seen["requests"] == {"gemini-3.1-flash-image": 1}
     assert seen["last_request"]["version"] == "v1beta"
@@ -73,7 +73,7 @@ def test_edit_returns_the_inline_image(sim):
 
 def test_edit_uses_the_print_aspect(sim):
     result = provider(sim).edit(ImageInput.from_bytes(CHELSEA), "Brighten", aspect="4:5")
-    assert Image.open(io.BytesIO(result.image_bytes)).size == (896, 1152)
+    assert Image.open(io.BytesIO(result.image_bytes)).size == (928, 1152)
     assert result.details["aspect_ratio"] == "4:5"
 
 
@@ -175,3 +175,22 @@ def test_factory_uses_the_simulator_without_a_key(settings):
     settings.GEMINI_API_KEY = "real-key"
     p = gemini_from_settings()
     assert (p.base_url, p.api_key) == (None, "real-key")
+
+
+def test_image_size_is_sent_to_gemini_3_models(sim):
+    pro = provider(sim, model="gemini-3-pro-image", image_size="2K")
+    result = pro.edit(ImageInput.from_bytes(CHELSEA), "Replace the sky")
+    assert Image.open(io.BytesIO(result.image_bytes)).size == (2528, 1696)
+    assert result.details["image_size"] == "2K"
+    assert result.mime_type == "image/jpeg"  # sniffed from the bytes, not assumed
+    # 1120 image tokens at $120 per million (3 Pro Image).
+    assert 0.1344 <= result.cost < 0.137
+    assert pro.model_for("edit") == "gemini-3-pro-image@2K"
+
+
+def test_image_size_is_not_sent_to_models_without_it():
+    old = GeminiProvider(api_key=KEY, model="gemini-2.5-flash-image", image_size="4K")
+    assert old.image_size is None
+    assert old.model_for("edit") == "gemini-2.5-flash-image"
+    with pytest.raises(ValueError, match="image_size must be one of 1K, 2K, 4K"):
+        GeminiProvider(api_key=KEY, image_size="4k")

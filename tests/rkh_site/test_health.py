@@ -166,9 +166,12 @@ def silent_database():
     server.close()
 
 
-def test_database_unreachable_answers_within_two_seconds(client, monkeypatch, silent_database):
+def test_database_unreachable_answers_before_the_health_check_gives_up(
+    client, monkeypatch, silent_database
+):
     """Issue 11, item 9: the pool waited its 30 s for the database; the compose health
-    check gives up after 5 s. The check now connects on its own with a 1 s timeout."""
+    check gives up after 5 s. The check now connects on its own with a 1 s timeout (about 2 s
+    in all, libpq's least; a loaded machine adds to it, so the bound is the compose check's)."""
     from django.db import connection
 
     monkeypatch.setitem(connection.settings_dict, "HOST", "127.0.0.1")
@@ -177,7 +180,7 @@ def test_database_unreachable_answers_within_two_seconds(client, monkeypatch, si
     assert status == 503
     assert "database" in body["failing"]
     assert body["checks"]["database"]["ok"] is False
-    assert elapsed < 2.5, f"/healthz took {elapsed:.1f}s with the database away"
+    assert elapsed < 5, f"/healthz took {elapsed:.1f}s with the database away"
 
 
 @pytest.mark.worker

@@ -78,7 +78,9 @@ def test_a_process_that_dies_is_started_again_with_a_growing_pause(tmp_path):
     finally:
         supervisor.send_signal(signal.SIGTERM)
         supervisor.wait(timeout=10)
-    assert supervisor.returncode in (0, 3)
+    # 0: stopped during a pause; 3: the child's own exit; 143: the SIGTERM passed on reached a
+    # child still starting (it has no handler in this mode), as the shell would report it.
+    assert supervisor.returncode in (0, 3, 128 + signal.SIGTERM)
     log = supervisor.stderr.read()
     assert "exited with code 3" in log
     assert "starting it again in 0.2 s" in log
