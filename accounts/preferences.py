@@ -23,6 +23,8 @@ from typing import Any
 KINDS: dict[str, str] = {
     "order_completed": "Order completed",
     "order_needs_review": "Order needs review",
+    "order_awaiting_approval": "Order awaits approval",
+    "order_approved": "Order approved",
     "pmr_refused": "The PMR refused a write",
     "service_down": "AI provider or PMR down",
     "failed_signins": "Repeated failed sign-ins",
@@ -41,6 +43,8 @@ CHANNELS: dict[str, str] = {
 DEFAULTS: dict[str, dict[str, bool]] = {
     "order_completed": {"in_app": True, "browser": True, "email": False},
     "order_needs_review": {"in_app": True, "browser": True, "email": True},
+    "order_awaiting_approval": {"in_app": True, "browser": True, "email": True},
+    "order_approved": {"in_app": True, "browser": True, "email": False},
     "pmr_refused": {"in_app": True, "browser": True, "email": True},
     "service_down": {"in_app": True, "browser": True, "email": True},
     "failed_signins": {"in_app": True, "browser": True, "email": True},

@@ -23,6 +23,10 @@ class AiProcessingConfig(AppConfig):
 
         # The dashboard's "Needs attention": AI providers whose circuit is open.
         attention.register("ai_processing", ai_attention.provide)
+        # Orders awaiting approval: to approve (yours), or waiting for a manager.
+        from . import approval_attention
+
+        attention.register("approval", approval_attention.provide)
         timeline.register()
 
 

@@ -40,6 +40,7 @@ from orders.signals import ai_completed
 from rkh_site.infrastructure import TRANSIENT, CommitWatch, is_transient, queue_after_commit
 from rkh_site.leases import client_for, exclusive
 
+from . import hold
 from .limits import LimitedProvider, semaphore_from_settings
 from .models import ProcessingPreset
 from .providers.base import ImageInput
@@ -57,6 +58,10 @@ NOT_DONE = frozenset({S.UPLOADED, S.INGESTED, S.ANALYZED})
 #: A task delivery that keeps dying (worker lost) stops here and the image is failed.
 MAX_AI_ATTEMPTS = 3
 AI_COMPLETED = "order.ai_completed"
+#: Order statuses in which the AI step settles the order (moves it on once images are done).
+SETTLING = frozenset(
+    {Order.Status.PROCESSING, Order.Status.NEEDS_REVIEW, Order.Status.AWAITING_APPROVAL}
+)
 
 
 # --- orders -------------------------------------------------------------------
@@ -101,13 +106,15 @@ def _settle_order(order: Order, *, new_failure: bool = False) -> None:
     the failed images and an ``order.stopped_short`` timeline entry (again when another
     image fails, ``new_failure``), and waits for a person: retry them, or deliver without
     them (``deliver_without_failed``). Never delivered short by itself. Else any image to
-    review → ``needs_review``. None → ``ai_processed`` and one ``order.ai_completed``
-    timeline entry (the order stays ``processing``; the PMR step moves it on). An order in
-    review whose last review was answered goes back to ``processing`` first. Rejected
-    images (a refused file, or one a person turned down) hold nothing back.
+    review → ``needs_review``. None → the hold step (``hold.hold_or_release``: an order
+    held for approval waits in ``awaiting_approval`` until its images are approved), then
+    ``ai_processed`` and one ``order.ai_completed`` timeline entry (the order stays
+    ``processing``; the PMR step moves it on). An order in review whose last review was
+    answered goes back to ``processing`` first. Rejected images (a refused file, or one a
+    person turned down) hold nothing back.
     """
     order.refresh_from_db()
-    if order.status not in (Order.Status.PROCESSING, Order.Status.NEEDS_REVIEW):
+    if order.status not in SETTLING:
         return
     images = Image.objects.filter(order_id=order.pk)
     if images.filter(status__in=NOT_DONE).exists():
@@ -121,7 +128,7 @@ def _settle_order(order: Order, *, new_failure: bool = False) -> None:
             )
         return
     if review:
-        if order.status == Order.Status.PROCESSING:
+        if order.status in (Order.Status.PROCESSING, Order.Status.AWAITING_APPROVAL):
             order_services.change_order_status(
                 order,
                 Order.Status.NEEDS_REVIEW,
@@ -137,6 +144,8 @@ def _settle_order(order: Order, *, new_failure: bool = False) -> None:
             order, Order.Status.PROCESSING, reason="every review answered"
         )
     if order.ai_processed:
+        return
+    if hold.hold_or_release(order):  # waits for approval: nothing goes to the PMR yet
         return
     Order.objects.filter(pk=order.pk).update(ai_processed=True)
     order.ai_processed = True
@@ -338,7 +347,21 @@ def _run(image: Image) -> Image:
                 image = stored
             else:
                 results[op] = outcome
-    return _finish(image, results)
+    return _finish(image, results, **quality_gate(image, preset))
+
+
+def quality_gate(image: Image, preset: ProcessingPreset) -> dict[str, str]:
+    """``_finish``'s review arguments when the preset's quality gate stops the image, else {}.
+
+    Checked once the AI work is done (so an image a reviewer lets through ships edited),
+    from the local measures the analysis stored (docs/ai.md, "Quality gate").
+    """
+    from .gate import verdict
+
+    reasons = verdict(preset, image.ai_metadata.get("analyze", {}).get("facts"), image)
+    if not reasons:
+        return {}
+    return {"review": "; ".join(reasons), "review_reason": Image.ReviewReason.QUALITY}
 
 
 def _chain() -> ProviderChain:
@@ -611,11 +634,21 @@ def _delete(name: str) -> None:
 
 
 def _review_lock(image: Image, actor: Any) -> tuple[Order, Image]:
-    """Lock order then image, check the reviewer may answer, and that the image waits."""
+    """Lock order then image, check the reviewer may answer, and that the image waits.
+
+    An image turned down at approval (``ReviewReason.APPROVAL``) may also be answered by
+    whoever may approve the order (its user, when the hold allows it: docs/approval.md).
+    """
     order = Order.objects.select_for_update().get(pk=image.order_id)
-    if actor is not None and not access.can(actor, access.Action.REVIEW, order):
-        raise PermissionDenied(f"You may not review images of order {order.order_ref}.")
     locked = Image.objects.select_for_update().get(pk=image.pk)
+    if actor is not None and not (
+        access.can(actor, access.Action.REVIEW, order)
+        or (
+            locked.review_reason == Image.ReviewReason.APPROVAL
+            and access.can(actor, access.Action.APPROVE, order)
+        )
+    ):
+        raise PermissionDenied(f"You may not review images of order {order.order_ref}.")
     if locked.status != S.NEEDS_REVIEW:
         raise OrderError(f"Image {locked.original_filename} is not waiting for review.")
     return order, locked
@@ -1276,7 +1309,11 @@ def reprocess_order(order: Order, *, actor: Any, preset: ProcessingPreset) -> in
             order_services.change_image_status(image, S.INGESTED, actor=actor, reason=reason)
         for name in stale:
             transaction.on_commit(lambda name=name: _delete(name))
-        if locked.status in (Order.Status.NEEDS_REVIEW, Order.Status.FAILED):
+        if locked.status in (
+            Order.Status.NEEDS_REVIEW,
+            Order.Status.FAILED,
+            Order.Status.AWAITING_APPROVAL,
+        ):
             # The status signal queues ``process_order``: every image waiting for AI.
             order_services.change_order_status(
                 locked, Order.Status.PROCESSING, actor=actor, reason=reason

@@ -34,3 +34,12 @@ def sweep_stuck() -> dict[str, int]:
     """Beat (``SWEEP_INTERVAL_SECONDS``, on the default queue): queue again the AI step of
     images nobody works on, and settle orders whose images are all done."""
     return sweep.sweep()
+
+
+@shared_task(**retry_on_outage())
+def sweep_auto_approve() -> int:
+    """Beat (``AUTO_APPROVE_INTERVAL_SECONDS``, on the default queue): approve the orders
+    awaiting approval whose waiting time passed with no objection; returns how many."""
+    from . import approval
+
+    return approval.auto_approve_due()

@@ -35,6 +35,35 @@ class Event(models.Model):
     pmr_validated = models.BooleanField("validated in PMR", default=False)
     pmr_validated_at = models.DateTimeField("validated at", null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+
+    class Hold(models.TextChoices):
+        PRESET = "", "As the order's preset says"
+        HOLD = "hold", "Hold every order for approval"
+        RELEASE = "release", "Never hold (deliver without approval)"
+
+    # Hold for approval (docs/approval.md): when set, this wins over the order's preset, and
+    # then the two settings below (not the preset's) say who approves and how long it waits.
+    hold_for_approval = models.CharField(
+        max_length=10,
+        choices=Hold.choices,
+        default=Hold.PRESET,
+        blank=True,
+        help_text="Whether this event's orders wait for a person's approval after their AI "
+        "step. Set, it wins over the preset's setting.",
+    )
+    owner_may_approve = models.BooleanField(
+        "the order's user may approve",
+        default=False,
+        help_text="With the hold set here: besides managers, the order's creator or assignee "
+        "may approve or turn down its images.",
+    )
+    auto_approve_hours = models.PositiveIntegerField(
+        "approve by itself after (hours)",
+        null=True,
+        blank=True,
+        help_text="With the hold set here: an order nobody objected to within this many hours "
+        "is approved by itself. Empty: it waits for a person.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -6,6 +6,10 @@ Who gets what (docs/notifications.md, "Who is notified"):
 - **Order needs review**: the creator and the assignee, and everyone who can
   answer the review queue for it (``access.can(user, REVIEW, order)``:
   Managers and Admins), since they are the ones who approve or redo images.
+- **Order awaits approval** (a hold for approval): the creator and the assignee, and
+  everyone who may approve it (``access.can(user, APPROVE, order)``: Managers and Admins).
+- **Order approved**: the creator and the assignee, except whoever approved it (an image
+  turned down sends the order to review: "Order needs review" tells them).
 - **The PMR refused a write**: the creator and the assignee, and everyone who
   can put the PMR queue right in the back office (``pmr.change_outboxentry``:
   Managers and Admins: retry, skip, mark uploaded by hand).
@@ -63,7 +67,10 @@ def order_kind(kind: str, payload: Any) -> str | None:
             Order.Status.NEEDS_REVIEW: Kind.ORDER_NEEDS_REVIEW,
             # Failed (every image failed at ingest) needs a person just as much: same kind.
             Order.Status.FAILED: Kind.ORDER_NEEDS_REVIEW,
+            Order.Status.AWAITING_APPROVAL: Kind.ORDER_AWAITING_APPROVAL,
         }.get(payload.get("to"))
+    if kind == OrderEvent.Kind.ORDER_APPROVED:
+        return Kind.ORDER_APPROVED
     if kind == PMR_WRITE_FAILED:
         return Kind.PMR_REFUSED
     return None
@@ -91,9 +98,15 @@ def for_order_event(entry: OrderEvent) -> list[tuple[Any, Message]]:
         for user in _active_with_perm("orders.manage_all_orders"):
             if access.can(user, access.Action.REVIEW, order):
                 people.setdefault(user.pk, user)
+    elif kind == Kind.ORDER_AWAITING_APPROVAL:
+        for user in _active_with_perm("orders.manage_all_orders"):
+            if access.can(user, access.Action.APPROVE, order):
+                people.setdefault(user.pk, user)
     elif kind == Kind.PMR_REFUSED:
         for user in _active_with_perm(PMR_FIXERS):
             people.setdefault(user.pk, user)
+    elif kind == Kind.ORDER_APPROVED and entry.actor_id:
+        people.pop(entry.actor_id, None)  # who approved knows it
     source_key = f"order-event:{entry.pk}"
     result = []
     for user in people.values():
@@ -135,6 +148,24 @@ def _order_message(kind: str, order: Order, entry: OrderEvent, user: Any, key: s
             "failed" if entry.payload.get("to") == Order.Status.FAILED else "needs review"
         )
         return Message(kind, key, title, body, url, order)
+    if kind == Kind.ORDER_AWAITING_APPROVAL:
+        count = order.processed_images
+        images = "1 image waits" if count == 1 else f"{count} images wait"
+        body = f"{about}. {images} for approval; nothing goes to the PMR until they are approved."
+        if order.approval_due_at:
+            body += " If nobody objects, the order is approved by itself in time."
+        url = page
+        if access.can(user, access.Action.APPROVE, order):
+            url = reverse("order_approval", args=[ref])
+        return Message(kind, key, f"Order {ref} awaits approval", body, url, order)
+    if kind == Kind.ORDER_APPROVED:
+        payload = entry.payload if isinstance(entry.payload, dict) else {}
+        if payload.get("auto"):
+            who = " by itself (nobody objected in time)"
+        else:
+            who = f" by {entry.actor}" if entry.actor_id else ""
+        body = f"{about}. Approved{who}; the images now go to the PMR."
+        return Message(kind, key, f"Order {ref} is approved", body, page, order)
     # The PMR refused a write: its answer, and what happens next.
     error = str((entry.payload or {}).get("error") or "no reason given").strip()
     body = (

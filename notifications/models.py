@@ -32,6 +32,8 @@ from accounts.preferences import CHANNELS, KINDS
 class Kind(models.TextChoices):
     ORDER_COMPLETED = "order_completed", KINDS["order_completed"]
     ORDER_NEEDS_REVIEW = "order_needs_review", KINDS["order_needs_review"]
+    ORDER_AWAITING_APPROVAL = "order_awaiting_approval", KINDS["order_awaiting_approval"]
+    ORDER_APPROVED = "order_approved", KINDS["order_approved"]
     PMR_REFUSED = "pmr_refused", KINDS["pmr_refused"]
     SERVICE_DOWN = "service_down", KINDS["service_down"]
     FAILED_SIGNINS = "failed_signins", KINDS["failed_signins"]

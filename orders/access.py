@@ -8,6 +8,9 @@ says *on which orders*:
 - otherwise a user acts only on orders they created or are assigned to.
 
 Assigning, deleting and answering the review queue need the all-orders scope.
+Approving an order held for approval (``APPROVE``) needs it too, except that the
+order's own user may when the hold that applies says so (the order keeps that in
+``approval_owner_may_approve``; docs/approval.md).
 Images and timeline entries follow their order. Whether a write makes sense
 *now* (e.g. a completed order cannot be cancelled) is the services' business,
 not access.
@@ -31,6 +34,8 @@ class Action(StrEnum):
     DELETE = "delete"
     #: Answer the AI review queue (approve, redo, replace with a hand-edited file).
     REVIEW = "review"
+    #: Approve or turn down the results of an order held for approval.
+    APPROVE = "approve"
 
 
 #: The permission a user needs for each action at all.
@@ -43,6 +48,7 @@ REQUIRED_PERMISSION: dict[Action, str] = {
     Action.ASSIGN: "orders.assign_order",
     Action.DELETE: "orders.delete_order",
     Action.REVIEW: "orders.process_order",
+    Action.APPROVE: "orders.process_order",
 }
 
 #: Actions a user may take on their own and assigned orders without a wider scope.
@@ -73,9 +79,12 @@ def order_scope(user: Any, action: Action | str, prefix: str = "") -> Q | None:
         return None
     if user.has_perm(_all_scope_permission(action)):
         return Q()
+    own = Q(**{f"{prefix}created_by": user}) | Q(**{f"{prefix}assigned_to": user})
+    if action is Action.APPROVE:
+        return own & Q(**{f"{prefix}approval_owner_may_approve": True})
     if action not in OWN_SCOPE_ACTIONS:
         return None
-    return Q(**{f"{prefix}created_by": user}) | Q(**{f"{prefix}assigned_to": user})
+    return own
 
 
 def can(user: Any, action: Action | str, order: Any) -> bool:
@@ -85,6 +94,11 @@ def can(user: Any, action: Action | str, order: Any) -> bool:
         return False
     if user.has_perm(_all_scope_permission(action)):
         return True
+    if action is Action.APPROVE:
+        return bool(order.approval_owner_may_approve) and user.pk in {
+            order.created_by_id,
+            order.assigned_to_id,
+        }
     if action not in OWN_SCOPE_ACTIONS:
         return False
     return user.pk in {order.created_by_id, order.assigned_to_id}

@@ -273,6 +273,16 @@ class OrderSerializer(serializers.ModelSerializer):
         help_text="The order waits in pending for POST …/submit (or expected_images files).",
     )
     submitted_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    approval_due_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="While the order awaits approval: when it is approved by itself if nobody "
+        "objects (null: it waits for a person).",
+    )
+    approval_owner_may_approve = serializers.BooleanField(
+        read_only=True,
+        help_text="While the order awaits approval: its creator or assignee may approve it.",
+    )
 
     class Meta:
         model = Order
@@ -292,6 +302,8 @@ class OrderSerializer(serializers.ModelSerializer):
             "expected_images",
             "awaiting_submit",
             "submitted_at",
+            "approval_due_at",
+            "approval_owner_may_approve",
             "ai_processed",
             "pmr_synced",
             "metadata",
@@ -370,6 +382,7 @@ class ImageSerializer(serializers.ModelSerializer):
             "ai_metadata",
             "metadata",
             "pmr_url",
+            "approved_at",
             "created_at",
             "updated_at",
         ]

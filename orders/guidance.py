@@ -54,6 +54,23 @@ def next_step(order: Order) -> str:
             f"{_images(order.review_images)} need{'s' if order.review_images == 1 else ''} "
             "a person's decision before the order can go on (see below)."
         )
+    if order.status == S.AWAITING_APPROVAL:
+        who = (
+            "A manager, or the order's own user,"
+            if order.approval_owner_may_approve
+            else "A manager"
+        )
+        whose = {"event": " (its event asks for it)", "preset": " (its preset asks for it)"}
+        text = (
+            "AI processing is done. The results wait for approval before anything goes to "
+            f"the PMR{whose.get(order.approval_rule, '')}. {who} compares each image before "
+            "and after and approves it, or turns it down to be redone."
+        )
+        if order.approval_due_at:
+            text += (
+                f" If nobody objects, it is approved by itself on {when(order.approval_due_at)}."
+            )
+        return text
     if order.status == S.FAILED:
         return (
             "The order was stopped as failed. Retry its failed images or reprocess it to set "

@@ -52,6 +52,9 @@ class OrderStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     PROCESSING = "processing", "Processing"
     NEEDS_REVIEW = "needs_review", "Needs review"
+    #: The AI step is done and a person must approve the result before anything goes to the
+    #: PMR (a hold set on the preset or the event: docs/approval.md).
+    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
     COMPLETED = "completed", "Completed"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
@@ -85,6 +88,8 @@ class ReviewReason(models.TextChoices):
     #: A crop for an ordered print size has fewer pixels than the size needs at
     #: ``PRINT_MIN_DPI`` (``orders.prints.print_shortfall``).
     PRINT_SIZE = "print_size", "Too small for a print size"
+    #: A person who approves the order's results turned this one down (docs/approval.md).
+    APPROVAL = "approval", "Turned down at approval"
     OTHER = "other", "Other"
 
 
@@ -104,8 +109,13 @@ class Order(models.Model):
     TRANSITIONS: dict[str, frozenset[str]] = {
         S.DRAFT: frozenset({S.PENDING, S.CANCELLED}),
         S.PENDING: frozenset({S.PROCESSING, S.DRAFT, S.FAILED, S.CANCELLED}),
-        S.PROCESSING: frozenset({S.NEEDS_REVIEW, S.COMPLETED, S.FAILED, S.CANCELLED}),
+        S.PROCESSING: frozenset(
+            {S.NEEDS_REVIEW, S.AWAITING_APPROVAL, S.COMPLETED, S.FAILED, S.CANCELLED}
+        ),
         S.NEEDS_REVIEW: frozenset({S.PROCESSING, S.COMPLETED, S.FAILED, S.CANCELLED}),
+        # Approved → processing (and on to the PMR); an image turned down → needs_review;
+        # reprocessing with another preset → processing.
+        S.AWAITING_APPROVAL: frozenset({S.PROCESSING, S.NEEDS_REVIEW, S.FAILED, S.CANCELLED}),
         S.FAILED: frozenset({S.PENDING, S.PROCESSING, S.CANCELLED}),
         S.COMPLETED: frozenset(),
         S.CANCELLED: frozenset(),
@@ -173,6 +183,28 @@ class Order(models.Model):
     )
     submitted_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="When the client said it sent every file."
+    )
+
+    # Hold for approval (docs/approval.md): what the rule said when the order last entered
+    # awaiting_approval, kept on the order so the access rule and the beat task read one row.
+    approval_owner_may_approve = models.BooleanField(
+        "its user may approve",
+        default=False,
+        editable=False,
+        help_text="While it awaits approval: its creator or assignee may approve it too.",
+    )
+    approval_due_at = models.DateTimeField(
+        "approved by itself at",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="While it awaits approval: when it is approved by itself if nobody objects.",
+    )
+    approval_rule = models.CharField(
+        max_length=20,
+        blank=True,
+        editable=False,
+        help_text='Whose setting held it: "event" or "preset".',
     )
 
     created_by = models.ForeignKey(
@@ -247,6 +279,11 @@ class Order(models.Model):
         if self.ai_processed:
             return (
                 f"Order {self.order_ref} has been handed to the PMR delivery; no more images "
+                "can be added. Create a new order for more images."
+            )
+        if self.status == OrderStatus.AWAITING_APPROVAL:
+            return (
+                f"Order {self.order_ref} is awaiting approval of its results; no more images "
                 "can be added. Create a new order for more images."
             )
         return ""
@@ -346,6 +383,18 @@ class Image(models.Model):
     ai_metadata = models.JSONField("AI metadata", default=dict, blank=True)
     metadata = models.JSONField(default=dict, blank=True, help_text="EXIF and ingest facts.")
     pmr_url = models.URLField("PMR URL", max_length=500, blank=True)
+    #: Who approved the processed file as it is now (a hold for approval: docs/approval.md);
+    #: cleared whenever the image leaves ``processed`` other than to the PMR.
+    approved_at = models.DateTimeField(null=True, blank=True, editable=False)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        help_text="Empty with a date: approved by itself after the waiting time.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -419,6 +468,11 @@ class OrderEvent(models.Model):
         #: A person moved (or reset) an image's crop for a size: ``{image, size, label,
         #: basis, dpi}``.
         IMAGE_CROP = "image.crop_changed"
+        #: Every image of an order awaiting approval is approved: ``{images, auto}``; the
+        #: order goes on to the PMR (``auto``: the waiting time passed with no objection).
+        ORDER_APPROVED = "order.approved"
+        #: One image approved: ``{image}``.
+        IMAGE_APPROVED = "image.approved"
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="timeline")
     seq = models.PositiveIntegerField("sequence number")

@@ -237,6 +237,7 @@ _AI_STARTED = frozenset(
     {
         Order.Status.PROCESSING,
         Order.Status.NEEDS_REVIEW,
+        Order.Status.AWAITING_APPROVAL,
         Order.Status.COMPLETED,
         Order.Status.CANCELLED,
     }
@@ -454,6 +455,8 @@ def change_image_status(
     ``review_reason`` (an ``Image.ReviewReason`` code) is the category of an
     image going to ``needs_review`` (``other`` when not given), so the review
     queue can filter and count by it; it is cleared when the image moves on.
+    An approval (hold for approval) is of the processed file as it was: any move
+    other than on to the PMR forgets it, so a redone image is approved again.
     """
     order = Order.objects.select_for_update().get(pk=image.order_id)
     _require(actor, access.Action.PROCESS, order)
@@ -465,7 +468,11 @@ def change_image_status(
     locked.status_reason = reason
     in_review = new_status == Image.Status.NEEDS_REVIEW
     locked.review_reason = (review_reason or Image.ReviewReason.OTHER) if in_review else ""
-    locked.save(update_fields=["status", "status_reason", "review_reason", "updated_at"])
+    fields = ["status", "status_reason", "review_reason", "updated_at"]
+    if locked.approved_at is not None and new_status != Image.Status.SYNCED:
+        locked.approved_at, locked.approved_by = None, None
+        fields += ["approved_at", "approved_by"]
+    locked.save(update_fields=fields)
     counts = refresh_image_counters(order.pk)
     record_event(
         order,

@@ -318,6 +318,21 @@ def register_order_kinds() -> None:
         text = f"{size} crop of {_image_name(p, names)} {how}"
         dpi = p.get("dpi")
         return f"{text} ({dpi} DPI)" if isinstance(dpi, int) and not isinstance(dpi, bool) else text
+    @register(kind.ORDER_APPROVED)
+    def _approved(p: Payload, names: Names) -> str:
+        count = p.get("images")
+        what = (
+            f" ({plural(count, 'image')})"
+            if isinstance(count, int) and not isinstance(count, bool) and count
+            else ""
+        )
+        if p.get("auto"):
+            return f"Approved by itself{what}: nobody objected within the waiting time"
+        return f"Approved{what}; on to the PMR"
+
+    @register(kind.IMAGE_APPROVED, refs={"image": "image"})
+    def _image_approved(p: Payload, names: Names) -> str:
+        return f"{_image_name(p, names)} approved"
 
     def images(ids: set[Any]) -> dict[Any, str]:
         ids = {i for i in ids if isinstance(i, int)}

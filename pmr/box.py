@@ -61,6 +61,9 @@ def delivery_box(order: Order) -> dict[str, Any]:
     elif order.status == Order.Status.NEEDS_REVIEW:
         state, tone = "not_started", "muted"
         text = "Nothing sent yet: the images go to the PMR once every image in review is answered."
+    elif order.status == Order.Status.AWAITING_APPROVAL:
+        state, tone = "not_started", "muted"
+        text = "Nothing sent yet: the images go to the PMR once they are approved."
     else:
         state, tone = "not_started", "muted"
         text = "Nothing sent yet: images go to the PMR when their AI processing is done."

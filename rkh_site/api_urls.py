@@ -78,6 +78,7 @@ urlpatterns = [
     path("", include(events_router.urls)),
     path("", include("accounts.api")),
     path("", include("ai_processing.api")),
+    path("", include("ai_processing.approval_api")),  # orders/{ref}/approve, …/reject
     path("", include("pmr.api")),
     path("", include("notifications.api")),
     # OpenAPI 3 schema and its interactive docs (assets from drf-spectacular-sidecar, offline).

@@ -538,6 +538,8 @@ CELERY_RETRY_BACKOFF_MAX = min(
 #: for STUCK_AFTER_SECONDS and no worker holds its lease (docs/deployment.md).
 SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=60)
 STUCK_AFTER_SECONDS = env.float("STUCK_AFTER_SECONDS", default=120)
+#: How often the beat approves orders whose approval waiting time passed (docs/approval.md).
+AUTO_APPROVE_INTERVAL_SECONDS = env.float("AUTO_APPROVE_INTERVAL_SECONDS", default=300)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 #: Queues a complete installation consumes; /healthz names any without a worker.
@@ -565,6 +567,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-ai": {
         "task": "ai_processing.tasks.sweep_stuck",
         "schedule": SWEEP_INTERVAL_SECONDS,
+    },
+    "auto-approve-due": {
+        "task": "ai_processing.tasks.sweep_auto_approve",
+        "schedule": AUTO_APPROVE_INTERVAL_SECONDS,
     },
     "pmr-pull-updates": {
         "task": "pmr.tasks.pull_updates",

@@ -67,4 +67,8 @@ def ai_order_panel(context, order):
         if can_process and not reprocess_refused
         else [],
         "csrf_token": context.get("csrf_token"),
+        # Hold for approval: who answers, and the way to the before/after page.
+        "awaiting_approval": order.status == order.Status.AWAITING_APPROVAL,
+        "can_approve": user is not None and access.can(user, access.Action.APPROVE, order),
+        "turned_down": any(i.review_reason == Image.ReviewReason.APPROVAL for i in review),
     }

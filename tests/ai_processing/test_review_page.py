@@ -331,6 +331,7 @@ def test_each_reason_is_counted_and_can_be_chosen(client, mixed_queue):
         "quality": 0,
         "hand_edit": 0,
         "print_size": 0,
+        "approval": 0,
         "other": 1,
     }
     assert _listed(page) == {image.pk for image in images.values()}

@@ -1,0 +1,111 @@
+"""The approval page and its answers per role (Django's test client; the browser test drives
+the slider and the 100 % view)."""
+
+from __future__ import annotations
+
+import pytest
+
+from orders.models import Image, Order
+from tests.ai_processing.approval import delivery_rows, held_order
+from tests.pmr.conftest import jpeg
+
+pytestmark = pytest.mark.django_db
+S = Order.Status
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+def page(client, user, order):
+    client.force_login(user)
+    return client.get(f"/orders/{order.order_ref}/approval/")
+
+
+@pytest.mark.parametrize(
+    ("who", "flag", "status", "buttons"),
+    [
+        ("Admin", False, 200, True),
+        ("Manager", False, 200, True),
+        ("User", True, 200, True),
+        ("User", False, 200, False),
+        ("Viewer", True, 200, False),
+        ("other", True, 404, False),
+    ],
+)
+def test_who_sees_the_page_and_its_buttons(client, users, make_order, who, flag, status, buttons):
+    order = held_order(make_order, users["User"], 2, owner_may_approve=flag)
+    response = page(client, users[who], order)
+    assert response.status_code == status
+    if status != 200:
+        return
+    html = response.content.decode()
+    assert html.count('data-testid="approval-item"') == 2
+    assert html.count('data-testid="compare-slider"') == 2
+    assert ('data-testid="approve-all"' in html) is buttons
+    assert ('data-testid="approve-image"' in html) is buttons
+    assert "wait for approval" in html
+
+
+def test_answers_from_someone_who_may_not_approve_change_nothing(client, users, make_order):
+    order = held_order(make_order, users["User"], 1)
+    image = order.images.get()
+    for who in ("User", "Viewer"):
+        client.force_login(users[who])
+        response = client.post(f"/orders/{order.order_ref}/approval/approve", follow=True)
+        assert "You may not approve order" in response.content.decode()
+        response = client.post(
+            f"/orders/{order.order_ref}/approval/images/{image.pk}/reject", follow=True
+        )
+        assert "You may not approve order" in response.content.decode()
+    order.refresh_from_db()
+    assert order.status == S.AWAITING_APPROVAL
+    client.force_login(users["other"])
+    assert client.post(f"/orders/{order.order_ref}/approval/approve").status_code == 404
+
+
+def test_turn_down_then_upload_a_hand_edit_from_the_page(client, users, make_order):
+    owner = users["User"]
+    order = held_order(make_order, owner, 2, owner_may_approve=True)
+    first, second = order.images.order_by("pk")
+    client.force_login(owner)
+    base = f"/orders/{order.order_ref}/approval"
+    response = client.post(f"{base}/images/{first.pk}/reject", {"reason": "crooked"}, follow=True)
+    html = response.content.decode()
+    assert "turned down" in html
+    assert 'data-testid="upload-image"' in html
+    first.refresh_from_db()
+    assert first.review_reason == Image.ReviewReason.APPROVAL
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("fixed.jpg", jpeg(3, (64, 48)), content_type="image/jpeg")
+    response = client.post(f"{base}/images/{first.pk}/upload", {"file": upload}, follow=True)
+    assert "replaced by the hand-edited file" in response.content.decode()
+    order.refresh_from_db()
+    assert order.status == S.AWAITING_APPROVAL
+    edited = client.get(f"{base}/images/{first.pk}/edited")
+    assert edited.status_code == 200
+    assert edited["Content-Type"] == "image/jpeg"
+    assert "sandbox" in edited["Content-Security-Policy"]
+    assert b"".join(edited.streaming_content)[:2] == b"\xff\xd8"
+
+    response = client.post(f"{base}/approve", follow=True)
+    assert "Approved; the order goes on to the PMR." in response.content.decode()
+    order.refresh_from_db()
+    assert order.ai_processed
+    assert delivery_rows(order).count() == 3
+    # The files of an order the user cannot see stay hidden.
+    client.force_login(users["other"])
+    assert client.get(f"{base}/images/{second.pk}/edited").status_code == 404
+
+
+def test_the_order_page_links_to_the_approval_page(client, users, make_order):
+    order = held_order(make_order, users["User"], 1)
+    client.force_login(users["Manager"])
+    html = client.get(f"/orders/{order.order_ref}/").content.decode()
+    assert 'data-testid="approval-link"' in html
+    assert "Approve the results" in html
+    assert "Awaiting approval" in html
+    assert "Nothing sent yet: the images go to the PMR once they are approved." in html
