@@ -318,6 +318,7 @@ def register_order_kinds() -> None:
         text = f"{size} crop of {_image_name(p, names)} {how}"
         dpi = p.get("dpi")
         return f"{text} ({dpi} DPI)" if isinstance(dpi, int) and not isinstance(dpi, bool) else text
+
     @register(kind.ORDER_APPROVED)
     def _approved(p: Payload, names: Names) -> str:
         count = p.get("images")
