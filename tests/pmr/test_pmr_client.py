@@ -114,7 +114,7 @@ def put_image(client: PMRClient, key: str = "img-key-1", content=IMAGE, **kwargs
 
 
 def test_token_is_fetched_once_and_reused(sim, client):
-    assert client.health() == {"status": "ok", "version": "1.5.0"}
+    assert client.health() == {"status": "ok", "version": "1.6.0"}
     client.get_event(WEDDING)
     assert calls(sim, "POST /oauth/token") == 1
     assert calls(sim, "GET /v1/health") == 1

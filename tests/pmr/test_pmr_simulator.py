@@ -196,7 +196,7 @@ def test_every_v1_call_needs_bearer_and_api_key(sim, http):
     value = token(http)
     assert http.get("/v1/health", headers=auth(value)).json() == {
         "status": "ok",
-        "version": "1.5.0",
+        "version": "1.6.0",
     }
     missing = http.get("/v1/health", headers={"X-API-Key": "demo-api-key"})
     assert (missing.status_code, error_code(missing)) == (401, "invalid_token")
