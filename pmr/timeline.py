@@ -11,6 +11,7 @@ from typing import Any
 from orders import timeline
 from orders.timeline import Names, Payload
 
+from . import variants
 from .models import OrderDelivery, OutboxEntry
 
 #: What an outbox row sends, as a sentence part ("The PMR refused <the order's details>").
@@ -45,9 +46,14 @@ def register() -> None:
 
     @timeline.register(DELIVERED_EVENT)
     def _delivered(p: Payload, names: Names) -> str:
-        if isinstance(p.get("images"), int):
-            return f"Sent to the PMR: {timeline.plural(p['images'], 'image')} delivered"
-        return "Sent to the PMR"
+        if not isinstance(p.get("images"), int):
+            return "Sent to the PMR"
+        text = f"Sent to the PMR: {timeline.plural(p['images'], 'image')} delivered"
+        files = p.get("files") if isinstance(p.get("files"), dict) else {}
+        counts = {k: v for k, v in files.items() if isinstance(v, int)}
+        if sum(counts.values()) > counts.get(variants.ORIGINAL, 0):  # more than originals
+            text += f" ({variants.describe(counts)})"
+        return text
 
     @timeline.register(FAILED_EVENT, refs={"image": "image"})
     def _write_failed(p: Payload, names: Names) -> str:
