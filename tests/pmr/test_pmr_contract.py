@@ -353,6 +353,7 @@ def run_every_call(sim: PMRSimulator, transport: RecordingTransport) -> None:
                 "ORD-2026-000001", "IMG-1", variant="print", print_size="5x7"
             )
         )
+        refused(lambda: client.download_image("ORD-2026-000001", "IMG-1", variant="print"))  # 422
         refused(lambda: client.download_image("ORD-2026-000001", "IMG-9"))
         client.patch_order_status("ORD-2026-000001", "processing", None, "s-1")
         refused(lambda: client.patch_order_status("ORD-2026-NOPE", "completed", "x", "s-2"))
