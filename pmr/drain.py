@@ -539,6 +539,7 @@ def _record_failure(row: OutboxEntry, error: PMRError, breaker) -> datetime | No
                     "entry": row.pk,
                     "kind": row.kind,
                     "image": row.image_id,
+                    "file": variants.file_facts(row.payload) if row.kind == K.IMAGE_PUT else None,
                     "error": str(error)[:300],
                 },
             )

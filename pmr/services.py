@@ -67,6 +67,9 @@ def skip_entry(entry: OutboxEntry, *, actor: Any, reason: str = "") -> OutboxEnt
                 "entry": locked.pk,
                 "kind": locked.kind,
                 "image": locked.image_id,
+                "file": variants.file_facts(locked.payload)
+                if locked.kind == OutboxEntry.Kind.IMAGE_PUT
+                else None,
                 "reason": reason[:300],
             },
             actor,

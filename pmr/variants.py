@@ -63,6 +63,22 @@ def spec_of(payload: dict) -> FileSpec | None:
     return FileSpec(variant, payload.get("print_size") or None)
 
 
+def file_facts(payload: dict) -> dict[str, str]:
+    """The part of an upload row's payload that names its file (for timeline payloads)."""
+    return {k: v for k, v in (payload or {}).items() if k in ("variant", "print_size")}
+
+
+def file_label(payload: dict) -> str:
+    """What file an upload row sends, as people read it: "the original", "the edited file",
+    "the 8x10 print"; "" for a row from before variants (the image's one file)."""
+    spec = spec_of(payload or {})
+    if spec is None:
+        return ""
+    if spec.variant == PRINT:
+        return f"the {spec.print_size} print"
+    return f"the {NOUNS[spec.variant][0]}"
+
+
 def files_of(has_edited: bool, renditions: Iterable[Rendition]) -> list[FileSpec]:
     """The files of one image, in the order they are sent: original, edited, prints."""
     files = [FileSpec(ORIGINAL)]

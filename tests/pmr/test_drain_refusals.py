@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from orders import timeline
 from orders.models import Image, Order, OrderEvent
 from pmr import drain
 from pmr.models import OrderDelivery, OutboxEntry
@@ -99,7 +100,17 @@ def test_skip_moves_the_queue_on(sim, pmr_event, ai_done_order, client, users):
     admin_action(client, users, "pmr/outboxentry", "skip_entries", [bad.pk])
     bad.refresh_from_db()
     assert bad.state == State.SKIPPED
-    assert OrderEvent.objects.filter(order=order, kind=SKIPPED_EVENT).count() == 1
+    skipped = OrderEvent.objects.get(order=order, kind=SKIPPED_EVENT)
+    assert skipped.payload["file"] == {"variant": "edited"}
+    names = {"image": missing.original_filename}
+    assert timeline.sentence(SKIPPED_EVENT, skipped.payload, names) == (
+        f"Sending the edited file of image {missing.original_filename} to the PMR was skipped:"
+        " admin action"
+    )
+    failed = OrderEvent.objects.get(order=order, kind=drain.FAILED_EVENT)
+    assert timeline.sentence(drain.FAILED_EVENT, failed.payload, names).startswith(
+        f"The PMR refused the edited file of image {missing.original_filename}: "
+    )
     drain.drain_order(order.pk)
 
     order.refresh_from_db()
