@@ -24,7 +24,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -83,6 +83,8 @@ class _Call:
     dpi: int | None = None
     #: A print's JPEG, made when the upload starts (``PrintRendition.render``; no ORM).
     render: Callable[[], bytes] | None = None
+    #: Bounds the renders of one upload run (``PMR_RENDER_CONCURRENCY``): each holds a crop.
+    render_gate: threading.BoundedSemaphore | None = None
     #: Why this file cannot be sent (answered as a refusal, for a person to look at).
     refusal: PMRError | None = None
 
@@ -196,8 +198,11 @@ def _upload_run(order_id: int, head: OutboxEntry, breaker, result: DrainResult) 
     # The threads get plain data (_Call) and pass the row back untouched: no ORM in threads.
     todo: SimpleQueue = SimpleQueue()
     renditions: dict[int, list] = {}  # per image: one print_renditions() for all its files
+    gate = threading.BoundedSemaphore(max(1, int(settings.PMR_RENDER_CONCURRENCY)))
     for row in rows:
-        todo.put((row, _prepare(row, renditions)))
+        call = _prepare(row, renditions)
+        call.render_gate = gate
+        todo.put((row, call))
     answers: SimpleQueue = SimpleQueue()
     halt = threading.Event()
 
@@ -390,7 +395,8 @@ def _put_file(client, call: _Call) -> Any:
     sha256, key = call.sha256 or None, call.key
     if call.render is not None:
         try:
-            content = call.render()
+            with call.render_gate or nullcontext():
+                content = call.render()
         except FileNotFoundError:
             raise
         except Exception as exc:  # libvips/Pillow could not make the print: a person looks

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
+import time
 from collections import Counter
 
 import pytest
@@ -53,6 +54,9 @@ class Prints:
     def __init__(self) -> None:
         self.rendered: Counter = Counter()
         self.shade = 10  # change it to move every crop (new bytes)
+        self.active = self.peak = 0  # renders running at once, and the most seen
+        self.lock = threading.Lock()
+        self.pause = 0.0  # seconds each render takes
 
     def __call__(self, image: Image) -> list[orders.prints.PrintRendition]:
         return [
@@ -62,7 +66,13 @@ class Prints:
 
     def _render(self, image_id: int, code: str, size: tuple[int, int]):
         def render() -> bytes:
-            self.rendered[(image_id, code)] += 1
+            with self.lock:
+                self.rendered[(image_id, code)] += 1
+                self.active += 1
+                self.peak = max(self.peak, self.active)
+            time.sleep(self.pause)
+            with self.lock:
+                self.active -= 1
             return fake_jpeg(size, (self.shade + image_id) % 200)
 
         return render
@@ -195,6 +205,22 @@ def test_a_row_from_before_variants_still_sends_one_file_without_a_variant(
     assert (stored["variant"], stored["dpi"]) == ("original", None)
     assert remote["status"] == "completed"
     assert delivery_summary(order)["files_done_by_variant"]["original"] == 1
+
+
+@pytest.mark.django_db
+def test_renders_at_once_are_bounded_while_other_files_upload(
+    sim, pmr_event, ai_done_order, prints, settings
+):
+    settings.PMR_UPLOAD_CONCURRENCY = 6
+    settings.PMR_RENDER_CONCURRENCY = 1
+    prints.pause = 0.1
+    order = ai_done_order(3)
+    assert not drain.drain_order(order.pk).blocked
+    assert sum(prints.rendered.values()) == 6
+    assert prints.peak == 1
+    files = files_of(remote_order(sim, order))
+    assert len(files) == 12
+    assert {f["writes"] for f in files.values()} == {1}
 
 
 def test_whole_file_dpi_and_sentences():
