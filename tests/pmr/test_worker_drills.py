@@ -47,7 +47,9 @@ def wait_for(what: str, check: Callable[[], bool], log: Path, seconds=WAIT_SECON
 
 
 def images_done(order) -> int:
-    return rows(order, kind=OutboxEntry.Kind.IMAGE_PUT, state=State.DONE).count()
+    """Images whose original the PMR confirmed (each image also sends its edited file)."""
+    uploads = rows(order, kind=OutboxEntry.Kind.IMAGE_PUT, state=State.DONE)
+    return uploads.filter(payload__variant="original").count()
 
 
 def assert_delivered_once(sim, order, n: int) -> dict:
@@ -60,6 +62,7 @@ def assert_delivered_once(sim, order, n: int) -> dict:
     assert remote["status"] == "completed"
     assert len(remote["images"]) == n
     assert [img["writes"] for img in remote["images"]] == [1] * n
+    assert [f["writes"] for f in remote["files"]] == [1] * (2 * n)  # original and edited
     assert OrderDelivery.objects.get(order=order).pmr_status == "completed"
     return remote
 
