@@ -306,8 +306,8 @@ def _prepare(row: OutboxEntry, renditions: dict[int, list] | None = None) -> _Ca
         rendition = next((r for r in prints if r.size_code == spec.print_size), None)
         if rendition is None:
             call.refusal = _unsendable(
-                f"the print size {spec.print_size} is no longer ordered for this image; "
-                "skip this write",
+                f"the print size {spec.print_size} is no longer ordered for this image, or its "
+                "crop cannot be worked out; skip this write",
                 "print_size_gone",
             )
             return call
@@ -321,14 +321,17 @@ def _prepare(row: OutboxEntry, renditions: dict[int, list] | None = None) -> _Ca
 
 
 def _renditions(image: Image, cache: dict[int, list] | None) -> list:
-    """The image's print renditions (not rendered yet), once per image and upload run."""
-    from orders.prints import print_renditions
+    """The image's print renditions (not rendered yet), once per image and upload run.
 
-    if cache is None:
-        return print_renditions(image)
-    if image.pk not in cache:
-        cache[image.pk] = print_renditions(image)
-    return cache[image.pk]
+    Their crops cannot always be worked out (an unreadable file): then there are none here,
+    the original and the edited file state no DPI and a print row is refused for a person
+    (``print_size_gone``), instead of the whole drain failing."""
+    if cache is not None and image.pk in cache:
+        return cache[image.pk]
+    found = variants.renditions_of(image)
+    if cache is not None:
+        cache[image.pk] = found
+    return found
 
 
 def _pixel_size(path: str) -> tuple[int | None, int | None]:

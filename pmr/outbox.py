@@ -142,8 +142,6 @@ def deliver(order: Order) -> int:
     image with a row from before variants counts as delivered. Returns how many upload rows
     were added.
     """
-    from orders.prints import print_renditions
-
     put_order(order)
     legacy: set[int] = set()
     already: set[tuple[int, str]] = set()
@@ -163,7 +161,7 @@ def deliver(order: Order) -> int:
         if image.pk in legacy:
             continue
         ref = image_ref(image)
-        for spec in variants.files_of(bool(image.processed), print_renditions(image)):
+        for spec in variants.files_of(bool(image.processed), variants.renditions_of(image)):
             if (image.pk, spec.key) in already:
                 continue
             _add(

@@ -15,9 +15,12 @@ state no DPI.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
 
 ORIGINAL, EDITED, PRINT = "original", "edited", "print"
 VARIANTS = (ORIGINAL, EDITED, PRINT)
@@ -77,6 +80,19 @@ def file_label(payload: dict) -> str:
     if spec.variant == PRINT:
         return f"the {spec.print_size} print"
     return f"the {NOUNS[spec.variant][0]}"
+
+
+def renditions_of(image: Any) -> list:
+    """``orders.prints.print_renditions(image)``, or none when the image's crops cannot be
+    worked out (logged): a delivery (or the AI step whose completion starts it) never fails
+    because of a print."""
+    from orders.prints import print_renditions
+
+    try:
+        return list(print_renditions(image))
+    except Exception:
+        log.exception("print renditions of image %s could not be listed", image.pk)
+        return []
 
 
 def files_of(has_edited: bool, renditions: Iterable[Rendition]) -> list[FileSpec]:

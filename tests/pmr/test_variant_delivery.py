@@ -16,13 +16,14 @@ import time
 from collections import Counter
 
 import pytest
+from django.db import transaction
 from PIL import Image as PILImage
 
 import orders.prints
 from ai_processing import services as ai_services
 from orders import timeline
 from orders.models import Image, Order, OrderEvent
-from pmr import drain, variants
+from pmr import drain, outbox, variants
 from pmr.box import delivery_box
 from pmr.models import OutboxEntry
 from pmr.services import delivery_summary
@@ -187,10 +188,6 @@ def test_a_row_from_before_variants_still_sends_one_file_without_a_variant(
 ):
     order = ai_done_order(1, deliver=False)
     image = order.images.get()
-    from django.db import transaction
-
-    from pmr import outbox
-
     with transaction.atomic():
         outbox.put_order(order)
         outbox._add(order, K.IMAGE_PUT, {"image_ref": f"img-{image.pk}"}, image=image)
@@ -205,6 +202,30 @@ def test_a_row_from_before_variants_still_sends_one_file_without_a_variant(
     assert (stored["variant"], stored["dpi"]) == ("original", None)
     assert remote["status"] == "completed"
     assert delivery_summary(order)["files_done_by_variant"]["original"] == 1
+
+
+@pytest.mark.django_db
+def test_prints_that_cannot_be_worked_out_never_stop_the_delivery(
+    sim, pmr_event, ai_done_order, prints, monkeypatch
+):
+    order = ai_done_order(1)  # delivered with its two prints queued
+    uploads = rows(order, kind=K.IMAGE_PUT)
+    assert [r.payload["variant"] for r in uploads] == ["original", "edited", "print", "print"]
+
+    def unreadable(image):
+        raise OSError("the stored file cannot be read")
+
+    monkeypatch.setattr(orders.prints, "print_renditions", unreadable)
+    assert drain.drain_order(order.pk).blocked  # the prints are refused, for a person
+    refused = rows(order, state=State.FAILED).get()
+    assert (refused.payload["variant"], refused.last_error["code"]) == ("print", "print_size_gone")
+    files = files_of(remote_order(sim, order))
+    assert [k[1] for k in files] == ["original", "edited"]  # sent, with no DPI to state
+    assert {f["dpi"] for f in files.values()} == {None}
+
+    other = ai_done_order(1, deliver=False)  # a delivery written now: no print rows at all
+    with transaction.atomic():
+        assert outbox.deliver(other) == 2
 
 
 @pytest.mark.django_db
