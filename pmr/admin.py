@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from orders.admin import RestrictedAdminMixin, _apply_each
 from orders.models import Order
 
-from . import connection, services
+from . import connection, services, variants
 from .models import OrderDelivery, OutboxEntry, WebhookDelivery
 
 
@@ -45,7 +45,7 @@ def skip_entries(modeladmin, request, queryset):
 
 @admin.register(OutboxEntry)
 class OutboxEntryAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "order", "kind", "state", "attempts", "next_attempt_at", "error")
+    list_display = ("id", "order", "kind", "file", "state", "attempts", "next_attempt_at", "error")
     list_filter = ("state", "kind")
     list_select_related = ("order",)
     search_fields = ("order__order_ref", "idempotency_key")
@@ -66,6 +66,13 @@ class OutboxEntryAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.Mo
         return super().changelist_view(request, extra_context)
 
     @admin.display(description="last error")
+    @admin.display(description="file")
+    def file(self, obj: OutboxEntry) -> str:
+        """Which file of the image an upload sends (original, edited file, a print)."""
+        if obj.kind != OutboxEntry.Kind.IMAGE_PUT:
+            return ""
+        return variants.file_label(obj.payload).removeprefix("the ") or "image"
+
     def error(self, obj: OutboxEntry) -> str:
         return (obj.last_error or {}).get("message", "")[:120]
 

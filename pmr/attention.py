@@ -127,7 +127,8 @@ def _outage(viewer: Viewer, circuit: dict, waiting: list[OrderDelivery]) -> Item
             .filter(state=State.PENDING)
             .aggregate(
                 writes=Count("id"),
-                images=Count("id", filter=Q(kind=Kind.IMAGE_PUT)),
+                # An image's files (original, edited, prints) are several writes, one image.
+                images=Count("image_id", filter=Q(kind=Kind.IMAGE_PUT), distinct=True),
             )
         )
         orders = len(waiting) if len(waiting) <= FLAG_LIMIT else f"more than {FLAG_LIMIT}"

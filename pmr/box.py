@@ -18,15 +18,25 @@ from django.utils.formats import date_format
 from orders.models import Order
 from orders.timeline import error_text, plural
 
-from . import services
+from . import services, variants
 from .timeline import pmr_status_label
 
 #: ``Order`` fields the box reads (loaded with the live reads' order row).
 ORDER_FIELDS = ("pmr_synced",)
 
 
-def _delivered(done: int, total: int) -> str:
-    return f"{done} of {plural(total, 'image')} delivered."
+def _delivered(pmr: dict[str, Any]) -> str:
+    """How far the upload is, in images when each image is one file, else in files, with
+    what arrived ("3 of 6 files of 3 images delivered: 3 originals.")."""
+    done, total = pmr["images_done"], pmr["images_total"]
+    files_done, files_total = pmr["files_done"], pmr["files_total"]
+    if files_total <= total:
+        return f"{done} of {plural(total, 'image')} delivered."
+    what = variants.describe(pmr["files_done_by_variant"])
+    return (
+        f"{files_done} of {plural(files_total, 'file')} of {plural(total, 'image')} delivered"
+        + (f": {what}." if what else ".")
+    )
 
 
 def delivery_box(order: Order) -> dict[str, Any]:
@@ -40,13 +50,16 @@ def delivery_box(order: Order) -> dict[str, Any]:
         state, tone, text = "by_hand", "success", "Uploaded to the PMR by hand."
     elif pmr["synced"]:
         state, tone = "delivered", "success"
-        text = f"Delivered: {plural(done, 'image')} in the PMR."
+        text = f"Delivered: {plural(done, 'image')} in the PMR"
+        if pmr["files_done"] > done:  # more than one file per image: say which
+            text += f" ({variants.describe(pmr['files_done_by_variant'])})"
+        text += "."
     elif pmr["waiting_for_pmr"]:
         since = date_format(timezone.localtime(pmr["waiting_since"]), "DATETIME_FORMAT")
         state, tone = "waiting", "warning"
         text = (
             f"Waiting for PMR since {since} — the PMR cannot be reached; uploads resume by "
-            f"themselves. {_delivered(done, total)}"
+            f"themselves. {_delivered(pmr)}"
         )
     elif pmr["rows"].get("failed"):
         state, tone = "refused", "error"
@@ -55,7 +68,7 @@ def delivery_box(order: Order) -> dict[str, Any]:
             "skip it in the back office."
         )
     elif total:
-        state, tone, text = "uploading", "info", f"Uploading: {_delivered(done, total)}"
+        state, tone, text = "uploading", "info", f"Uploading: {_delivered(pmr)}"
     elif order.status == Order.Status.CANCELLED:
         state, tone, text = "none", "muted", "Nothing was sent to the PMR: the order is cancelled."
     elif order.status == Order.Status.NEEDS_REVIEW:

@@ -19,11 +19,12 @@ after it wait, because the PMR must see an order's writes in order.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -39,9 +40,10 @@ from orders import attention, live
 from orders import services as order_services
 from orders.models import Image, Order
 from pmr.clients import PMRError, PMRNetworkError
+from pmr.clients.bodies import ReplayableBody
 from rkh_site.leases import exclusive
 
-from . import connection
+from . import connection, outbox, variants
 from .models import OrderDelivery, OutboxEntry
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,16 @@ class _Call:
     filename: str = ""
     sha256: str = ""
     metadata: dict[str, Any] | None = None
+    #: Contract 1.6: which file of the image (None: a row from before variants, no header).
+    variant: str | None = None
+    print_size: str | None = None
+    dpi: int | None = None
+    #: A print's JPEG, made when the upload starts (``PrintRendition.render``; no ORM).
+    render: Callable[[], bytes] | None = None
+    #: Bounds the renders of one upload run (``PMR_RENDER_CONCURRENCY``): each holds a crop.
+    render_gate: threading.BoundedSemaphore | None = None
+    #: Why this file cannot be sent (answered as a refusal, for a person to look at).
+    refusal: PMRError | None = None
 
 
 def drain_order(order_id: int) -> DrainResult:
@@ -185,8 +197,12 @@ def _upload_run(order_id: int, head: OutboxEntry, breaker, result: DrainResult) 
         rows.append(row)
     # The threads get plain data (_Call) and pass the row back untouched: no ORM in threads.
     todo: SimpleQueue = SimpleQueue()
+    renditions: dict[int, list] = {}  # per image: one print_renditions() for all its files
+    gate = threading.BoundedSemaphore(max(1, int(settings.PMR_RENDER_CONCURRENCY)))
     for row in rows:
-        todo.put((row, _prepare(row)))
+        call = _prepare(row, renditions)
+        call.render_gate = gate
+        todo.put((row, call))
     answers: SimpleQueue = SimpleQueue()
     halt = threading.Event()
 
@@ -250,19 +266,87 @@ def _settle(order_id: int, outcomes: list[tuple[OutboxEntry, Any]], breaker, res
 # --- one call ------------------------------------------------------------------------------
 
 
-def _prepare(row: OutboxEntry) -> _Call:
+def _prepare(row: OutboxEntry, renditions: dict[int, list] | None = None) -> _Call:
     call = _Call(row.pk, row.kind, row.order.order_ref, row.idempotency_key, dict(row.payload))
-    if row.kind == K.IMAGE_PUT:
-        image = row.image
+    if row.kind != K.IMAGE_PUT:
+        return call
+    image = row.image
+    call.metadata = image_metadata(image)
+    stem = Path(image.original_filename).stem or f"image-{image.pk}"
+    spec = variants.spec_of(row.payload)
+    if spec is None:  # a row from before variants: the edited file, else the original
         field = image.processed if image.processed else image.original
         call.path = str(Path(field.storage.path(field.name)))
         processed = bool(image.processed)
         call.content_type = "image/jpeg" if processed else (image.mime_type or "image/jpeg")
-        stem = Path(image.original_filename).stem or f"image-{image.pk}"
         call.filename = f"{stem}.jpg" if processed else image.original_filename
         call.sha256 = "" if processed else image.sha256
-        call.metadata = image_metadata(image)
+        return call
+    call.variant, call.print_size = spec.variant, spec.print_size
+    prints = _renditions(image, renditions)
+    if spec.variant == variants.ORIGINAL:
+        # The untouched bytes the studio received: their SHA-256 from intake is declared,
+        # so the PMR refuses (422) anything else.
+        call.path = image.original.storage.path(image.original.name)
+        call.content_type = image.mime_type or "image/jpeg"
+        call.filename = image.original_filename
+        call.sha256 = image.sha256
+        call.dpi = variants.whole_file_dpi(image.width, image.height, prints)
+    elif spec.variant == variants.EDITED:
+        if not image.processed:
+            call.refusal = _unsendable("the image has no edited file any more", "file_missing")
+            return call
+        call.path = image.processed.storage.path(image.processed.name)
+        call.content_type = "image/jpeg"
+        call.filename = f"{stem}-edited.jpg"
+        width, height = _pixel_size(call.path)
+        call.dpi = variants.whole_file_dpi(width, height, prints)
+        call.metadata = {**call.metadata, "width": width, "height": height}
+    else:
+        rendition = next((r for r in prints if r.size_code == spec.print_size), None)
+        if rendition is None:
+            call.refusal = _unsendable(
+                f"the print size {spec.print_size} is no longer ordered for this image, or its "
+                "crop cannot be worked out; skip this write",
+                "print_size_gone",
+            )
+            return call
+        call.render = rendition.render
+        call.content_type = "image/jpeg"
+        call.filename = f"{stem}-print-{spec.print_size}.jpg"
+        call.dpi = rendition.dpi
+        call.metadata = {**call.metadata, "width": rendition.width, "height": rendition.height}
+    call.metadata = {**call.metadata, "variant": spec.variant, "print_size": spec.print_size}
     return call
+
+
+def _renditions(image: Image, cache: dict[int, list] | None) -> list:
+    """The image's print renditions (not rendered yet), once per image and upload run.
+
+    Their crops cannot always be worked out (an unreadable file): then there are none here,
+    the original and the edited file state no DPI and a print row is refused for a person
+    (``print_size_gone``), instead of the whole drain failing."""
+    if cache is not None and image.pk in cache:
+        return cache[image.pk]
+    found = variants.renditions_of(image)
+    if cache is not None:
+        cache[image.pk] = found
+    return found
+
+
+def _pixel_size(path: str) -> tuple[int | None, int | None]:
+    """A JPEG's pixel size from its header (the file is not decoded)."""
+    from PIL import Image as PILImage
+
+    try:
+        with PILImage.open(path) as picture:
+            return picture.size
+    except OSError:
+        return None, None
+
+
+def _unsendable(reason: str, code: str) -> PMRError:
+    return PMRError(f"this file cannot be sent: {reason}", code=code)
 
 
 def image_metadata(image: Image) -> dict[str, Any]:
@@ -293,16 +377,7 @@ def _call(call: _Call) -> Any:
                 call.order_ref, call.payload["status"], call.payload.get("note") or None, call.key
             )
         if call.kind == K.IMAGE_PUT:
-            return client.put_image(
-                call.order_ref,
-                call.payload["image_ref"],
-                call.path,
-                content_type=call.content_type,
-                filename=call.filename,
-                idempotency_key=call.key,
-                sha256=call.sha256 or None,
-                metadata=call.metadata,
-            )[1]
+            return _put_file(client, call)
         raise ValueError(f"unknown outbox kind {call.kind!r}")
     except PMRError as exc:
         return exc
@@ -310,6 +385,43 @@ def _call(call: _Call) -> Any:
         return PMRError(f"the image file is missing: {exc.filename}", code="file_missing")
     except OSError as exc:  # e.g. a socket error httpx did not wrap
         return PMRNetworkError(f"{type(exc).__name__}: {exc}")
+
+
+def _put_file(client, call: _Call) -> Any:
+    """One file of an image. An original's bytes never change, so the row's key is sent as it
+    is; an edited file or a print may be made again (a redo, a crop moved by hand), so their
+    key also names the bytes: a resend of the same bytes replays the PMR's first answer, new
+    bytes are a new write (and never an idempotency conflict that blocks the order)."""
+    if call.refusal is not None:
+        return call.refusal
+    content: Any = call.path
+    sha256, key = call.sha256 or None, call.key
+    if call.render is not None:
+        try:
+            with call.render_gate or nullcontext():
+                content = call.render()
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # libvips/Pillow could not make the print: a person looks
+            return PMRError(f"the print could not be rendered: {exc}", code="render_failed")
+        sha256 = hashlib.sha256(content).hexdigest()
+    elif call.variant == variants.EDITED:
+        sha256 = ReplayableBody(call.path).sha256()
+    if call.variant in (variants.EDITED, variants.PRINT):
+        key = f"{call.key}:{sha256[:16]}"
+    return client.put_image(
+        call.order_ref,
+        call.payload["image_ref"],
+        content,
+        content_type=call.content_type,
+        filename=call.filename,
+        idempotency_key=key,
+        sha256=sha256,
+        metadata=call.metadata,
+        variant=call.variant,
+        print_size=call.print_size,
+        dpi=call.dpi,
+    )[1]
 
 
 # --- recording -----------------------------------------------------------------------------
@@ -348,12 +460,14 @@ def _record_successes(order_id: int, answers: list[tuple[OutboxEntry, Any]]) -> 
                 delivery.pmr_order_id = str(answer["pmr_order_id"])[:100]
             elif row.kind == K.ORDER_STATUS:
                 _pushed_status(delivery, row, answer)
-        _mark_synced(
+        uploads = [row for row, _ in answers if row.kind == K.IMAGE_PUT and row.image_id]
+        mark_synced(
+            {row.image_id for row in uploads},
             {
                 row.image_id: str(row.response.get("url", ""))[:500]
-                for row, _ in answers
-                if row.kind == K.IMAGE_PUT and row.image_id
-            }
+                for row in uploads
+                if variants.spec_of(row.payload) in (None, variants.FileSpec(variants.ORIGINAL))
+            },
         )
         delivery.last_error = ""
         delivery.save()
@@ -372,14 +486,27 @@ def _pushed_status(delivery: OrderDelivery, row: OutboxEntry, answer: dict[str, 
     delivery.pmr_changed_at = changed_at or delivery.pmr_changed_at
 
 
-def _mark_synced(urls: dict[int, str]) -> None:
-    """The images are in the PMR: their URL, and SYNCED (through the order service)."""
-    if not urls:
+def mark_synced(image_ids: set[int], urls: dict[int, str] | None = None) -> None:
+    """Files of these images reached the PMR (or a person skipped one): the original's URL
+    is the image's; an image is SYNCED (through the order service) once its original is in
+    the PMR and none of its files is left to send. An image whose original was skipped was
+    left out of the delivery and stays as it is."""
+    if not image_ids:
         return
-    images = list(Image.objects.filter(pk__in=urls).only("pk", "order_id", "status"))
-    for image in images:
-        image.pmr_url = urls[image.pk]
-    Image.objects.bulk_update(images, ["pmr_url"])
+    if urls:
+        images = list(Image.objects.filter(pk__in=urls).only("pk"))
+        for image in images:
+            image.pmr_url = urls[image.pk]
+        Image.objects.bulk_update(images, ["pmr_url"])
+    uploads = OutboxEntry.objects.filter(kind=K.IMAGE_PUT, image_id__in=image_ids)
+    waiting = uploads.exclude(state__in=OutboxEntry.FINAL).values("image_id")
+    in_pmr = uploads.filter(outbox.PRIMARY_UPLOAD, state=State.DONE).values("image_id")
+    images = list(
+        Image.objects.filter(pk__in=image_ids)
+        .filter(pk__in=in_pmr)
+        .exclude(pk__in=waiting)
+        .only("pk", "order_id", "status")
+    )
     for image in images:
         if image.status == Image.Status.PROCESSED:
             order_services.change_image_status(
@@ -421,6 +548,7 @@ def _record_failure(row: OutboxEntry, error: PMRError, breaker) -> datetime | No
                     "entry": row.pk,
                     "kind": row.kind,
                     "image": row.image_id,
+                    "file": variants.file_facts(row.payload) if row.kind == K.IMAGE_PUT else None,
                     "error": str(error)[:300],
                 },
             )
@@ -430,6 +558,17 @@ def _record_failure(row: OutboxEntry, error: PMRError, breaker) -> datetime | No
         breaker.release(connection.BREAKER_NAME)
     log.warning("PMR %s for order %s failed: %s", row.kind, row.order_id, error)
     return retry_at
+
+
+def delivered_files(order_id: int) -> dict[str, int]:
+    """How many files of each variant the PMR confirmed for the order (a row from before
+    variants counts as the image's original: it was the image's one file)."""
+    counts = dict.fromkeys(variants.VARIANTS, 0)
+    done = OutboxEntry.objects.filter(order_id=order_id, kind=K.IMAGE_PUT, state=State.DONE)
+    for payload in done.values_list("payload", flat=True):
+        spec = variants.spec_of(payload or {})
+        counts[spec.variant if spec else variants.ORIGINAL] += 1
+    return counts
 
 
 def _postpone(order_id: int, until: datetime) -> None:
@@ -467,7 +606,9 @@ def _finish(row: OutboxEntry) -> None:
         locked.save(update_fields=["state", "done_at", "attempts"])
         Order.objects.filter(pk=order.pk).update(pmr_synced=True)
         synced = Image.objects.filter(order_id=order.pk, status=Image.Status.SYNCED).count()
-        order_services.record_event(order, DELIVERED_EVENT, {"images": synced})
+        order_services.record_event(
+            order, DELIVERED_EVENT, {"images": synced, "files": delivered_files(order.pk)}
+        )
         if Order.can_move(order.status, Order.Status.COMPLETED):
             # The status signal adds the "completed" push to the outbox, after this row.
             order_services.change_order_status(

@@ -12,11 +12,13 @@ import uuid
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from orders.models import Image, Order
 from rkh_site.infrastructure import queue_after_commit
 
+from . import variants
 from .models import OrderDelivery, OutboxEntry
 
 K = OutboxEntry.Kind
@@ -26,6 +28,11 @@ PUSHED_STATUSES = frozenset(
 )
 #: Image statuses that are delivered.
 DELIVERABLE = frozenset({Image.Status.PROCESSED})
+#: The upload rows that make an image count at the PMR: its original (or, for a row written
+#: before variants, its one file). Edited files and prints add files, not images.
+PRIMARY_UPLOAD = Q(kind=K.IMAGE_PUT) & (
+    Q(payload__variant=variants.ORIGINAL) | ~Q(payload__has_key="variant")
+)
 
 
 def image_ref(image: Image) -> str:
@@ -43,16 +50,12 @@ def expected_images(order: Order) -> int:
     """How many images the PMR must hold before the order may complete: every image of the
     order except those refused at intake or left out by a person (``rejected``, or whose
     upload a manager skipped). A failed image counts (the order waits for it) until a person
-    leaves it out."""
+    leaves it out. An image counts once, by its original (``PRIMARY_UPLOAD``): its edited
+    file and prints are more files of the same image, not more images."""
+    primary = OutboxEntry.objects.filter(PRIMARY_UPLOAD, order_id=order.pk)
     skipped = (
-        OutboxEntry.objects.filter(
-            order_id=order.pk, kind=K.IMAGE_PUT, state=OutboxEntry.State.SKIPPED
-        )
-        .exclude(
-            image_id__in=OutboxEntry.objects.filter(
-                order_id=order.pk, kind=K.IMAGE_PUT, state=OutboxEntry.State.DONE
-            ).values("image_id")
-        )
+        primary.filter(state=OutboxEntry.State.SKIPPED)
+        .exclude(image_id__in=primary.filter(state=OutboxEntry.State.DONE).values("image_id"))
         .values("image_id")
     )
     return (
@@ -131,29 +134,43 @@ def push_status(order: Order, status: str, note: str = "") -> OutboxEntry | None
 
 
 def deliver(order: Order) -> int:
-    """The order's AI work is done: fresh metadata, one upload per processed image, then finish.
+    """The order's AI work is done: fresh metadata, one upload row per file of each processed
+    image (its original, its edited file when it has one, one per print size ordered:
+    ``variants.files_of``), then the finishing row, after all files.
 
-    Images already delivered (an earlier delivery, or rows still open) get no second row.
-    Returns how many image uploads were added.
+    Files already delivered (an earlier delivery, or rows still open) get no second row; an
+    image with a row from before variants counts as delivered. Returns how many upload rows
+    were added.
     """
     put_order(order)
-    already = set(
+    legacy: set[int] = set()
+    already: set[tuple[int, str]] = set()
+    existing = (
         OutboxEntry.objects.filter(order_id=order.pk, kind=K.IMAGE_PUT)
         .exclude(state=OutboxEntry.State.SKIPPED)
-        .values_list("image_id", flat=True)
+        .values_list("image_id", "payload")
     )
+    for image_id, payload in existing:
+        spec = variants.spec_of(payload or {})
+        if spec is None:
+            legacy.add(image_id)
+        else:
+            already.add((image_id, spec.key))
     added = 0
     for image in Image.objects.filter(order_id=order.pk, status__in=DELIVERABLE).order_by("pk"):
-        if image.pk in already:
+        if image.pk in legacy:
             continue
         ref = image_ref(image)
-        _add(
-            order,
-            K.IMAGE_PUT,
-            {"image_ref": ref},
-            image=image,
-            suffix=f"{ref}:{uuid.uuid4().hex[:8]}",
-        )
-        added += 1
+        for spec in variants.files_of(bool(image.processed), variants.renditions_of(image)):
+            if (image.pk, spec.key) in already:
+                continue
+            _add(
+                order,
+                K.IMAGE_PUT,
+                spec.payload(ref),
+                image=image,
+                suffix=f"{ref}:{spec.key}:{uuid.uuid4().hex[:8]}",
+            )
+            added += 1
     _add(order, K.ORDER_FINISH, {})
     return added

@@ -20,7 +20,7 @@ from orders import services as order_services
 from orders.exceptions import OrderError
 from orders.models import Order
 
-from . import outbox
+from . import outbox, variants
 from .models import OrderDelivery, OutboxEntry
 
 State = OutboxEntry.State
@@ -67,14 +67,23 @@ def skip_entry(entry: OutboxEntry, *, actor: Any, reason: str = "") -> OutboxEnt
                 "entry": locked.pk,
                 "kind": locked.kind,
                 "image": locked.image_id,
+                "file": variants.file_facts(locked.payload)
+                if locked.kind == OutboxEntry.Kind.IMAGE_PUT
+                else None,
                 "reason": reason[:300],
             },
             actor,
         )
         if locked.kind == OutboxEntry.Kind.IMAGE_PUT and outbox.known_to_pmr(locked.order):
-            # A person chose to deliver without this image: the PMR is told to expect one
-            # fewer, or it would refuse to complete the order (409 images_missing).
+            # A person chose to deliver without this file; without the image's original the
+            # PMR is told to expect one image fewer, or it would refuse to complete the order
+            # (409 images_missing). (A new count when it did not change is harmless.)
             outbox.put_order(locked.order)
+        if locked.kind == OutboxEntry.Kind.IMAGE_PUT and locked.image_id:
+            from .drain import mark_synced
+
+            # Its other files may all be in the PMR already: the image is delivered now.
+            mark_synced({locked.image_id})
         outbox._drain_after_commit(locked.order_id)
     return locked
 
@@ -133,18 +142,37 @@ def mark_uploaded_by_hand(order: Order, *, actor: Any, note: str = "") -> Order:
 
 
 def delivery_summary(order: Order) -> dict[str, Any]:
-    """Where the order's PMR delivery stands, for the order page and the API (two queries)."""
+    """Where the order's PMR delivery stands, for the order page and the API (two queries).
+
+    ``images_*`` count images (by their original: ``outbox.PRIMARY_UPLOAD``), ``files_*``
+    every file sent (originals, edited files, prints) and ``files_done_by_variant`` the
+    confirmed files of each variant (a row from before variants counts as an original)."""
     image_rows = Q(kind=OutboxEntry.Kind.IMAGE_PUT)
+    sent = ~Q(state=State.SKIPPED)
+    done = Q(state=State.DONE)
+    by_variant = {
+        variant: Count("id", filter=image_rows & done & Q(payload__variant=variant))
+        for variant in (variants.EDITED, variants.PRINT)
+    }
     counts = OutboxEntry.objects.filter(order_id=order.pk).aggregate(
         **{state: Count("id", filter=Q(state=state)) for state in State.values},
-        images_total=Count("id", filter=image_rows & ~Q(state=State.SKIPPED)),
-        images_done=Count("id", filter=image_rows & Q(state=State.DONE)),
+        images_total=Count("id", filter=outbox.PRIMARY_UPLOAD & sent),
+        images_done=Count("id", filter=outbox.PRIMARY_UPLOAD & done),
+        files_total=Count("id", filter=image_rows & sent),
+        files_done=Count("id", filter=image_rows & done),
+        **by_variant,
     )
     delivery = OrderDelivery.objects.filter(order_id=order.pk).first()
     return {
         "rows": {state: counts[state] for state in State.values},
         "images_total": counts["images_total"],
         "images_done": counts["images_done"],
+        "files_total": counts["files_total"],
+        "files_done": counts["files_done"],
+        "files_done_by_variant": {
+            variants.ORIGINAL: counts["images_done"],
+            **{variant: counts[variant] for variant in by_variant},
+        },
         "waiting_for_pmr": bool(delivery and delivery.waiting_since),
         "waiting_since": delivery.waiting_since if delivery else None,
         "last_error": delivery.last_error if delivery else "",

@@ -11,6 +11,7 @@ from typing import Any
 from orders import timeline
 from orders.timeline import Names, Payload
 
+from . import variants
 from .models import OrderDelivery, OutboxEntry
 
 #: What an outbox row sends, as a sentence part ("The PMR refused <the order's details>").
@@ -22,10 +23,12 @@ WRITES = {
 }
 
 
-def write_label(kind: Any, image_name: str = "") -> str:
-    """ "image IMG_3.jpg", "the order's details", … for an outbox row's kind."""
+def write_label(kind: Any, image_name: str = "", file: Any = None) -> str:
+    """ "image IMG_3.jpg", "the edited file of image IMG_3.jpg", "the order's details", …
+    for an outbox row's kind (``file``: the upload's payload, naming its variant)."""
     if kind == OutboxEntry.Kind.IMAGE_PUT and image_name:
-        return f"image {image_name}"
+        which = variants.file_label(file) if isinstance(file, dict) else ""
+        return f"{which} of image {image_name}" if which else f"image {image_name}"
     return WRITES.get(kind, "an update")
 
 
@@ -45,18 +48,23 @@ def register() -> None:
 
     @timeline.register(DELIVERED_EVENT)
     def _delivered(p: Payload, names: Names) -> str:
-        if isinstance(p.get("images"), int):
-            return f"Sent to the PMR: {timeline.plural(p['images'], 'image')} delivered"
-        return "Sent to the PMR"
+        if not isinstance(p.get("images"), int):
+            return "Sent to the PMR"
+        text = f"Sent to the PMR: {timeline.plural(p['images'], 'image')} delivered"
+        files = p.get("files") if isinstance(p.get("files"), dict) else {}
+        counts = {k: v for k, v in files.items() if isinstance(v, int)}
+        if sum(counts.values()) > counts.get(variants.ORIGINAL, 0):  # more than originals
+            text += f" ({variants.describe(counts)})"
+        return text
 
     @timeline.register(FAILED_EVENT, refs={"image": "image"})
     def _write_failed(p: Payload, names: Names) -> str:
-        what = write_label(p.get("kind"), names.get("image", p.get("image")))
+        what = write_label(p.get("kind"), names.get("image", p.get("image")), p.get("file"))
         return f"The PMR refused {what}: {timeline.error_text(p.get('error'))}"
 
     @timeline.register(SKIPPED_EVENT, refs={"image": "image"})
     def _write_skipped(p: Payload, names: Names) -> str:
-        what = write_label(p.get("kind"), names.get("image", p.get("image")))
+        what = write_label(p.get("kind"), names.get("image", p.get("image")), p.get("file"))
         return timeline.with_reason(f"Sending {what} to the PMR was skipped", p.get("reason"))
 
     @timeline.register(MANUAL_EVENT)

@@ -312,6 +312,8 @@ PMR_TIMEOUT_SECONDS = env.float("PMR_TIMEOUT_SECONDS", default=30.0)
 PMR_CLIENT_ATTEMPTS = env.int("PMR_CLIENT_ATTEMPTS", default=3)
 #: Image uploads of one order in flight at once.
 PMR_UPLOAD_CONCURRENCY = env.int("PMR_UPLOAD_CONCURRENCY", default=8)
+#: Print renditions of one order rendered at once while uploading (each holds its crop's pixels).
+PMR_RENDER_CONCURRENCY = env.int("PMR_RENDER_CONCURRENCY", default=2)
 PMR_BREAKER_FAILURES = env.int("PMR_BREAKER_FAILURES", default=5)
 PMR_BREAKER_COOLDOWN_SECONDS = env.int("PMR_BREAKER_COOLDOWN_SECONDS", default=30)
 #: An outbox row that failed (retryably) waits base x 2^(attempts-1) seconds, at most max.

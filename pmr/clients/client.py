@@ -59,6 +59,8 @@ TOKEN_REFRESH_CODES = frozenset({"token_expired", "invalid_token"})
 #: The contract's limit for the base64 ``X-Image-Metadata`` header.
 MAX_METADATA_HEADER = 49152
 JSON_TYPE = "application/json; charset=utf-8"
+#: The files of an image (contract 1.6, ``X-Image-Variant``).
+VARIANTS = ("original", "edited", "print")
 
 
 @dataclass(frozen=True)
@@ -175,13 +177,24 @@ class PMRClient:
         idempotency_key: str,
         sha256: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        variant: str | None = None,
+        print_size: str | None = None,
+        dpi: int | None = None,
     ) -> tuple[bool, dict[str, Any]]:
-        """Upload one image; ``content`` is bytes, a path or a seekable binary file.
+        """Upload one file of an image; ``content`` is bytes, a path or a seekable binary file.
 
         Files are streamed (never read into memory); ``sha256`` is computed by a streaming
-        pass when not given. Returns ``(created, stored_image)``: created is False when the
-        PMR already had this image_ref (same bytes: nothing written).
+        pass when not given. ``variant`` (``original``, ``edited``, ``print``; contract 1.6)
+        says which file of the image this is, ``print_size`` which print (required for a
+        print, refused otherwise) and ``dpi`` the file's effective DPI; without ``variant``
+        no header is sent and the PMR stores the image's original, as before 1.6. Returns
+        ``(created, stored_image)``: created is False when the PMR already had this file
+        (same bytes: nothing written).
         """
+        if variant not in (None, *VARIANTS):
+            raise ValueError(f"variant must be one of {VARIANTS}, not {variant!r}")
+        if (variant == "print") != bool(print_size):
+            raise ValueError("print_size is required for the print variant and only for it")
         image = ReplayableBody(content)
         digest = (sha256 or image.sha256()).lower()
         headers = {
@@ -190,6 +203,12 @@ class PMRClient:
             "X-Content-SHA256": digest,
             "X-Filename": quote(filename, safe=""),
         }
+        if variant is not None:
+            headers["X-Image-Variant"] = variant
+        if print_size:
+            headers["X-Print-Size"] = print_size
+        if dpi is not None:
+            headers["X-Image-DPI"] = str(int(dpi))
         if metadata:
             encoded = _encode_metadata(metadata)
             if len(encoded) > MAX_METADATA_HEADER:
@@ -224,10 +243,21 @@ class PMRClient:
         """The PMR's view: ``status``, ``status_reason`` and the stored ``images``."""
         return _json(self._call("GET", f"/v1/orders/{_segment(order_ref)}"))
 
-    def download_image(self, order_ref: str, image_ref: str) -> bytes:
-        """The stored bytes of an image (the ``url`` of a stored image)."""
+    def download_image(
+        self,
+        order_ref: str,
+        image_ref: str,
+        *,
+        variant: str | None = None,
+        print_size: str | None = None,
+    ) -> bytes:
+        """The stored bytes of an image's original, or of another ``variant`` (the ``url``
+        of a stored file)."""
         path = f"/v1/orders/{_segment(order_ref)}/images/{_segment(image_ref)}"
-        return self._call("GET", path).content
+        params = {"variant": variant} if variant else {}
+        if print_size:
+            params["print_size"] = print_size
+        return self._call("GET", path, params=params or None).content
 
     def iter_orders_updated_since(
         self, since: datetime, *, page_size: int = 100

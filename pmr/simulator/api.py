@@ -16,7 +16,7 @@ import re
 import time
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlencode
 
 from aiohttp import web
 
@@ -24,7 +24,7 @@ from pmr.simulator.blobs import BlobStore
 from pmr.simulator.errors import ApiError, not_found, validation_failed
 from pmr.simulator.state import IssuedToken, Repository, Tokens, iso, parse_iso
 
-VERSION = "1.5.0"
+VERSION = "1.6.0"
 SCOPES = frozenset({"pmr.read", "pmr.write"})
 ORDER_STATUSES = (
     "received",
@@ -41,6 +41,9 @@ CUSTOMER_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 ORDER_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 IMAGE_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
+PRINT_SIZE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
+VARIANTS = ("original", "edited", "print")
+MAX_DPI = 100000
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 MAX_METADATA_HEADER = 49152
 CHUNK = 1024 * 1024
@@ -193,15 +196,27 @@ class PMRApi:
         order = self._order(request)
         view = self.repo.order_view(order)
         view["images"] = [
-            self.repo.image_view(record, _image_url(request, order["order_ref"], image_ref))
-            for image_ref, record in sorted(order["images"].items())
+            self.repo.image_view(record, _image_url(request, order["order_ref"], record))
+            for _, record in sorted(order["images"].items())
+        ]
+        view["files"] = [
+            self.repo.image_view(record, _image_url(request, order["order_ref"], record))
+            for record in self.repo.files(order)
         ]
         return web.json_response(view)
 
     async def get_image_handler(self, request: web.Request) -> web.StreamResponse:
         order = self._order(request)
         image_ref = request.match_info["image_ref"]
-        record = order["images"].get(image_ref)
+        variant = request.query.get("variant", "original")
+        if variant not in VARIANTS:
+            raise validation_failed(
+                f"variant must be one of {', '.join(VARIANTS)}.", parameter="variant"
+            )
+        print_size = _print_size(variant, request.query.get("print_size"), "print_size")
+        record = self.repo.file_store(order, variant).get(
+            self.repo.file_key(image_ref, variant, print_size)
+        )
         if record is None or not self.blobs.has(record["sha256"]):
             raise not_found("image", image_ref)
         headers = {"Content-Type": record["content_type"], "X-Content-SHA256": record["sha256"]}
@@ -239,6 +254,7 @@ class PMRApi:
                 "status_reason": None,
                 "created_at": now,
                 "images": {},
+                "variants": {},
             }
             self.repo.orders[ref] = order
         order.update({name: None for name in ORDER_FIELDS if name != "metadata"})
@@ -286,11 +302,14 @@ class PMRApi:
         ref = _path_ref(request, "order_ref", ORDER_REF)
         image_ref = _path_ref(request, "image_ref", IMAGE_REF)
         scope_key = _scope_key(request)
-        self.repo.puts[f"{ref}/{image_ref}"] += 1
+        variant, print_size, dpi = _variant_headers(request)
+        file_key = self.repo.file_key(image_ref, variant, print_size)
+        self.repo.puts[f"{ref}/{file_key}"] += 1
         declared, filename, metadata = _image_headers(request)
         # The declared checksum names the bytes (they are checked before anything is stored),
-        # so it stands for the body in the fingerprint and a replay needs no upload.
-        fingerprint = _fingerprint(request, declared)
+        # so it stands for the body in the fingerprint and a replay needs no upload; the
+        # variant and print size are part of what is written (another file of the image).
+        fingerprint = _fingerprint(request, f"{declared} {variant} {print_size or ''}")
         if (replay := self._replay(scope_key, fingerprint)) is not None:
             return replay
         order = self._order(request)
@@ -320,16 +339,20 @@ class PMRApi:
             upload.discard()
             raise
         now = iso(self.repo.now())
-        record = order["images"].get(image_ref)
+        store = self.repo.file_store(order, variant)
+        record = store.get(file_key)
         status = 201 if record is None else 200
         described = {
             "content_type": request.content_type,
             "filename": filename,
             "metadata": metadata,
+            "variant": variant,
+            "print_size": print_size,
+            "dpi": dpi,
         }
         if record is not None and record["sha256"] == upload.sha256:
             upload.discard()  # the same bytes are stored already: nothing is written
-            if any(record[key] != value for key, value in described.items()):
+            if any(record.get(key) != value for key, value in described.items()):
                 record.update(described)
                 order["updated_at"] = now
         else:
@@ -342,9 +365,9 @@ class PMRApi:
             record.update(described)
             record.update({"sha256": upload.sha256, "size": upload.size, "stored_at": now})
             record["writes"] += 1
-            order["images"][image_ref] = record
+            store[file_key] = record
             order["updated_at"] = now
-        view = self.repo.image_view(record, _image_url(request, ref, image_ref))
+        view = self.repo.image_view(record, _image_url(request, ref, record))
         self.repo.remember(scope_key, fingerprint, status, view)
         self.repo.save()
         return web.json_response(view, status=status)
@@ -479,15 +502,57 @@ def _image_headers(request: web.Request) -> tuple[str, str, dict[str, Any]]:
     return declared, filename, metadata
 
 
+def _variant_headers(request: web.Request) -> tuple[str, str | None, int | None]:
+    """``X-Image-Variant`` (absent: ``original``, the meaning of a 1.5 upload), the
+    ``X-Print-Size`` a print needs (and nothing else may carry), and ``X-Image-DPI``."""
+    variant = request.headers.get("X-Image-Variant", "original").strip()
+    if variant not in VARIANTS:
+        raise validation_failed(
+            f"X-Image-Variant must be one of {', '.join(VARIANTS)}.", header="X-Image-Variant"
+        )
+    print_size = _print_size(variant, request.headers.get("X-Print-Size"), "X-Print-Size")
+    dpi_text = request.headers.get("X-Image-DPI")
+    dpi = None
+    if dpi_text is not None:
+        dpi_text = dpi_text.strip()
+        if not (dpi_text.isascii() and dpi_text.isdigit()) or not 1 <= int(dpi_text) <= MAX_DPI:
+            raise validation_failed(
+                f"X-Image-DPI must be a whole number from 1 to {MAX_DPI}.", header="X-Image-DPI"
+            )
+        dpi = int(dpi_text)
+    return variant, print_size, dpi
+
+
+def _print_size(variant: str, value: str | None, name: str) -> str | None:
+    """The print size: required for a print, refused for any other variant."""
+    if variant != "print":
+        if value is not None:
+            raise validation_failed(f"{name} is only for the print variant.", parameter=name)
+        return None
+    if value is None or not PRINT_SIZE.fullmatch(value.strip()):
+        raise validation_failed(
+            f"A print needs {name} (letters, digits, '.', '_', '-').", parameter=name
+        )
+    return value.strip()
+
+
 def _too_large(limit: int) -> ApiError:
     return ApiError(413, "payload_too_large", "The image is too large.", {"max_bytes": limit})
 
 
-def _image_url(request: web.Request, order_ref: str, image_ref: str) -> str:
-    return (
+def _image_url(request: web.Request, order_ref: str, record: dict[str, Any]) -> str:
+    """Where a stored file is served: the original plainly, other variants by query."""
+    url = (
         f"{request.scheme}://{request.host}/v1/orders/{quote(order_ref, safe='')}"
-        f"/images/{quote(image_ref, safe='')}"
+        f"/images/{quote(record['image_ref'], safe='')}"
     )
+    variant = record.get("variant") or "original"
+    if variant == "original":
+        return url
+    query = {"variant": variant}
+    if record.get("print_size"):
+        query["print_size"] = record["print_size"]
+    return f"{url}?{urlencode(query)}"
 
 
 def _query_time(request: web.Request, name: str) -> datetime:

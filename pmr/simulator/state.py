@@ -219,7 +219,7 @@ class Repository:
 
     @staticmethod
     def image_view(record: dict[str, Any], url: str) -> dict[str, Any]:
-        """An image record as the contract's ``StoredImage``."""
+        """A file record as the contract's ``StoredImage``."""
         return {
             "image_ref": record["image_ref"],
             "url": url,
@@ -228,18 +228,62 @@ class Repository:
             "content_type": record["content_type"],
             "filename": record["filename"],
             "metadata": record["metadata"],
+            "variant": record.get("variant") or "original",
+            "print_size": record.get("print_size"),
+            "dpi": record.get("dpi"),
             "stored_at": record["stored_at"],
         }
 
     @staticmethod
+    def file_key(image_ref: str, variant: str, print_size: str | None) -> str:
+        """A file's key: the image_ref for an original (as before 1.6), else with its variant."""
+        if variant == "original":
+            return image_ref
+        if variant == "print":
+            return f"{image_ref}/print/{print_size}"
+        return f"{image_ref}/{variant}"
+
+    @classmethod
+    def record_key(cls, record: dict[str, Any]) -> str:
+        variant = record.get("variant") or "original"
+        return cls.file_key(record["image_ref"], variant, record.get("print_size"))
+
+    @staticmethod
+    def file_store(order: dict[str, Any], variant: str) -> dict[str, Any]:
+        """Where an order keeps a variant's records: originals in ``images`` (they are the
+        images the order counts), every other variant apart in ``variants``."""
+        if variant == "original":
+            return order["images"]
+        return order.setdefault("variants", {})
+
+    @staticmethod
+    def files(order: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every stored file of an order: by image_ref, then original, edited, prints."""
+        rank = {"original": 0, "edited": 1, "print": 2}
+        records = [*order["images"].values(), *order.get("variants", {}).values()]
+        return sorted(
+            records,
+            key=lambda r: (
+                r["image_ref"],
+                rank.get(r.get("variant") or "original", 3),
+                r.get("print_size") or "",
+            ),
+        )
+
+    @staticmethod
     def order_view(order: dict[str, Any]) -> dict[str, Any]:
-        """An order as the contract's ``Order`` (without its images)."""
-        view = {key: value for key, value in order.items() if key != "images"}
+        """An order as the contract's ``Order`` (without its images and files)."""
+        view = {key: value for key, value in order.items() if key not in ("images", "variants")}
         view["image_count"] = len(order["images"])
         return view
 
     def state(self) -> dict[str, Any]:
-        """For ``GET /_sim/state``: everything, with per-image write and PUT counts."""
+        """For ``GET /_sim/state``: everything, with per-image write and PUT counts.
+
+        ``images`` are the originals (one per image, as before variants); ``files`` every
+        stored file (original, edited, prints) with its own ``writes`` (times its bytes were
+        stored) and ``puts`` (PUT calls for it, stored or not); ``image_puts`` is keyed
+        ``order_ref/image_ref`` for originals and ``order_ref/image_ref/variant[/size]``."""
         orders = []
         for ref, order in sorted(self.orders.items()):
             images = [
@@ -256,7 +300,23 @@ class Repository:
                 }
                 for image_ref, record in sorted(order["images"].items())
             ]
-            orders.append({**self.order_view(order), "images": images})
+            files = [
+                {
+                    "image_ref": record["image_ref"],
+                    "variant": record.get("variant") or "original",
+                    "print_size": record.get("print_size"),
+                    "dpi": record.get("dpi"),
+                    "sha256": record["sha256"],
+                    "size": record["size"],
+                    "content_type": record["content_type"],
+                    "filename": record["filename"],
+                    "stored_at": record["stored_at"],
+                    "writes": record["writes"],
+                    "puts": self.puts.get(f"{ref}/{self.record_key(record)}", 0),
+                }
+                for record in self.files(order)
+            ]
+            orders.append({**self.order_view(order), "images": images, "files": files})
         return {
             "events": sorted(self.events.values(), key=lambda e: e["event_id"]),
             "customers": sorted(self.customers.values(), key=lambda c: c["customer_id"]),

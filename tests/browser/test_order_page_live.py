@@ -92,7 +92,8 @@ def test_pmr_box_and_drop_zone_follow_the_delivery_live(page_as, web, pmr_sim, m
     page.goto(f"/orders/{order.order_ref}/")
     expect(page.get_by_test_id("live-state")).to_have_attribute("data-state", "live")
     box = page.get_by_test_id("pmr-state")
-    expect(box).to_have_text("Uploading: 0 of 2 images delivered.")
+    # Each image goes as its original and its edited file: the box counts files.
+    expect(box).to_have_text("Uploading: 0 of 4 files of 2 images delivered.")
     # Handed to the PMR delivery: the drop zone has already given way to the notice.
     expect(page.get_by_test_id("dropzone")).to_have_count(0)
     expect(page.get_by_test_id("upload-refused")).to_contain_text("handed to the PMR delivery")
@@ -101,7 +102,10 @@ def test_pmr_box_and_drop_zone_follow_the_delivery_live(page_as, web, pmr_sim, m
     result = drain.drain_order(order.pk)  # the PMR takes the order: it completes
     assert not result.blocked
     try:
-        expect(box).to_have_text("Delivered: 2 images in the PMR.", timeout=LIVE_TIMEOUT_MS)
+        expect(box).to_have_text(
+            "Delivered: 2 images in the PMR (2 originals and 2 edited files).",
+            timeout=LIVE_TIMEOUT_MS,
+        )
         expect(page.locator("#order-status")).to_have_text("Completed")
         expect(page.get_by_test_id("pmr-status")).to_have_text("Completed")
         notice = page.get_by_test_id("upload-refused")

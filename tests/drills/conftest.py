@@ -206,6 +206,15 @@ def assert_delivered_once(sent: SentOrder, sim: PMRSimulator, media: Path) -> No
     assert remote["expected_image_count"] == sent.images
     assert len(remote["images"]) == sent.images
     assert [image["writes"] for image in remote["images"]] == [1] * sent.images
+    # Every file of every image (original, edited, prints) stored once; the originals are the
+    # bytes the studio received.
+    files = remote["files"]
+    assert [f["writes"] for f in files] == [1] * len(files)
+    received = dict(Image.objects.filter(order=order).values_list("pk", "sha256"))
+    originals = {f["image_ref"]: f["sha256"] for f in files if f["variant"] == "original"}
+    assert originals == {f"img-{pk}": sha for pk, sha in received.items()}
+    edited = Image.objects.filter(order=order).exclude(processed="").count()
+    assert sum(f["variant"] == "edited" for f in files) == edited
     stored = {
         name
         for name in files_under(media)

@@ -64,7 +64,7 @@ def test_pmr_down_says_since_when_and_what_waits_then_clears(
     assert item.level == "warning"
     assert item.text.startswith("The PMR is not answering (since ")
     assert item.text.endswith(
-        "1 order waits to be delivered, with 2 images (4 writes); they go by themselves when "
+        "1 order waits to be delivered, with 2 images (6 writes); they go by themselves when "
         "it answers again."
     )
     # Since the earliest sign: the circuit may have opened a moment (and a minute) before.

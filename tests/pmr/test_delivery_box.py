@@ -50,8 +50,14 @@ def test_each_stage_of_the_delivery_has_a_sentence_and_a_tone(order, settings):
         outbox.deliver(order)
     box = delivery_box(order)
     assert (box["state"], box["tone"]) == ("uploading", "info")
-    assert box["text"] == "Uploading: 0 of 2 images delivered."
+    # Each image goes as its original and its edited file: the box counts files then.
+    assert box["text"] == "Uploading: 0 of 4 files of 2 images delivered."
     assert box["has_images"]
+    first = OutboxEntry.objects.filter(order=order, kind=OutboxEntry.Kind.IMAGE_PUT).first()
+    OutboxEntry.objects.filter(pk=first.pk).update(state="done")
+    assert (
+        delivery_box(order)["text"] == "Uploading: 1 of 4 files of 2 images delivered: 1 original."
+    )
 
     since = dt.datetime(2026, 12, 4, 8, 21, tzinfo=dt.UTC)
     OrderDelivery.objects.update_or_create(order=order, defaults={"waiting_since": since})
@@ -59,7 +65,7 @@ def test_each_stage_of_the_delivery_has_a_sentence_and_a_tone(order, settings):
     assert (box["state"], box["tone"]) == ("waiting", "warning")
     # Local time (Berlin is UTC+1 in December), date and time apart: not "2026-12-0409:21".
     assert box["text"].startswith("Waiting for PMR since 4 Dec 2026, 09:21 — the PMR cannot")
-    assert box["text"].endswith("0 of 2 images delivered.")
+    assert box["text"].endswith("1 of 4 files of 2 images delivered: 1 original.")
 
     OrderDelivery.objects.filter(order=order).update(
         waiting_since=None, last_error="The event is closed [422 event_closed]"
@@ -72,8 +78,10 @@ def test_each_stage_of_the_delivery_has_a_sentence_and_a_tone(order, settings):
     Order.objects.filter(pk=order.pk).update(pmr_synced=True)
     OrderDelivery.objects.filter(order=order).update(pmr_status="on_hold", pmr_status_reason="x")
     order.refresh_from_db()
+    OutboxEntry.objects.filter(order=order, kind=OutboxEntry.Kind.IMAGE_PUT).update(state="done")
     box = delivery_box(order)
     assert (box["state"], box["tone"]) == ("delivered", "success")
+    assert box["text"] == "Delivered: 2 images in the PMR (2 originals and 2 edited files)."
     assert (box["status"], box["status_label"], box["status_reason"]) == ("on_hold", "On hold", "x")
 
 
@@ -108,7 +116,7 @@ def test_polling_answers_carry_the_state_with_the_box(client, manager, order):
         outbox.deliver(order)
     client.force_login(manager)
     body = client.get(f"/api/v1/orders/{order.order_ref}/timeline?after=0").json()
-    assert body["state"]["pmr"]["text"] == "Uploading: 0 of 2 images delivered."
+    assert body["state"]["pmr"]["text"] == "Uploading: 0 of 4 files of 2 images delivered."
     assert body["state"]["status"] == "processing"
     assert body["state"]["closed"] is False
     # Handed to the PMR delivery: no more images, though not closed.

@@ -44,7 +44,9 @@ def test_an_order_is_delivered_once_and_completed(pmr, ingested_order, event):
     kinds = list(OutboxEntry.objects.filter(order=order).values_list("kind", flat=True))
     # processing pushed (with the metadata first), then the delivery.
     assert kinds[:2] == [K.ORDER_PUT, K.ORDER_STATUS]
-    assert kinds[2:] == [K.ORDER_PUT, K.IMAGE_PUT, K.IMAGE_PUT, K.IMAGE_PUT, K.ORDER_FINISH]
+    # One upload per file: each image's original, and its edited file when the preset made one.
+    edited = order.images.exclude(processed="").count()
+    assert kinds[2:] == [K.ORDER_PUT, *[K.IMAGE_PUT] * (3 + edited), K.ORDER_FINISH]
 
     result = drain.drain_order(order.pk)
     assert not result.blocked, OutboxEntry.objects.filter(order=order).values("kind", "last_error")
@@ -59,6 +61,9 @@ def test_an_order_is_delivered_once_and_completed(pmr, ingested_order, event):
     assert remote["status"] == "completed"
     assert len(remote["images"]) == 3
     assert [img["writes"] for img in remote["images"]] == [1, 1, 1]
+    assert [f["writes"] for f in remote["files"]] == [1] * (3 + edited)
+    originals = {f["image_ref"]: f["sha256"] for f in remote["files"] if f["variant"] == "original"}
+    assert originals == {f"img-{i.pk}": i.sha256 for i in order.images.all()}
     assert OrderDelivery.objects.get(order=order).pmr_status == "completed"
 
     # Draining again sends nothing; the same rows re-sent would not write twice either.

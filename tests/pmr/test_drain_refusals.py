@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from orders import timeline
 from orders.models import Image, Order, OrderEvent
 from pmr import drain
 from pmr.models import OrderDelivery, OutboxEntry
@@ -88,8 +89,8 @@ def test_skip_moves_the_queue_on(sim, pmr_event, ai_done_order, client, users):
     result = drain.drain_order(order.pk)
 
     assert result.blocked
-    bad = rows(order, image=missing).get()
-    assert bad.state == State.FAILED
+    bad = rows(order, image=missing, state=State.FAILED).get()
+    assert bad.payload["variant"] == "edited"  # its original went; its edited file cannot
     assert bad.last_error["code"] == "file_missing"
     finish = rows(order, kind=K.ORDER_FINISH).get()
     assert finish.state == State.PENDING
@@ -99,15 +100,52 @@ def test_skip_moves_the_queue_on(sim, pmr_event, ai_done_order, client, users):
     admin_action(client, users, "pmr/outboxentry", "skip_entries", [bad.pk])
     bad.refresh_from_db()
     assert bad.state == State.SKIPPED
-    assert OrderEvent.objects.filter(order=order, kind=SKIPPED_EVENT).count() == 1
+    skipped = OrderEvent.objects.get(order=order, kind=SKIPPED_EVENT)
+    assert skipped.payload["file"] == {"variant": "edited"}
+    names = {"image": missing.original_filename}
+    assert timeline.sentence(SKIPPED_EVENT, skipped.payload, names) == (
+        f"Sending the edited file of image {missing.original_filename} to the PMR was skipped:"
+        " admin action"
+    )
+    failed = OrderEvent.objects.get(order=order, kind=drain.FAILED_EVENT)
+    assert timeline.sentence(drain.FAILED_EVENT, failed.payload, names).startswith(
+        f"The PMR refused the edited file of image {missing.original_filename}: "
+    )
     drain.drain_order(order.pk)
 
     order.refresh_from_db()
     assert order.status == Order.Status.COMPLETED
     remote = remote_order(sim, order)
+    # Skipping the edited file leaves the image in (by its original), without that file.
+    assert len(remote["images"]) == 3
+    assert remote["expected_image_count"] == 3
+    assert remote["status"] == "completed"
+    ref = f"img-{missing.pk}"
+    assert [f["variant"] for f in remote["files"] if f["image_ref"] == ref] == ["original"]
+    assert len(remote["files"]) == 5
+    assert Image.objects.get(pk=missing.pk).status == Image.Status.SYNCED
+
+
+def test_skipping_an_original_leaves_the_image_out(sim, pmr_event, ai_done_order, client, users):
+    order = ai_done_order(3)
+    missing = order.images.order_by("pk")[1]
+    os.remove(missing.original.path)
+
+    assert drain.drain_order(order.pk).blocked
+    bad = rows(order, image=missing, state=State.FAILED).get()
+    assert bad.payload["variant"] == "original"
+    admin_action(client, users, "pmr/outboxentry", "skip_entries", [bad.pk])
+    drain.drain_order(order.pk)
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.COMPLETED
+    remote = remote_order(sim, order)
+    # The PMR counts images by their original: two images, though the third's edited file
+    # was delivered too (a file of an image the PMR was told not to expect).
+    assert remote["expected_image_count"] == 2
     assert len(remote["images"]) == 2
     assert remote["status"] == "completed"
-    assert Image.objects.get(pk=missing.pk).status == Image.Status.PROCESSED
+    assert Image.objects.get(pk=missing.pk).status == Image.Status.PROCESSED  # left out
 
 
 def test_mark_uploaded_by_hand_completes_and_records_who(
@@ -117,7 +155,7 @@ def test_mark_uploaded_by_hand_completes_and_records_who(
     close_event(sim, pmr_event)
     drain.drain_order(order.pk)
     open_rows = list(rows(order).exclude(state__in=OutboxEntry.FINAL).values_list("pk", flat=True))
-    assert len(open_rows) == 4  # order put (failed), 2 images, finish
+    assert len(open_rows) == 6  # order put (failed), 2 images (original, edited), finish
 
     admin_action(client, users, "orders/order", "mark_uploaded_by_hand", [order.pk])
 
@@ -129,7 +167,7 @@ def test_mark_uploaded_by_hand_completes_and_records_who(
     assert delivery.uploaded_by_hand_by == users["Admin"]
     event = OrderEvent.objects.get(order=order, kind=MANUAL_EVENT)
     assert event.actor == users["Admin"]
-    assert event.payload["skipped"] == 4
+    assert event.payload["skipped"] == 6
     assert set(OutboxEntry.objects.filter(pk__in=open_rows).values_list("state", flat=True)) == {
         State.SKIPPED
     }

@@ -114,7 +114,7 @@ def put_image(client: PMRClient, key: str = "img-key-1", content=IMAGE, **kwargs
 
 
 def test_token_is_fetched_once_and_reused(sim, client):
-    assert client.health() == {"status": "ok", "version": "1.5.0"}
+    assert client.health() == {"status": "ok", "version": "1.6.0"}
     client.get_event(WEDDING)
     assert calls(sim, "POST /oauth/token") == 1
     assert calls(sim, "GET /v1/health") == 1
@@ -532,3 +532,57 @@ def test_verify_refuses(timestamp, signature, body, now, reason):
     with pytest.raises(WebhookVerificationError) as caught:
         verify(SECRET, timestamp, signature, body, now=now)
     assert caught.value.reason == reason
+
+
+# ---- image variants (contract 1.6) --------------------------------------------------------
+
+
+def test_variants_of_one_image_are_sent_and_read_back_apart(sim, client):
+    client.put_order("ORD-2026-000001", order_body(), "order-1")
+    edited, printed = IMAGE + b"edited", IMAGE + b"print"
+    created, original = put_image(client, "k-o")  # no variant: the 1.5 call, unchanged
+    assert created
+    assert (original["variant"], original["dpi"]) == ("original", None)
+    created, stored = put_image(client, "k-e", content=edited, variant="edited", dpi=250)
+    assert created
+    assert (stored["variant"], stored["print_size"], stored["dpi"]) == (
+        "edited",
+        None,
+        250,
+    )
+    created, stored = put_image(
+        client, "k-p", content=printed, variant="print", print_size="5x7", dpi=312
+    )
+    assert created
+    assert (stored["variant"], stored["print_size"], stored["dpi"]) == (
+        "print",
+        "5x7",
+        312,
+    )
+    created, _ = put_image(client, "k-e2", content=edited, variant="edited", dpi=250)
+    assert not created  # the same edited bytes again: nothing written
+    assert client.download_image("ORD-2026-000001", "IMG-1") == IMAGE
+    assert client.download_image("ORD-2026-000001", "IMG-1", variant="edited") == edited
+    assert (
+        client.download_image("ORD-2026-000001", "IMG-1", variant="print", print_size="5x7")
+        == printed
+    )
+    order = client.get_order("ORD-2026-000001")
+    assert order["image_count"] == 1
+    assert [(f["variant"], f["sha256"]) for f in order["files"]] == [
+        ("original", IMAGE_SHA),
+        ("edited", hashlib.sha256(edited).hexdigest()),
+        ("print", hashlib.sha256(printed).hexdigest()),
+    ]
+    writes = [f["writes"] for f in sim.state()["orders"][0]["files"]]
+    assert writes == [1, 1, 1]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"variant": "thumbnail"}, {"variant": "print"}, {"variant": "edited", "print_size": "4x6"}],
+)
+def test_a_variant_the_contract_does_not_allow_is_refused_before_sending(sim, client, kwargs):
+    with pytest.raises(ValueError, match=r"variant|print_size"):
+        put_image(client, **kwargs)
+    assert calls(sim, "PUT /v1/orders/{order_ref}/images/{image_ref}") == 0

@@ -314,7 +314,46 @@ def run_every_call(sim: PMRSimulator, transport: RecordingTransport) -> None:
         refused(
             lambda: client.put_image("ORD-2026-NOPE", "IMG-1", image, idempotency_key="i-4", **args)
         )
+        # Contract 1.6: the same image's edited file and a print rendition, each its own file.
+        edited = b"\xff\xd8\xff" + b"edit" * 500
+        client.put_image(
+            "ORD-2026-000001",
+            "IMG-1",
+            edited,
+            idempotency_key="i-5",
+            variant="edited",
+            dpi=240,
+            **args,
+        )
+        client.put_image(
+            "ORD-2026-000001",
+            "IMG-1",
+            edited,
+            idempotency_key="i-6",
+            variant="print",
+            print_size="8x10",
+            dpi=300,
+            **args,
+        )
+        refused(  # the same key for another variant: 409 idempotency_conflict
+            lambda: client.put_image(
+                "ORD-2026-000001",
+                "IMG-1",
+                edited,
+                idempotency_key="i-5",
+                variant="original",
+                **args,
+            )
+        )
         client.download_image("ORD-2026-000001", "IMG-1")
+        client.download_image("ORD-2026-000001", "IMG-1", variant="edited")
+        client.download_image("ORD-2026-000001", "IMG-1", variant="print", print_size="8x10")
+        refused(
+            lambda: client.download_image(
+                "ORD-2026-000001", "IMG-1", variant="print", print_size="5x7"
+            )
+        )
+        refused(lambda: client.download_image("ORD-2026-000001", "IMG-1", variant="print"))  # 422
         refused(lambda: client.download_image("ORD-2026-000001", "IMG-9"))
         client.patch_order_status("ORD-2026-000001", "processing", None, "s-1")
         refused(lambda: client.patch_order_status("ORD-2026-NOPE", "completed", "x", "s-2"))

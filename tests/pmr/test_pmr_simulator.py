@@ -196,7 +196,7 @@ def test_every_v1_call_needs_bearer_and_api_key(sim, http):
     value = token(http)
     assert http.get("/v1/health", headers=auth(value)).json() == {
         "status": "ok",
-        "version": "1.5.0",
+        "version": "1.6.0",
     }
     missing = http.get("/v1/health", headers={"X-API-Key": "demo-api-key"})
     assert (missing.status_code, error_code(missing)) == (401, "invalid_token")
@@ -530,3 +530,128 @@ def test_command_line_serves_the_pmr(tmp_path):
         process.wait(10)
     assert process.returncode == 0, process.stderr.read().decode() if process.stderr else ""
     assert (tmp_path / "state.json.blobs").is_dir()
+
+
+# ---- image variants (contract 1.6) --------------------------------------------------------
+
+EDITED = b"\x89PNG\r\n\x1a\n" + b"edited" * 1000
+EDITED_SHA = hashlib.sha256(EDITED).hexdigest()
+
+
+def variant_headers(headers: dict, key: str, variant=None, size=None, dpi=None, sha=DATA_SHA):
+    extra = {"X-Image-Variant": variant, "X-Print-Size": size, "X-Image-DPI": dpi}
+    return {**image_headers(headers, key, sha), **{k: v for k, v in extra.items() if v}}
+
+
+def test_each_variant_of_an_image_is_its_own_file_written_once(sim, http):
+    """Original, edited and two print sizes of one image_ref: stored apart, each written once
+    however often it is sent, counted per variant; the image counts once (its original)."""
+    headers = auth(token(http))
+    make_order(http, headers)
+    url = "/v1/orders/ORD-2026-000001/images/IMG-1"
+    sends = [
+        (DATA, {"key": "o1"}),  # no header: the original (the 1.5 meaning)
+        (DATA, {"key": "o2", "variant": "original"}),  # the same file again: nothing written
+        (EDITED, {"key": "e1", "variant": "edited", "dpi": "240", "sha": EDITED_SHA}),
+        (EDITED, {"key": "e2", "variant": "edited", "dpi": "240", "sha": EDITED_SHA}),
+        (
+            EDITED,
+            {"key": "p1", "variant": "print", "size": "8x10", "dpi": "300", "sha": EDITED_SHA},
+        ),
+        (DATA, {"key": "p2", "variant": "print", "size": "4x6", "dpi": "600"}),
+        (DATA, {"key": "p2", "variant": "print", "size": "4x6", "dpi": "600"}),  # replayed
+    ]
+    statuses = []
+    for body, spec in sends:
+        key = spec.pop("key")
+        answer = http.put(url, content=body, headers=variant_headers(headers, key, **spec))
+        statuses.append(answer.status_code)
+    assert statuses == [201, 200, 201, 200, 201, 201, 201]
+    replay = http.put(
+        url,
+        content=DATA,
+        headers=variant_headers(headers, "p2", variant="print", size="4x6", dpi="600"),
+    )
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    # The same key for another variant is another request.
+    conflict = http.put(url, content=DATA, headers=variant_headers(headers, "p2", "original"))
+    assert (conflict.status_code, error_code(conflict)) == (409, "idempotency_conflict")
+
+    (order,) = sim.state()["orders"]
+    assert order["image_count"] == 1
+    assert [(i["image_ref"], i["writes"]) for i in order["images"]] == [("IMG-1", 1)]
+    files = {(f["variant"], f["print_size"]): f for f in order["files"]}
+    assert list(files) == [
+        ("original", None),
+        ("edited", None),
+        ("print", "4x6"),
+        ("print", "8x10"),
+    ]
+    assert {k: f["writes"] for k, f in files.items()} == dict.fromkeys(files, 1)
+    assert {k: f["puts"] for k, f in files.items()} == {
+        ("original", None): 3,  # o1, o2 and the conflicting p2
+        ("edited", None): 2,
+        ("print", "4x6"): 3,
+        ("print", "8x10"): 1,
+    }
+    assert {k: f["dpi"] for k, f in files.items()} == {
+        ("original", None): None,
+        ("edited", None): 240,
+        ("print", "4x6"): 600,
+        ("print", "8x10"): 300,
+    }
+    assert order["files"][1]["sha256"] == EDITED_SHA
+    assert sim.state()["image_puts"]["ORD-2026-000001/IMG-1/print/4x6"] == 3
+
+    detail = http.get("/v1/orders/ORD-2026-000001", headers=headers).json()
+    assert [i["variant"] for i in detail["images"]] == ["original"]
+    assert [(f["variant"], f["print_size"]) for f in detail["files"]] == list(files)
+    edited_url = detail["files"][1]["url"]
+    assert edited_url.endswith(f"{url}?variant=edited")
+    assert http.get(edited_url, headers=headers).content == EDITED
+    printed = http.get(url, params={"variant": "print", "print_size": "8x10"}, headers=headers)
+    assert printed.content == EDITED
+    assert http.get(url, headers=headers).content == DATA  # no parameter: the original
+    missing = http.get(url, params={"variant": "print", "print_size": "5x7"}, headers=headers)
+    assert missing.status_code == 404
+
+
+def test_an_image_counts_toward_completion_by_its_original(sim, http):
+    headers = auth(token(http))
+    ref = "ORD-2026-000001"
+    http.put(
+        f"/v1/orders/{ref}",
+        json={"event_id": WEDDING, "expected_image_count": 1},
+        headers={**headers, "Idempotency-Key": "expect-1"},
+    ).raise_for_status()
+    url = f"/v1/orders/{ref}/images/IMG-1"
+    edited = variant_headers(headers, "e1", "edited", sha=EDITED_SHA)
+    assert http.put(url, content=EDITED, headers=edited).status_code == 201
+    done = {**headers, "Idempotency-Key": "done-1"}
+    short = http.patch(f"/v1/orders/{ref}", json={"status": "completed"}, headers=done)
+    assert (short.status_code, error_code(short)) == (409, "images_missing")
+    assert http.put(url, content=DATA, headers=image_headers(headers, "o1")).status_code == 201
+    done = {**headers, "Idempotency-Key": "done-2"}
+    assert http.patch(f"/v1/orders/{ref}", json={"status": "completed"}, headers=done).is_success
+
+
+@pytest.mark.parametrize(
+    ("variant", "size", "dpi", "header"),
+    [
+        ("thumbnail", None, None, "X-Image-Variant"),
+        ("print", None, None, "X-Print-Size"),
+        ("print", "8 x 10", None, "X-Print-Size"),
+        ("edited", "8x10", None, "X-Print-Size"),
+        ("edited", None, "0", "X-Image-DPI"),
+        ("edited", None, "300dpi", "X-Image-DPI"),
+    ],
+)
+def test_variant_headers_are_checked(sim, http, variant, size, dpi, header):
+    headers = auth(token(http))
+    make_order(http, headers)
+    url = "/v1/orders/ORD-2026-000001/images/IMG-1"
+    answer = http.put(url, content=DATA, headers=variant_headers(headers, "k", variant, size, dpi))
+    assert (answer.status_code, error_code(answer)) == (422, "validation_failed")
+    details = answer.json()["error"]["details"]
+    assert header in (details.get("header"), details.get("parameter"))
+    assert sim.state()["orders"][0]["files"] == []  # nothing stored

@@ -46,8 +46,15 @@ def wait_for(what: str, check: Callable[[], bool], log: Path, seconds=WAIT_SECON
     pytest.fail(f"timed out waiting for {what}\n{log.read_text()[-4000:]}")
 
 
-def images_done(order) -> int:
+def files_done(order) -> int:
+    """Files the PMR confirmed (each image sends its original and its edited file)."""
     return rows(order, kind=OutboxEntry.Kind.IMAGE_PUT, state=State.DONE).count()
+
+
+def images_done(order) -> int:
+    """Images whose original the PMR confirmed (each image also sends its edited file)."""
+    uploads = rows(order, kind=OutboxEntry.Kind.IMAGE_PUT, state=State.DONE)
+    return uploads.filter(payload__variant="original").count()
 
 
 def assert_delivered_once(sim, order, n: int) -> dict:
@@ -60,6 +67,7 @@ def assert_delivered_once(sim, order, n: int) -> dict:
     assert remote["status"] == "completed"
     assert len(remote["images"]) == n
     assert [img["writes"] for img in remote["images"]] == [1] * n
+    assert [f["writes"] for f in remote["files"]] == [1] * (2 * n)  # original and edited
     assert OrderDelivery.objects.get(order=order).pmr_status == "completed"
     return remote
 
@@ -73,7 +81,7 @@ def test_outage_in_the_middle_of_an_order(
         "pmr", media_root=media_root, log_dir=tmp_path, env=worker_env(sim)
     ) as worker:
         order = ai_done_order(50)  # the drain is queued at the commit
-        wait_for("the first uploads", lambda: images_done(order) >= 8, worker.log)
+        wait_for("the first uploads", lambda: files_done(order) >= 8, worker.log)
         sim.set_faults(down=True)
 
         wait_for(
@@ -115,7 +123,7 @@ def test_a_worker_killed_during_uploads(sim, pmr_event, ai_done_order, media_roo
         "pmr", media_root=media_root, log_dir=tmp_path, env=env, log_name="first.log"
     ) as first:
         order = ai_done_order(40)
-        wait_for("uploads in flight", lambda: images_done(order) >= 8, first.log)
+        wait_for("uploads in flight", lambda: files_done(order) >= 8, first.log)
         first.kill()
     done_at_kill = images_done(order)
     assert done_at_kill < 40, "the order finished before the kill: nothing was drilled"
