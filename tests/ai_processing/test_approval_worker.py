@@ -99,7 +99,15 @@ def test_a_held_order_waits_then_is_delivered_once_after_approval(
     assert remote["status"] == "completed"
     assert len(remote["images"]) == 2
     assert [image["writes"] for image in remote["images"]] == [1, 1]
-    assert OutboxEntry.objects.filter(order=order, kind=OutboxEntry.Kind.IMAGE_PUT).count() == 2
+    # Each image goes as its original and its edited file (issue 16), each written once.
+    assert sorted(f["variant"] for f in remote["files"]) == [
+        "edited",
+        "edited",
+        "original",
+        "original",
+    ]
+    assert [f["writes"] for f in remote["files"]] == [1, 1, 1, 1]
+    assert OutboxEntry.objects.filter(order=order, kind=OutboxEntry.Kind.IMAGE_PUT).count() == 4
     events = list(OrderEvent.objects.filter(order=order).values_list("kind", flat=True))
     assert events.count(services.AI_COMPLETED) == 1
     assert events.count(OrderEvent.Kind.ORDER_APPROVED) == 1
