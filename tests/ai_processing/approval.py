@@ -50,6 +50,14 @@ def held_order(make_order, owner, n: int = 2, **rule) -> Order:
     return order
 
 
+def delivered(order: Order) -> tuple[int, int]:
+    """How many images the order's outbox delivers (each as several files: its original, its
+    edited file, its prints) and how many finishing rows it has."""
+    rows = delivery_rows(order)
+    images = rows.filter(kind=OutboxEntry.Kind.IMAGE_PUT).values("image_id").distinct().count()
+    return images, rows.filter(kind=OutboxEntry.Kind.ORDER_FINISH).count()
+
+
 def delivery_rows(order: Order):
     """The PMR outbox rows that carry the order's result (images and the finish)."""
     return OutboxEntry.objects.filter(

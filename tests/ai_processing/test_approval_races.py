@@ -13,8 +13,7 @@ from accounts.roles import MANAGER
 from ai_processing import approval, services
 from orders.exceptions import OrderError
 from orders.models import Order, OrderEvent
-from pmr.models import OutboxEntry
-from tests.ai_processing.approval import delivery_rows, held_order
+from tests.ai_processing.approval import delivered, held_order
 from tests.conftest import make_user
 from tests.orders.test_concurrency import run_in_threads
 
@@ -49,7 +48,5 @@ def test_simultaneous_approvals_deliver_once(make_order):
     assert order.status == Order.Status.PROCESSING
     kinds = list(OrderEvent.objects.filter(order=order).values_list("kind", flat=True))
     assert kinds.count(services.AI_COMPLETED) == 1
-    rows = delivery_rows(order)
-    assert rows.filter(kind=OutboxEntry.Kind.IMAGE_PUT).count() == 6
-    assert rows.filter(kind=OutboxEntry.Kind.ORDER_FINISH).count() == 1
+    assert delivered(order) == (6, 1)
     assert not order.images.filter(approved_at__isnull=True).exists()

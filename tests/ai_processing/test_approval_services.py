@@ -21,8 +21,7 @@ from notifications import compose
 from orders import access, attention, guidance, timeline
 from orders.exceptions import OrderError
 from orders.models import Image, Order, OrderEvent
-from pmr.models import OutboxEntry
-from tests.ai_processing.approval import delivery_rows, held_order, hold_preset
+from tests.ai_processing.approval import delivered, delivery_rows, held_order, hold_preset
 from tests.ai_processing.pipeline import (  # noqa: F401 (fixtures)
     ai_settings_fixture,
     ingested_order_fixture,
@@ -77,15 +76,14 @@ def test_approving_image_by_image_delivers_once_after_the_last(make_order, manag
     order.refresh_from_db()
     assert order.status == S.PROCESSING
     assert order.ai_processed
-    rows = delivery_rows(order)
-    assert rows.filter(kind=OutboxEntry.Kind.IMAGE_PUT).count() == 2
-    assert rows.filter(kind=OutboxEntry.Kind.ORDER_FINISH).count() == 1
+    assert delivered(order) == (2, 1)
+    sent = delivery_rows(order).count()
     assert kinds(order).count(services.AI_COMPLETED) == 1
     assert kinds(order).count(OrderEvent.Kind.IMAGE_APPROVED) == 2
     # Approved and gone: answering again is a sentence (409 in the API), nothing more is sent.
     with pytest.raises(OrderError, match="not awaiting approval"):
         approval.approve_image(second, actor=manager)
-    assert delivery_rows(order).count() == 3
+    assert delivery_rows(order).count() == sent
 
 
 def test_approving_the_order_approves_every_waiting_image(make_order, manager):
@@ -137,7 +135,7 @@ def test_an_event_that_never_holds_lets_a_hold_preset_deliver(make_order, manage
     order.refresh_from_db()
     assert order.ai_processed
     assert order.status == S.PROCESSING
-    assert delivery_rows(order).count() == 2
+    assert delivered(order) == (1, 1)
 
 
 def test_turning_down_an_image_redoes_it_and_holds_again(ingested_order, manager):
@@ -176,7 +174,7 @@ def test_turning_down_an_image_redoes_it_and_holds_again(ingested_order, manager
     approval.approve_image(second, actor=manager)
     order.refresh_from_db()
     assert order.ai_processed
-    assert delivery_rows(order).filter(kind=OutboxEntry.Kind.IMAGE_PUT).count() == 2
+    assert delivered(order) == (2, 1)
 
 
 def test_the_orders_user_turns_down_and_uploads_a_hand_edit_when_allowed(make_order, users):
@@ -253,7 +251,7 @@ def test_auto_approval_by_the_beat_task_after_the_waiting_time(make_order, manag
     assert entry.payload["auto"] is True
     assert entry.actor is None
     assert timeline.describe([entry])[0].text.startswith("Approved by itself")
-    assert delivery_rows(order).filter(kind=OutboxEntry.Kind.IMAGE_PUT).count() == 2
+    assert delivered(order) == (2, 1)
     assert tasks.sweep_auto_approve.apply().get() == 0  # once
 
 
