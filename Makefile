@@ -46,7 +46,7 @@ run: venv
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 	@echo "RKH Photo Orders on http://$(BIND):$(PORT)/"
 	PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=$${DEBUG:-1} RKH_PORT=$(PORT) RKH_BIND=$(BIND) \
-		$(BIN)/honcho start -f Procfile $$( [ -z "$$REDIS_URL" ] && echo redis ) web worker worker-ai beat \
+		$(BIN)/python -m rkh_site.procs start -f Procfile $$( [ -z "$$REDIS_URL" ] && echo redis ) web worker worker-ai beat \
 		$$( [ -n "$$HOT_FOLDER" ] && echo hotfolder ) \
 		$$( [ -z "$$RUNWARE_API_KEY" ] && echo runware-sim ) \
 		$$( [ -z "$$GEMINI_API_KEY" ] && echo gemini-sim ) \

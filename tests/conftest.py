@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import os
 
@@ -18,6 +19,31 @@ from orders import services as order_services
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 ROLE_NAMES = (ADMIN, MANAGER, USER, VIEWER)
+PRINT_SIZES_SEED = importlib.import_module("orders.migrations.0008_seed_print_sizes")
+
+
+@pytest.fixture(autouse=True)
+def _seeded_print_sizes(request):
+    """The print sizes a studio starts with, in every test that uses the database: they come
+    from a data migration, and a transactional test's flush empties the table for the tests
+    after it (in the same process), which would then find no "8x10"."""
+    marker = request.node.get_closest_marker("django_db")
+    if "transactional_db" in request.fixturenames or (
+        marker is not None and marker.kwargs.get("transaction")
+    ):
+        request.getfixturevalue("transactional_db")  # set up before the seed, not after
+    elif "db" in request.fixturenames or marker is not None:
+        request.getfixturevalue("db")
+    else:
+        return
+    from django.apps import apps
+
+    from orders.models import PrintSize
+
+    if PrintSize.objects.count() < len(PRINT_SIZES_SEED.SIZES):
+        PRINT_SIZES_SEED.seed(apps, None)
+
+
 _counter = itertools.count(1)
 
 

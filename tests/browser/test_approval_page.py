@@ -26,8 +26,7 @@ from accounts.roles import MANAGER
 from ai_processing import services
 from orders import services as order_services
 from orders.models import Image, Order
-from pmr.models import OutboxEntry
-from tests.ai_processing.approval import delivery_rows, hold_preset
+from tests.ai_processing.approval import delivered, delivery_rows, hold_preset
 from tests.browser.conftest import TIMEOUT_MS
 from tests.conftest import make_user
 from tests.live.conftest import session_cookie
@@ -194,7 +193,7 @@ def test_compare_zoom_and_approve(page_as, web, make_order):
     order.refresh_from_db()
     assert order.ai_processed
     assert order.status in (Order.Status.PROCESSING, Order.Status.COMPLETED)
-    assert delivery_rows(order).filter(kind=OutboxEntry.Kind.IMAGE_PUT).count() == 2
+    assert delivered(order) == (2, 1)
     second.refresh_from_db()
     assert second.approved_by == manager
 
