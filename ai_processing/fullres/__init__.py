@@ -32,8 +32,8 @@ from .transform import Transform, fit
 __all__ = ["Plan", "Region", "Score", "Source", "Transform", "decode_answer", "plan", "render"]
 
 #: Defaults of the settings FULLRES_MIN_PSNR and FULLRES_MAX_CHANGED_SHARE.
-MIN_PSNR = 30.0
-MAX_CHANGED_SHARE = 0.01
+MIN_PSNR = 28.0
+MAX_CHANGED_SHARE = 0.005
 
 
 @dataclass
