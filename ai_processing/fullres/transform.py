@@ -35,8 +35,8 @@ CURVE_SMOOTHNESS = 0.02
 #: Spatial grid: nodes along the long side of the picture.
 GRID_LONG_SIDE = 12
 #: Smoothness of the spatial fields and their pull toward gain 1, offset 0.
-FIELD_SMOOTHNESS = 0.1
-FIELD_PRIOR = 0.002
+FIELD_SMOOTHNESS = 0.002
+FIELD_PRIOR = 0.0005
 #: The global stages are fitted on every FIT_STRIDE-th pixel each way.
 FIT_STRIDE = 2
 #: Fields are fitted on the (strided) pair pooled by this factor: they are smooth.
