@@ -11,8 +11,8 @@ from __future__ import annotations
 import io
 
 import numpy as np
-import pyvips
 import pytest
+import pyvips
 from PIL import Image as PILImage
 from PIL import ImageCms
 
@@ -122,7 +122,7 @@ def test_a_content_change_is_generative(change):
     plan = fullres.plan(fullres.Source(data=jpeg_bytes(original)), jpeg_bytes(answer))
     assert plan.kind == "generative", plan.describe()
     assert plan.target_size == SIZE
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="only a tonal plan"):
         fullres.render(fullres.Source(data=jpeg_bytes(original)), plan)
 
 
