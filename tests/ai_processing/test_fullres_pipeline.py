@@ -1,4 +1,4 @@
-"""Full resolution in the pipeline: an edit preset ends with a processed file of the original's size.
+"""Full resolution in the pipeline: an edit preset ends with a file of the original's size.
 
 - With a real Celery worker (``ingest,ai``) and the Runware simulator answering the edit at
   Nano Banana's 1248 x 832: the processed file is the original's 2400 x 1600, made by the
@@ -102,7 +102,8 @@ def test_an_edit_preset_ends_with_a_processed_file_of_the_originals_size(
     full = image.ai_metadata[services.FULL_RESOLUTION]
     assert full["method"] == "tonal transfer"
     assert full["answer_size"] == [1248, 832]
-    assert full["fit"]["tonal"] and full["fit"]["psnr_db"] >= 28
+    assert full["fit"]["tonal"]
+    assert full["fit"]["psnr_db"] >= 28
     assert [s["provider"] for s in image.ai_metadata["trail"]["full_resolution"]] == ["fullres"]
     assert any("tonal transfer to 2400x1600" in line for line in trail_lines(image))
 
