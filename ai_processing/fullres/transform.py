@@ -43,8 +43,8 @@ FIT_STRIDE = 2
 FIELD_POOL = 2
 #: Pull of the colour matrix toward the identity, relative to the colours' variance.
 MATRIX_RIDGE = 0.02
-#: Stages this close to the identity are left out when applying (in 0-255 levels).
-IDENTITY_TOLERANCE = 0.25
+#: A stage (local fields, cross-channel terms) that adds less PSNR than this is left out.
+SIMPLER_BY_DB = 0.25
 #: Robust rounds: residuals above this many robust sigmas weigh little.
 ROBUST_ROUNDS = 2
 ROBUST_SIGMAS = 2.5
@@ -63,35 +63,39 @@ class Transform:
     gain: np.ndarray  # (gy, gx, 3) float: spatial gain per channel
     offset: np.ndarray  # (gy, gx, 3) float: spatial offset per channel, in levels
 
-    @property
-    def uses_matrix(self) -> bool:
-        probe = np.array([[0, 0, 0, 1], [255, 0, 0, 1], [0, 255, 0, 1], [0, 0, 255, 1.0]])
-        identity = np.hstack([np.eye(3), np.zeros((3, 1))])
-        return bool(np.abs(probe @ (self.matrix - identity).T).max() > IDENTITY_TOLERANCE)
+    #: Whether the colour matrix mixes channels, and whether the local fields are applied:
+    #: ``fit`` turns off what the small pair does not need (each costs a float pass at 24 MP).
+    cross: bool = True
+    local: bool = True
 
-    @property
-    def uses_fields(self) -> bool:
-        return bool(
-            np.abs(self.gain - 1).max() * 255 > IDENTITY_TOLERANCE
-            or np.abs(self.offset).max() > IDENTITY_TOLERANCE
-        )
+    def curves(self) -> np.ndarray:
+        """The tone curves as applied: without cross terms, the matrix's diagonal and offset
+        are folded into them (a per-channel scale and shift is still a per-channel curve)."""
+        if self.cross:
+            return self.luts
+        return self.luts * np.diag(self.matrix[:, :3])[:, None] + self.matrix[:, 3][:, None]
 
     def describe(self) -> dict[str, object]:
         """What the fit found, for ``ai_metadata`` (small and JSON-able)."""
         return {
             "curves": True,
-            "colour_matrix": self.uses_matrix,
-            "local_fields": self.uses_fields,
+            "colour_matrix": self.cross,
+            "local_fields": self.local,
             "grid": [int(self.gain.shape[1]), int(self.gain.shape[0])],
-            "gain_range": [round(float(self.gain.min()), 3), round(float(self.gain.max()), 3)],
+            "gain_range": [round(float(self.gain.min()), 3), round(float(self.gain.max()), 3)]
+            if self.local
+            else [1.0, 1.0],
         }
 
     # --- numpy (the small pair) ------------------------------------------------------
 
     def predict(self, small: np.ndarray) -> np.ndarray:
         """The transform applied to ``small`` (H x W x 3, 0-255), as float, not clipped."""
-        v = _curves(self.luts, small)
-        v = _colour(self.matrix, v)
+        v = _curves(self.curves(), small)
+        if self.cross:
+            v = _colour(self.matrix, v)
+        if not self.local:
+            return v
         gain, offset = _fields_at(self.gain, self.offset, small.shape[1], small.shape[0])
         return v * gain + offset
 
@@ -107,21 +111,19 @@ class Transform:
         outside it, so a model answer cropped to another aspect still edits the whole
         original.
         """
-        fields = self.uses_fields
-        matrix = self.uses_matrix
         # The curves as an exact 8-bit lookup (rounding there costs under 0.3 levels RMS
         # after the matrix; a float lookup would make every later pass 4x the bytes).
-        table = np.clip(np.rint(self.luts), 0, 255).astype(np.uint8)
+        table = np.clip(np.rint(self.curves()), 0, 255).astype(np.uint8)
         lut = pyvips.Image.new_from_memory(
             np.ascontiguousarray(table.T).tobytes(), 256, 1, 3, "uchar"
         )
         out = image.maplut(lut)
-        if not fields and not matrix:
+        if not self.local and not self.cross:  # curves only: one 8-bit lookup, nothing else
             return out.copy(interpretation="srgb")
-        constant = self.matrix[:, 3] if matrix else np.zeros(3)
-        if matrix:
+        constant = self.matrix[:, 3] if self.cross else np.zeros(3)
+        if self.cross:
             out = out.recomb(self.matrix[:, :3].tolist())
-        if fields:
+        if self.local:
             # gain (M v + m) + offset = gain M v + (gain m + offset): the matrix's constant and
             # the rounding's 0.5 ride in the offset field, so two passes do the fields.
             gain, offset = self._field_images(image.width, image.height, region, constant)
@@ -194,7 +196,24 @@ def fit(small: np.ndarray, answer: np.ndarray) -> Transform:
             residual = np.abs(transform.predict(x) - y).mean(axis=2)
             sigma = max(ROBUST_FLOOR, 1.4826 * float(np.median(residual)))
             weights = 1.0 / (1.0 + (residual / (ROBUST_SIGMAS * sigma)) ** 2)
+    _simplify(transform, x, y)
     return transform
+
+
+def _simplify(transform: Transform, x: np.ndarray, y: np.ndarray) -> None:
+    """Turn off the local fields, then the matrix's cross terms, where the pair does not
+    need them (they explain less than ``SIMPLER_BY_DB`` of PSNR): each is a float pass
+    over 24 MP when applied, and an unneeded stage only carries the fit's noise along."""
+    full = _psnr(transform.predict(x), y)
+    for stage in ("local", "cross"):
+        setattr(transform, stage, False)
+        if full - _psnr(transform.predict(x), y) > SIMPLER_BY_DB:
+            setattr(transform, stage, True)
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((np.clip(np.rint(a), 0, 255) - b) ** 2))
+    return 99.0 if mse <= 1e-10 else 10 * np.log10(255.0**2 / mse)
 
 
 def grid_shape(width: int, height: int) -> tuple[int, int]:
