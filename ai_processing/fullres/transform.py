@@ -45,8 +45,7 @@ FIELD_POOL = 2
 MATRIX_RIDGE = 0.02
 #: A stage (local fields, cross-channel terms) that adds less PSNR than this is left out.
 SIMPLER_BY_DB = 0.25
-#: Robust rounds: residuals above this many robust sigmas weigh little.
-ROBUST_ROUNDS = 2
+#: The robust round: residuals above this many robust sigmas weigh little.
 ROBUST_SIGMAS = 2.5
 ROBUST_FLOOR = 3.0
 #: The spatial fields are rendered at 1/FIELD_BLOCK of full size and replicated up: a step
@@ -165,50 +164,53 @@ def fit(small: np.ndarray, answer: np.ndarray) -> Transform:
     """The transform that best turns ``small`` into ``answer`` (both H x W x 3, 0-255).
 
     Fitted on every ``FIT_STRIDE``-th pixel each way (a quarter of a megapixel decides the
-    3 x 256 + 12 global unknowns), the fields on that pooled by ``FIELD_POOL``.
+    3 x 256 + 12 global unknowns), the fields on that pooled by ``FIELD_POOL``. A first
+    round finds the pixels the model changed in content (they then weigh little); the
+    second fits two models, with and without the colour matrix's cross terms, and keeps the
+    simpler one unless the matrix explains more than ``SIMPLER_BY_DB``; likewise the local
+    fields. Each stage left out saves a float pass over 24 MP, and a stage the pair does not
+    need only carries the fit's noise along: in a grey picture the channels are collinear,
+    the matrix is not determined, and the wild curves it permits would amplify the JPEG's
+    chroma noise at full size.
     """
     if small.shape != answer.shape or small.ndim != 3 or small.shape[2] != 3:
         raise ValueError(f"the pair differs in shape: {small.shape} and {answer.shape}")
     x = small[::FIT_STRIDE, ::FIT_STRIDE].astype(np.float64)
     y = answer[::FIT_STRIDE, ::FIT_STRIDE].astype(np.float64)
-    weights = np.ones(x.shape[:2])
-    gy, gx = grid_shape(small.shape[1], small.shape[0])
-    transform = Transform(
-        luts=np.tile(np.arange(256, dtype=np.float64), (3, 1)),
-        matrix=np.hstack([np.eye(3), np.zeros((3, 1))]),
-        gain=np.ones((gy, gx, 3)),
-        offset=np.zeros((gy, gx, 3)),
-    )
-    for last in [i == ROBUST_ROUNDS - 1 for i in range(ROBUST_ROUNDS)]:
-        transform.luts = np.stack([_fit_curve(x[..., c], y[..., c], weights) for c in range(3)])
-        curved = _curves(transform.luts, x)
-        transform.matrix = _fit_matrix(curved, y, weights)
-        if last:  # the curves again, against what the matrix needs them to give
-            wanted = _uncolour(transform.matrix, y)
-            transform.luts = np.stack(
-                [_fit_curve(x[..., c], wanted[..., c], weights) for c in range(3)]
-            )
-            curved = _curves(transform.luts, x)
-            transform.matrix = _fit_matrix(curved, y, weights)
-        globally = _colour(transform.matrix, curved)
-        transform.gain, transform.offset = _fit_fields(globally, y, weights, (gy, gx))
-        if not last:
-            residual = np.abs(transform.predict(x) - y).mean(axis=2)
-            sigma = max(ROBUST_FLOOR, 1.4826 * float(np.median(residual)))
-            weights = 1.0 / (1.0 + (residual / (ROBUST_SIGMAS * sigma)) ** 2)
-    _simplify(transform, x, y)
-    return transform
+    grid = grid_shape(small.shape[1], small.shape[0])
+    first = _fit_once(x, y, np.ones(x.shape[:2]), grid, cross=True)
+    residual = np.abs(first.predict(x) - y).mean(axis=2)
+    sigma = max(ROBUST_FLOOR, 1.4826 * float(np.median(residual)))
+    weights = 1.0 / (1.0 + (residual / (ROBUST_SIGMAS * sigma)) ** 2)
+    mixed = _fit_once(x, y, weights, grid, cross=True)
+    plain = _fit_once(x, y, weights, grid, cross=False)
+    if _psnr(mixed.predict(x), y) - _psnr(plain.predict(x), y) > SIMPLER_BY_DB:
+        chosen = mixed
+    else:
+        chosen = plain
+    with_fields = _psnr(chosen.predict(x), y)
+    chosen.local = False
+    if with_fields - _psnr(chosen.predict(x), y) > SIMPLER_BY_DB:
+        chosen.local = True
+    return chosen
 
 
-def _simplify(transform: Transform, x: np.ndarray, y: np.ndarray) -> None:
-    """Turn off the local fields, then the matrix's cross terms, where the pair does not
-    need them (they explain less than ``SIMPLER_BY_DB`` of PSNR): each is a float pass
-    over 24 MP when applied, and an unneeded stage only carries the fit's noise along."""
-    full = _psnr(transform.predict(x), y)
-    for stage in ("local", "cross"):
-        setattr(transform, stage, False)
-        if full - _psnr(transform.predict(x), y) > SIMPLER_BY_DB:
-            setattr(transform, stage, True)
+def _fit_once(
+    x: np.ndarray, y: np.ndarray, weights: np.ndarray, grid: tuple[int, int], *, cross: bool
+) -> Transform:
+    """Curves (and, with ``cross``, the colour matrix, alternately), then the fields."""
+    identity = np.hstack([np.eye(3), np.zeros((3, 1))])
+    luts = np.stack([_fit_curve(x[..., c], y[..., c], weights) for c in range(3)])
+    curved = _curves(luts, x)
+    matrix = identity
+    if cross:
+        matrix = _fit_matrix(curved, y, weights)
+        wanted = _uncolour(matrix, y)  # the curves again, against what the matrix needs
+        luts = np.stack([_fit_curve(x[..., c], wanted[..., c], weights) for c in range(3)])
+        curved = _curves(luts, x)
+        matrix = _fit_matrix(curved, y, weights)
+    gain, offset = _fit_fields(_colour(matrix, curved), y, weights, grid)
+    return Transform(luts=luts, matrix=matrix, gain=gain, offset=offset, cross=cross)
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
