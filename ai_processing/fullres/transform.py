@@ -31,7 +31,7 @@ import numpy as np
 import pyvips
 
 #: Smoothness of the tone curves (second differences), relative to the pixels per bin.
-CURVE_SMOOTHNESS = 0.02
+CURVE_SMOOTHNESS = 0.3
 #: Spatial grid: nodes along the long side of the picture.
 GRID_LONG_SIDE = 12
 #: Smoothness of the spatial fields and their pull toward gain 1, offset 0.
@@ -45,6 +45,8 @@ FIELD_POOL = 2
 MATRIX_RIDGE = 0.02
 #: A stage (local fields, cross-channel terms) that adds less PSNR than this is left out.
 SIMPLER_BY_DB = 0.25
+#: Passes of curves then fields (the second fits the curves behind the first's fields).
+FIT_PASSES = 3
 #: The robust round: residuals above this many robust sigmas weigh little.
 ROBUST_SIGMAS = 2.5
 ROBUST_FLOOR = 3.0
@@ -198,18 +200,29 @@ def fit(small: np.ndarray, answer: np.ndarray) -> Transform:
 def _fit_once(
     x: np.ndarray, y: np.ndarray, weights: np.ndarray, grid: tuple[int, int], *, cross: bool
 ) -> Transform:
-    """Curves (and, with ``cross``, the colour matrix, alternately), then the fields."""
+    """Curves (with ``cross``, alternately with the colour matrix), then the fields; then
+    the curves again against what the fields leave them to explain, and the fields again.
+
+    The second pass matters: a vignette over a sky of nearly one value correlates value
+    with place, and curves fitted alone bend to explain it (steep in places, which at full
+    size amplifies the grain); fitted again behind the fields they straighten out.
+    """
     identity = np.hstack([np.eye(3), np.zeros((3, 1))])
-    luts = np.stack([_fit_curve(x[..., c], y[..., c], weights) for c in range(3)])
-    curved = _curves(luts, x)
-    matrix = identity
-    if cross:
-        matrix = _fit_matrix(curved, y, weights)
-        wanted = _uncolour(matrix, y)  # the curves again, against what the matrix needs
-        luts = np.stack([_fit_curve(x[..., c], wanted[..., c], weights) for c in range(3)])
+    target = y
+    gain = offset = None
+    for _ in range(FIT_PASSES):
+        luts = np.stack([_fit_curve(x[..., c], target[..., c], weights) for c in range(3)])
         curved = _curves(luts, x)
-        matrix = _fit_matrix(curved, y, weights)
-    gain, offset = _fit_fields(_colour(matrix, curved), y, weights, grid)
+        matrix = identity
+        if cross:
+            matrix = _fit_matrix(curved, target, weights)
+            wanted = _uncolour(matrix, target)  # the curves again, against the matrix
+            luts = np.stack([_fit_curve(x[..., c], wanted[..., c], weights) for c in range(3)])
+            curved = _curves(luts, x)
+            matrix = _fit_matrix(curved, target, weights)
+        gain, offset = _fit_fields(_colour(matrix, curved), y, weights, grid)
+        field_gain, field_offset = _fields_at(gain, offset, x.shape[1], x.shape[0])
+        target = (y - field_offset) / np.maximum(field_gain, 0.05)
     return Transform(luts=luts, matrix=matrix, gain=gain, offset=offset, cross=cross)
 
 
