@@ -238,7 +238,8 @@ def trail_lines(image: Image) -> list[str]:
             if not isinstance(step, dict):
                 continue
             reason = f": {step['reason']}" if step.get("reason") else ""
-            lines.append(f"{op} · {step.get('provider')} {step.get('outcome')}{reason}")
+            label = str(op).replace("_", " ")  # "full resolution", not the metadata key
+            lines.append(f"{label} · {step.get('provider')} {step.get('outcome')}{reason}")
     return lines
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyvips
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
@@ -35,6 +38,7 @@ from django.utils import timezone
 from orders import access, prints
 from orders import services as order_services
 from orders.exceptions import OrderError
+from orders.imaging.errors import ImageRejected
 from orders.models import Image, Order
 from orders.signals import ai_completed
 from rkh_site.infrastructure import TRANSIENT, CommitWatch, is_transient, queue_after_commit
@@ -347,7 +351,7 @@ def _run(image: Image) -> Image:
                 image = stored
             else:
                 results[op] = outcome
-    return _finish(image, results, **quality_gate(image, preset))
+    return _finish(image, results, fresh=fresh, **quality_gate(image, preset))
 
 
 def quality_gate(image: Image, preset: ProcessingPreset) -> dict[str, str]:
@@ -515,16 +519,20 @@ def _finish(
     *,
     review: str = "",
     review_reason: str = "",
+    fresh: bool = False,
 ) -> Image:
     """Store edit and caption results and move the image to processed (or to review).
 
     ``review`` is the sentence for people, ``review_reason`` its category
-    (``Image.ReviewReason``) for the review queue's filter.
+    (``Image.ReviewReason``) for the review queue's filter. An edit is first carried to
+    the original's full size (``_full_resolution``); ``fresh`` skips cached upscales.
     """
     stored = ""
+    full: FullResolution | None = None
     edit = results.get("edit")
     if edit is not None and edit[0] is not None:
-        data = _with_caption(_as_jpeg(edit[0].image_bytes, edit[0].mime_type), results)
+        full = _full_resolution(image, edit[0], fresh=fresh)
+        data = _with_caption(full.data, results)
         stored = _store_processed(image, data)
     watch: CommitWatch | None = None
     try:
@@ -561,6 +569,13 @@ def _finish(
                         "keywords": list(result.keywords),
                         "model": result.model,
                     }
+            if full is not None:
+                meta[FULL_RESOLUTION] = full.metadata
+                trails.pop(FULL_RESOLUTION, None)  # a redo's earlier answer said otherwise
+                if full.trail:  # an answer kept as it is (already full size) needs no line
+                    trails[FULL_RESOLUTION] = full.trail
+                cost += full.cost
+                _mark_charged_after_commit(full.trails)
             meta["trail"] = trails
             if stored:
                 fields["processed"] = stored
@@ -586,6 +601,129 @@ def _finish(
             _delete(stored)
         raise
     return Image.objects.get(pk=image.pk)
+
+
+#: ``ai_metadata`` and trail key of how an edit reached the original's size.
+FULL_RESOLUTION = "full_resolution"
+
+
+@dataclass
+class FullResolution:
+    """The processed JPEG at the original's size, and how it got there."""
+
+    data: bytes
+    metadata: dict[str, Any]
+    trail: list[dict[str, Any]]
+    trails: list[list[dict[str, Any]]] = dataclass_field(default_factory=list)
+    cost: Decimal = Decimal(0)
+
+
+def _full_resolution(image: Image, result: Any, *, fresh: bool = False) -> FullResolution:
+    """The edit at the original's pixel size, never the model's small answer in its place.
+
+    The answer and the original are aligned and a colour transform is fitted on the small
+    pair (``ai_processing.fullres``). When it explains the answer (a tonal edit), it is
+    applied to the full original, streamed, so the original's detail stays; when it does not
+    (the model changed content), the answer is enlarged (``ai_processing.upscale``) to the
+    size of the part of the original it shows. An answer already at the original's size
+    (the local provider's) is kept. If the transfer itself breaks (a bug, an undecodable
+    original), the answer is enlarged rather than stored small: said in the trail.
+    """
+    from . import fullres
+
+    started = time.perf_counter()
+    answer = result.image_bytes
+    trail: list[dict[str, Any]] = []
+    try:
+        with _original_source(image) as source:
+            plan = fullres.plan(
+                source,
+                answer,
+                min_psnr=settings.FULLRES_MIN_PSNR,
+                max_changed=settings.FULLRES_MAX_CHANGED_SHARE,
+            )
+            if plan.kind == "full_size":
+                return FullResolution(
+                    data=_as_jpeg(answer, result.mime_type), metadata=plan.describe(), trail=[]
+                )
+            if plan.kind == "tonal":
+                data = fullres.render(source, plan, quality=settings.FULLRES_JPEG_QUALITY)
+                width, height = plan.target_size
+                trail.append(
+                    _step(
+                        "fullres",
+                        f"tonal transfer to {width}x{height} (fit {plan.score.psnr:.1f} dB)",
+                        started,
+                    )
+                )
+                return FullResolution(data=data, metadata=plan.describe(), trail=trail)
+    except (OSError, ValueError, ImageRejected, pyvips.Error, np.linalg.LinAlgError) as exc:
+        log.exception("Full-resolution transfer of image %s failed; enlarging", image.pk)
+        size = _upright_size(image)
+        metadata: dict[str, Any] = {"method": "generative", "transfer_failed": repr(exc)[:300]}
+        trail.append(
+            _step("fullres", f"transfer failed ({type(exc).__name__}); enlarging", started, "error")
+        )
+        return _enlarged(answer, size, metadata, trail, fresh=fresh)
+    width, height = plan.target_size
+    score = plan.score
+    trail.append(
+        _step(
+            "fullres",
+            f"generative edit (fit {score.psnr:.1f} dB, {score.changed_share:.1%} changed); "
+            f"enlarging to {width}x{height}",
+            started,
+        )
+    )
+    return _enlarged(answer, (width, height), plan.describe(), trail, fresh=fresh)
+
+
+def _enlarged(
+    answer: bytes,
+    size: tuple[int, int],
+    metadata: dict[str, Any],
+    trail: list[dict[str, Any]],
+    *,
+    fresh: bool,
+) -> FullResolution:
+    from . import upscale
+
+    outcome = upscale.enlarge(answer, size[0], size[1], fresh=fresh)
+    metadata = {**metadata, "enlarged": outcome.to_metadata()}
+    return FullResolution(
+        data=outcome.image_bytes,
+        metadata=metadata,
+        trail=trail + list(outcome.trail),
+        trails=list(outcome.trails),
+        cost=Decimal(str(outcome.cost)),
+    )
+
+
+def _step(provider: str, reason: str, started: float, outcome: str = "ok") -> dict[str, Any]:
+    elapsed = round((time.perf_counter() - started) * 1000, 1)
+    return {"provider": provider, "outcome": outcome, "reason": reason, "elapsed_ms": elapsed}
+
+
+def _upright_size(image: Image) -> tuple[int, int]:
+    return (image.width or 1, image.height or 1)
+
+
+@contextmanager
+def _original_source(image: Image):
+    """The stored original as a ``fullres.Source``: its path where the storage has one."""
+    from .fullres import Source
+
+    storage = image.original.storage
+    name = image.original.name
+    if not name:
+        raise OrderError("The stored original is missing.")
+    try:
+        path = Path(storage.path(name))
+    except NotImplementedError:
+        with storage.open(name, "rb") as fh:
+            yield Source(data=fh.read())
+        return
+    yield Source(path=path)
 
 
 def _store_processed(image: Image, data: bytes) -> str:

@@ -283,6 +283,14 @@ AI_DEFAULT_PRESET = env.str("AI_DEFAULT_PRESET", default="analyze-only")
 AI_PROVIDER_CONCURRENCY = env.json(
     "AI_PROVIDER_CONCURRENCY", default={"runware": 4, "gemini": 2, "local": 2}
 )
+#: Full resolution (docs/ai.md "Full resolution: tonal edits"): an edit whose fitted colour
+#: transform explains the model's small answer to at least FULLRES_MIN_PSNR dB, with at most
+#: FULLRES_MAX_CHANGED_SHARE of the picture changed in content, is tonal and applied to the
+#: full original; otherwise it is generative and the answer is enlarged. JPEG quality of the
+#: full-size result (95 keeps a camera file's fine grain; 92 loses about a third of it).
+FULLRES_MIN_PSNR = env.float("FULLRES_MIN_PSNR", default=28.0)
+FULLRES_MAX_CHANGED_SHARE = env.float("FULLRES_MAX_CHANGED_SHARE", default=0.005)
+FULLRES_JPEG_QUALITY = env.int("FULLRES_JPEG_QUALITY", default=95)
 
 # --- prints -----------------------------------------------------------------
 # docs/prints.md: an image whose crop for an ordered print size gives fewer dots per inch

@@ -1,0 +1,415 @@
+"""The colour transform learnt from the small pair, and applied to the full-size original.
+
+Prior art: bilateral guided upsampling (Chen, Adams, Wadhwa, Hasinoff, SIGGRAPH Asia 2016)
+fits a grid of local affine colour transforms, indexed by position and by the guide's
+intensity, on the low-resolution pair, and applies it by slicing the grid with the
+full-resolution guide; per-region 3D LUTs do the same with a lookup table per tile. Both
+explain a tone/colour edit as a function of the pixel's value that varies slowly across the
+picture, and both keep the full image's detail because the function, not the pixels, is
+carried up.
+
+Here the grid is factorised so that applying it is a handful of streaming libvips
+operations rather than a per-pixel trilinear slice (which costs seconds at 24 MP in numpy):
+
+1. per-channel tone curves (a 256-entry LUT each): the intensity axis of the grid, shared
+   by the whole picture; curves, levels, white balance, exposure;
+2. a 3x3 colour matrix plus offset: cross-channel changes (saturation, hue rotation);
+3. a coarse spatial grid of per-channel gain and offset, bilinearly interpolated: local
+   exposure and colour (vignetting, a brightened face, a graduated sky).
+
+``out = gain(x, y) * (M @ lut(in) + m) + offset(x, y)``, each stage left out when the fit
+finds it is the identity. Fitted by weighted least squares with smoothness priors, in two
+robust rounds (pixels the model changed in content get small weights, so they do not bend
+the tone fit; the score then shows them). No Django here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyvips
+
+#: Smoothness of the tone curves (second differences), relative to the pixels per bin.
+CURVE_SMOOTHNESS = 0.3
+#: Spatial grid: nodes along the long side of the picture.
+GRID_LONG_SIDE = 12
+#: Smoothness of the spatial fields and their pull toward gain 1, offset 0.
+FIELD_SMOOTHNESS = 0.002
+FIELD_PRIOR = 0.0005
+#: The global stages are fitted on every FIT_STRIDE-th pixel each way.
+FIT_STRIDE = 2
+#: Fields are fitted on the (strided) pair pooled by this factor: they are smooth.
+FIELD_POOL = 2
+#: Pull of the colour matrix toward the identity, relative to the colours' variance.
+MATRIX_RIDGE = 0.02
+#: A stage (local fields, cross-channel terms) that adds less PSNR than this is left out.
+SIMPLER_BY_DB = 0.25
+#: Passes of curves then fields (the second fits the curves behind the first's fields).
+FIT_PASSES = 3
+#: The robust round: residuals above this many robust sigmas weigh little.
+ROBUST_SIGMAS = 2.5
+ROBUST_FLOOR = 3.0
+#: The spatial fields are rendered at 1/FIELD_BLOCK of full size and replicated up: a step
+#: between blocks of a smooth field is far below one level.
+FIELD_BLOCK = 8
+
+
+@dataclass
+class Transform:
+    """A fitted edit. Arrays in 0-255 units; fields in normalised region coordinates."""
+
+    luts: np.ndarray  # (3, 256) float: tone curve per channel
+    matrix: np.ndarray  # (3, 4) float: colour matrix and offset
+    gain: np.ndarray  # (gy, gx, 3) float: spatial gain per channel
+    offset: np.ndarray  # (gy, gx, 3) float: spatial offset per channel, in levels
+
+    #: Whether the colour matrix mixes channels, and whether the local fields are applied:
+    #: ``fit`` turns off what the small pair does not need (each costs a float pass at 24 MP).
+    cross: bool = True
+    local: bool = True
+
+    def curves(self) -> np.ndarray:
+        """The tone curves as applied: without cross terms, the matrix's diagonal and offset
+        are folded into them (a per-channel scale and shift is still a per-channel curve)."""
+        if self.cross:
+            return self.luts
+        return self.luts * np.diag(self.matrix[:, :3])[:, None] + self.matrix[:, 3][:, None]
+
+    def describe(self) -> dict[str, object]:
+        """What the fit found, for ``ai_metadata`` (small and JSON-able)."""
+        return {
+            "curves": True,
+            "colour_matrix": self.cross,
+            "local_fields": self.local,
+            "grid": [int(self.gain.shape[1]), int(self.gain.shape[0])],
+            "gain_range": [round(float(self.gain.min()), 3), round(float(self.gain.max()), 3)]
+            if self.local
+            else [1.0, 1.0],
+        }
+
+    # --- numpy (the small pair) ------------------------------------------------------
+
+    def predict(self, small: np.ndarray) -> np.ndarray:
+        """The transform applied to ``small`` (H x W x 3, 0-255), as float, not clipped."""
+        v = _curves(self.curves(), small)
+        if self.cross:
+            v = _colour(self.matrix, v)
+        if not self.local:
+            return v
+        gain, offset = _fields_at(self.gain, self.offset, small.shape[1], small.shape[0])
+        return v * gain + offset
+
+    # --- libvips (the full original, streamed) -----------------------------------------
+
+    def apply(
+        self, image: pyvips.Image, region: tuple[float, float, float, float] | None = None
+    ) -> pyvips.Image:
+        """The transform on ``image`` (8-bit, 3 bands) as a lazy 8-bit libvips image.
+
+        ``region`` (left, top, width, height, in ``image`` pixels) is the part of the
+        picture the fit saw; the fields are defined over it and held at their edge values
+        outside it, so a model answer cropped to another aspect still edits the whole
+        original.
+        """
+        # The curves as an exact 8-bit lookup (rounding there costs under 0.3 levels RMS
+        # after the matrix; a float lookup would make every later pass 4x the bytes).
+        table = np.clip(np.rint(self.curves()), 0, 255).astype(np.uint8)
+        lut = pyvips.Image.new_from_memory(
+            np.ascontiguousarray(table.T).tobytes(), 256, 1, 3, "uchar"
+        )
+        out = image.maplut(lut)
+        if not self.local and not self.cross:  # curves only: one 8-bit lookup, nothing else
+            return out.copy(interpretation="srgb")
+        constant = self.matrix[:, 3] if self.cross else np.zeros(3)
+        if self.cross:
+            out = out.recomb(self.matrix[:, :3].tolist())
+        if self.local:
+            # gain (M v + m) + offset = gain M v + (gain m + offset): the matrix's constant and
+            # the rounding's 0.5 ride in the offset field, so two passes do the fields.
+            gain, offset = self._field_images(image.width, image.height, region, constant)
+            out = out * gain + offset
+        else:
+            out = out.linear([1.0, 1.0, 1.0], (constant + 0.5).tolist())
+        # A clipping cast of value + 0.5: rounded to nearest, as the numpy prediction is.
+        return out.cast("uchar").copy(interpretation="srgb")
+
+    def _field_images(
+        self,
+        width: int,
+        height: int,
+        region: tuple[float, float, float, float] | None,
+        constant: np.ndarray,
+    ) -> tuple[pyvips.Image, pyvips.Image]:
+        """Gain and offset (plus gain x ``constant`` + 0.5) at 1/FIELD_BLOCK of full size,
+        replicated up to the full size."""
+        left, top, rw, rh = region or (0.0, 0.0, float(width), float(height))
+        bw, bh = -(-width // FIELD_BLOCK), -(-height // FIELD_BLOCK)
+        xs = ((np.arange(bw) + 0.5) * FIELD_BLOCK - left) / rw
+        ys = ((np.arange(bh) + 0.5) * FIELD_BLOCK - top) / rh
+        gain = _bilinear(self.gain, xs, ys).astype(np.float32)
+        offset = (_bilinear(self.offset, xs, ys) + gain * constant + 0.5).astype(np.float32)
+
+        def vips(field: np.ndarray) -> pyvips.Image:
+            small = pyvips.Image.new_from_memory(
+                np.ascontiguousarray(field).tobytes(), bw, bh, 3, "float"
+            )
+            return small.zoom(FIELD_BLOCK, FIELD_BLOCK).crop(0, 0, width, height)
+
+        return vips(gain), vips(offset)
+
+
+# --- fitting ------------------------------------------------------------------------------
+
+
+def fit(small: np.ndarray, answer: np.ndarray) -> Transform:
+    """The transform that best turns ``small`` into ``answer`` (both H x W x 3, 0-255).
+
+    Fitted on every ``FIT_STRIDE``-th pixel each way (a quarter of a megapixel decides the
+    3 x 256 + 12 global unknowns), the fields on that pooled by ``FIELD_POOL``. A first
+    round finds the pixels the model changed in content (they then weigh little); the
+    second fits two models, with and without the colour matrix's cross terms, and keeps the
+    simpler one unless the matrix explains more than ``SIMPLER_BY_DB``; likewise the local
+    fields. Each stage left out saves a float pass over 24 MP, and a stage the pair does not
+    need only carries the fit's noise along: in a grey picture the channels are collinear,
+    the matrix is not determined, and the wild curves it permits would amplify the JPEG's
+    chroma noise at full size.
+    """
+    if small.shape != answer.shape or small.ndim != 3 or small.shape[2] != 3:
+        raise ValueError(f"the pair differs in shape: {small.shape} and {answer.shape}")
+    x = small[::FIT_STRIDE, ::FIT_STRIDE].astype(np.float64)
+    y = answer[::FIT_STRIDE, ::FIT_STRIDE].astype(np.float64)
+    grid = grid_shape(small.shape[1], small.shape[0])
+    first = _fit_once(x, y, np.ones(x.shape[:2]), grid, cross=True)
+    residual = np.abs(first.predict(x) - y).mean(axis=2)
+    sigma = max(ROBUST_FLOOR, 1.4826 * float(np.median(residual)))
+    weights = 1.0 / (1.0 + (residual / (ROBUST_SIGMAS * sigma)) ** 2)
+    mixed = _fit_once(x, y, weights, grid, cross=True)
+    plain = _fit_once(x, y, weights, grid, cross=False)
+    if _psnr(mixed.predict(x), y) - _psnr(plain.predict(x), y) > SIMPLER_BY_DB:
+        chosen = mixed
+    else:
+        chosen = plain
+    with_fields = _psnr(chosen.predict(x), y)
+    chosen.local = False
+    if with_fields - _psnr(chosen.predict(x), y) > SIMPLER_BY_DB:
+        chosen.local = True
+    return chosen
+
+
+def _fit_once(
+    x: np.ndarray, y: np.ndarray, weights: np.ndarray, grid: tuple[int, int], *, cross: bool
+) -> Transform:
+    """Curves (with ``cross``, alternately with the colour matrix), then the fields; then
+    the curves again against what the fields leave them to explain, and the fields again.
+
+    The second pass matters: a vignette over a sky of nearly one value correlates value
+    with place, and curves fitted alone bend to explain it (steep in places, which at full
+    size amplifies the grain); fitted again behind the fields they straighten out.
+    """
+    identity = np.hstack([np.eye(3), np.zeros((3, 1))])
+    target = y
+    gain = offset = None
+    for _ in range(FIT_PASSES):
+        luts = np.stack([_fit_curve(x[..., c], target[..., c], weights) for c in range(3)])
+        curved = _curves(luts, x)
+        matrix = identity
+        if cross:
+            matrix = _fit_matrix(curved, target, weights)
+            wanted = _uncolour(matrix, target)  # the curves again, against the matrix
+            luts = np.stack([_fit_curve(x[..., c], wanted[..., c], weights) for c in range(3)])
+            curved = _curves(luts, x)
+            matrix = _fit_matrix(curved, target, weights)
+        gain, offset = _fit_fields(_colour(matrix, curved), y, weights, grid)
+        field_gain, field_offset = _fields_at(gain, offset, x.shape[1], x.shape[0])
+        target = (y - field_offset) / np.maximum(field_gain, 0.05)
+    return Transform(luts=luts, matrix=matrix, gain=gain, offset=offset, cross=cross)
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((np.clip(np.rint(a), 0, 255) - b) ** 2))
+    return 99.0 if mse <= 1e-10 else 10 * np.log10(255.0**2 / mse)
+
+
+def grid_shape(width: int, height: int) -> tuple[int, int]:
+    """(rows, columns) of spatial nodes: GRID_LONG_SIDE along the long side."""
+    long_side = max(width, height)
+    across = max(2, round(GRID_LONG_SIDE * min(width, height) / long_side))
+    return (GRID_LONG_SIDE, across)[::-1] if width >= height else (GRID_LONG_SIDE, across)
+
+
+def _fit_curve(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """A smooth 256-entry curve f with f(x) ~ y, x read between entries linearly."""
+    x = np.clip(x.ravel(), 0, 255)
+    y = y.ravel()
+    w = w.ravel()
+    low = np.minimum(np.floor(x).astype(np.int64), 254)
+    b = x - low  # weight of entry low+1
+    a = 1 - b
+    n = 256
+    diag = np.bincount(low, w * a * a, n) + np.bincount(low + 1, w * b * b, n)
+    off = np.bincount(low, w * a * b, n)[: n - 1]
+    rhs = np.bincount(low, w * a * y, n) + np.bincount(low + 1, w * b * y, n)
+    normal = np.diag(diag) + np.diag(off, 1) + np.diag(off, -1)
+    second = np.diff(np.eye(n), 2, axis=0)
+    strength = CURVE_SMOOTHNESS * max(float(w.sum()) / n, 1.0)
+    normal += strength * second.T @ second
+    # A faint pull toward the identity keeps entries no pixel reached defined.
+    normal += 1e-6 * strength * np.eye(n)
+    rhs += 1e-6 * strength * np.arange(n)
+    return np.linalg.solve(normal, rhs)
+
+
+def _fit_matrix(v: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """3 x 4 colour matrix and offset, ridge-pulled toward the identity.
+
+    The ridge is ``MATRIX_RIDGE`` of the channels' own energy: it decides nothing where
+    the colours vary (a saturation change is found), and everything where they do not
+    (in a grey picture the channels are collinear, and a free matrix would amplify the
+    chroma noise of the JPEG into the result).
+    """
+    flat = v.reshape(-1, 3)
+    design = np.hstack([flat, np.ones((flat.shape[0], 1))])
+    sw = np.sqrt(w.ravel())[:, None]
+    normal = (design * sw).T @ (design * sw)
+    total = float(w.sum()) or 1.0
+    mean = normal[:3, 3] / total
+    centred = normal[:3, :3] / total - np.outer(mean, mean)
+    ridge = MATRIX_RIDGE * total * max(float(np.trace(centred)) / 3, 1.0)
+    normal[:3, :3] += ridge * np.eye(3)
+    rhs = (design * sw).T @ (y.reshape(-1, 3) * sw)
+    rhs[:3] += ridge * np.eye(3)
+    solved = np.linalg.solve(normal, rhs).T
+    identity = np.hstack([np.eye(3), np.zeros((3, 1))])
+    return solved if np.all(np.isfinite(solved)) else identity
+
+
+def _fit_fields(
+    v: np.ndarray, y: np.ndarray, w: np.ndarray, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel gain and offset on a (gy, gx) grid, bilinear in between: y ~ g v + o."""
+    gy, gx = shape
+    v, y, w = _pool(v), _pool(y), _pool(w[..., None])[..., 0]
+    h, wd = w.shape
+    fx = np.clip((np.arange(wd) + 0.5) / wd * (gx - 1), 0, gx - 1 - 1e-9)
+    fy = np.clip((np.arange(h) + 0.5) / h * (gy - 1), 0, gy - 1 - 1e-9)
+    ix, iy = np.floor(fx).astype(int), np.floor(fy).astype(int)
+    tx, ty = fx - ix, fy - iy
+    corners = []  # (node index, weight) for the four corners of every pixel
+    for dy, wy in ((0, 1 - ty), (1, ty)):
+        for dx, wx in ((0, 1 - tx), (1, tx)):
+            node = (iy[:, None] + dy) * gx + (ix[None, :] + dx)
+            corners.append((node.ravel(), (wy[:, None] * wx[None, :]).ravel()))
+    nodes = gy * gx
+    smooth = _grid_laplacian(gy, gx)
+    gains = np.ones((gy, gx, 3))
+    offsets = np.zeros((gy, gx, 3))
+    ww = w.ravel()
+    prior = FIELD_PRIOR * float(ww.sum()) / nodes
+    for c in range(3):
+        vc = v[..., c].ravel() / 255.0
+        yc = y[..., c].ravel() / 255.0
+        # Unknowns: gains (nodes) then offsets (nodes). Normal equations by accumulation.
+        normal = np.zeros((2 * nodes, 2 * nodes))
+        rhs = np.zeros(2 * nodes)
+        for ni, wi in corners:
+            rhs[:nodes] += np.bincount(ni, ww * wi * vc * yc, nodes)
+            rhs[nodes:] += np.bincount(ni, ww * wi * yc, nodes)
+            for nj, wj in corners:
+                pair = ni * nodes + nj
+                ab = ww * wi * wj
+                size = nodes * nodes
+                squares = np.bincount(pair, ab * vc * vc, size)
+                normal[:nodes, :nodes] += squares.reshape(nodes, nodes)
+                cross = np.bincount(pair, ab * vc, size).reshape(nodes, nodes)
+                normal[:nodes, nodes:] += cross
+                normal[nodes:, :nodes] += cross.T
+                normal[nodes:, nodes:] += np.bincount(pair, ab, size).reshape(nodes, nodes)
+        reg = FIELD_SMOOTHNESS * float(ww.sum()) / nodes * smooth
+        normal[:nodes, :nodes] += reg + prior * np.eye(nodes)
+        normal[nodes:, nodes:] += reg + prior * np.eye(nodes)
+        rhs[:nodes] += prior  # toward gain 1 (offset 0 needs no term)
+        solved = np.linalg.solve(normal, rhs)
+        gains[..., c] = solved[:nodes].reshape(gy, gx)
+        offsets[..., c] = solved[nodes:].reshape(gy, gx) * 255.0
+    return gains, offsets
+
+
+def _grid_laplacian(gy: int, gx: int) -> np.ndarray:
+    """D^T D of the first differences between neighbouring nodes (a membrane prior)."""
+    n = gy * gx
+    rows = []
+    for yy in range(gy):
+        for xx in range(gx):
+            here = yy * gx + xx
+            for ny, nx in ((yy + 1, xx), (yy, xx + 1)):
+                if ny < gy and nx < gx:
+                    row = np.zeros(n)
+                    row[here], row[ny * gx + nx] = -1, 1
+                    rows.append(row)
+    d = np.array(rows)
+    return d.T @ d
+
+
+def _pool(a: np.ndarray) -> np.ndarray:
+    h, w = a.shape[0] // FIELD_POOL * FIELD_POOL, a.shape[1] // FIELD_POOL * FIELD_POOL
+    a = a[:h, :w]
+    return a.reshape(h // FIELD_POOL, FIELD_POOL, w // FIELD_POOL, FIELD_POOL, -1).mean(axis=(1, 3))
+
+
+# --- evaluation helpers -----------------------------------------------------------------
+
+
+def _curves(luts: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The curves at ``x`` (0-255 floats), read linearly between entries."""
+    x = np.clip(x, 0, 255)
+    low = np.minimum(x.astype(np.int64), 254)
+    t = x - low
+    out = np.empty(x.shape)
+    for c in range(3):
+        lut = luts[c]
+        out[..., c] = lut[low[..., c]] * (1 - t[..., c]) + lut[low[..., c] + 1] * t[..., c]
+    return out
+
+
+def _colour(matrix: np.ndarray, v: np.ndarray) -> np.ndarray:
+    return v @ matrix[:, :3].T + matrix[:, 3]
+
+
+def _uncolour(matrix: np.ndarray, y: np.ndarray) -> np.ndarray:
+    try:
+        inverse = np.linalg.inv(matrix[:, :3])
+    except np.linalg.LinAlgError:
+        return y
+    return (y - matrix[:, 3]) @ inverse.T
+
+
+def _bilinear(grid: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """``grid`` (gy, gx, 3) sampled at normalised ``xs`` x ``ys`` (held at the edges).
+
+    Separable: two small interpolation matrices and two matrix products (BLAS), not a
+    gather per pixel.
+    """
+    gy, gx, bands = grid.shape
+    wy = _interpolation_matrix(ys, gy)  # (len(ys), gy)
+    wx = _interpolation_matrix(xs, gx)  # (len(xs), gx)
+    rows = (wy @ grid.reshape(gy, gx * bands)).reshape(len(ys), gx, bands)
+    return np.einsum("hkc,wk->hwc", rows, wx, optimize=True)
+
+
+def _interpolation_matrix(positions: np.ndarray, nodes: int) -> np.ndarray:
+    f = np.clip(positions, 0, 1) * (nodes - 1)
+    i = np.minimum(np.floor(f).astype(int), nodes - 2)
+    t = f - i
+    m = np.zeros((len(positions), nodes))
+    m[np.arange(len(positions)), i] = 1 - t
+    m[np.arange(len(positions)), i + 1] = t
+    return m
+
+
+def _fields_at(
+    gain: np.ndarray, offset: np.ndarray, width: int, height: int
+) -> tuple[np.ndarray, np.ndarray]:
+    xs = (np.arange(width) + 0.5) / width
+    ys = (np.arange(height) + 0.5) / height
+    return _bilinear(gain, xs, ys), _bilinear(offset, xs, ys)
