@@ -91,6 +91,15 @@ def _processes_under(path: Path) -> list[str]:
     return found
 
 
+def _kill_processes_under(path: Path) -> None:
+    """A failed run must not leave its servers behind for the rest of the suite (or the
+    machine's next ``make run``): honcho starts each process in a group of its own, so when
+    honcho itself dies, killing make's group does not reach them."""
+    for line in _processes_under(path):
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(line.split(":", 1)[0]), signal.SIGKILL)
+
+
 def _wait_for_health(url: str, make: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + START_SECONDS
     last = ""
@@ -164,10 +173,13 @@ def test_make_run_on_a_fresh_clone_starts_and_stops_cleanly(tmp_path):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(make.pid, signal.SIGKILL)
             make.wait()
+            _kill_processes_under(clone)
             pytest.fail(f"make run did not stop on Ctrl-C:\n{log.read_text()[-3000:]}")
     deadline = time.monotonic() + STOP_SECONDS
     while time.monotonic() < deadline and _processes_under(clone):
         time.sleep(0.5)
-    assert _processes_under(clone) == [], log.read_text()[-3000:]
+    left = _processes_under(clone)
+    _kill_processes_under(clone)
+    assert left == [], log.read_text()[-3000:]
     for port in (web, redis_port, runware, gemini, pmr):
         assert not _listening(port), f"port {port} still listening after Ctrl-C"
