@@ -122,7 +122,10 @@ def test_ai_worker_killed_mid_image(stack, simulators, send_order, media, record
 
 
 def test_pmr_worker_killed_mid_delivery(stack, simulators, send_order, media, record_property):
-    simulators["pmr"].set_faults(latency_ms=300)
+    # Slow enough that the kill lands mid-delivery on a loaded machine too: each image is now
+    # two files or more (original, edited, prints), so a 300 ms PMR could finish the order
+    # between two polls of the condition below.
+    simulators["pmr"].set_faults(latency_ms=600)
     try:
         sent = send_order(N)
         killed = _kill_when(
