@@ -20,12 +20,12 @@ from django.urls import re_path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orders import access
 from orders.api import ORDER_REF_REGEX, ImageSerializer, OrderSerializer, PresetField
+from orders.api_access import SeesOrders
 from orders.models import Image, Order
 from rkh_site.api_errors import JSONParser
 from rkh_site.api_schema import error_responses
@@ -36,17 +36,7 @@ from .api import _Text
 Action = access.Action
 
 
-class ApprovalAccess(BasePermission):
-    """Signed in with access to orders at all; the order itself is checked in the view."""
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        if access.order_scope(user, Action.VIEW) is None:
-            self.message = "Your account has no access to orders."
-            return False
-        return True
+ApprovalAccess = SeesOrders  # signed in with access to orders; the order is checked per view
 
 
 class RejectSerializer(serializers.Serializer):

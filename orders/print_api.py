@@ -24,7 +24,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -32,6 +31,7 @@ from rkh_site.api_errors import JSONParser
 from rkh_site.api_schema import error_responses
 
 from . import access, print_services, prints
+from .api_access import SeesOrders
 from .models import Image, Order, PrintSize
 
 log = logging.getLogger(__name__)
@@ -47,17 +47,7 @@ CONFLICT = error_responses(
 )
 
 
-class PrintsAccess(BasePermission):
-    """Any role that sees orders may read; the object rule decides the rest."""
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        if access.order_scope(user, Action.VIEW) is None:
-            self.message = "Your account has no access to orders."
-            return False
-        return True
+PrintsAccess = SeesOrders  # signed in with access to orders; the order is checked per view
 
 
 # --- serializers ------------------------------------------------------------------------
