@@ -33,7 +33,7 @@ class AiProcessingConfig(AppConfig):
 def queue_ai_when_processing(sender, order, previous, status, **kwargs) -> None:
     """An order entering ``processing`` gets its AI work queued once the move commits."""
     from orders.models import Order
-    from rkh_site.infrastructure import queue_after_commit
+    from utilities.infrastructure import queue_after_commit
 
     if status != Order.Status.PROCESSING:
         return

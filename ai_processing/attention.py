@@ -13,17 +13,12 @@ import datetime as dt
 from django.urls import reverse
 
 from orders import access
-from orders.attention import Contribution, Item, Link, Viewer, changed, since
+from orders.attention import Contribution, Item, Link, Viewer, since
 
 from . import status
 from .explain import provider_name
 
 DOWN = ("open", "half_open")
-
-
-def circuit_changed(name: str, state: str) -> None:
-    """``CircuitBreaker`` listener: a provider went down or came back; dashboards look again."""
-    changed()
 
 
 def provide(viewer: Viewer) -> Contribution:

@@ -24,6 +24,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import redis
+from django.conf import settings
+
+from utilities.redis_clients import shared
+from utilities.redis_scripts import SLOT_ACQUIRE, SLOT_RENEW
 
 from .providers.base import (
     AnalyzeResult,
@@ -33,30 +37,6 @@ from .providers.base import (
     Provider,
     ProviderUnavailable,
 )
-
-# KEYS[1] slot set; ARGV: limit, lease seconds, token. 1 when the slot was taken.
-_ACQUIRE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
-  redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])) + 60)
-  return 1
-end
-return 0
-"""
-
-
-# KEYS[1] slot set; ARGV: lease seconds, token. Pushes the token's lease out, if it still has one.
-_RENEW = """
-if not redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 0 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[2])
-redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[1])) + 60)
-return 1
-"""
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +62,8 @@ class ProviderSemaphore:
         self.wait = wait
         self.poll = poll
         self.prefix = prefix
-        self._acquire = client.register_script(_ACQUIRE)
-        self._renew = client.register_script(_RENEW)
+        self._acquire = client.register_script(SLOT_ACQUIRE)
+        self._renew = client.register_script(SLOT_RENEW)
 
     def _key(self, name: str) -> str:
         return f"{self.prefix}:{name}"
@@ -209,11 +189,7 @@ class LimitedProvider(Provider):
 
 
 def semaphore_from_settings(client: redis.Redis | None = None) -> ProviderSemaphore:
-    from django.conf import settings
-
-    from rkh_site.leases import client_for
-
-    client = client or client_for(settings.REDIS_URL)
+    client = client or shared()
     return ProviderSemaphore(
         client,
         settings.AI_PROVIDER_CONCURRENCY or {},

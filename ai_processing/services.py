@@ -41,8 +41,9 @@ from orders.exceptions import OrderError
 from orders.imaging.errors import ImageRejected
 from orders.models import Image, Order
 from orders.signals import ai_completed
-from rkh_site.infrastructure import TRANSIENT, CommitWatch, is_transient, queue_after_commit
-from rkh_site.leases import client_for, exclusive
+from utilities.infrastructure import TRANSIENT, CommitWatch, is_transient, queue_after_commit
+from utilities.leases import exclusive
+from utilities.redis_clients import shared
 
 from . import hold
 from .limits import LimitedProvider, semaphore_from_settings
@@ -99,7 +100,7 @@ def _queue_image(image_id: int) -> None:
 
 def _queue_image_after_commit(image_id: int) -> None:
     """Queue the image's AI task once the transaction commits; a broker that is away then is
-    logged, and the sweep queues the image later (``rkh_site.infrastructure``)."""
+    logged, and the sweep queues the image later (``utilities.infrastructure``)."""
     queue_after_commit(lambda: _queue_image(image_id), f"the AI step of image {image_id}")
 
 
@@ -242,7 +243,7 @@ def process_image(image_id: int) -> Image:
     if image.status not in WAITING or image.order.is_closed:
         return image
     with exclusive(
-        client_for(settings.REDIS_URL),
+        shared(),
         lease_key(image_id),
         settings.AI_IMAGE_LEASE_SECONDS,
         renew=True,
@@ -425,7 +426,7 @@ def _mark_charged_after_commit(trails: list[list[dict[str, Any]]]) -> None:
     def mark() -> None:
         from .cache import ResultCache
 
-        cache = ResultCache(client_for(settings.REDIS_URL), ttl=settings.AI_CACHE_TTL_SECONDS)
+        cache = ResultCache(shared(), ttl=settings.AI_CACHE_TTL_SECONDS)
         try:
             for key in keys:
                 cache.mark_charged(key)

@@ -8,13 +8,13 @@ client that gives up after a few seconds (a status read must not hang).
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 from typing import Any
 
 import redis
 from django.conf import settings
 
-from rkh_site.circuit_breaker import CircuitBreaker
+from utilities.breakers import ai_breaker
+from utilities.redis_clients import client_for
 
 from .providers.registry import parse_names
 
@@ -24,13 +24,6 @@ log = logging.getLogger(__name__)
 AI_QUEUE = "ai"
 #: Seconds a status read waits for Redis.
 REDIS_TIMEOUT = 5
-
-
-@lru_cache(maxsize=4)
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(
-        url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
-    )
 
 
 def configured() -> list[str]:
@@ -43,11 +36,7 @@ def provider_states() -> list[dict[str, Any]]:
     "unknown" with the error's name when Redis cannot be read."""
     names = configured()
     try:
-        breaker = CircuitBreaker(
-            _client(settings.REDIS_URL),
-            failures=settings.AI_BREAKER_FAILURES,
-            cooldown=settings.AI_BREAKER_COOLDOWN_SECONDS,
-        )
+        breaker = ai_breaker(timeout=REDIS_TIMEOUT)
         return [breaker.state(name) for name in names]
     except redis.RedisError as exc:
         log.warning("AI status: breaker state unavailable", exc_info=True)
@@ -60,7 +49,8 @@ def queue_depth() -> dict[str, Any]:
     """``{"name": "ai", "depth": n}`` (``depth`` None and ``error`` when unreadable)."""
     queue: dict[str, Any] = {"name": AI_QUEUE, "depth": None}
     try:
-        queue["depth"] = int(_client(settings.CELERY_BROKER_URL).llen(AI_QUEUE))
+        broker = client_for(settings.CELERY_BROKER_URL, timeout=REDIS_TIMEOUT)
+        queue["depth"] = int(broker.llen(AI_QUEUE))
     except (redis.RedisError, ValueError) as exc:
         log.warning("AI status: queue depth unavailable", exc_info=True)
         queue["error"] = type(exc).__name__

@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from orders.models import Image, Order
-from rkh_site.infrastructure import retry_on_outage
+from utilities.infrastructure import retry_on_outage
 
 from . import services, sweep
 

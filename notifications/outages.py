@@ -1,6 +1,6 @@
 """ "AI provider or PMR down": one notification per outage, from the shared circuit breakers.
 
-The breakers (``rkh_site.circuit_breaker``) live in Redis and count failures
+The breakers (``utilities.breakers``) live in Redis and count failures
 per service; one open circuit means the service stopped answering. A beat task
 looks at them every ``NOTIFY_OUTAGE_CHECK_SECONDS``: a circuit that is open (or
 half-open: still not answering) with no open ``ServiceOutage`` starts one and
@@ -20,8 +20,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from rkh_site.circuit_breaker import CircuitBreaker
-from rkh_site.leases import client_for
+from utilities import breakers
+from utilities.circuit_breaker import CircuitBreaker
 
 from . import compose, services
 from .models import ServiceOutage
@@ -33,21 +33,9 @@ PROVIDER_LABELS = {"runware": "Runware", "gemini": "Gemini", "local": "Local"}
 
 
 def _breakers() -> list[tuple[str, str, CircuitBreaker, str]]:
-    """(service key, label, breaker, breaker name) for the PMR and each configured provider,
-    built as their owners build them (``pmr.connection``, ``ai_processing.providers``)."""
-    client = client_for(settings.REDIS_URL)
-    pmr = CircuitBreaker(
-        client,
-        failures=settings.PMR_BREAKER_FAILURES,
-        cooldown=settings.PMR_BREAKER_COOLDOWN_SECONDS,
-        prefix="rkh:pmr:breaker",
-    )
-    ai = CircuitBreaker(
-        client,
-        failures=settings.AI_BREAKER_FAILURES,
-        cooldown=settings.AI_BREAKER_COOLDOWN_SECONDS,
-    )
-    found = [("pmr", "The PMR", pmr, "pmr")]
+    """(service key, label, breaker, breaker name) for the PMR and each configured provider."""
+    ai = breakers.ai_breaker()
+    found = [("pmr", "The PMR", breakers.pmr_breaker(), breakers.PMR_NAME)]
     for name in settings.AI_PROVIDERS:
         name = str(name).strip().lower()
         if name and name != "local":  # the local provider runs in the worker: never "down"

@@ -46,7 +46,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from rkh_site.simulation.background import BackgroundServer
+from utilities.simulation.background import BackgroundServer
 
 #: RFC 8292 §2: a JWT's ``exp`` must not be more than 24 hours from the request.
 MAX_EXP_SECONDS = 24 * 3600

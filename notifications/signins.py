@@ -23,17 +23,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 
-from rkh_site.leases import client_for
+from utilities.redis_clients import shared
+from utilities.redis_scripts import SIGNIN_COUNT
 
 log = logging.getLogger(__name__)
-
-# KEYS[1] count, KEYS[2] window start; ARGV: now, window seconds. Returns {count, start}.
-_COUNT = """
-redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2])
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-return {count, redis.call('GET', KEYS[2])}
-"""
 
 
 def _name(credentials: dict[str, Any]) -> str:
@@ -63,8 +56,8 @@ def on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = Non
     threshold = max(1, int(settings.NOTIFY_SIGNIN_FAILURES))
     digest = hashlib.sha256(username.lower().encode()).hexdigest()[:32]
     try:
-        count, start = client_for(settings.REDIS_URL).eval(
-            _COUNT,
+        count, start = shared().eval(
+            SIGNIN_COUNT,
             2,
             f"rkh:notify:signins:{digest}:count",
             f"rkh:notify:signins:{digest}:start",

@@ -182,6 +182,12 @@ def changed() -> None:
     live.publisher.ring_dashboard()
 
 
+def circuit_changed(sender: object, name: str, state: str, **kwargs: object) -> None:
+    """``utilities.breakers.circuit_changed`` receiver: an AI provider or the PMR went down or
+    came back; dashboards look again (the panel shows it at once, not at the next poll)."""
+    changed()
+
+
 def order_link(order_ref: str) -> Link:
     return Link(order_ref, reverse("order_detail", args=[order_ref]))
 

@@ -26,8 +26,9 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from events.models import Event
-from rkh_site.infrastructure import TRANSIENT, CommitWatch, queue_after_commit
-from rkh_site.leases import client_for, exclusive
+from utilities.infrastructure import TRANSIENT, CommitWatch, queue_after_commit
+from utilities.leases import exclusive
+from utilities.redis_clients import shared
 
 from . import access, imaging, services, signals
 from .exceptions import OrderError
@@ -233,14 +234,14 @@ def ingest_image(image_id: int) -> Image:
     Idempotent: an image that is no longer ``uploaded`` is returned untouched, and
     while one delivery works on an image (a renewed Redis lease) a second one steps
     aside. Raises ``Image.DoesNotExist`` when the image (or its order) was deleted,
-    and outages of the database or Redis (``rkh_site.infrastructure.TRANSIENT``: the
+    and outages of the database or Redis (``utilities.infrastructure.TRANSIENT``: the
     task retries them; they are never the image's fault).
     """
     image = Image.objects.select_related("order").get(pk=image_id)
     if image.status != S.UPLOADED:
         return image
     with exclusive(
-        client_for(settings.REDIS_URL),
+        shared(),
         lease_key(image_id),
         settings.INGEST_LEASE_SECONDS,
         renew=True,

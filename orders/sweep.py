@@ -1,7 +1,7 @@
 """Finding work nobody would do otherwise: the beat's sweep of the ingest step.
 
 Work is done by messages on the queues, and a message can go missing: the broker was away
-when a service queued it after its commit (``rkh_site.infrastructure.queue_after_commit``),
+when a service queued it after its commit (``utilities.infrastructure.queue_after_commit``),
 Redis lost the last second of writes, or a worker died holding it (the Redis transport gives
 it back only after the visibility timeout). The sweep, run by beat every
 ``SWEEP_INTERVAL_SECONDS``, queues again every image of an open order that
@@ -30,7 +30,7 @@ from django.conf import settings
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
-from rkh_site.leases import client_for
+from utilities.redis_clients import shared
 
 from . import intake, services
 from .models import Image, Order, OrderEvent
@@ -50,7 +50,7 @@ def requeue_stuck(
     """Queue ``queue(image_id)`` for each of ``images`` that is stuck (see the module)."""
     window = float(settings.STUCK_AFTER_SECONDS)
     cutoff = timezone.now() - timedelta(seconds=window)
-    client = client_for(settings.REDIS_URL)
+    client = shared()
     candidates = list(
         images.filter(updated_at__lt=cutoff)
         .exclude(order__status__in=Order.CLOSED)

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from rkh_site.infrastructure import retry_on_outage
+from utilities.infrastructure import retry_on_outage
 
 from . import intake, sweep, uploads
 from .models import Image

@@ -26,7 +26,6 @@ from orders.attention import (
     Item,
     Link,
     Viewer,
-    changed,
     order_link,
     since,
 )
@@ -45,11 +44,6 @@ WHAT = {
     Kind.ORDER_STATUS: "a status change",
     Kind.ORDER_FINISH: "the end of the delivery",
 }
-
-
-def circuit_changed(name: str, state: str) -> None:
-    """``CircuitBreaker`` listener: the PMR went down or came back; dashboards look again."""
-    changed()
 
 
 def refusal_reason(entry: OutboxEntry) -> str:

@@ -1,23 +1,22 @@
 """The PMR client and circuit breaker of this process, built from the settings.
 
 One ``PMRClient`` per process and configuration (its connection pool and token
-cache are shared by the worker's threads); the breaker's state lives in Redis,
-so every worker process sees the same circuit.
+cache are shared by the worker's threads); the breaker (``utilities.breakers``)
+keeps its state in Redis, so every worker process sees the same circuit.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-import redis
 from django.conf import settings
 
 from pmr.clients import PMRClient
-from rkh_site.circuit_breaker import CircuitBreaker
-from rkh_site.leases import client_for
+from utilities import breakers
+from utilities.circuit_breaker import CircuitBreaker
 
 #: The breaker's name for "the" PMR (one per deployment).
-BREAKER_NAME = "pmr"
+BREAKER_NAME = breakers.PMR_NAME
 
 
 @lru_cache(maxsize=4)
@@ -45,21 +44,5 @@ def client() -> PMRClient:
     )
 
 
-def redis_client() -> redis.Redis:
-    return client_for(settings.REDIS_URL)
-
-
-def _circuit_changed(name: str, state: str) -> None:
-    from .attention import circuit_changed
-
-    circuit_changed(name, state)
-
-
 def breaker() -> CircuitBreaker:
-    return CircuitBreaker(
-        redis_client(),
-        failures=settings.PMR_BREAKER_FAILURES,
-        cooldown=settings.PMR_BREAKER_COOLDOWN_SECONDS,
-        prefix="rkh:pmr:breaker",
-        on_change=_circuit_changed,  # the dashboard's "Needs attention" shows it at once
-    )
+    return breakers.pmr_breaker()

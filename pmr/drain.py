@@ -41,7 +41,8 @@ from orders import services as order_services
 from orders.models import Image, Order
 from pmr.clients import PMRError, PMRNetworkError
 from pmr.clients.bodies import ReplayableBody
-from rkh_site.leases import exclusive
+from utilities.leases import exclusive
+from utilities.redis_clients import shared
 
 from . import connection, outbox, variants
 from .models import OrderDelivery, OutboxEntry
@@ -95,7 +96,7 @@ def drain_order(order_id: int) -> DrainResult:
         if not held:
             # Another drainer has the order; if it died, its lease runs out by itself (it is
             # renewed only while its holder runs): come back then, or sooner.
-            ttl = connection.redis_client().pttl(_lease_key(order_id))
+            ttl = shared().pttl(_lease_key(order_id))
             wait = max(1.0, min(ttl / 1000 if ttl > 0 else 1.0, _lease_seconds()))
             return DrainResult(busy=True, retry_at=timezone.now() + timedelta(seconds=wait))
         result = _drain(order_id)
@@ -118,9 +119,7 @@ def _lease(order_id: int) -> Iterator[bool]:
     """One drainer per order: a lease of ``PMR_DRAIN_LEASE_SECONDS``, renewed while the drain
     runs (however long one batch of uploads takes), so a drainer killed mid-order frees the
     order within one lease period, not after the longest possible drain."""
-    with exclusive(
-        connection.redis_client(), _lease_key(order_id), _lease_seconds(), renew=True
-    ) as held:
+    with exclusive(shared(), _lease_key(order_id), _lease_seconds(), renew=True) as held:
         yield held
 
 

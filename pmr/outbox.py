@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from orders.models import Image, Order
-from rkh_site.infrastructure import queue_after_commit
+from utilities.infrastructure import queue_after_commit
 
 from . import variants
 from .models import OrderDelivery, OutboxEntry

@@ -18,7 +18,7 @@ from django.utils.dateparse import parse_datetime
 from orders import services as order_services
 from orders.models import Order
 from pmr.clients import PMRError
-from rkh_site.infrastructure import queue_after_commit
+from utilities.infrastructure import queue_after_commit
 
 from . import connection
 from .models import OrderDelivery, SyncCursor, WebhookDelivery

@@ -6,9 +6,11 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from rkh_site.infrastructure import retry_on_outage
+from utilities.infrastructure import retry_on_outage
+from utilities.redis_clients import shared
+from utilities.redis_scripts import DRAIN_ARRIVED, DRAIN_CLAIM
 
-from . import connection, drain, status
+from . import drain, status
 from .models import OutboxEntry
 
 
@@ -30,21 +32,8 @@ def drain_order(order_id: int) -> dict:
 
 # One scheduled drain per order: the earliest wins. Without this, every drain that found the
 # order waiting (the beat sweep's, a duplicate message's, a busy one's) would start a chain of
-# its own, and the chains would multiply for as long as the PMR is away.
-# KEYS[1]; ARGV: when (unix s), ttl ms. 1 = schedule it, 0 = one as early is already coming.
-_CLAIM = """
-local current = redis.call('GET', KEYS[1])
-if current and tonumber(current) <= tonumber(ARGV[1]) + 0.25 then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-"""
-# KEYS[1]; ARGV[1] now: a drain runs now, so a scheduled one that is due is this one (or
-# late): forget it, so this run may schedule the next.
-_ARRIVED = """
-local current = redis.call('GET', KEYS[1])
-if current and tonumber(current) <= tonumber(ARGV[1]) + 0.25 then redis.call('DEL', KEYS[1]) end
-return 0
-"""
+# its own, and the chains would multiply for as long as the PMR is away
+# (``utilities.redis_scripts.DRAIN_CLAIM`` and ``DRAIN_ARRIVED``).
 
 
 def _next_key(order_id: int) -> str:
@@ -53,7 +42,7 @@ def _next_key(order_id: int) -> str:
 
 def _arrived(order_id: int) -> None:
     now = timezone.now().timestamp()
-    connection.redis_client().eval(_ARRIVED, 1, _next_key(order_id), now)
+    shared().eval(DRAIN_ARRIVED, 1, _next_key(order_id), now)
 
 
 def schedule_drain(order_id: int, when) -> bool:
@@ -67,7 +56,7 @@ def schedule_drain(order_id: int, when) -> bool:
     at = timezone.now().timestamp() + delay
     # The claim outlives the message a little; if the message is lost, the sweep takes over.
     ttl_ms = int((delay + 60) * 1000)
-    if not connection.redis_client().eval(_CLAIM, 1, _next_key(order_id), at, ttl_ms):
+    if not shared().eval(DRAIN_CLAIM, 1, _next_key(order_id), at, ttl_ms):
         return False
     drain_order.apply_async((order_id,), countdown=delay)
     return True

@@ -12,7 +12,7 @@ Registered as ``REST_FRAMEWORK["EXCEPTION_HANDLER"]``. Besides DRF's own
 exceptions it maps the project's: ``orders.exceptions.OrderError`` → 409,
 Django's ``PermissionDenied`` → 403, ``Http404`` → 404, Django's
 ``ValidationError`` → 400; an outage of Redis or the database
-(``rkh_site.infrastructure.TRANSIENT``) → 503 with ``Retry-After``. Anything else is
+(``utilities.infrastructure.TRANSIENT``) → 503 with ``Retry-After``. Anything else is
 a bug of ours: it is logged and reported like any unhandled error
 (``got_request_exception``), and the client still gets the shape, with 500.
 """
@@ -31,8 +31,8 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from orders.exceptions import OrderError, TransitionNotAllowed
+from utilities.infrastructure import is_transient
 
-from .infrastructure import is_transient
 from .outages import RETRY_AFTER_SECONDS, unavailable_message
 
 log = logging.getLogger(__name__)

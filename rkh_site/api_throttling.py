@@ -27,7 +27,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
-from .infrastructure import REDIS_ERRORS
+from utilities.infrastructure import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
 _last_warning = [0.0]

@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rkh_site import config
+from utilities import config
 
 #: How often the foreground process checks an embedded Redis it did not start.
 WATCH_SECONDS = 2.0

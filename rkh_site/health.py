@@ -19,6 +19,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from utilities.redis_clients import shared
+
 from .celery import app as celery_app
 
 CELERY_TIMEOUT_SECONDS = 1.0
@@ -66,13 +68,10 @@ def _ping_postgresql() -> None:
 
 
 def check_redis() -> dict[str, Any]:
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
     try:
-        client.ping()
+        shared(timeout=1).ping()  # a probe waits one second at most
     except redis.RedisError as exc:
         return {"ok": False, "error": type(exc).__name__}
-    finally:
-        client.close()
     return {"ok": True}
 
 

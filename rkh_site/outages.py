@@ -21,7 +21,7 @@ import sys
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import server_error as django_server_error
 
-from .infrastructure import REDIS_ERRORS, is_transient
+from utilities.infrastructure import REDIS_ERRORS, is_transient
 
 log = logging.getLogger(__name__)
 

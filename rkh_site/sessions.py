@@ -12,7 +12,7 @@ import logging
 
 from django.contrib.sessions.backends import cached_db
 
-from .infrastructure import REDIS_ERRORS
+from utilities.infrastructure import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
 

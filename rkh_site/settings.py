@@ -13,7 +13,7 @@ from email.utils import parseaddr
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from . import config
+from utilities import config
 
 BASE_DIR = config.BASE_DIR
 VAR_DIR = config.var_dir()

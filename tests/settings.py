@@ -7,7 +7,7 @@ plain static storage); pytest-django still runs every test with DEBUG off.
 import os
 from urllib.parse import urlsplit, urlunsplit
 
-from rkh_site import config
+from utilities import config
 
 os.environ.setdefault("DEBUG", "1")
 

@@ -13,6 +13,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
+from utilities import breakers
+
+from ..cache import ResultCache
 from .base import Provider
 from .chain import ProviderChain
 from .local import LocalProvider
@@ -101,29 +104,13 @@ def build_providers(
     return providers
 
 
-def _circuit_changed(name: str, state: str) -> None:
-    from ..attention import circuit_changed
-
-    circuit_changed(name, state)
-
-
 def chain_from_settings() -> ProviderChain:
     """The chain of ``settings.AI_PROVIDERS``, with the Redis breaker and cache."""
     from django.conf import settings
 
-    from rkh_site.circuit_breaker import CircuitBreaker
-    from rkh_site.leases import client_for
-
-    from ..cache import ResultCache
-
-    client = client_for(settings.REDIS_URL)  # one pool per process, not one per image
+    breaker = breakers.ai_breaker()  # built once per process, its client shared
     return ProviderChain(
         build_providers(settings.AI_PROVIDERS),
-        breaker=CircuitBreaker(
-            client,
-            failures=settings.AI_BREAKER_FAILURES,
-            cooldown=settings.AI_BREAKER_COOLDOWN_SECONDS,
-            on_change=_circuit_changed,  # the dashboard's "Needs attention" shows it at once
-        ),
-        cache=ResultCache(client, ttl=settings.AI_CACHE_TTL_SECONDS),
+        breaker=breaker,
+        cache=ResultCache(breaker.client, ttl=settings.AI_CACHE_TTL_SECONDS),
     )

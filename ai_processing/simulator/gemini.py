@@ -26,8 +26,8 @@ from typing import Any
 from aiohttp import web
 
 from ai_processing.simulator import imaging
-from rkh_site.simulation.background import BackgroundServer
-from rkh_site.simulation.control import ControlEndpoints
+from utilities.simulation.background import BackgroundServer
+from utilities.simulation.control import ControlEndpoints
 
 logger = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from aiohttp import WSMsgType, web
 
 from ai_processing.simulator.state import Faults, Session, Stats
 from ai_processing.simulator.tasks import HANDLERS, ImageStore, TaskError
-from rkh_site.simulation.background import BackgroundServer
-from rkh_site.simulation.control import ControlEndpoints
+from utilities.simulation.background import BackgroundServer
+from utilities.simulation.control import ControlEndpoints
 
 logger = logging.getLogger(__name__)
 AUTH_DOCS = "https://runware.ai/docs/en/getting-started/how-to-connect"

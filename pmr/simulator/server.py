@@ -27,8 +27,8 @@ from pmr.simulator.blobs import BlobStore
 from pmr.simulator.control import SimControl
 from pmr.simulator.errors import ApiError, error_response
 from pmr.simulator.state import Faults, Repository, Stats, Tokens
-from rkh_site.simulation.background import BackgroundServer
-from rkh_site.simulation.control import ControlEndpoints
+from utilities.simulation.background import BackgroundServer
+from utilities.simulation.control import ControlEndpoints
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from rkh_site.circuit_breaker import CircuitBreaker
+from utilities.circuit_breaker import CircuitBreaker
 
 
 class Clock:

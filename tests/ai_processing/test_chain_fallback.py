@@ -30,7 +30,7 @@ from ai_processing.providers.base import (
 from ai_processing.providers.chain import NoProviderAvailable, ProviderChain
 from ai_processing.providers.local import LocalProvider
 from ai_processing.providers.registry import build_providers, chain_from_settings, parse_names
-from rkh_site.circuit_breaker import CircuitBreaker
+from utilities.circuit_breaker import CircuitBreaker
 
 PHOTOS = Path(__file__).resolve().parents[1] / "data" / "photos"
 

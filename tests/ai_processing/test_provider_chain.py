@@ -24,7 +24,7 @@ from ai_processing.providers.local import LocalProvider
 from ai_processing.providers.runware import RunwareProvider
 from ai_processing.simulator import RunwareSimulator
 from ai_processing.simulator.gemini import GeminiSimulator
-from rkh_site.circuit_breaker import CircuitBreaker
+from utilities.circuit_breaker import CircuitBreaker
 
 PHOTOS = Path(__file__).resolve().parents[1] / "data" / "photos"
 COFFEE = (PHOTOS / "coffee.png").read_bytes()  # 600x400

@@ -25,6 +25,9 @@ from tests.ai_processing.pipeline import (  # noqa: F401 (fixtures)
     preset,
 )
 from tests.conftest import make_user
+from utilities import breakers
+from utilities.circuit_breaker import CircuitBreaker
+from utilities.redis_clients import client_for
 
 S = Image.Status
 Kind = OrderEvent.Kind
@@ -57,10 +60,9 @@ def test_redis_away_inside_the_ai_step_retries_instead_of_failing_the_image(
     gone (a restart): the step raises for the task to retry; the image waits, unharmed."""
     order = ingested_order("colour-correct-only")
     image = order.images.get()
-    from rkh_site import leases
-
-    real = leases.client_for
-    monkeypatch.setattr(leases, "client_for", lambda url: real(DEAD_REDIS))
+    dead = CircuitBreaker(client_for(DEAD_REDIS))  # its client: the chain's cache and slots too
+    real = breakers.ai_breaker
+    monkeypatch.setattr(breakers, "ai_breaker", lambda **kw: dead)
 
     with pytest.raises(redis.exceptions.ConnectionError):
         services.process_image(image.pk)
@@ -69,7 +71,7 @@ def test_redis_away_inside_the_ai_step_retries_instead_of_failing_the_image(
     assert image.status == S.INGESTED
     assert "failure" not in image.ai_metadata
     assert Order.objects.get(pk=order.pk).failed_images == 0
-    monkeypatch.setattr(leases, "client_for", real)  # Redis is back: the retry goes through
+    monkeypatch.setattr(breakers, "ai_breaker", real)  # Redis is back: the retry goes through
     assert services.process_image(image.pk).status == S.PROCESSED
 
 

@@ -12,7 +12,6 @@ from django.utils import timezone
 from accounts.roles import USER
 from ai_processing import services, sweep
 from orders.models import Image, Order, OrderEvent
-from rkh_site.leases import client_for, exclusive
 from tests.ai_processing.pipeline import (  # noqa: F401 (fixtures)
     ai_settings_fixture,
     ingested_order_fixture,
@@ -21,6 +20,8 @@ from tests.ai_processing.pipeline import (  # noqa: F401 (fixtures)
     preset,
 )
 from tests.conftest import make_user
+from utilities.leases import exclusive
+from utilities.redis_clients import client_for
 
 S = Image.Status
 pytestmark = pytest.mark.django_db

@@ -35,7 +35,7 @@ from ai_processing.upscale import (
     enlarge,
     plan_step,
 )
-from rkh_site.circuit_breaker import CircuitBreaker
+from utilities.circuit_breaker import CircuitBreaker
 
 PHOTOS = Path(__file__).resolve().parents[1] / "data" / "photos"
 CHELSEA = (PHOTOS / "chelsea.png").read_bytes()  # 451x300

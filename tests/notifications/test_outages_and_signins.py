@@ -12,7 +12,7 @@ from django.core.cache import cache
 
 from notifications import outages
 from notifications.models import Kind, Notification, ServiceOutage
-from rkh_site.circuit_breaker import CircuitBreaker
+from utilities.circuit_breaker import CircuitBreaker
 
 pytestmark = pytest.mark.django_db
 

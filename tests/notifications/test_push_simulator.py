@@ -11,7 +11,7 @@ from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 
 from notifications.push_simulator import PushServiceSimulator
-from rkh_site.config import local_vapid_keys
+from utilities.config import local_vapid_keys
 
 
 @pytest.fixture

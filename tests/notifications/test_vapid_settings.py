@@ -6,8 +6,8 @@ from __future__ import annotations
 import stat
 import subprocess
 
-from rkh_site.config import local_vapid_keys, vapid_public_key
 from tests.rkh_site.test_settings import _manage
+from utilities.config import local_vapid_keys, vapid_public_key
 
 SHOW = (
     "from django.conf import settings as s; print(repr((s.VAPID_PUBLIC_KEY, s.VAPID_PRIVATE_KEY)))"

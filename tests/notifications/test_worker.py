@@ -177,8 +177,8 @@ def test_the_outage_check_runs_on_the_queue(
     users,
     settings,
 ):
-    from rkh_site.circuit_breaker import CircuitBreaker
-    from rkh_site.leases import client_for
+    from utilities.circuit_breaker import CircuitBreaker
+    from utilities.redis_clients import client_for
 
     breaker = CircuitBreaker(
         client_for(settings.REDIS_URL), failures=settings.PMR_BREAKER_FAILURES,

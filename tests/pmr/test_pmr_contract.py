@@ -31,7 +31,7 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from pmr.clients import PMRClient, PMRError
 from pmr.simulator import PMRSimulator
-from rkh_site.simulation.background import BackgroundServer
+from utilities.simulation.background import BackgroundServer
 
 CONTRACT = Path(__file__).resolve().parents[2] / "pmr" / "contract" / "pmr-v1.yaml"
 WEDDING = "EVT-2026-WED-0142"

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from pmr.clients import PMRClient, WebhookVerificationError, verify
 from pmr.simulator import PMRSimulator
-from rkh_site.simulation.background import BackgroundServer
+from utilities.simulation.background import BackgroundServer
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "demo-webhook-secret"

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rkh_site.config import local_secret_key
+from utilities.config import local_secret_key
 
 ROOT = Path(__file__).resolve().parents[2]
 

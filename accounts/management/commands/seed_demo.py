@@ -26,7 +26,7 @@ from accounts.roles import ADMIN, MANAGER, USER, VIEWER
 from events.models import Event
 from orders import services as order_services
 from orders.models import Order
-from rkh_site import config
+from utilities import config
 
 #: Marker of a seeded database, beside it in the var folder (``make run``'s SQLite).
 SEEDED_MARKER = ".demo-seeded"

@@ -23,8 +23,9 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from orders import intake, sweep
 from orders.models import Image, Order, OrderEvent
-from rkh_site.leases import client_for, exclusive
 from tests.orders.intake import photos
+from utilities.leases import exclusive
+from utilities.redis_clients import client_for
 
 S = Image.Status
 

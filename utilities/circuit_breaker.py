@@ -11,9 +11,10 @@ racing on failures cannot lose a count. Plain redis-py, no Django.
 ``on_change(name, state)``, if given, hears the two moments people care about:
 "open" when the failure that opens the circuit is counted (once, not again on
 every failed probe) and "closed" when a success clears an opened circuit. The
-dashboard's "Needs attention" panel listens (through ``orders.attention``), so
-an outage shows at once. ``state()`` carries ``down_since``: when the circuit
-first opened, kept across failed probes until a success closes it.
+breakers of the product (``utilities.breakers``) pass it on as a signal the
+dashboard's "Needs attention" panel listens to, so an outage shows at once.
+``state()`` carries ``down_since``: when the circuit first opened, kept across
+failed probes until a success closes it.
 """
 
 from __future__ import annotations
@@ -26,18 +27,9 @@ from typing import Any
 
 import redis
 
-log = logging.getLogger(__name__)
+from .redis_scripts import BREAKER_RECORD_FAILURE
 
-# KEYS[1] state hash; ARGV: threshold, now. Returns the failure count.
-_RECORD_FAILURE = """
-local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
-if failures >= tonumber(ARGV[1]) then
-  redis.call('HSET', KEYS[1], 'opened_at', ARGV[2])
-  redis.call('HSETNX', KEYS[1], 'down_since', ARGV[2])
-end
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
-return failures
-"""
+log = logging.getLogger(__name__)
 
 
 class CircuitBreaker:
@@ -59,7 +51,7 @@ class CircuitBreaker:
         self.probe_timeout = probe_timeout or max(cooldown, 30.0)
         self.prefix = prefix
         self.clock = clock
-        self._record_failure = client.register_script(_RECORD_FAILURE)
+        self._record_failure = client.register_script(BREAKER_RECORD_FAILURE)
 
     def _key(self, name: str) -> str:
         return f"{self.prefix}:{name}"

@@ -1,8 +1,9 @@
-"""Redis for work that must run once at a time: leases, and one client per process.
+"""Redis leases, for work that must run once at a time.
 
 A lease gives one holder at a time a piece of work and is freed even if the holder dies. Used
 where the same work may be queued twice (an image's AI task, an order's PMR drain): the second
-delivery sees the lease and steps aside. Plain redis-py, no Django.
+delivery sees the lease and steps aside. Plain redis-py, no Django; clients come from
+``utilities.redis_clients``.
 """
 
 from __future__ import annotations
@@ -12,32 +13,12 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 
 import redis
 
+from .redis_scripts import LEASE_RELEASE, LEASE_RENEW
+
 log = logging.getLogger(__name__)
-
-# KEYS[1] lease key; ARGV[1] token: delete only a lease this holder still owns.
-_RELEASE_LEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-# KEYS[1] lease key; ARGV token, ttl ms: extend only a lease this holder still owns.
-_RENEW_LEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
-
-
-@lru_cache(maxsize=8)
-def client_for(url: str) -> redis.Redis:
-    """One client (one connection pool) per URL and process, shared by its threads.
-
-    Redis clients are thread-safe; making one per task or per call would open a new pool
-    each time on the hot path (every processed image, every PMR drain).
-    """
-    return redis.Redis.from_url(url)
 
 
 @contextmanager
@@ -65,7 +46,7 @@ def exclusive(client: redis.Redis, key: str, ttl: float, *, renew: bool = False)
         def beat() -> None:
             while not stop.wait(ttl_ms / 3000):
                 try:
-                    if not client.eval(_RENEW_LEASE, 1, key, token, ttl_ms):
+                    if not client.eval(LEASE_RENEW, 1, key, token, ttl_ms):
                         log.warning("lease %s was lost", key)
                         return
                 except redis.RedisError:  # a hiccup: try again at the next beat
@@ -80,7 +61,7 @@ def exclusive(client: redis.Redis, key: str, ttl: float, *, renew: bool = False)
         if heart is not None:
             heart.join(timeout=5)
         try:
-            client.eval(_RELEASE_LEASE, 1, key, token)
+            client.eval(LEASE_RELEASE, 1, key, token)
         except redis.RedisError:
             # Redis is away: the work is done (or its own error is on its way up); the lease
             # runs out by itself within ``ttl``. Raising here would hide the outcome.

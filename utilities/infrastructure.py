@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -55,8 +56,6 @@ def retry_on_outage() -> dict[str, Any]:
     the broker's visibility timeout (a countdown longer than that would be delivered again by
     the Redis transport before it is due). Twelve retries outlast a Redis or database restart
     by minutes; after that the task fails and the sweeps take the work up again."""
-    from django.conf import settings
-
     return {
         "autoretry_for": TRANSIENT,
         "retry_backoff": 2,

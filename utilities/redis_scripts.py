@@ -1,0 +1,88 @@
+"""Every Lua script the project runs in Redis, in one place.
+
+A script runs atomically in Redis: where workers race (two holders of a lease, two drains of
+an order, failures counted by many workers) one script does the read and the write in one
+step that nobody can interleave. Each constant documents its ``KEYS`` and ``ARGV``; the
+modules that use them say why the step must be atomic. Callers run them with
+``client.eval(SCRIPT, len(keys), *keys, *args)`` or ``client.register_script(SCRIPT)``.
+"""
+
+from __future__ import annotations
+
+# --- leases (utilities.leases) ---------------------------------------------------------------
+
+#: KEYS[1] lease key; ARGV[1] token: delete only a lease this holder still owns.
+LEASE_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+#: KEYS[1] lease key; ARGV token, ttl ms: extend only a lease this holder still owns.
+LEASE_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+# --- circuit breakers (utilities.circuit_breaker) --------------------------------------------
+
+#: KEYS[1] state hash; ARGV: threshold, now, keep seconds. Returns the failure count.
+BREAKER_RECORD_FAILURE = """
+local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
+if failures >= tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'opened_at', ARGV[2])
+  redis.call('HSETNX', KEYS[1], 'down_since', ARGV[2])
+end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+return failures
+"""
+
+# --- AI provider slots (ai_processing.limits) ------------------------------------------------
+
+#: KEYS[1] slot set; ARGV: limit, lease seconds, token. 1 when the slot was taken.
+SLOT_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
+  redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])) + 60)
+  return 1
+end
+return 0
+"""
+#: KEYS[1] slot set; ARGV: lease seconds, token. Pushes the token's lease out, if it still has one.
+SLOT_RENEW = """
+if not redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[2])
+redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[1])) + 60)
+return 1
+"""
+
+# --- PMR drains (pmr.tasks) ------------------------------------------------------------------
+
+#: KEYS[1] the order's next-drain key; ARGV: when (unix s), ttl ms. 1 = schedule it, 0 = one
+#: as early is already coming.
+DRAIN_CLAIM = """
+local current = redis.call('GET', KEYS[1])
+if current and tonumber(current) <= tonumber(ARGV[1]) + 0.25 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+#: KEYS[1] the order's next-drain key; ARGV[1] now: a drain runs now, so a scheduled one that
+#: is due is this one (or late): forget it, so this run may schedule the next.
+DRAIN_ARRIVED = """
+local current = redis.call('GET', KEYS[1])
+if current and tonumber(current) <= tonumber(ARGV[1]) + 0.25 then redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+# --- failed sign-ins (notifications.signins) -------------------------------------------------
+
+#: KEYS[1] count, KEYS[2] window start; ARGV: now, window seconds. Returns {count, start}.
+SIGNIN_COUNT = """
+redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2])
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return {count, redis.call('GET', KEYS[2])}
+"""
