@@ -1,6 +1,6 @@
 """What the simulated PMR knows on a fresh start: the demo's events and customers.
 
-The values are copied from ``accounts/management/commands/seed_demo.py`` (``DEMO_EVENTS``, the
+The values are copied from ``rkh_site/management/commands/seed_demo.py`` (``DEMO_EVENTS``, the
 customer id rule ``CUST-<last four of the Event ID>`` and the ``DEMO_ORDERS`` customers), not
 imported, because the simulator must not load Django. Keep the two in step when the demo
 changes. One extra *closed* event shows the ``409 event_closed`` path.

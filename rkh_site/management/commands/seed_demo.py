@@ -26,6 +26,8 @@ from accounts.roles import ADMIN, MANAGER, USER, VIEWER
 from events.models import Event
 from orders import services as order_services
 from orders.models import Order
+from pmr import lookups
+from pmr.clients import PMRError
 from utilities import config
 
 #: Marker of a seeded database, beside it in the var folder (``make run``'s SQLite).
@@ -90,9 +92,6 @@ class Command(BaseCommand):
 
     def _wait_for_pmr(self, seconds: float) -> None:
         """Give a PMR starting beside us (the simulator) time to answer; go on regardless."""
-        from pmr import lookups
-        from pmr.clients import PMRError
-
         deadline = time.monotonic() + seconds
         while True:
             try:
