@@ -55,6 +55,7 @@ run: venv
 lint: venv-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: venv-dev
 	$(BIN)/ruff check --fix .
@@ -63,6 +64,7 @@ format: venv-dev
 test: venv-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	DEBUG=1 DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 		$(BIN)/python -m rkh_site.embedded_redis --wrap -- $(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
