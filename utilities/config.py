@@ -6,8 +6,10 @@ start-up scripts (embedded Redis, service waits) without importing Django.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
+import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -64,8 +66,8 @@ def local_vapid_keys(path: Path) -> tuple[str, str]:
     32 raw bytes, the format ``VAPID_PRIVATE_KEY`` takes; the public key is
     derived from it.
     """
-    import time
-
+    # cryptography is imported here, not at the top: settings.py and the start-up scripts
+    # (embedded Redis) import this module, and only a DEBUG run without keys needs it.
     from cryptography.hazmat.primitives.asymmetric import ec
 
     for _ in range(50):
@@ -94,8 +96,7 @@ def vapid_public_key(private: str) -> str:
 
     Raises ``ValueError`` for a value that is not such a key.
     """
-    import base64
-
+    # cryptography here, not at the top: see local_vapid_keys.
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -113,6 +114,4 @@ def vapid_public_key(private: str) -> str:
 
 
 def _b64url(data: bytes) -> str:
-    import base64
-
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
