@@ -65,7 +65,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: it answers CORS preflights and must add its headers to every API answer.
+    # Before anything reads the client's address: REMOTE_ADDR (set by the ASGI server from
+    # trusted proxies only, FORWARDED_ALLOW_IPS) is the only one (rkh_site/client_address.py).
+    "rkh_site.client_address.DropForwardedFor",
+    # It answers CORS preflights and must add its headers to every API answer.
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
