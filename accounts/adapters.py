@@ -13,6 +13,17 @@ class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request) -> bool:
         return settings.ACCOUNT_ALLOW_SIGNUPS
 
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        """Mails know whether sign-up is open (``signup_open``), as pages do.
+
+        allauth renders mails without the request's context processors; its mail for a
+        password reset asked for an unknown address offers a "sign up" link, which must not
+        appear while accounts come from an admin (templates/account/email/).
+        """
+        super().send_mail(
+            template_prefix, email, {"signup_open": settings.ACCOUNT_ALLOW_SIGNUPS, **context}
+        )
+
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def is_open_for_signup(self, request, sociallogin) -> bool:

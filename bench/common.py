@@ -15,11 +15,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: Production settings (DEBUG=0) refuse the PMR's demo secrets (rkh_site/checks.py): a
-#: benchmark gives its processes, and the PMR simulator it starts, made-up ones of its own.
+#: Production settings (DEBUG=0) refuse the PMR's demo secrets and a missing EMAIL_URL
+#: (rkh_site/checks.py): a benchmark gives its processes, and the PMR simulator it starts,
+#: made-up secrets of its own, and mail that goes nowhere.
 PMR_SECRETS = {
-    name: secrets.token_urlsafe(24)
-    for name in ("PMR_CLIENT_SECRET", "PMR_API_KEY", "PMR_WEBHOOK_SECRET")
+    **{
+        name: secrets.token_urlsafe(24)
+        for name in ("PMR_CLIENT_SECRET", "PMR_API_KEY", "PMR_WEBHOOK_SECRET")
+    },
+    "EMAIL_URL": "dummymail://",
 }
 
 

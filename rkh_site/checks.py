@@ -1,13 +1,16 @@
-"""Production refuses to start with the PMR's secrets empty or left at their demo values.
+"""Production refuses to start with the PMR's secrets empty or demo values, or without mail.
 
 The demo values (``demo-secret``, ``demo-api-key``, ``demo-webhook-secret``) are what the
 PMR simulator of ``make run`` accepts; in production they, or an empty value, would let
 anyone who reads this repository call the PMR as the studio or sign a webhook that marks
-orders rejected (an empty webhook secret is an HMAC key anyone can use). The rule is
-checked in two places so that no process of a production deployment runs without it:
+orders rejected (an empty webhook secret is an HMAC key anyone can use). Without
+``EMAIL_URL`` mail would be written to files under ``var/`` that nobody reads: sign-in
+links, notices and customers' mails lost without a word (``dummymail://`` is the explicit
+way to send none). The rules are checked in two places, so that no process of a
+production deployment runs without them:
 
-- a Django system check (``rkh_site.E001``), which ``check --deploy``, ``migrate`` and every
-  management command report;
+- Django system checks (``rkh_site.E001`` secrets, ``rkh_site.E002`` mail), which
+  ``check --deploy``, ``migrate`` and every management command report;
 - ``refuse_unsafe_start()``, called by the ASGI application and by every Celery process at
   start, because neither runs the system checks.
 """
@@ -47,6 +50,18 @@ def unsafe_secrets(config: Any = settings) -> list[str]:
     return unsafe
 
 
+MAIL_MESSAGE = (
+    "EMAIL_URL is not set: with DEBUG off, mail would go to files nobody reads. Set it "
+    "(e.g. smtp+tls://user:password@smtp.example.com:587), or dummymail:// to send none "
+    "(docs/configuration.md)."
+)
+
+
+def mail_unset(config: Any = settings) -> bool:
+    """True when production would write its mail to local files (no ``EMAIL_URL``)."""
+    return not getattr(config, "DEBUG", False) and not getattr(config, "EMAIL_URL_SET", True)
+
+
 def _message(names: list[str]) -> str:
     return (
         f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} empty or a demo value; "
@@ -55,22 +70,27 @@ def _message(names: list[str]) -> str:
 
 
 @checks.register(checks.Tags.security, deploy=False)
-def check_pmr_secrets(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """System check ``rkh_site.E001``: see the module docstring."""
+def check_production_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """System checks ``rkh_site.E001`` and ``E002``: see the module docstring."""
+    problems = []
     names = unsafe_secrets()
-    if not names:
-        return []
-    return [
-        checks.Error(
-            _message(names),
-            hint="Set them in the environment (.env for docker compose).",
-            id="rkh_site.E001",
+    if names:
+        problems.append(
+            checks.Error(
+                _message(names),
+                hint="Set them in the environment (.env for docker compose).",
+                id="rkh_site.E001",
+            )
         )
-    ]
+    if mail_unset():
+        problems.append(checks.Error(MAIL_MESSAGE, id="rkh_site.E002"))
+    return problems
 
 
 def refuse_unsafe_start() -> None:
-    """Stop a production process (web or worker) that would run with published secrets."""
+    """Stop a production process (web or worker) with published secrets or without mail."""
     names = unsafe_secrets()
     if names:
         raise ImproperlyConfigured(_message(names))
+    if mail_unset():
+        raise ImproperlyConfigured(MAIL_MESSAGE)

@@ -395,7 +395,11 @@ if env.str("GOOGLE_CLIENT_ID", default=""):
         "AUTH_PARAMS": {"hd": env.str("GOOGLE_WORKSPACE_DOMAIN", default="*")},
     }
 
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="filemail://")
+#: Unset, mail goes to files under var/mail: right for `make run`, silent loss in production,
+#: which therefore refuses to start without it (rkh_site/checks.py; `dummymail://` sends none).
+_email_url = env.str("EMAIL_URL", default="").strip()  # set but empty (as in .env): unset
+EMAIL_URL_SET = bool(_email_url)
+EMAIL_CONFIG = environ.Env.email_url_config(_email_url or "filemail://")
 vars().update(EMAIL_CONFIG)
 if EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBackend":
     EMAIL_FILE_PATH = VAR_DIR / "mail"

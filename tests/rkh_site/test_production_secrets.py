@@ -1,5 +1,6 @@
-"""Production refuses published PMR secrets: the system check (what ``check --deploy`` and every
-management command report), the web process and the Celery processes (which run no checks)."""
+"""Production refuses published PMR secrets and a missing EMAIL_URL: the system check (what
+``check --deploy`` and every management command report), the web process and the Celery
+processes (which run no checks)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCTION = {"DEBUG": "0", "ALLOWED_HOSTS": "photos.example.com"}
+PRODUCTION = {
+    "DEBUG": "0",
+    "ALLOWED_HOSTS": "photos.example.com",
+    "EMAIL_URL": "smtp+tls://studio:password@smtp.example.com:587",
+}
 SECRET_NAMES = ("PMR_CLIENT_SECRET", "PMR_API_KEY", "PMR_WEBHOOK_SECRET")
 
 
@@ -81,3 +86,17 @@ def test_celery_processes_refuse_to_start(tmp_path, command):
     assert result.returncode != 0
     assert "Refusing to start" in result.stderr + result.stdout
     assert "PMR_CLIENT_SECRET" in result.stderr + result.stdout
+
+
+def test_production_without_email_url_refuses_to_start(tmp_path):
+    unset = {**_real_secrets(), "EMAIL_URL": ""}
+    checked = _run(tmp_path, ["manage.py", "check"], **unset)
+    assert checked.returncode != 0
+    assert "rkh_site.E002" in checked.stderr
+    assert "EMAIL_URL is not set" in checked.stderr
+    web = _run(tmp_path, ["-c", "import rkh_site.asgi"], **unset)
+    assert web.returncode != 0
+    assert "EMAIL_URL is not set" in web.stderr
+    # Saying "no mail" is a choice, and allowed.
+    none = _run(tmp_path, ["manage.py", "check"], **_real_secrets(), EMAIL_URL="dummymail://")
+    assert none.returncode == 0, none.stderr

@@ -16,8 +16,11 @@ from rkh_site.config import local_secret_key
 ROOT = Path(__file__).resolve().parents[2]
 #: What a real deployment sets (rkh_site.checks refuses demo or empty PMR secrets).
 REAL_PMR_SECRETS = {
-    name: secrets.token_urlsafe(32)
-    for name in ("PMR_CLIENT_SECRET", "PMR_API_KEY", "PMR_WEBHOOK_SECRET")
+    **{
+        name: secrets.token_urlsafe(32)
+        for name in ("PMR_CLIENT_SECRET", "PMR_API_KEY", "PMR_WEBHOOK_SECRET")
+    },
+    "EMAIL_URL": "smtp+tls://studio:password@smtp.example.com:587",
 }
 
 
