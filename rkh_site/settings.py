@@ -153,6 +153,9 @@ CACHES = {
 }
 # cached_db sessions that survive a Redis outage (the database is their source of truth).
 SESSION_ENGINE = "rkh_site.sessions"
+#: A sign-in lasts a working day ("remember me"; without it, until the browser closes), not
+#: Django's two weeks: a studio PC left signed in is open to the next person for less long.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=24 * 3600)
 
 # channels-redis waits for a consumer's messages with a blocking BZPOPMIN of 5 s; redis-py 8
 # gives every connection a 5 s read timeout by default, so an idle consumer's wait timed out
