@@ -562,7 +562,10 @@ STUCK_AFTER_SECONDS = env.float("STUCK_AFTER_SECONDS", default=120)
 AUTO_APPROVE_INTERVAL_SECONDS = env.float("AUTO_APPROVE_INTERVAL_SECONDS", default=300)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
-#: Queues a complete installation consumes; /healthz names any without a worker.
+#: Monitors send it as "Authorization: Bearer <token>" for /healthz/ready and the details of
+#: /healthz (staff signed in need none). Unset: staff only.
+HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
+#: Queues a complete installation consumes; /healthz/ready names any without a worker.
 CELERY_REQUIRED_QUEUES = env.list(
     "CELERY_REQUIRED_QUEUES", default=["default", "ingest", "ai", "pmr"]
 )
