@@ -142,7 +142,14 @@ class SyncView(_PmrView):
 
 
 class HealthView(_PmrView):
-    """The PMR's reachability, the shared circuit and the outbox backlog."""
+    """The PMR's reachability, the shared circuit and the outbox backlog.
+
+    Managers and Admins only: the answer names the PMR's address and counts every order's
+    waiting writes, which is nothing a User or a Viewer needs (their orders' pages say how
+    their own deliveries stand).
+    """
+
+    access = "manage"
 
     @extend_schema(
         description="200 when the PMR answers its health call; 503 with the same body when not.",
