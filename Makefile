@@ -69,9 +69,14 @@ test: venv-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 		$(BIN)/python -m rkh_site.embedded_redis --wrap -- $(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
+# Production settings with made-up secrets of the right kind: demo or empty PMR secrets and
+# a missing EMAIL_URL are refused (rkh_site/checks.py), so a real deployment sets its own.
+TOKEN := $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))'
 check-deploy: venv
-	DEBUG=0 SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))') \
-		ALLOWED_HOSTS=photos.example.com $(BIN)/python manage.py check --deploy --fail-level WARNING
+	DEBUG=0 SECRET_KEY=$$($(TOKEN)) PMR_CLIENT_SECRET=$$($(TOKEN)) PMR_API_KEY=$$($(TOKEN)) \
+		PMR_WEBHOOK_SECRET=$$($(TOKEN)) ALLOWED_HOSTS=photos.example.com \
+		EMAIL_URL=smtp+tls://studio:$$($(TOKEN))@smtp.example.com:587 \
+		$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 clean:
 	rm -rf $(VENV) $(TOOLS) staticfiles node_modules

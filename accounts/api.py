@@ -37,6 +37,7 @@ from rkh_site.api_schema import error_responses
 from . import preferences, services
 from .models import User
 from .roles import role_of
+from .signin_limits import retry_after_seconds
 
 #: Largest ``settings`` object, serialised, in characters.
 SETTINGS_MAX_CHARS = 16_000
@@ -179,7 +180,7 @@ class LoginView(APIView):
         try:
             user = adapter.authenticate(django_request, **credentials)
         except DjangoValidationError:  # allauth's "too many login attempts"
-            raise TooManyLoginAttempts() from None
+            raise TooManyLoginAttempts(wait=retry_after_seconds()) from None
         if user is None or not user.is_active:
             raise LoginFailed()
         adapter.login(django_request, user)

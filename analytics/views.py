@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET
 from events.models import Event
 from orders import access
 from orders.views import json_error, json_login_required
+from utilities.spreadsheets import safe_row
 
 from . import selectors
 from .forms import AnalyticsFilterForm
@@ -218,5 +219,5 @@ def dashboard_csv(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{csv_filename(filters)}"'
     response["Cache-Control"] = "private, no-store"
-    csv.writer(response, lineterminator="\r\n").writerows(csv_rows(data))
+    csv.writer(response, lineterminator="\r\n").writerows(safe_row(r) for r in csv_rows(data))
     return response

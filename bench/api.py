@@ -49,7 +49,7 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import free_port  # noqa: E402
+from common import PMR_SECRETS, free_port  # noqa: E402
 
 API = "/api/v1"
 ENDPOINTS = ("order list", "order detail", "image list")
@@ -83,6 +83,7 @@ def server_env(database_url: str, interface: str = "asgi3") -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": database_url,
         "DEBUG": "0",
+        **PMR_SECRETS,
         "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
         "SECURE_SSL_REDIRECT": "0",
         "SESSION_COOKIE_SECURE": "0",

@@ -7,12 +7,36 @@ this folder first on ``sys.path``).
 from __future__ import annotations
 
 import io
+import secrets
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+#: Production settings (DEBUG=0) refuse the PMR's demo secrets and a missing EMAIL_URL
+#: (rkh_site/checks.py): a benchmark gives its processes, and the PMR simulator it starts,
+#: made-up secrets of its own, and mail that goes nowhere.
+PMR_SECRETS = {
+    **{
+        name: secrets.token_urlsafe(24)
+        for name in ("PMR_CLIENT_SECRET", "PMR_API_KEY", "PMR_WEBHOOK_SECRET")
+    },
+    "EMAIL_URL": "dummymail://",
+}
+
+
+def pmr_simulator_args() -> list[str]:
+    """``python -m pmr.simulator`` options that make it accept ``PMR_SECRETS``."""
+    return [
+        "--client-secret",
+        PMR_SECRETS["PMR_CLIENT_SECRET"],
+        "--api-key",
+        PMR_SECRETS["PMR_API_KEY"],
+        "--webhook-secret",
+        PMR_SECRETS["PMR_WEBHOOK_SECRET"],
+    ]
 
 
 def make_photos(

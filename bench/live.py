@@ -57,7 +57,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import free_port, make_photos, prepare_database  # noqa: E402
+from common import PMR_SECRETS, free_port, make_photos, prepare_database  # noqa: E402
 
 DB_NAME = "rkh_bench_live"
 REDIS_URL = "redis://127.0.0.1:6379/11"
@@ -175,6 +175,7 @@ def main() -> None:
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "rkh_site.settings",
         "DEBUG": "0",
+        **PMR_SECRETS,
         "SECRET_KEY": "bench-" + "x" * 60,
         "SECURE_SSL_REDIRECT": "0",
         "DATABASE_URL": f"postgres://postgres@{args.db_host}:5432/{DB_NAME}",

@@ -42,7 +42,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import free_port, make_photos, prepare_database  # noqa: E402
+from common import (  # noqa: E402
+    PMR_SECRETS,
+    free_port,
+    make_photos,
+    pmr_simulator_args,
+    prepare_database,
+)
 
 DB_NAME = "rkh_bench_pmr"
 REDIS_URL = "redis://127.0.0.1:6379/8"
@@ -72,6 +78,7 @@ def main() -> None:
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "rkh_site.settings",
         "DEBUG": "0",
+        **PMR_SECRETS,
         "SECRET_KEY": "bench-" + "x" * 60,
         "DATABASE_URL": f"postgres://postgres@{args.db_host}:5432/{DB_NAME}",
         "REDIS_URL": REDIS_URL,
@@ -117,7 +124,8 @@ def main() -> None:
     name = f"bench-pmr-{os.getpid()}"
     with log_path.open("wb") as log:
         simulator = subprocess.Popen(  # noqa: S603 (the project's simulator)
-            [sys.executable, "-m", "pmr.simulator", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "pmr.simulator", "--host", "127.0.0.1", "--port", str(port),
+             *pmr_simulator_args()],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip

@@ -23,6 +23,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 
+from accounts.signin_limits import attempt_key
 from utilities.redis_clients import shared
 from utilities.redis_scripts import SIGNIN_COUNT
 
@@ -54,7 +55,9 @@ def on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = Non
         return
     minutes = max(1, int(settings.NOTIFY_SIGNIN_WINDOW_MINUTES))
     threshold = max(1, int(settings.NOTIFY_SIGNIN_FAILURES))
-    digest = hashlib.sha256(username.lower().encode()).hexdigest()[:32]
+    # One counter per account, whether its username or its e-mail was typed.
+    key = attempt_key(username)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     try:
         count, start = shared().eval(
             SIGNIN_COUNT,
@@ -75,7 +78,7 @@ def on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = Non
         .values_list("pk", flat=True)
         .first()
     )
-    window = f"{username.lower()}:{int(start or 0)}"
+    window = f"{key}:{int(start or 0)}"
     args = (username, int(count), minutes, _client_ip(request), window, account)
 
     def queue() -> None:

@@ -44,6 +44,7 @@ from rkh_site.api_pagination import CursorOrdering, CursorPage
 from rkh_site.api_schema import IDEMPOTENCY_KEY, error_responses
 
 from . import access, intake, services
+from .exceptions import OrderError
 from .models import Image, Order
 
 Action = access.Action
@@ -333,7 +334,13 @@ class OrderSerializer(serializers.ModelSerializer):
         }
 
     def validate_metadata(self, value):
-        return checked_metadata(value)
+        value = checked_metadata(value)
+        current = self.instance.metadata if self.instance is not None else None
+        try:  # the service refuses it too (the admin and the pages edit through it)
+            services.client_metadata(value, current=current)
+        except OrderError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        return value
 
     def validate_status(self, value):
         if self.instance is None and value != Order.Status.DRAFT:

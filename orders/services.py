@@ -101,6 +101,7 @@ def create_order(
     """
     if not access.can_create_order(actor):
         raise PermissionDenied("You may not create orders.")
+    metadata = client_metadata(metadata, current=None)
     from pmr import lookups  # the PMR's word on the event; pmr imports orders, not the reverse
 
     check = lookups.check_event(event.event_id)
@@ -222,6 +223,30 @@ def edit_refused_because(order: Order) -> str:
     return ""
 
 
+#: ``metadata`` keys the server decides: the PMR customer the order is delivered to comes
+#: from the customer's e-mail in the PMR, never from whoever sends the order (a User could
+#: otherwise have an order delivered to another studio customer).
+SERVER_METADATA_KEYS = frozenset({"pmr_customer_id"})
+
+
+def client_metadata(metadata: dict | None, *, current: dict | None) -> dict:
+    """``metadata`` as a client may set it: a server key is refused unless it repeats the
+    order's current value (a client that reads the metadata and writes it back), and the
+    current server values are kept."""
+    cleaned = dict(metadata or {})
+    current = current or {}
+    for key in SERVER_METADATA_KEYS:
+        if key in cleaned and cleaned[key] != current.get(key):
+            raise OrderError(
+                f"metadata.{key} is decided by the server (the customer's e-mail in the PMR); "
+                "leave it out."
+            )
+        cleaned.pop(key, None)
+        if key in current:
+            cleaned[key] = current[key]
+    return cleaned
+
+
 #: Order fields people may edit; status, counters and references move only
 #: through their own services.
 EDITABLE_ORDER_FIELDS = frozenset(
@@ -287,6 +312,8 @@ def update_order(order: Order, *, actor: Any, **changes: Any) -> Order:
             value = (value or "").strip().lower()
         if field == "customer_name":
             value = (value or "").strip()
+        if field == "metadata":
+            value = client_metadata(value, current=locked.metadata)
         if getattr(locked, field) != value:
             changed[field] = value
     if "order_date" in changed and not order_date_editable(locked):

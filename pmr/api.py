@@ -142,7 +142,14 @@ class SyncView(_PmrView):
 
 
 class HealthView(_PmrView):
-    """The PMR's reachability, the shared circuit and the outbox backlog."""
+    """The PMR's reachability, the shared circuit and the outbox backlog.
+
+    Managers and Admins only: the answer names the PMR's address and counts every order's
+    waiting writes, which is nothing a User or a Viewer needs (their orders' pages say how
+    their own deliveries stand).
+    """
+
+    access = "manage"
 
     @extend_schema(
         description="200 when the PMR answers its health call; 503 with the same body when not.",
@@ -179,9 +186,11 @@ class HealthView(_PmrView):
 class WebhookView(APIView):
     """``POST /api/v1/pmr/webhook``: the PMR tells us it changed an order.
 
-    Refused with 401: a bad or missing signature, a timestamp more than
-    ``PMR_WEBHOOK_TOLERANCE_SECONDS`` off. A repeated ``X-PMR-Delivery`` is
-    answered 200 and changes nothing. An unknown order: 404, nothing stored.
+    Refused with 401: a bad or missing signature (it covers the timestamp, the delivery id
+    and the body), a timestamp more than ``PMR_WEBHOOK_TOLERANCE_SECONDS`` off; with 400: a
+    ``changed_at`` further ahead than that; with 503 while no secret is configured. A
+    repeated ``X-PMR-Delivery`` is answered 200 and changes nothing. An unknown order: 404,
+    nothing stored.
     Otherwise the delivery is stored and applied by a task: 202 at once.
     """
 
@@ -210,26 +219,35 @@ class WebhookView(APIView):
         raw = request._request.body  # the bytes as sent: the signature is over them
         if len(raw) > MAX_WEBHOOK_BYTES:
             return error_response(413, "too_large", "The webhook body is too large.")
+        tolerance = settings.PMR_WEBHOOK_TOLERANCE_SECONDS
         try:
             verify(
                 settings.PMR_WEBHOOK_SECRET,
                 request.headers.get("X-PMR-Timestamp"),
                 request.headers.get("X-PMR-Signature"),
                 raw,
-                tolerance=settings.PMR_WEBHOOK_TOLERANCE_SECONDS,
+                request.headers.get("X-PMR-Delivery"),
+                tolerance=tolerance,
             )
         except WebhookVerificationError as exc:
+            if exc.reason == "not_configured":  # the PMR retries; production refuses to start
+                return error_response(503, "unavailable", "The webhook is not configured yet.")
             return error_response(401, "invalid_signature", str(exc), {"reason": exc.reason})
-        delivery_id = (request.headers.get("X-PMR-Delivery") or "").strip()
+        delivery_id = request.headers["X-PMR-Delivery"].strip()  # verified: 1-100 characters
         event = (request.headers.get("X-PMR-Event") or "").strip()
-        if not delivery_id or len(delivery_id) > 100:
-            return error_response(400, "invalid", "X-PMR-Delivery is missing or too long.")
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             return error_response(400, "invalid_json", "The body is not JSON.")
         if not isinstance(body, dict) or not isinstance(body.get("order_ref"), str):
             return error_response(400, "invalid", "The body must name an order_ref.")
+        if status.changed_at_too_far_ahead(body, tolerance):
+            return error_response(
+                400,
+                "invalid",
+                f"changed_at is more than {tolerance} seconds ahead of this server's clock.",
+                {"fields": ["changed_at"]},
+            )
         outcome = status.accept_webhook(delivery_id, event, body)
         if outcome == status.UNKNOWN_ORDER:
             return error_response(404, "not_found", "No order with this order_ref.")

@@ -95,6 +95,18 @@ def accept_webhook(delivery_id: str, event: str, body: dict) -> str:
     return ACCEPTED
 
 
+def changed_at_too_far_ahead(body: dict, tolerance_seconds: int) -> bool:
+    """True when a webhook's ``changed_at`` lies further ahead than the clocks can disagree.
+
+    Only the newest change is applied (by ``changed_at``), so one delivery dated far in the
+    future would make every later genuine update look older and be ignored until that date.
+    """
+    changed_at = _when(body.get("changed_at"))
+    return changed_at is not None and changed_at > timezone.now() + timedelta(
+        seconds=tolerance_seconds
+    )
+
+
 def apply_webhook(delivery_pk: int) -> str:
     with transaction.atomic():
         delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_pk)

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET
 
 from orders import access
 from orders.models import Image, Order
+from utilities.spreadsheets import safe_dict
 
 from .drain import image_metadata
 from .outbox import image_ref
@@ -57,7 +58,7 @@ def export_zip(request, order_ref: str):
         writer = csv.DictWriter(table, fieldnames=CSV_FIELDS, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
-            writer.writerow({**row, "keywords": "; ".join(row.get("keywords") or [])})
+            writer.writerow(safe_dict({**row, "keywords": "; ".join(row.get("keywords") or [])}))
         archive.writestr("metadata.csv", table.getvalue())
         summary = {
             "order_ref": order.order_ref,

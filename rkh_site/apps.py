@@ -9,4 +9,6 @@ class RkhSiteConfig(AppConfig):
     verbose_name = "RKH Photo Orders"
 
     def ready(self) -> None:
-        from . import celery  # noqa: F401  (makes the project's Celery app the current app)
+        # The project's Celery app becomes the current app; the production secrets check
+        # (rkh_site.checks, imported by it) is registered.
+        from . import celery  # noqa: F401

@@ -18,6 +18,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rkh_site.settings")
 # Django must be set up before anything imports models (the consumers do).
 django_asgi_app = get_asgi_application()
 
+from .checks import refuse_unsafe_start  # noqa: E402
+
+# The ASGI server runs no system checks: a production web process with published PMR
+# secrets stops here instead of serving (rkh_site.checks).
+refuse_unsafe_start()
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 

@@ -1,13 +1,20 @@
-"""``GET /healthz``: is every part the product needs up?
+"""Health: ``GET /healthz`` (cheap, for load balancers) and ``GET /healthz/ready`` (detailed).
 
-Answers 200 when the database, Redis and the Celery workers (one for every
-required queue) answer, 503 naming what is missing otherwise: a queue with no
-worker is the classic "tasks stuck forever" failure, so it is named here rather
-than discovered by a user waiting on a frozen progress bar.
+``/healthz`` asks the database and Redis (one short ping each, side by side) and answers 200
+or 503 with ``{"status"}`` only: an anonymous caller learns nothing about the inside (no
+vendor, no worker names). Staff and holders of ``HEALTH_TOKEN`` also get which part fails.
+
+``/healthz/ready`` adds the Celery workers, one for every required queue, and names what is
+missing: a queue with no worker is the classic "tasks stuck forever" failure, so it is named
+here rather than discovered by a user waiting on a frozen progress bar. Asking the workers
+takes about a second (a broadcast and its replies), which is why the cheap check leaves it
+out; this view is for staff (signed in) and for monitors sending
+``Authorization: Bearer <HEALTH_TOKEN>``.
 """
 
 from __future__ import annotations
 
+import hmac
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -91,28 +98,76 @@ def check_workers() -> dict[str, Any]:
     }
 
 
-@never_cache
-@require_GET
-def healthz(request) -> JsonResponse:
-    started = time.monotonic()
+def _detail_allowed(request) -> bool:
+    """Staff (signed in), or a monitor with the configured token."""
+    token = settings.HEALTH_TOKEN
+    if token:
+        sent = request.headers.get("Authorization", "")
+        if hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+            return True
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_active and user.is_staff)
+
+
+def _run_checks(*, workers: bool) -> tuple[dict[str, dict[str, Any]], list[str]]:
     # The database is checked beside the rest, not before it: an unreachable database takes
     # its whole connect timeout (libpq's shortest is 2 s), and the answer must come within
     # a second or two whatever is down.
     with ThreadPoolExecutor(max_workers=1) as pool:
         database = pool.submit(_in_thread, check_database)
         checks = {"redis": check_redis()}
-        # Asking workers needs the broker; without Redis it could only time out.
-        checks["celery"] = (
-            check_workers()
-            if checks["redis"]["ok"]
-            else {"ok": False, "error": "redis unavailable", "workers": [], "missing_queues": []}
-        )
+        if workers:
+            # Asking workers needs the broker; without Redis it could only time out.
+            checks["celery"] = (
+                check_workers()
+                if checks["redis"]["ok"]
+                else {
+                    "ok": False,
+                    "error": "redis unavailable",
+                    "workers": [],
+                    "missing_queues": [],
+                }
+            )
         checks = {"database": database.result(), **checks}
-    failing = [name for name, result in checks.items() if not result["ok"]]
-    body = {
-        "status": "ok" if not failing else "unavailable",
-        "failing": failing,
-        "checks": checks,
-        "elapsed_ms": round((time.monotonic() - started) * 1000),
-    }
+    return checks, [name for name, result in checks.items() if not result["ok"]]
+
+
+def _answer(checks: dict, failing: list[str], started: float, *, detail: bool) -> JsonResponse:
+    body: dict[str, Any] = {"status": "ok" if not failing else "unavailable"}
+    if detail:
+        body |= {
+            "failing": failing,
+            "checks": checks,
+            "elapsed_ms": round((time.monotonic() - started) * 1000),
+        }
     return JsonResponse(body, status=200 if not failing else 503)
+
+
+@never_cache
+@require_GET
+def healthz(request) -> JsonResponse:
+    """Liveness of the web process and what it cannot serve without: database and Redis."""
+    started = time.monotonic()
+    checks, failing = _run_checks(workers=False)
+    return _answer(checks, failing, started, detail=_detail_allowed(request))
+
+
+@never_cache
+@require_GET
+def ready(request) -> JsonResponse:
+    """Everything the product needs, workers included, named; staff or ``HEALTH_TOKEN`` only."""
+    if not _detail_allowed(request):
+        user = getattr(request, "user", None)
+        signed_in = bool(user is not None and user.is_authenticated)
+        message = "Readiness details are for staff, or for a monitor with the health token."
+        code = "forbidden" if signed_in else "not_authenticated"
+        response = JsonResponse(
+            {"error": {"code": code, "message": message, "details": {}}},  # TODO-MERGE envelope
+            status=403 if signed_in else 401,
+        )
+        if not signed_in:
+            response["WWW-Authenticate"] = 'Bearer realm="health"'
+        return response
+    started = time.monotonic()
+    checks, failing = _run_checks(workers=True)
+    return _answer(checks, failing, started, detail=True)

@@ -65,7 +65,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: it answers CORS preflights and must add its headers to every API answer.
+    # Before anything reads the client's address: REMOTE_ADDR (set by the ASGI server from
+    # trusted proxies only, FORWARDED_ALLOW_IPS) is the only one (rkh_site/client_address.py).
+    "rkh_site.client_address.DropForwardedFor",
+    # It answers CORS preflights and must add its headers to every API answer.
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -150,6 +153,9 @@ CACHES = {
 }
 # cached_db sessions that survive a Redis outage (the database is their source of truth).
 SESSION_ENGINE = "rkh_site.sessions"
+#: A sign-in lasts a working day ("remember me"; without it, until the browser closes), not
+#: Django's two weeks: a studio PC left signed in is open to the next person for less long.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=24 * 3600)
 
 # channels-redis waits for a consumer's messages with a blocking BZPOPMIN of 5 s; redis-py 8
 # gives every connection a 5 s read timeout by default, so an idle consumer's wait timed out
@@ -392,7 +398,11 @@ if env.str("GOOGLE_CLIENT_ID", default=""):
         "AUTH_PARAMS": {"hd": env.str("GOOGLE_WORKSPACE_DOMAIN", default="*")},
     }
 
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="filemail://")
+#: Unset, mail goes to files under var/mail: right for `make run`, silent loss in production,
+#: which therefore refuses to start without it (rkh_site/checks.py; `dummymail://` sends none).
+_email_url = env.str("EMAIL_URL", default="").strip()  # set but empty (as in .env): unset
+EMAIL_URL_SET = bool(_email_url)
+EMAIL_CONFIG = environ.Env.email_url_config(_email_url or "filemail://")
 vars().update(EMAIL_CONFIG)
 if EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBackend":
     EMAIL_FILE_PATH = VAR_DIR / "mail"
@@ -552,7 +562,10 @@ STUCK_AFTER_SECONDS = env.float("STUCK_AFTER_SECONDS", default=120)
 AUTO_APPROVE_INTERVAL_SECONDS = env.float("AUTO_APPROVE_INTERVAL_SECONDS", default=300)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
-#: Queues a complete installation consumes; /healthz names any without a worker.
+#: Monitors send it as "Authorization: Bearer <token>" for /healthz/ready and the details of
+#: /healthz (staff signed in need none). Unset: staff only.
+HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
+#: Queues a complete installation consumes; /healthz/ready names any without a worker.
 CELERY_REQUIRED_QUEUES = env.list(
     "CELERY_REQUIRED_QUEUES", default=["default", "ingest", "ai", "pmr"]
 )

@@ -15,6 +15,7 @@ admin.site.index_title = "Back office"
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("healthz/ready", health.ready, name="ready"),
     path("sw.js", pwa.service_worker, name="service_worker"),
     path("manifest.webmanifest", pwa.manifest, name="manifest"),
     path("favicon.ico", pwa.favicon, name="favicon"),

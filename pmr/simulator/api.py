@@ -24,7 +24,7 @@ from pmr.simulator.blobs import BlobStore
 from pmr.simulator.errors import ApiError, not_found, validation_failed
 from pmr.simulator.state import IssuedToken, Repository, Tokens, iso, parse_iso
 
-VERSION = "1.6.0"
+VERSION = "1.7.0"
 SCOPES = frozenset({"pmr.read", "pmr.write"})
 ORDER_STATUSES = (
     "received",

@@ -132,7 +132,7 @@ class SimControl:
         else:
             raw, delivery_id = self._change_status(data)
         timestamp = int(data.get("timestamp") or time.time())
-        signature = data.get("signature") or sign(self.webhook_secret, timestamp, raw)
+        signature = data.get("signature") or sign(self.webhook_secret, timestamp, delivery_id, raw)
         headers = {
             "Content-Type": "application/json",
             "X-PMR-Event": WEBHOOK_EVENT,

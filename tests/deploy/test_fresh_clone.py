@@ -4,7 +4,8 @@ A clone of this working tree (committed or not: the files are copied over a
 ``git clone``), ``make run`` with nothing but Python and npm, no ``REDIS_URL``
 (the embedded Valkey) and no ``DATABASE_URL`` (SQLite under the clone's var/),
 on free ports so nothing else on the machine is in the way. The test waits for
-``/healthz`` to answer 200 (database, Redis, a worker on every queue), signs in
+``/healthz/ready`` to answer 200 (database, Redis, a worker on every queue; asked as a
+monitor with ``HEALTH_TOKEN``), signs in
 as the demo user, stops everything with Ctrl-C (SIGINT to the group, as a
 terminal does) and checks that nothing is left running or listening.
 
@@ -100,6 +101,10 @@ def _kill_processes_under(path: Path) -> None:
             os.kill(int(line.split(":", 1)[0]), signal.SIGKILL)
 
 
+#: What a monitor sends for the readiness details (any value; the run is given it).
+TOKEN = "fresh-clone-monitor"
+
+
 def _wait_for_health(url: str, make: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + START_SECONDS
     last = ""
@@ -107,7 +112,8 @@ def _wait_for_health(url: str, make: subprocess.Popen, log: Path) -> None:
         if make.poll() is not None:
             pytest.fail(f"make run exited ({make.returncode}):\n{log.read_text()[-4000:]}")
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:
+            request = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
+            with urllib.request.urlopen(request, timeout=5) as response:
                 if response.status == 200:
                     return
         except urllib.error.HTTPError as exc:
@@ -115,7 +121,7 @@ def _wait_for_health(url: str, make: subprocess.Popen, log: Path) -> None:
         except (urllib.error.URLError, OSError) as exc:
             last = repr(exc)
         time.sleep(1)
-    pytest.fail(f"/healthz not 200 after {START_SECONDS}s ({last}):\n{log.read_text()[-4000:]}")
+    pytest.fail(f"{url} not 200 after {START_SECONDS}s ({last}):\n{log.read_text()[-4000:]}")
 
 
 def _sign_in(base: str, username: str, password: str) -> str:
@@ -149,6 +155,7 @@ def test_make_run_on_a_fresh_clone_starts_and_stops_cleanly(tmp_path):
         "RUNWARE_SIM_PORT": str(runware),
         "GEMINI_SIM_PORT": str(gemini),
         "PMR_SIM_PORT": str(pmr),
+        "HEALTH_TOKEN": TOKEN,
     }
     log = tmp_path / "make-run.log"
     with log.open("wb") as out:
@@ -158,7 +165,7 @@ def test_make_run_on_a_fresh_clone_starts_and_stops_cleanly(tmp_path):
         )  # fmt: skip
     base = f"http://127.0.0.1:{web}"
     try:
-        _wait_for_health(f"{base}/healthz", make, log)
+        _wait_for_health(f"{base}/healthz/ready", make, log)
         dashboard = _sign_in(base, "user", "rkh-demo-user")
         assert 'data-testid="whoami"' in dashboard
         assert "Uma User" in dashboard or ">user<" in dashboard

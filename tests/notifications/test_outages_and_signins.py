@@ -124,3 +124,15 @@ def test_failures_for_an_unknown_name_are_told_too(client, users, signin_setting
         login_failures(client, "nobody-here", 3)
     note = Notification.objects.get(kind=Kind.FAILED_SIGNINS)
     assert "no account has this name" in note.body
+
+
+def test_the_admins_count_one_account_whatever_name_was_typed(client, users, signin_settings):
+    target = users["User"]
+    with signin_settings(execute=True):
+        login_failures(client, target.username, 1)
+        login_failures(client, target.email.upper(), 1)
+    assert not Notification.objects.filter(kind=Kind.FAILED_SIGNINS).exists()
+    with signin_settings(execute=True):
+        login_failures(client, target.email, 2)  # the 3rd of this account; the 4th adds nothing
+    note = Notification.objects.get(kind=Kind.FAILED_SIGNINS)
+    assert note.url == f"/admin/accounts/user/{target.pk}/change/"

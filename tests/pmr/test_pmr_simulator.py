@@ -47,7 +47,13 @@ class ReceiverCore:
         headers = dict(request.headers)
         self.received.append({"headers": headers, "raw": raw})
         try:
-            verify(SECRET, headers.get("X-PMR-Timestamp"), headers.get("X-PMR-Signature"), raw)
+            verify(
+                SECRET,
+                headers.get("X-PMR-Timestamp"),
+                headers.get("X-PMR-Signature"),
+                raw,
+                headers.get("X-PMR-Delivery"),
+            )
         except WebhookVerificationError as exc:
             body = {"error": {"code": exc.reason, "message": str(exc), "details": {}}}
             return web.json_response(body, status=401)
@@ -196,7 +202,7 @@ def test_every_v1_call_needs_bearer_and_api_key(sim, http):
     value = token(http)
     assert http.get("/v1/health", headers=auth(value)).json() == {
         "status": "ok",
-        "version": "1.6.0",
+        "version": "1.7.0",
     }
     missing = http.get("/v1/health", headers={"X-API-Key": "demo-api-key"})
     assert (missing.status_code, error_code(missing)) == (401, "invalid_token")
@@ -401,7 +407,9 @@ def test_webhook_is_signed_and_changes_the_order(sim, http, receiver):
     got = delivery["headers"]
     assert got["X-PMR-Event"] == "order.status_changed"
     assert got["X-PMR-Delivery"] == sent["delivery_id"]
-    assert verify(SECRET, got["X-PMR-Timestamp"], got["X-PMR-Signature"], delivery["raw"])
+    assert verify(
+        SECRET, got["X-PMR-Timestamp"], got["X-PMR-Signature"], delivery["raw"], sent["delivery_id"]
+    )
     body = json.loads(delivery["raw"])
     assert body["order_ref"] == "ORD-2026-000001"
     assert (body["status"], body["status_reason"]) == ("delivered", None)

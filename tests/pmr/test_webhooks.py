@@ -23,11 +23,12 @@ SECRET = "demo-webhook-secret"
 def post(client, body: dict, *, ts=None, secret=SECRET, delivery=None, signature=None, raw=None):
     raw = raw if raw is not None else json.dumps(body).encode()
     ts = str(int(time.time()) if ts is None else ts)
+    delivery = delivery or str(uuid.uuid4())
     headers = {
         "X-PMR-Event": "order.status_changed",
-        "X-PMR-Delivery": delivery or str(uuid.uuid4()),
+        "X-PMR-Delivery": delivery,
         "X-PMR-Timestamp": ts,
-        "X-PMR-Signature": signature or sign(secret, ts, raw),
+        "X-PMR-Signature": signature or sign(secret, ts, delivery, raw),
     }
     return client.generic("POST", URL, raw, content_type="application/json", headers=headers)
 
@@ -91,11 +92,61 @@ def test_refused_with_401_and_nothing_stored(client, order, case, kwargs, reason
 def test_a_signature_over_other_bytes_is_refused(client, order):
     body = change(order)
     ts = str(int(time.time()))
-    signature = sign(SECRET, ts, json.dumps(body).encode())
+    delivery = str(uuid.uuid4())
+    signature = sign(SECRET, ts, delivery, json.dumps(body).encode())
     tampered = json.dumps({**body, "status": "rejected"}).encode()
-    response = post(client, body, ts=ts, signature=signature, raw=tampered)
+    response = post(client, body, ts=ts, delivery=delivery, signature=signature, raw=tampered)
     assert response.status_code == 401
     assert not WebhookDelivery.objects.exists()
+
+
+def test_a_captured_delivery_replayed_under_a_new_delivery_id_is_refused(accepted, client, order):
+    # A genuine delivery is applied once...
+    body, ts, delivery = change(order, "rejected", "Blurry"), str(int(time.time())), "d-1"
+    signature = sign(SECRET, ts, delivery, json.dumps(body).encode())
+    accepted(body, ts=ts, delivery=delivery, signature=signature)
+    assert status_events(order) == 1
+    # ...and the same bytes, timestamp and signature under another X-PMR-Delivery (which would
+    # not count as a repeat) do not verify: the delivery id is in the signed text.
+    replay = post(client, body, ts=ts, delivery="d-2", signature=signature)
+    assert replay.status_code == 401
+    assert replay.json()["error"]["details"]["reason"] == "bad_signature"
+    assert WebhookDelivery.objects.count() == 1
+    assert status_events(order) == 1
+
+
+@pytest.mark.parametrize("delivery", ["a.b", "with space", "x" * 101])
+def test_a_delivery_id_that_could_blur_the_signed_text_is_refused(client, order, delivery):
+    ts = str(int(time.time()))
+    signature = sign(SECRET, ts, "fine", json.dumps(change(order)).encode())
+    response = post(client, change(order), ts=ts, delivery=delivery, signature=signature)
+    assert response.status_code == 401
+    assert response.json()["error"]["details"]["reason"] == "malformed"
+
+
+def test_a_changed_at_far_in_the_future_is_refused_and_later_updates_still_apply(
+    accepted, client, order
+):
+    ahead = change(order, "rejected", "Forged", at=datetime.now(UTC) + timedelta(days=30))
+    response = post(client, ahead)
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"fields": ["changed_at"]}
+    assert not WebhookDelivery.objects.exists()
+    # A clock a little ahead (within the tolerance) is fine, and the genuine update after it
+    # is not hidden behind a date a month away.
+    assert accepted(change(order, "on_hold", at=datetime.now(UTC) + timedelta(seconds=60)))
+    assert accepted(change(order, "delivered", at=datetime.now(UTC) + timedelta(seconds=61)))
+    assert OrderDelivery.objects.get(order=order).pmr_status == "delivered"
+
+
+def test_without_a_secret_every_webhook_is_refused_even_one_signed_with_the_empty_key(
+    client, order, settings
+):
+    settings.PMR_WEBHOOK_SECRET = ""
+    response = post(client, change(order), secret="")
+    assert response.status_code == 503
+    assert not WebhookDelivery.objects.exists()
+    assert status_events(order) == 0
 
 
 def test_unknown_order_is_404_and_nothing_stored(client, db):

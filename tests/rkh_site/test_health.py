@@ -1,4 +1,6 @@
-"""``GET /healthz`` against the real database, Redis and Celery worker processes."""
+"""``GET /healthz`` and ``GET /healthz/ready`` against the real database, Redis and Celery
+worker processes: the cheap check says nothing internal to anonymous callers; the readiness
+view names what is missing, for staff and monitors with the token only."""
 
 from __future__ import annotations
 
@@ -95,9 +97,18 @@ def partial_worker(tmp_path) -> Iterator[Worker]:
     worker.stop()
 
 
-def _healthz(client) -> tuple[int, dict, float]:
+TOKEN = "monitor-token-for-tests"
+
+
+@pytest.fixture(autouse=True)
+def health_token(settings):
+    settings.HEALTH_TOKEN = TOKEN
+
+
+def _healthz(client, path: str = "/healthz/ready") -> tuple[int, dict, float]:
+    """The readiness view (or ``path``), as a monitor with the token asks it."""
     started = time.monotonic()
-    response = client.get("/healthz")
+    response = client.get(path, HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     elapsed = time.monotonic() - started
     assert response["Content-Type"] == "application/json"
     assert "no-cache" in response["Cache-Control"]
@@ -112,6 +123,58 @@ def test_database_check_reports_ok_and_vendor(client):
     _, body, _ = _healthz(client)
     assert body["checks"]["database"] == {"ok": True, "vendor": "postgresql"}
     assert body["checks"]["redis"] == {"ok": True}
+
+
+@pytest.mark.worker
+def test_the_cheap_check_says_nothing_internal_and_does_not_ask_workers(client):
+    # No worker runs here, so the readiness view says 503; the cheap check does not ask the
+    # workers (about a second each time) and answers for what the web process needs.
+    started = time.monotonic()
+    response = client.get("/healthz")
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert elapsed < 0.5, f"/healthz took {elapsed:.2f}s"
+    assert _healthz(client)[0] == 503
+    # With the token (or as staff) it names its parts, still without the workers.
+    status, body, _ = _healthz(client, "/healthz")
+    assert status == 200
+    assert set(body["checks"]) == {"database", "redis"}
+
+
+def test_the_cheap_check_says_only_unavailable_when_a_part_is_down(client, settings):
+    settings.REDIS_URL = DEAD_REDIS_URL
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable"}
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [("anonymous", 401), ("wrong token", 401), ("Viewer", 403), ("User", 403), ("Manager", None)],
+)
+def test_readiness_is_for_staff_and_the_token(client, users, who, status):
+    headers = {}
+    if who == "wrong token":
+        headers["HTTP_AUTHORIZATION"] = "Bearer not-the-token"
+    elif who != "anonymous":
+        client.force_login(users[who])
+    response = client.get("/healthz/ready", **headers)
+    body = response.json()
+    if status is None:  # staff: the details (200 or 503: no worker runs in this test)
+        assert response.status_code in (200, 503)
+        assert body["checks"]["database"]["vendor"] == "postgresql"
+        assert "celery" in body["checks"]
+    else:
+        assert response.status_code == status, response.content
+        assert set(body) == {"error"}
+        assert "postgresql" not in response.content.decode()
+
+
+def test_without_a_configured_token_no_bearer_gets_in(client, settings):
+    settings.HEALTH_TOKEN = ""
+    response = client.get("/healthz/ready", HTTP_AUTHORIZATION="Bearer ")
+    assert response.status_code == 401
 
 
 @pytest.mark.worker

@@ -14,6 +14,14 @@ from pathlib import Path
 from utilities.config import local_secret_key
 
 ROOT = Path(__file__).resolve().parents[2]
+#: What a real deployment sets (rkh_site.checks refuses demo or empty PMR secrets).
+REAL_PMR_SECRETS = {
+    **{
+        name: secrets.token_urlsafe(32)
+        for name in ("PMR_CLIENT_SECRET", "PMR_API_KEY", "PMR_WEBHOOK_SECRET")
+    },
+    "EMAIL_URL": "smtp+tls://studio:password@smtp.example.com:587",
+}
 
 
 def _manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -51,6 +59,7 @@ def test_check_deploy_has_no_warnings(tmp_path):
         DEBUG="0",
         SECRET_KEY=secret_key,
         ALLOWED_HOSTS="photos.example.com",
+        **REAL_PMR_SECRETS,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output

@@ -1,0 +1,33 @@
+"""The client's address is the one the ASGI server decided: ``X-Forwarded-For`` is dropped.
+
+Who may speak for a client is a deployment fact, so it is decided once, where the connection
+arrives: uvicorn's proxy-headers support takes the address from ``X-Forwarded-For`` only when
+the connecting peer is in ``FORWARDED_ALLOW_IPS`` (a trusted proxy, e.g. the compose stack's
+own), and puts the result in ``REMOTE_ADDR``. Django then reads ``REMOTE_ADDR`` only — but
+django-auditlog reads the raw header whenever it is present, so a client could write any
+address into the audit log. This middleware, first in the stack, removes the header (and
+its ``X-Real-IP`` cousin) before anything can read it: the per-IP sign-in limits (allauth,
+which ignores the header by default), the anonymous API throttle and the audit log all see
+the one address the server trusts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+#: Request headers a client could use to claim another address.
+CLIENT_CLAIMED = ("HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP")
+
+
+class DropForwardedFor:
+    """Remove client-claimed address headers; ``REMOTE_ADDR`` is what counts."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        for name in CLIENT_CLAIMED:
+            request.META.pop(name, None)
+        return self.get_response(request)
