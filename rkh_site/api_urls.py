@@ -9,8 +9,9 @@ puts their routes together. Any other path under ``/api/v1/`` answers a JSON
 
 from __future__ import annotations
 
+from csp.decorators import csp_update
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.exceptions import NotFound
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -83,6 +84,14 @@ urlpatterns = [
     path("", include("notifications.api")),
     # OpenAPI 3 schema and its interactive docs (assets from drf-spectacular-sidecar, offline).
     re_path(r"^schema/?$", SchemaView.as_view(), name="schema"),
-    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # The split view serves Swagger UI's start-up script as a file: no inline script (CSP).
+    # Its page keeps one inline <style> (drf-spectacular's template): allowed there only.
+    re_path(
+        r"^docs/?$",
+        csp_update({"style-src": ["'unsafe-inline'"]})(
+            SpectacularSwaggerSplitView.as_view(url_name="api:schema")
+        ),
+        name="docs",
+    ),
     re_path(r"^.*$", NoSuchEndpoint.as_view(), name="not-found"),
 ]

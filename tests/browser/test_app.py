@@ -26,7 +26,9 @@ PASSWORD = "Known-pass-4711"
 
 def wait_for_control(page: Page) -> str:
     """Wait until a service worker controls the page; its script URL."""
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null")
+    page.wait_for_function(
+        "() => navigator.serviceWorker && navigator.serviceWorker.controller !== null"
+    )
     return page.evaluate("navigator.serviceWorker.controller.scriptURL")
 
 
