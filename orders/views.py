@@ -25,6 +25,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from events.models import Event
+from utilities.audit import record_access
 
 from . import access, attention, guidance, live, prints, selectors, services, uploads
 from .exceptions import OrderError
@@ -433,6 +434,9 @@ def image_file(request, order_ref: str, image_id: int, kind: str):
             content_type=mime or "application/octet-stream",
         )
         patch_cache_control(response, private=True, no_cache=True)
+        # A customer's original leaving the system is on record (previews are not: they are
+        # what every page shows).
+        record_access(image, "downloaded_original", actor=request.user, request=request)
     else:
         response = FileResponse(handle, filename=f"{stem}-{kind}.jpg", content_type="image/jpeg")
         # The URL carries the rendition's version, so the browser may keep it a while.

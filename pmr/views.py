@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET
 
 from orders import access
 from orders.models import Image, Order
+from utilities.audit import record_access
 from utilities.spreadsheets import safe_dict
 
 from .drain import image_metadata
@@ -69,4 +70,5 @@ def export_zip(request, order_ref: str):
         }
         archive.writestr("metadata.json", json.dumps(summary, indent=2, default=str))
     spool.seek(0)
+    record_access(order, "exported_zip", actor=request.user, request=request)
     return FileResponse(spool, as_attachment=True, filename=f"{order.order_ref}-pmr.zip")

@@ -200,3 +200,15 @@ def test_export_csv_cells_never_run_as_spreadsheet_formulas(
     assert row["keywords"] == "'+cmd; plain"
     # metadata.json is data, not a spreadsheet: it keeps the text as it is.
     assert json.loads(archive.read("metadata.json"))["images"][0]["caption"] == formula
+
+
+def test_a_zip_export_is_audited(sim, pmr_event, ai_done_order, client, users):
+    from auditlog.models import LogEntry
+
+    order = ai_done_order(1)
+    client.force_login(users["Manager"])
+    response = client.get(f"/pmr/orders/{order.order_ref}/export.zip", REMOTE_ADDR="192.0.2.9")
+    assert response.status_code == 200
+    (entry,) = LogEntry.objects.get_for_object(order).filter(action=LogEntry.Action.ACCESS)
+    assert entry.additional_data == {"event": "exported_zip"}
+    assert (entry.actor, entry.remote_addr) == (users["Manager"], "192.0.2.9")

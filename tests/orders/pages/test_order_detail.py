@@ -141,6 +141,25 @@ def test_original_is_an_attachment_with_a_safe_type(user_client, own_order, make
     assert response["Content-Type"] == "application/octet-stream"  # never rendered as a page
 
 
+def test_downloading_an_original_is_audited_and_viewing_previews_is_not(
+    user_client, users, own_order, make_image
+):
+    from auditlog.models import LogEntry
+
+    image = make_image(own_order, name="holiday.jpg")
+    base = f"/orders/{own_order.order_ref}/images/{image.pk}"
+    user_client.get(f"{base}/thumbnail")  # 404 before ingest, and never on record anyway
+    response = user_client.get(f"{base}/original", REMOTE_ADDR="192.0.2.8")
+    assert response.status_code == 200
+    # (the test client's sign-in is on record too, against the account)
+    (entry,) = LogEntry.objects.get_for_objects(Image.objects.all()).filter(
+        action=LogEntry.Action.ACCESS
+    )
+    assert entry.additional_data == {"event": "downloaded_original"}
+    expected = (str(image.pk), users["User"], "192.0.2.8")
+    assert (entry.object_pk, entry.actor, entry.remote_addr) == expected
+
+
 def test_missing_renditions_and_files_are_404(user_client, own_order, make_image):
     image = make_image(own_order)
     base = f"/orders/{own_order.order_ref}/images/{image.pk}"
