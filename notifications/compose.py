@@ -212,3 +212,19 @@ def for_failed_signins(
     title = f"Repeated failed sign-ins for {username}"
     message = Message(Kind.FAILED_SIGNINS, f"signins:{window}", title[:200], body, url)
     return [(user, message) for user in _active_with_perm(SECURITY_ALERTS)]
+
+
+def for_signins_from_address(
+    *, ip: str, count: int, minutes: int, window: str
+) -> list[tuple[Any, Message]]:
+    """Admins (``receive_security_alerts``): one message per address and window, whatever
+    names were tried from it (someone trying many accounts from one machine). The link opens
+    the audit log's entries from that address (the failed sign-ins are there)."""
+    url = f"{reverse('admin:auditlog_logentry_changelist')}?{urlencode({'remote_addr': ip})}"
+    title = f"Repeated failed sign-ins from {ip}"
+    body = (
+        f"{count} failed sign-ins from {ip} within {minutes} minutes, for any account name; "
+        "this address cannot sign in for now."
+    )
+    message = Message(Kind.FAILED_SIGNINS, f"signins:{window}", title[:200], body, url)
+    return [(user, message) for user in _active_with_perm(SECURITY_ALERTS)]

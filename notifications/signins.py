@@ -19,13 +19,13 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q
 
 from accounts.signin_limits import attempt_key
 from utilities.redis_clients import shared
 from utilities.redis_scripts import SIGNIN_COUNT
+
+from . import tasks
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +45,9 @@ def _client_ip(request: Any) -> str:
     return str(meta.get("REMOTE_ADDR", ""))[:45]
 
 
-def on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kw) -> None:
-    """``user_login_failed`` receiver: count, and at the threshold queue the notification.
-
-    Never raises: a sign-in page must answer "wrong password" whatever Redis does.
-    """
-    username = _name(credentials or {})
-    if not username:
-        return
-    minutes = max(1, int(settings.NOTIFY_SIGNIN_WINDOW_MINUTES))
-    threshold = max(1, int(settings.NOTIFY_SIGNIN_FAILURES))
-    # One counter per account, whether its username or its e-mail was typed.
-    key = attempt_key(username)
+def _count(key: str, minutes: int) -> tuple[int, int] | None:
+    """This failure counted under ``key`` in its window: (count, window start); None if Redis
+    is away."""
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     try:
         count, start = shared().eval(
@@ -69,21 +60,39 @@ def on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = Non
         )
     except redis.RedisError:
         log.warning("Failed sign-in not counted (Redis)", exc_info=True)
+        return None
+    return int(count), int(start or 0)
+
+
+def on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kw) -> None:
+    """``user_login_failed`` receiver: count per account and per address; at the threshold
+    queue the notification (once per window for each).
+
+    The sign-in page locks out an account, and an address, after as many failures
+    (allauth's "login_failed" limits); the address count catches one machine trying many
+    names, which no single account's count shows. Never raises: a sign-in page must answer
+    "wrong password" whatever Redis does.
+    """
+    username = _name(credentials or {})
+    if not username:
         return
-    if int(count) != threshold:
+    minutes = max(1, int(settings.NOTIFY_SIGNIN_WINDOW_MINUTES))
+    threshold = max(1, int(settings.NOTIFY_SIGNIN_FAILURES))
+    ip = _client_ip(request)
+    # One counter per account, whether its username or its e-mail was typed.
+    key = attempt_key(username)
+    counted = _count(key, minutes)
+    if counted is not None and counted[0] == threshold:
+        count, start = counted
+        account = int(key.split(":", 1)[1]) if key.startswith("account:") else None
+        args = (username, count, minutes, ip, f"{key}:{start}", account)
+        transaction.on_commit(lambda: tasks.notify_failed_signins.delay(*args), robust=True)
+    if not ip:
         return
-    account = (
-        get_user_model()
-        .objects.filter(Q(username__iexact=username) | Q(email__iexact=username))
-        .values_list("pk", flat=True)
-        .first()
-    )
-    window = f"{key}:{int(start or 0)}"
-    args = (username, int(count), minutes, _client_ip(request), window, account)
-
-    def queue() -> None:
-        from . import tasks
-
-        tasks.notify_failed_signins.delay(*args)
-
-    transaction.on_commit(queue, robust=True)
+    from_address = _count(f"address:{ip}", minutes)
+    if from_address is not None and from_address[0] == threshold:
+        count, start = from_address
+        address_args = (ip, count, minutes, f"address:{ip}:{start}")
+        transaction.on_commit(
+            lambda: tasks.notify_signins_from_address.delay(*address_args), robust=True
+        )

@@ -72,6 +72,16 @@ def notify_failed_signins(
 
 
 @shared_task(acks_late=True, autoretry_for=_DB_TROUBLE, retry_backoff=5, max_retries=5)
+def notify_signins_from_address(ip: str, count: int, minutes: int, window: str) -> int:
+    """Tell the Admins about repeated failed sign-ins from one address (once per window)."""
+    return len(
+        services.notify(
+            compose.for_signins_from_address(ip=ip, count=count, minutes=minutes, window=window)
+        )
+    )
+
+
+@shared_task(acks_late=True, autoretry_for=_DB_TROUBLE, retry_backoff=5, max_retries=5)
 def send_customer_email(order_id: int) -> str:
     """The e-mail to the customer of a completed order, if switched on; sent once."""
     return customer_email.send_for(order_id)

@@ -45,3 +45,8 @@ PMR_BASE_URL = "http://127.0.0.1:9"
 # The API's rate limit counts in Redis for the whole run (and anonymous test requests all come
 # from 127.0.0.1): a high one here; tests of the limit set their own (tests/api).
 API_THROTTLE_RATE = "100000/minute"
+
+# The simulators' published PMR secrets and no EMAIL_URL, while pytest-django runs every test
+# with DEBUG off: production refuses both (rkh_site/checks.py), the suite is exempt. The tests of
+# the refusal start processes with rkh_site.settings, which has no such flag.
+TESTING_WITH_SIMULATORS = True
