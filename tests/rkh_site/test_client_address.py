@@ -8,6 +8,7 @@ with ``FORWARDED_ALLOW_IPS`` installs) around the project's ASGI application.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -58,7 +59,9 @@ def _patch_through_uvicorn(peer: str, trusted: str, order_ref: str, raw_key: str
             )
             return response.status_code
 
-    return asyncio.run(send())
+    # A thread of its own: another test's event loop may still be set on this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, send()).result()
 
 
 @pytest.mark.django_db(transaction=True)
