@@ -5,7 +5,8 @@
 FROM node:22-bookworm-slim AS node-packages
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# --omit=dev: the linter (ESLint) is for `make test`, not for the image.
+RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM python:3.11-slim-bookworm
 

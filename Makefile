@@ -26,8 +26,8 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
 
-# Front-end packages (Chart.js) from package-lock.json only; npm writes this file on every
-# install, so it is the stamp: `npm ci` runs again only when the lock file changes.
+# Front-end packages (Chart.js; ESLint for `make test`) from package-lock.json only; npm writes
+# this file on every install, so it is the stamp: `npm ci` runs again only when the lock file changes.
 NODE_MODULES := node_modules/.package-lock.json
 $(NODE_MODULES): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -56,6 +56,7 @@ lint: venv-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	node_modules/.bin/eslint .
 
 format: venv-dev
 	$(BIN)/ruff check --fix .
@@ -65,6 +66,7 @@ test: venv-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	node_modules/.bin/eslint .
 	DEBUG=1 DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 		$(BIN)/python -m rkh_site.embedded_redis --wrap -- $(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)

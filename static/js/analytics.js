@@ -3,11 +3,14 @@
  * The server renders the figures into <script id="analytics-data"> (the same
  * structure as /analytics/data.json), so the page needs no second request and
  * the table under the charts shows the very same numbers. Chart.js comes from
- * the npm package, served under /static/vendor/chartjs/ (no CDN).
+ * the npm package, served under /static/vendor/chartjs/ (no CDN). Its ES module build imports
+ * a bare package name (@kurkle/color) that a browser cannot resolve without a bundler or an
+ * import map, so the page loads the UMD build (a classic deferred script, which runs before
+ * this module) and this module reads the one global it defines, window.Chart.
  */
-(function () {
-  "use strict";
+start();
 
+function start() {
   var source = document.getElementById("analytics-data");
   if (!source || typeof window.Chart === "undefined") {
     return;
@@ -197,4 +200,4 @@
   }
 
   document.documentElement.dataset.analyticsReady = "1";
-})();
+}

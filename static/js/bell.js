@@ -4,11 +4,11 @@
  * Where the news comes from:
  * - on the order page and the dashboard, their own live socket carries it (static/js/live.js
  *   turns "notifications" messages into the document event "rkh:notifications"); this script
- *   runs after theirs (module scripts run after the deferred ones), so RKH.live.streams() says
- *   whether the page has one. When that socket turns live (again) the summary is fetched once,
+ *   runs after theirs (module scripts run in document order, and the bell's comes last in
+ *   templates/base.html), so live.streams() says whether the page has one. When that socket turns live (again) the summary is fetched once,
  *   closing the gap between the page's rendering and the socket's start; when it gives up or
  *   falls back to polling, the bell opens a stream of its own;
- * - on every other page, the bell's own stream: ws/notifications/ through RKH.live.open (same
+ * - on every other page, the bell's own stream: ws/notifications/ through live.open (same
  *   reconnect, back-off and polling fallback), polling the summary endpoint when WebSockets fail.
  *
  * Browser notifications: only while this page is open, with the permission granted (asked on
@@ -16,6 +16,8 @@
  * the service worker shows them, static/js/sw/push.js, so nothing is shown twice). Each carries
  * the tag "rkh-notification-<id>", so several open tabs show it once.
  */
+import * as live from "./live.js";
+import { getJSON } from "./common.js";
 
 const bell = document.querySelector("[data-bell]");
 if (bell) start(bell);
@@ -66,7 +68,7 @@ function start(bell) {
             window.location.assign(item.open_url);
           }
         };
-      } catch (error) {
+      } catch {
         /* Chrome on Android allows only the service worker's notifications: nothing to do */
       }
     }
@@ -82,33 +84,15 @@ function start(bell) {
   }
 
   function fetchSummary() {
-    return window.RKH.live.getJSON(summaryUrl).then((message) => {
+    return getJSON(summaryUrl).then((message) => {
       apply(message);
       return { more: false, changed: false };
     });
   }
 
-  function loadLive() {
-    if (window.RKH && window.RKH.live) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const script = document.createElement("script");
-      script.src = bell.dataset.liveScript;
-      script.onload = () => resolve();
-      script.onerror = () => reject(new Error("live.js did not load"));
-      document.head.appendChild(script);
-    });
-  }
-
   function openOwn() {
     if (ownStream) return;
-    ownStream = "starting";
-    loadLive()
-      .then(() => {
-        ownStream = window.RKH.live.open({ wsPath: ownPath, onMessage: () => {}, poll: fetchSummary });
-      })
-      .catch(() => {
-        ownStream = null;
-      });
+    ownStream = live.open({ wsPath: ownPath, onMessage: () => {}, poll: fetchSummary });
   }
 
   document.addEventListener("rkh:notifications", (event) => apply(event.detail));
@@ -116,7 +100,7 @@ function start(bell) {
     pushSubscribed = readPushState();
   });
 
-  const pageStream = window.RKH && window.RKH.live && window.RKH.live.streams() > 0;
+  const pageStream = live.streams() > 0;
   if (!pageStream) {
     openOwn();
     return;

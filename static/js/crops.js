@@ -4,15 +4,12 @@
    size's exact aspect ratio and inside the picture; this script only keeps it close while the
    person works, and shows the effective DPI the frame gives (estimated until saved). */
 
+import { csrfToken, requestJSON } from "./common.js";
+
 const STEP = 0.01; // arrow keys: 1 % of the picture
 const BIG_STEP = 0.05; // with Shift
 const GROW = 0.02; // + and −
 const MIN_WIDTH = 0.05;
-
-function csrfToken(root) {
-  const input = root.querySelector("input[name=csrfmiddlewaretoken]");
-  return input ? input.value : "";
-}
 
 function clamp(value, low, high) {
   return Math.min(Math.max(value, low), high);
@@ -38,12 +35,7 @@ class CropEditor {
   async load() {
     let body;
     try {
-      const response = await fetch(this.api, {
-        credentials: "same-origin",
-        headers: { Accept: "application/json" },
-      });
-      body = await response.json();
-      if (!response.ok) throw new Error(body.error ? body.error.message : response.statusText);
+      body = await requestJSON(this.api);
     } catch (error) {
       this.say(`The crops could not be loaded: ${error.message}`, "error");
       return;
@@ -219,18 +211,11 @@ class CropEditor {
     const crop = this.crops[this.current];
     const url = this.api.replace(/\/prints\/?$/, `/crops/${encodeURIComponent(crop.size)}`);
     try {
-      const response = await fetch(url, {
+      const answer = await requestJSON(url, {
         method,
-        credentials: "same-origin",
-        headers: {
-          Accept: "application/json",
-          "Content-Type": "application/json",
-          "X-CSRFToken": csrfToken(this.root),
-        },
-        body: body ? JSON.stringify(body) : undefined,
+        body: body || undefined,
+        csrf: csrfToken(this.root),
       });
-      const answer = await response.json();
-      if (!response.ok) throw new Error(answer.error ? answer.error.message : response.statusText);
       this.crops[this.current] = answer;
       this.choose(this.current);
       const saved = `Saved. ${this.status.textContent}`;

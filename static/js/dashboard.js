@@ -6,21 +6,14 @@
  * replaces what the page shows, so nothing can drift, however many messages were coalesced.
  * The markup built here is the template's (templates/orders/home.html).
  */
-(function () {
-  "use strict";
+import * as live from "./live.js";
+import { el, getJSON } from "./common.js";
 
+start();
+
+function start() {
   var root = document.getElementById("dashboard-live");
-  if (!root || !window.RKH || !window.RKH.live) return;
-  var live = window.RKH.live;
-
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (key) {
-      if (attrs[key] !== null && attrs[key] !== undefined) node.setAttribute(key, attrs[key]);
-    });
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
+  if (!root) return;
 
   function byId(id) {
     return document.getElementById(id);
@@ -150,7 +143,7 @@
     stateEl: byId("live-state"),
     onMessage: apply,
     poll: function () {
-      return live.getJSON(pollUrl).then(function (snapshot) {
+      return getJSON(pollUrl).then(function (snapshot) {
         var text = JSON.stringify(snapshot);
         var changed = text !== lastPoll;
         lastPoll = text;
@@ -159,4 +152,4 @@
       });
     },
   });
-})();
+}

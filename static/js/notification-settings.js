@@ -7,6 +7,7 @@
  *   server's VAPID public key and sends the subscription to the server; switching it off
  *   unsubscribes and tells the server. Other tabs' bells hear "rkh:push-changed" on reload.
  */
+import { csrfToken, requestJSON } from "./common.js";
 
 const section = document.getElementById("browser-notifications");
 if (section) start(section);
@@ -17,7 +18,7 @@ function start(section) {
   const toggle = document.getElementById("push-toggle");
   const pushState = document.getElementById("push-state");
   const pushEnabled = section.dataset.pushEnabled === "1";
-  const csrf = (section.querySelector("input[name=csrfmiddlewaretoken]") || {}).value || "";
+  const csrf = csrfToken(section);
   const supported = "Notification" in window;
   const pushSupported = supported && "serviceWorker" in navigator && "PushManager" in window;
 
@@ -60,23 +61,8 @@ function start(section) {
     return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
   }
 
-  async function post(url, body) {
-    const response = await fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf },
-      body: JSON.stringify(body),
-    });
-    if (!response.ok) {
-      let message = `The server answered ${response.status}.`;
-      try {
-        message = (await response.json()).error.message || message;
-      } catch (e) {
-        /* not JSON */
-      }
-      throw new Error(message);
-    }
-    return response;
+  function post(url, body) {
+    return requestJSON(url, { method: "POST", body, csrf }); // rejects with the envelope's message
   }
 
   async function subscribe() {
@@ -92,7 +78,7 @@ function start(section) {
         userVisibleOnly: true,
         applicationServerKey: keyBytes(section.dataset.publicKey),
       });
-    } catch (error) {
+    } catch {
       throw new Error(
         "This browser could not reach its push service, so notifications will appear only while a tab of this site is open."
       );

@@ -18,7 +18,7 @@ async function reachable() {
   try {
     const response = await fetch(probeUrl, { method: "HEAD", cache: "no-store", credentials: "omit" });
     return response.ok;
-  } catch (error) {
+  } catch {
     return false;
   }
 }

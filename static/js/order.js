@@ -10,9 +10,12 @@
  * PMR box: static/js/pmr_box.js). New cards take their place in the names' natural order.
  * A thumbnail opens a dialog (Esc closes it and focus returns to the thumbnail).
  */
-(function () {
-  "use strict";
+import * as live from "./live.js";
+import { el, getJSON } from "./common.js";
 
+start();
+
+function start() {
   var section = document.getElementById("images");
   if (!section) return;
   var grid = document.getElementById("image-grid");
@@ -25,17 +28,6 @@
   var afterId = parseInt(section.getAttribute("data-after-id") || "0", 10) || 0;
   var untilKey = section.getAttribute("data-until-key") || "";
   var untilId = parseInt(section.getAttribute("data-until-id") || "0", 10) || 0;
-
-  var RKH = (window.RKH = window.RKH || {});
-
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (key) {
-      if (attrs[key] !== null && attrs[key] !== undefined) node.setAttribute(key, attrs[key]);
-    });
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
 
   /* ---- grid ------------------------------------------------------------------ */
 
@@ -327,10 +319,10 @@
       });
   }
 
-  /** Called by the uploader when a file is in: look again soon. */
-  RKH.refreshImages = function () {
+  // The uploader (static/js/upload.js) says when a file is in: look again soon.
+  document.addEventListener("rkh:upload-finished", function () {
     refreshImages();
-  };
+  });
 
   /* ---- live status (static/js/live.js) -------------------------------------------- */
 
@@ -354,9 +346,9 @@
   }
 
   var liveSection = document.getElementById("live");
-  if (liveSection && RKH.live) {
+  if (liveSection) {
     var timelineUrl = liveSection.getAttribute("data-timeline-url");
-    RKH.live.open({
+    live.open({
       wsPath: liveSection.getAttribute("data-ws-path"),
       wsQuery: function () {
         return "?after=" + lastSeq;
@@ -364,7 +356,7 @@
       stateEl: document.getElementById("live-state"),
       onMessage: onLive,
       poll: function () {
-        return RKH.live.getJSON(timelineUrl + "?after=" + lastSeq + "&limit=200").then(function (page) {
+        return getJSON(timelineUrl + "?after=" + lastSeq + "&limit=200").then(function (page) {
           var before = lastSeq;
           var state = JSON.stringify(page.state || null);
           var stateChanged = state !== lastPolledState;
@@ -452,4 +444,4 @@
     picture.removeAttribute("src");
     if (opener && document.contains(opener)) opener.focus();
   });
-})();
+}

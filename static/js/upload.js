@@ -21,9 +21,11 @@
  * verdict ("Ingested", "Rejected: …", "Needs review: …") from the "rkh:image-status" events
  * static/js/order.js dispatches on document whenever it learns an image's status.
  */
-(function () {
-  "use strict";
+import { uploadQueue } from "./upload-store.js";
 
+start();
+
+function start() {
   var root = document.getElementById("upload");
   if (!root) return;
 
@@ -46,8 +48,7 @@
   var announcer = document.getElementById("upload-announce");
   var note = document.getElementById("upload-note");
 
-  var RKH = (window.RKH = window.RKH || {});
-  var store = RKH.uploadQueue || null;
+  var store = uploadQueue;
   var items = [];
   var active = 0;
   var counter = 0;
@@ -60,12 +61,6 @@
   var SENDING = { queued: true, uploading: true, paused: true };
   /** States of a file whose bytes all arrived (the verdict may still be coming). */
   var ARRIVED = { arrived: true, checking: true, ingested: true, needs_review: true, ingest_failed: true, other_tab: true };
-
-  RKH.uploadsActive = function () {
-    return items.some(function (item) {
-      return SENDING[item.state];
-    });
-  };
 
   var queueReady = store
     ? store.open(scope).catch(function (error) {
@@ -556,7 +551,7 @@
       }
       xhr.onload = function () {
         var data = {};
-        try { data = JSON.parse(xhr.responseText || "{}"); } catch (e) { data = {}; }
+        try { data = JSON.parse(xhr.responseText || "{}"); } catch { data = {}; }
         if (xhr.status >= 200 && xhr.status < 300) resolve(data);
         else fail(new HttpError(xhr.status, data));
       };
@@ -729,7 +724,7 @@
     } else {
       setState(item, "arrived", ""); // complete, but its image is gone (removed meanwhile)
     }
-    if (RKH.refreshImages) RKH.refreshImages();
+    document.dispatchEvent(new CustomEvent("rkh:upload-finished")); // static/js/order.js looks again
   }
 
   function applyVerdict(item, image) {
@@ -1104,4 +1099,4 @@
   });
 
   updateNote();
-})();
+}

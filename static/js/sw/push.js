@@ -19,7 +19,7 @@
     if (!event.data) return {};
     try {
       return event.data.json() || {};
-    } catch (e) {
+    } catch {
       return { body: event.data.text() };
     }
   }
@@ -28,7 +28,7 @@
     try {
       var url = new URL(value || FALLBACK_URL, self.location.origin);
       return url.origin === self.location.origin ? url.href : new URL(FALLBACK_URL, self.location.origin).href;
-    } catch (e) {
+    } catch {
       return new URL(FALLBACK_URL, self.location.origin).href;
     }
   }
