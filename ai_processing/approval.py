@@ -15,9 +15,9 @@ own user when the hold allows it), each in the timeline and the audit log:
   (``services.replace_with_hand_edit``), or it is redone later;
 - ``reject_order``: every image still waiting is turned down the same way.
 
-When the last image is approved the pipeline's settling step (``services._settle_order``)
-lets the order go: back to ``processing``, ``ai_processed``, the ``ai_completed`` signal,
-and the PMR outbox rows, once. See docs/approval.md.
+When the last image is approved the pipeline (``orders.pipeline.approved``) lets the order
+go: back to ``processing``, ``ai_processed``, and the PMR outbox rows, once. See
+docs/approval.md.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from orders import access
+from orders import access, pipeline
 from orders import services as order_services
 from orders.exceptions import OrderError
 from orders.models import Image, Order, OrderEvent
@@ -88,12 +88,6 @@ def _stamp(image: Image, actor: Any) -> None:
     image.save(update_fields=["approved_at", "approved_by", "updated_at"])
 
 
-def _settle(order: Order) -> None:
-    from .services import _settle_order
-
-    _settle_order(order)
-
-
 def approve_image(image: Image, *, actor: Any) -> Image:
     """One image of an order awaiting approval is fine as it is.
 
@@ -106,7 +100,7 @@ def approve_image(image: Image, *, actor: Any) -> Image:
         if locked.approved_at is None:
             _stamp(locked, actor)
             order_services.record_event(order, Kind.IMAGE_APPROVED, {"image": locked.pk}, actor)
-            _settle(order)
+            pipeline.approval_answered(order)
     image.refresh_from_db()
     return image
 
@@ -125,7 +119,7 @@ def approve_order(order: Order, *, actor: Any, auto: bool = False) -> int:
         order_services.record_event(
             locked, Kind.ORDER_APPROVED, {"images": len(images), "auto": auto}, actor
         )
-        _settle(locked)
+        pipeline.approval_answered(locked)
     order.refresh_from_db()
     return len(images)
 
@@ -152,7 +146,7 @@ def reject_image(
         order = _lock(image.order, actor)
         locked = _lock_image(order, image)
         _turn_down(locked, actor, reason)
-        _settle(order)
+        pipeline.approval_answered(order)
         if preset is not None:
             redo_image(locked, actor, preset=preset)
     image.refresh_from_db()
@@ -180,7 +174,7 @@ def reject_order(
             raise OrderError(f"Order {locked.order_ref} has no image waiting for approval.")
         for image in images:
             _turn_down(image, actor, reason)
-        _settle(locked)
+        pipeline.approval_answered(locked)
         if preset is not None:
             for image in images:
                 redo_image(image, actor, preset=preset)

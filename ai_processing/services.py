@@ -35,16 +35,14 @@ from django.db import DatabaseError, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from orders import access, prints
+from orders import access, pipeline, prints
 from orders import services as order_services
 from orders.exceptions import OrderError
 from orders.imaging.errors import ImageRejected
 from orders.models import Image, Order
-from orders.signals import ai_completed
 from rkh_site.infrastructure import TRANSIENT, CommitWatch, is_transient, queue_after_commit
 from rkh_site.leases import client_for, exclusive
 
-from . import hold
 from .limits import LimitedProvider, semaphore_from_settings
 from .models import ProcessingPreset
 from .providers.base import ImageInput
@@ -58,14 +56,10 @@ S = Image.Status
 #: Image statuses the AI step still has work for.
 WAITING = frozenset({S.INGESTED, S.ANALYZED})
 #: Statuses that keep an order from being done with AI (uploaded: still being ingested).
-NOT_DONE = frozenset({S.UPLOADED, S.INGESTED, S.ANALYZED})
+NOT_DONE = pipeline.AI_NOT_DONE
 #: A task delivery that keeps dying (worker lost) stops here and the image is failed.
 MAX_AI_ATTEMPTS = 3
-AI_COMPLETED = "order.ai_completed"
-#: Order statuses in which the AI step settles the order (moves it on once images are done).
-SETTLING = frozenset(
-    {Order.Status.PROCESSING, Order.Status.NEEDS_REVIEW, Order.Status.AWAITING_APPROVAL}
-)
+AI_COMPLETED = pipeline.AI_COMPLETED
 
 
 # --- orders -------------------------------------------------------------------
@@ -85,9 +79,9 @@ def start_order_processing(order_id: int) -> int:
             Image.objects.filter(order_id=order_id, status__in=WAITING).values_list("pk", flat=True)
         )
         for image_id in ids:
-            _queue_image_after_commit(image_id)
+            queue_image_after_commit(image_id)
         if not ids:
-            _settle_order(order)
+            pipeline.ai_settled(order)
     return len(ids)
 
 
@@ -97,68 +91,10 @@ def _queue_image(image_id: int) -> None:
     task.delay(image_id)
 
 
-def _queue_image_after_commit(image_id: int) -> None:
+def queue_image_after_commit(image_id: int) -> None:
     """Queue the image's AI task once the transaction commits; a broker that is away then is
     logged, and the sweep queues the image later (``rkh_site.infrastructure``)."""
     queue_after_commit(lambda: _queue_image(image_id), f"the AI step of image {image_id}")
-
-
-def _settle_order(order: Order, *, new_failure: bool = False) -> None:
-    """Move the order on once no image waits for AI; the caller holds the order's lock.
-
-    A failed image is not done: the order stops in ``needs_review`` with a reason naming
-    the failed images and an ``order.stopped_short`` timeline entry (again when another
-    image fails, ``new_failure``), and waits for a person: retry them, or deliver without
-    them (``deliver_without_failed``). Never delivered short by itself. Else any image to
-    review → ``needs_review``. None → the hold step (``hold.hold_or_release``: an order
-    held for approval waits in ``awaiting_approval`` until its images are approved), then
-    ``ai_processed`` and one ``order.ai_completed`` timeline entry (the order stays
-    ``processing``; the PMR step moves it on). An order in review whose last review was
-    answered goes back to ``processing`` first. Rejected images (a refused file, or one a
-    person turned down) hold nothing back.
-    """
-    order.refresh_from_db()
-    if order.status not in SETTLING:
-        return
-    images = Image.objects.filter(order_id=order.pk)
-    if images.filter(status__in=NOT_DONE).exists():
-        return
-    review = images.filter(status=S.NEEDS_REVIEW).count()
-    failed = list(images.filter(status=S.FAILED).order_by("pk"))
-    if failed:
-        if new_failure or order.status != Order.Status.NEEDS_REVIEW:
-            order_services.stop_short(
-                order, Order.Status.NEEDS_REVIEW, failed=failed, review=review
-            )
-        return
-    if review:
-        if order.status in (Order.Status.PROCESSING, Order.Status.AWAITING_APPROVAL):
-            order_services.change_order_status(
-                order,
-                Order.Status.NEEDS_REVIEW,
-                reason=f"{review} image needs review"
-                if review == 1
-                else f"{review} images need review",
-            )
-        return
-    if not order.ai_processed and _hold_short_prints(order):
-        return
-    if order.status == Order.Status.NEEDS_REVIEW:
-        order_services.change_order_status(
-            order, Order.Status.PROCESSING, reason="every review answered"
-        )
-    if order.ai_processed:
-        return
-    if hold.hold_or_release(order):  # waits for approval: nothing goes to the PMR yet
-        return
-    Order.objects.filter(pk=order.pk).update(ai_processed=True)
-    order.ai_processed = True
-    counts = dict(images.values("status").annotate(n=Count("id")).values_list("status", "n"))
-    order.refresh_from_db(fields=["ai_cost"])
-    order_services.record_event(
-        order, AI_COMPLETED, {"images": counts, "ai_cost": str(order.ai_cost)}
-    )
-    ai_completed.send(sender=Order, order=order)
 
 
 #: ``ai_metadata`` key: the print-size shortfall a reviewer approved the image with; the same
@@ -170,7 +106,7 @@ def _print_shortfall(image_id: int, *, printed: bool = False) -> str:
     """Why the image's crops fall short of ``PRINT_MIN_DPI`` for what was ordered ("" if not).
 
     The check of issue 16 (docs/prints.md): run as the AI step settles an image and
-    again before the order is handed to the PMR (``_hold_short_prints``), so print
+    again before the order is handed to the PMR (``send_short_prints_to_review``), so print
     lines changed meanwhile count. A shortfall a reviewer already approved is "".
     """
     image = Image.objects.select_related("order").get(pk=image_id)
@@ -193,13 +129,14 @@ def _shortfall_now(image: Image) -> str:
     return _print_shortfall(image.pk, printed=True) or image.status_reason
 
 
-def _hold_short_prints(order: Order) -> bool:
-    """Send processed images too small for what was ordered to review; True if any went.
+def send_short_prints_to_review(order: Order) -> int:
+    """Send processed images too small for what was ordered to review; how many went.
 
-    Runs under the order's lock, just before the order is handed to the PMR.
+    Runs under the order's lock, just before the order is handed to the PMR (the pipeline's
+    last quality gate, ``orders.pipeline.ai_settled``, which moves the order on).
     """
     if not prints.order_has_prints(order.pk):
-        return False
+        return 0
     moved = 0
     for image in Image.objects.filter(order_id=order.pk, status=S.PROCESSED).order_by("pk"):
         short = _print_shortfall(image.pk, printed=True)
@@ -208,15 +145,7 @@ def _hold_short_prints(order: Order) -> bool:
                 image, S.NEEDS_REVIEW, reason=short, review_reason=Image.ReviewReason.PRINT_SIZE
             )
             moved += 1
-    if moved and order.status == Order.Status.PROCESSING:
-        order_services.change_order_status(
-            order,
-            Order.Status.NEEDS_REVIEW,
-            reason=f"{moved} image is too small for its print size"
-            if moved == 1
-            else f"{moved} images are too small for their print sizes",
-        )
-    return bool(moved)
+    return moved
 
 
 def _refresh_order_cost(order_id: int) -> None:
@@ -595,7 +524,7 @@ def _finish(
                 )
             else:
                 order_services.change_image_status(locked, S.PROCESSED)
-            _settle_order(order)
+            pipeline.ai_settled(order)
     except BaseException:
         if stored and not (watch is not None and watch.committed):  # committed: the row has it
             _delete(stored)
@@ -755,7 +684,7 @@ def _fail(image_id: int, reason: str, *, detail: str = "") -> Image:
             meta["failure"] = {"detail": detail}
         Image.objects.filter(pk=image_id).update(ai_metadata=meta)
         order_services.change_image_status(locked, S.FAILED, reason=reason)
-        _settle_order(order, new_failure=True)
+        pipeline.ai_settled(order, new_failure=True)
         for name in announced:
             transaction.on_commit(lambda name=name: _delete(name))
     return Image.objects.get(pk=image_id)
@@ -806,7 +735,7 @@ def approve_image(image: Image, actor: Any = None) -> Image:
                 locked, S.INGESTED, actor=actor, reason="approved; on to AI processing"
             )
             if order.status in (Order.Status.PROCESSING, Order.Status.NEEDS_REVIEW):
-                _queue_image_after_commit(locked.pk)
+                queue_image_after_commit(locked.pk)
         else:
             if locked.review_reason == Image.ReviewReason.PRINT_SIZE:  # accepted as it prints
                 Image.objects.filter(pk=locked.pk).update(
@@ -815,7 +744,7 @@ def approve_image(image: Image, actor: Any = None) -> Image:
             order_services.change_image_status(
                 locked, S.PROCESSED, actor=actor, reason="approved by a reviewer"
             )
-            _settle_order(order)
+            pipeline.ai_settled(order)
     image.refresh_from_db()
     return image
 
@@ -843,7 +772,7 @@ def redo_image(image: Image, actor: Any = None, *, preset: ProcessingPreset | No
         if preset is not None:
             meta[PRESET_OVERRIDE] = preset.slug
         Image.objects.filter(pk=locked.pk).update(ai_metadata=meta, ai_analyzed=False)
-        _queue_image_after_commit(locked.pk)
+        queue_image_after_commit(locked.pk)
     image.refresh_from_db()
     return image
 
@@ -866,7 +795,7 @@ def requeue_image(image: Image, actor: Any = None) -> Image:
         order_services.record_event(
             order, order_services.Kind.IMAGE_REQUEUED, {"image": locked.pk, "step": "ai"}, actor
         )
-        _queue_image_after_commit(locked.pk)
+        queue_image_after_commit(locked.pk)
     image.refresh_from_db()
     return image
 
@@ -919,7 +848,7 @@ def deliver_without_failed(order: Order, actor: Any, *, note: str = "") -> Order
             },
             actor,
         )
-        _settle_order(locked)
+        pipeline.ai_settled(locked)
     order.refresh_from_db()
     return order
 
@@ -1020,7 +949,7 @@ def replace_with_hand_edit(image: Image, data: bytes, *, filename: str, actor: A
             order_services.record_event(
                 order, HAND_EDITED, {"image": locked.pk, "filename": filename[:255]}, actor
             )
-            _settle_order(order)
+            pipeline.ai_settled(order)
     except BaseException:
         _delete(stored)
         raise
@@ -1067,7 +996,7 @@ def reject_image(image: Image, actor: Any = None, *, reason: str = "") -> Image:
         order_services.change_image_status(
             locked, S.REJECTED, actor=actor, reason=_rejection_text(locked, reason)
         )
-        _settle_order(order)
+        pipeline.ai_settled(order)
         transaction.on_commit(lambda: _delete_all(stored))
     image.refresh_from_db()
     return image
@@ -1188,8 +1117,8 @@ def request_processing(
 
     ``preset`` sets or replaces the order's preset, only before the AI step has
     started (else ``OrderError``). A pending, failed or review order moves to
-    processing through ``change_order_status`` (whose signal queues the
-    pipeline for every image waiting); an order already processing gets the
+    processing through ``change_order_status`` (the pipeline then queues the
+    AI step for every image waiting); an order already processing gets the
     given images (default: every waiting one) queued. ``image_ids`` must be
     images of the order (the caller checks access); those not waiting for AI
     are skipped. Nothing to queue, or a closed or draft order: ``OrderError``.
@@ -1224,7 +1153,7 @@ def request_processing(
                 + (" among those given." if image_ids is not None else ".")
             )
         if locked.status in (Order.Status.PENDING, Order.Status.FAILED, Order.Status.NEEDS_REVIEW):
-            # The status signal queues ``process_order`` on commit: every waiting image.
+            # The pipeline queues ``process_order`` on commit (``orders.pipeline.order_moved``).
             order_services.change_order_status(
                 locked, Order.Status.PROCESSING, actor=actor, reason="AI processing requested"
             )
@@ -1234,7 +1163,7 @@ def request_processing(
                 queued = start_order_processing(locked.pk)
             else:
                 for image_id in ids:
-                    _queue_image_after_commit(image_id)
+                    queue_image_after_commit(image_id)
                 queued = len(ids)
         else:
             raise OrderError(
@@ -1311,7 +1240,7 @@ def retry_failed_image(image: Image, actor: Any = None) -> Image:
             Order.Status.PROCESSING,
             Order.Status.NEEDS_REVIEW,
         ):
-            _queue_image_after_commit(locked.pk)
+            queue_image_after_commit(locked.pk)
     image.refresh_from_db()
     return image
 
@@ -1452,7 +1381,7 @@ def reprocess_order(order: Order, *, actor: Any, preset: ProcessingPreset) -> in
             Order.Status.FAILED,
             Order.Status.AWAITING_APPROVAL,
         ):
-            # The status signal queues ``process_order``: every image waiting for AI.
+            # The pipeline queues ``process_order`` on commit (``orders.pipeline.order_moved``).
             order_services.change_order_status(
                 locked, Order.Status.PROCESSING, actor=actor, reason=reason
             )

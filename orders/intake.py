@@ -29,9 +29,9 @@ from events.models import Event
 from rkh_site.infrastructure import TRANSIENT, CommitWatch, queue_after_commit
 from rkh_site.leases import client_for, exclusive
 
-from . import access, imaging, services, signals
+from . import access, imaging, pipeline, services
 from .exceptions import OrderError
-from .models import Image, Order, OrderEvent, Upload
+from .models import Image, Order, OrderEvent
 
 log = logging.getLogger(__name__)
 Kind = OrderEvent.Kind
@@ -468,16 +468,7 @@ def _accept(image: Image, processed: imaging.Processed) -> Image:
                     reason=f"Looks like {other.original_filename} in {other.order.order_ref}",
                     review_reason=Image.ReviewReason.NEAR_DUPLICATE,
                 )
-            elif order.status in (
-                Order.Status.PENDING,
-                Order.Status.PROCESSING,
-                Order.Status.NEEDS_REVIEW,
-            ):
-                # The image's AI work starts now, while the rest of the order
-                # is still being ingested (or, for a late file or a retried one,
-                # joins in; an order in review settles again when it is done).
-                signals.image_ready.send(sender=Image, image=locked, order=order)
-            _start_processing_if_done(order)
+            pipeline.image_ingested(locked, order)
     except BaseException:
         if not (watch is not None and watch.committed):  # committed rows keep their files
             _delete_files(stored)
@@ -543,8 +534,7 @@ def _reject(image: Image, exc: imaging.ImageRejected) -> Image:
             original="", preview="", thumbnail="", metadata=metadata
         )
         services.change_image_status(locked, S.REJECTED, reason=exc.reason)
-        _start_processing_if_done(order)
-        _ingest_ended(locked, order)
+        pipeline.image_left_ingest(locked, order)
         transaction.on_commit(lambda: _delete_files([*stored, *announced]))
     return Image.objects.get(pk=image.pk)
 
@@ -560,62 +550,10 @@ def _fail(image: Image, reason: str, *, detail: str = "") -> Image:
         metadata["failure"] = {"detail": detail, "at": timezone.now().isoformat()}
         Image.objects.filter(pk=locked.pk).update(metadata=metadata)
         services.change_image_status(locked, S.FAILED, reason=reason)
-        _start_processing_if_done(order)
-        _ingest_ended(locked, order)
+        pipeline.image_left_ingest(locked, order)
         if announced:
             transaction.on_commit(lambda: _delete_files(announced))
     return Image.objects.get(pk=image.pk)
-
-
-def _ingest_ended(image: Image, order: Order) -> None:
-    """An image of an order already in the AI step left ingest without passing: the order
-    may have nothing else to wait for (``signals.ingest_ended``)."""
-    if order.status in (Order.Status.PROCESSING, Order.Status.NEEDS_REVIEW):
-        signals.ingest_ended.send(sender=Image, image=image, order=order)
-
-
-def files_still_coming(order: Order) -> bool:
-    """Whether the order waits for more files from the system that sends them.
-
-    An order made through the REST API (``awaiting_submit``) waits until its client says
-    "this is all" (``submit_order``) or as many files as it announced
-    (``expected_images``; refused files count, they arrived) are in, however long the
-    client takes between two files. Orders of the pages are held by their open uploads.
-    """
-    if not order.awaiting_submit or order.submitted_at is not None:
-        return False
-    if order.expected_images is not None:
-        return Image.objects.filter(order_id=order.pk).count() < order.expected_images
-    return True
-
-
-def _start_processing_if_done(order: Order) -> None:
-    """Move a pending order to processing once none of its images waits for ingest.
-
-    The caller holds the order's row lock and has just changed an image, so of
-    several ingests finishing together exactly one sees the last image done.
-    Only if at least one image was accepted: an order of refused files stays
-    pending for the user to fix; one whose every image failed (or was refused)
-    stops as ``failed``, naming them, for staff to retry.
-    """
-    if order.status != Order.Status.PENDING:
-        return
-    images = Image.objects.filter(order_id=order.pk)
-    if images.filter(status=S.UPLOADED).exists():
-        return
-    # Files still arriving (a browser batch uploads a few at a time) belong to
-    # the same order: wait for them. Abandoned uploads are stopped by
-    # ``uploads.abort_stale_uploads``, which then settles the order.
-    if Upload.objects.filter(order_id=order.pk, status=Upload.Status.OPEN).exists():
-        return
-    if files_still_coming(order):
-        return
-    if not images.filter(status__in=Image.PAST_INGEST).exists():
-        failed = list(images.filter(status=S.FAILED).order_by("pk"))
-        if failed:
-            services.stop_short(order, Order.Status.FAILED, failed=failed)
-        return
-    services.change_order_status(order, Order.Status.PROCESSING, reason="all images ingested")
 
 
 def settle_order(order_id: int) -> None:
@@ -626,7 +564,7 @@ def settle_order(order_id: int) -> None:
     """
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
-        _start_processing_if_done(order)
+        pipeline.ingest_may_be_done(order)
 
 
 def submit_order(order: Order, *, actor: Any = None, expected_images: int | None = None) -> Order:
@@ -652,7 +590,7 @@ def submit_order(order: Order, *, actor: Any = None, expected_images: int | None
             services.record_event(
                 locked, Kind.ORDER_SUBMITTED, {"images": count, "expected": expected_images}, actor
             )
-        _start_processing_if_done(locked)
+        pipeline.ingest_may_be_done(locked)
     order.refresh_from_db()
     return order
 

@@ -15,10 +15,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from . import access
+from . import access, pipeline
 from .exceptions import OrderError, TransitionNotAllowed
 from .models import Image, Order, OrderEvent, OrderRefSequence
-from .signals import order_status_changed
 
 Kind = OrderEvent.Kind
 
@@ -91,7 +90,7 @@ def create_order(
 
     ``awaiting_submit``: the order's files come from a system that will say when it sent
     them all (the REST API, a folder import); the order does not start before that, or
-    before ``expected_images`` files arrived (``orders.intake.files_still_coming``).
+    before ``expected_images`` files arrived (``orders.pipeline.files_still_coming``).
 
     Before anything is written, the PMR is asked (cached, one short attempt) whether
     the event is open: an event the PMR knows to be closed, or does not know, takes no
@@ -194,7 +193,7 @@ def change_order_status(
         {"from": previous, "to": new_status, "reason": reason},
         actor,
     )
-    order_status_changed.send(sender=Order, order=locked, previous=previous, status=new_status)
+    pipeline.order_moved(locked, previous, new_status)  # the PMR hears; AI work starts
     order.status, order.completed_at = locked.status, locked.completed_at
     order.last_event_seq = locked.last_event_seq
     return order

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from events.models import Event
 
-from . import access, attention, guidance, live, prints, selectors, services, uploads
+from . import access, attention, guidance, live, pipeline, prints, selectors, services, uploads
 from .exceptions import OrderError
 from .forms import CancelOrderForm, NewOrderForm, OrderDetailsForm, OrderFilterForm
 from .models import Image, Order
@@ -301,8 +301,6 @@ def order_detail(request, order_ref: str):
 def _held_state(user: Any, order: Order) -> dict[str, Any]:
     """What holds the order back that a person must act on: failed images (retry them, or a
     reviewer delivers without them), or a sending system that has not said "this is all"."""
-    from . import intake
-
     held: dict[str, Any] = {"failed": [], "waiting_for_submit": False}
     if order.failed_images:  # the stored counter: no query for the usual order
         failed = list(
@@ -320,7 +318,7 @@ def _held_state(user: Any, order: Order) -> dict[str, Any]:
             and access.can(user, access.Action.REVIEW, order)
         )
     elif order.awaiting_submit and order.status in (Order.Status.DRAFT, Order.Status.PENDING):
-        held["waiting_for_submit"] = intake.files_still_coming(order)
+        held["waiting_for_submit"] = pipeline.files_still_coming(order)
     return {
         **held,
         "can_submit": access.can(user, access.Action.UPLOAD, order) and not order.is_closed,

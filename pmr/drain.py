@@ -36,7 +36,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from orders import attention, live
+from orders import attention, live, pipeline
 from orders import services as order_services
 from orders.models import Image, Order
 from pmr.clients import PMRError, PMRNetworkError
@@ -609,8 +609,4 @@ def _finish(row: OutboxEntry) -> None:
         order_services.record_event(
             order, DELIVERED_EVENT, {"images": synced, "files": delivered_files(order.pk)}
         )
-        if Order.can_move(order.status, Order.Status.COMPLETED):
-            # The status signal adds the "completed" push to the outbox, after this row.
-            order_services.change_order_status(
-                order, Order.Status.COMPLETED, reason="delivered to the PMR"
-            )
+        pipeline.delivered(order)  # completes; "completed" goes to the outbox after this row
