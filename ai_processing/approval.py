@@ -29,7 +29,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from orders import access, pipeline
+from orders import access, locking, pipeline
 from orders import services as order_services
 from orders.exceptions import OrderError
 from orders.models import Image, Order, OrderEvent
@@ -58,7 +58,7 @@ def _who(actor: Any) -> str:
 
 def _lock(order: Order, actor: Any) -> Order:
     """Lock the order, check the actor may approve it and that it awaits approval."""
-    locked = Order.objects.select_for_update().get(pk=order.pk)
+    locked = locking.lock_order(order.pk)
     if actor is not None and not access.can(actor, access.Action.APPROVE, locked):
         raise PermissionDenied(f"You may not approve order {locked.order_ref}.")
     if locked.status != S.AWAITING_APPROVAL:
@@ -113,7 +113,7 @@ def approve_order(order: Order, *, actor: Any, auto: bool = False) -> int:
     """
     with transaction.atomic():
         locked = _lock(order, actor)
-        images = list(hold.unapproved(locked).select_for_update().order_by("pk"))
+        images = locking.lock_images(locked, hold.unapproved(locked))
         for image in images:
             _stamp(image, actor)
         order_services.record_event(
@@ -169,7 +169,7 @@ def reject_order(
     reason = " ".join(str(reason or "").split())[:MAX_REASON]
     with transaction.atomic():
         locked = _lock(order, actor)
-        images = list(hold.unapproved(locked).select_for_update().order_by("pk"))
+        images = locking.lock_images(locked, hold.unapproved(locked))
         if not images:
             raise OrderError(f"Order {locked.order_ref} has no image waiting for approval.")
         for image in images:
@@ -210,7 +210,7 @@ def auto_approve_due(now=None, limit: int = 100) -> int:
     for pk in due:
         try:
             with transaction.atomic():
-                order = Order.objects.select_for_update().get(pk=pk)
+                order = locking.lock_order(pk)
                 if order.approval_due_at is None or order.approval_due_at > now:
                     continue
                 approve_order(order, actor=None, auto=True)

@@ -35,7 +35,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from orders import access, pipeline, prints
+from orders import access, bookkeeping, locking, pipeline, prints
 from orders import services as order_services
 from orders.exceptions import OrderError
 from orders.imaging.errors import ImageRejected
@@ -72,7 +72,7 @@ def start_order_processing(order_id: int) -> int:
     at once (an order whose images all wait for review moves to review).
     """
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
+        order = locking.lock_order(order_id)
         if order.status not in (Order.Status.PROCESSING, Order.Status.NEEDS_REVIEW):
             return 0
         ids = list(
@@ -189,7 +189,7 @@ def lease_key(image_id: int) -> str:
 
 def _process_held(image_id: int) -> Image:
     """``process_image`` once this task holds the image's lease."""
-    attempts = _count_attempt(image_id)
+    attempts = AI_STEP.count_attempt(image_id)
     if attempts is None:
         return Image.objects.get(pk=image_id)
     if attempts > MAX_AI_ATTEMPTS:
@@ -366,43 +366,15 @@ def _mark_charged_after_commit(trails: list[list[dict[str, Any]]]) -> None:
 
 #: ``ai_metadata`` key: the processed file an attempt is about to write, committed before it
 #: writes it, so the next attempt deletes what a killed one left (no orphan in MEDIA_ROOT).
-FILES_IN_PROGRESS = "files_in_progress"
-
-
-def _count_attempt(image_id: int) -> int | None:
-    """One more delivery of the image's task; None when it no longer waits for AI. Files a
-    killed attempt announced and never committed are deleted after this commits."""
-    with transaction.atomic():
-        locked = (
-            Image.objects.select_for_update()
-            .only("id", "status", "ai_metadata", "processed")
-            .get(pk=image_id)
-        )
-        if locked.status not in WAITING:
-            return None
-        meta = dict(locked.ai_metadata)
-        leftovers = [n for n in meta.pop(FILES_IN_PROGRESS, []) if n != locked.processed.name]
-        attempts = int(meta.get("attempts", 0)) + 1
-        Image.objects.filter(pk=image_id).update(ai_metadata={**meta, "attempts": attempts})
-        for name in leftovers:
-            transaction.on_commit(lambda name=name: _delete(name))
-    return attempts
-
-
-def _announce_file(image_id: int, name: str) -> None:
-    """Record (and commit) the name of the processed file about to be written."""
-    with transaction.atomic():
-        locked = Image.objects.select_for_update().only("id", "ai_metadata").get(pk=image_id)
-        Image.objects.filter(pk=image_id).update(
-            ai_metadata={**locked.ai_metadata, FILES_IN_PROGRESS: [name]}
-        )
+FILES_IN_PROGRESS = bookkeeping.FILES_IN_PROGRESS
+#: The AI step's bookkeeping in ``Image.ai_metadata`` (attempts, announced files, failing).
+AI_STEP = bookkeeping.Step("AI step", "ai_metadata", "attempts", WAITING)
 
 
 def _store_analysis(image: Image, result: Any, trail: list[dict[str, Any]]) -> Image | None:
     """Record the analysis and move ingested → analyzed; None when the image moved meanwhile."""
     with transaction.atomic():
-        Order.objects.select_for_update().only("pk").get(pk=image.order_id)
-        locked = Image.objects.select_for_update().get(pk=image.pk)
+        _order, locked = locking.lock_image(image.pk, order_id=image.order_id)
         if locked.status != S.INGESTED:
             return None
         meta = dict(locked.ai_metadata)
@@ -467,11 +439,10 @@ def _finish(
     try:
         with transaction.atomic():
             watch = CommitWatch()
-            order = Order.objects.select_for_update().get(pk=image.order_id)
-            locked = Image.objects.select_for_update().get(pk=image.pk)
+            order, locked = locking.lock_image(image.pk, order_id=image.order_id)
             if locked.status != image.status or locked.status not in WAITING:
                 if stored:
-                    transaction.on_commit(lambda: _delete(stored))
+                    bookkeeping.delete_files_after_commit([stored])
                 return locked
             meta = dict(locked.ai_metadata)
             meta.pop("attempts", None)
@@ -510,7 +481,7 @@ def _finish(
                 fields["processed"] = stored
                 previous = locked.processed.name
                 if previous and previous != stored:
-                    transaction.on_commit(lambda: _delete(previous))
+                    bookkeeping.delete_files_after_commit([previous])
             Image.objects.filter(pk=locked.pk).update(ai_metadata=meta, ai_cost=cost, **fields)
             _mark_charged_after_commit([trail for _result, trail in results.values()])
             _refresh_order_cost(locked.order_id)
@@ -527,7 +498,7 @@ def _finish(
             pipeline.ai_settled(order)
     except BaseException:
         if stored and not (watch is not None and watch.committed):  # committed: the row has it
-            _delete(stored)
+            bookkeeping.delete_files([stored])
         raise
     return Image.objects.get(pk=image.pk)
 
@@ -661,40 +632,21 @@ def _store_processed(image: Image, data: bytes) -> str:
     from orders.models import rendition_upload_path
 
     name = rendition_upload_path(image, "processed.jpg")
-    _announce_file(image.pk, name)
+    AI_STEP.announce(image.pk, [name])
     saved = default_storage.save(name, ContentFile(data))
     if saved != name:  # never for a fresh UUID name; a different name is not announced
-        _delete(saved)
+        bookkeeping.delete_files([saved])
         raise OSError(f"processed file stored as {saved}, not {name}")
     return saved
 
 
 def _fail(image_id: int, reason: str, *, detail: str = "") -> Image:
-    with transaction.atomic():
-        order = Order.objects.select_for_update().get(
-            pk=Image.objects.only("order_id").get(pk=image_id).order_id
-        )
-        locked = Image.objects.select_for_update().get(pk=image_id)
-        if locked.status not in WAITING:
-            return locked
-        meta = dict(locked.ai_metadata)
-        meta.pop("attempts", None)
-        announced = [n for n in meta.pop(FILES_IN_PROGRESS, []) if n != locked.processed.name]
-        if detail:
-            meta["failure"] = {"detail": detail}
-        Image.objects.filter(pk=image_id).update(ai_metadata=meta)
-        order_services.change_image_status(locked, S.FAILED, reason=reason)
-        pipeline.ai_settled(order, new_failure=True)
-        for name in announced:
-            transaction.on_commit(lambda name=name: _delete(name))
-    return Image.objects.get(pk=image_id)
-
-
-def _delete(name: str) -> None:
-    try:
-        default_storage.delete(name)
-    except OSError:
-        log.exception("Could not delete stored file %s", name)
+    return AI_STEP.fail(
+        image_id,
+        reason,
+        failure={"detail": detail} if detail else None,
+        then=lambda _image, order: pipeline.ai_settled(order, new_failure=True),
+    )
 
 
 # --- review queue -------------------------------------------------------------
@@ -706,8 +658,7 @@ def _review_lock(image: Image, actor: Any) -> tuple[Order, Image]:
     An image turned down at approval (``ReviewReason.APPROVAL``) may also be answered by
     whoever may approve the order (its user, when the hold allows it: docs/approval.md).
     """
-    order = Order.objects.select_for_update().get(pk=image.order_id)
-    locked = Image.objects.select_for_update().get(pk=image.pk)
+    order, locked = locking.lock_image(image.pk, order_id=image.order_id)
     if actor is not None and not (
         access.can(actor, access.Action.REVIEW, order)
         or (
@@ -784,10 +735,9 @@ def requeue_image(image: Image, actor: Any = None) -> Image:
     Recorded in the timeline (``image.requeued``). Raises ``PermissionDenied`` or
     ``OrderError`` (the image does not wait for the AI step)."""
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=image.order_id)
+        order, locked = locking.lock_image(image.pk, order_id=image.order_id)
         if actor is not None and not access.can(actor, access.Action.PROCESS, order):
             raise PermissionDenied(f"You may not process order {order.order_ref}.")
-        locked = Image.objects.select_for_update().get(pk=image.pk)
         if locked.status not in WAITING or order.is_closed:
             raise OrderError(f"Image {locked.original_filename} is not waiting for the AI step.")
         meta = {k: v for k, v in locked.ai_metadata.items() if k != "attempts"}
@@ -798,59 +748,6 @@ def requeue_image(image: Image, actor: Any = None) -> Image:
         queue_image_after_commit(locked.pk)
     image.refresh_from_db()
     return image
-
-
-def deliver_without_failed(order: Order, actor: Any, *, note: str = "") -> Order:
-    """A person decides the order goes to the PMR without its failed images.
-
-    Each failed image is left out (failed → rejected, "left out of the delivery by …"), one
-    ``order.partial_delivery`` timeline entry names them with who decided (the audit log
-    keeps the image changes), and the order settles: with nothing else waiting it is
-    delivered, and the PMR is told to expect only the images delivered. Only reviewers of
-    the order (managers and admins) may decide this. Raises ``PermissionDenied``, and
-    ``OrderError`` when no image failed, the order is closed, or images are still being
-    worked on (wait for them: they may fail too, or succeed).
-    """
-    with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
-        if actor is None or not access.can(actor, access.Action.REVIEW, locked):
-            raise PermissionDenied(f"You may not decide the delivery of order {locked.order_ref}.")
-        if locked.is_closed:
-            raise OrderError(f"Order {locked.order_ref} is {locked.status}; nothing to deliver.")
-        images = Image.objects.filter(order_id=locked.pk)
-        failed = list(images.filter(status=S.FAILED).order_by("pk"))
-        if not failed:
-            raise OrderError(f"Order {locked.order_ref} has no failed images to leave out.")
-        if images.filter(status__in=NOT_DONE).exists():
-            raise OrderError(
-                f"Order {locked.order_ref} still has images in the works; "
-                "decide once they are done."
-            )
-        if not images.exclude(status__in=(S.FAILED, S.REJECTED)).exists():
-            raise OrderError(
-                f"Every image of order {locked.order_ref} failed or was refused; nothing would "
-                "be delivered. Retry them, or cancel the order."
-            )
-        who = getattr(actor, "get_full_name", lambda: "")() or getattr(actor, "username", "")
-        for image in failed:
-            order_services.change_image_status(
-                image,
-                S.REJECTED,
-                actor=actor,
-                reason=f"Left out of the delivery by {who}: {image.status_reason}"[:2000],
-            )
-        order_services.record_event(
-            locked,
-            order_services.Kind.ORDER_PARTIAL_DELIVERY,
-            {
-                "left_out": [{"image": i.pk, "filename": i.original_filename} for i in failed],
-                "note": note[:500],
-            },
-            actor,
-        )
-        pipeline.ai_settled(locked)
-    order.refresh_from_db()
-    return order
 
 
 #: Formats a hand-edited file may come in (converted to JPEG when not one already).
@@ -942,7 +839,7 @@ def replace_with_hand_edit(image: Image, data: bytes, *, filename: str, actor: A
             locked.ai_metadata = meta
             locked.save(update_fields=["processed", "ai_metadata", "updated_at"])  # audited
             if previous and previous != stored:
-                transaction.on_commit(lambda: _delete(previous))
+                bookkeeping.delete_files_after_commit([previous])
             order_services.change_image_status(
                 locked, S.PROCESSED, actor=actor, reason="replaced by a hand-edited file"
             )
@@ -951,7 +848,7 @@ def replace_with_hand_edit(image: Image, data: bytes, *, filename: str, actor: A
             )
             pipeline.ai_settled(order)
     except BaseException:
-        _delete(stored)
+        bookkeeping.delete_files([stored])
         raise
     image.refresh_from_db()
     return image
@@ -960,7 +857,7 @@ def replace_with_hand_edit(image: Image, data: bytes, *, filename: str, actor: A
 #: ``metadata["rejection"]["code"]`` of an image a reviewer rejected (ingest uses its own codes).
 REJECTED_IN_REVIEW = "review"
 #: Every stored file of an image: a rejected image keeps none of them.
-FILE_FIELDS = ("original", "preview", "thumbnail", "processed")
+FILE_FIELDS = bookkeeping.FILE_FIELDS
 
 
 def reject_image(image: Image, actor: Any = None, *, reason: str = "") -> Image:
@@ -997,14 +894,9 @@ def reject_image(image: Image, actor: Any = None, *, reason: str = "") -> Image:
             locked, S.REJECTED, actor=actor, reason=_rejection_text(locked, reason)
         )
         pipeline.ai_settled(order)
-        transaction.on_commit(lambda: _delete_all(stored))
+        bookkeeping.delete_files_after_commit(stored)
     image.refresh_from_db()
     return image
-
-
-def _delete_all(names: list[str]) -> None:
-    for name in names:
-        _delete(name)
 
 
 def _rejection_text(image: Image, reason: str) -> str:
@@ -1125,7 +1017,7 @@ def request_processing(
     Raises ``PermissionDenied`` through the order services.
     """
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked = locking.lock_order(order.pk)
         if not access.can(actor, access.Action.PROCESS, locked):
             raise PermissionDenied("You may not process this order.")
         if locked.is_closed:
@@ -1216,10 +1108,9 @@ def retry_failed_image(image: Image, actor: Any = None) -> Image:
     if image.ingested_at is None:
         return intake.retry_ingest(image, actor=actor)
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=image.order_id)
+        order, locked = locking.lock_image(image.pk, order_id=image.order_id)
         if actor is not None and not access.can(actor, access.Action.PROCESS, order):
             raise PermissionDenied(f"You may not retry images of order {order.order_ref}.")
-        locked = Image.objects.select_for_update().get(pk=image.pk)
         if locked.status != S.FAILED:
             raise OrderError(f"{locked.original_filename} has not failed; nothing to retry.")
         refused = retry_refused_because(order)
@@ -1335,7 +1226,7 @@ def reprocess_order(order: Order, *, actor: Any, preset: ProcessingPreset) -> in
     ``process`` right on the order.
     """
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked = locking.lock_order(order.pk)
         if actor is not None and not access.can(actor, access.Action.PROCESS, locked):
             raise PermissionDenied(f"You may not reprocess order {locked.order_ref}.")
         refused = reprocess_refused_because(locked, image_counts(locked))
@@ -1343,9 +1234,7 @@ def reprocess_order(order: Order, *, actor: Any, preset: ProcessingPreset) -> in
             raise OrderError(refused)
         images = [
             image
-            for image in Image.objects.select_for_update()
-            .filter(order_id=locked.pk, status__in=REDOABLE)
-            .order_by("pk")
+            for image in locking.lock_images(locked, Image.objects.filter(status__in=REDOABLE))
             if not (image.status == S.FAILED and image.ingested_at is None)
             and not _is_duplicate_hold(image)
         ]
@@ -1374,8 +1263,7 @@ def reprocess_order(order: Order, *, actor: Any, preset: ProcessingPreset) -> in
                 stale.append(image.processed.name)
             Image.objects.filter(pk=image.pk).update(ai_metadata=meta, processed="")
             order_services.change_image_status(image, S.INGESTED, actor=actor, reason=reason)
-        for name in stale:
-            transaction.on_commit(lambda name=name: _delete(name))
+        bookkeeping.delete_files_after_commit(stale)
         if locked.status in (
             Order.Status.NEEDS_REVIEW,
             Order.Status.FAILED,

@@ -7,11 +7,20 @@ only; what happens next is decided in ``orders.pipeline``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from orders.models import Image, Order
 from orders.pipeline import HoldRule
 from rkh_site.infrastructure import queue_after_commit
 
 from . import hold, services, tasks
+
+#: The review answers the admin's image actions give, by name.
+REVIEW_ANSWERS = {
+    "approve": services.approve_image,
+    "redo": services.redo_image,
+    "reject": services.reject_image,
+}
 
 
 class AiStage:
@@ -31,3 +40,12 @@ class AiStage:
 
     def send_short_prints_to_review(self, order: Order) -> int:
         return services.send_short_prints_to_review(order)
+
+    def resume(self, image: Image, actor: Any) -> None:
+        if image.status == Image.Status.FAILED:
+            services.retry_failed_image(image, actor)
+        else:
+            services.requeue_image(image, actor)
+
+    def answer_review(self, image: Image, actor: Any, answer: str) -> None:
+        REVIEW_ANSWERS[answer](image, actor=actor)

@@ -25,11 +25,10 @@ from django.core.files.storage import default_storage
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from events.models import Event
 from rkh_site.infrastructure import TRANSIENT, CommitWatch, queue_after_commit
 from rkh_site.leases import client_for, exclusive
 
-from . import access, imaging, pipeline, services
+from . import access, bookkeeping, imaging, locking, pipeline, services
 from .exceptions import OrderError
 from .models import Image, Order, OrderEvent
 
@@ -183,7 +182,7 @@ def add_image(order: Order, *, source: BinaryIO | Path, filename: str, actor: An
 
 
 def _lock_open_order(order: Order) -> Order:
-    locked = Order.objects.select_for_update().get(pk=order.pk)
+    locked = locking.lock_order(order.pk)
     refused = locked.images_refused_because()
     if refused:
         raise OrderError(refused)
@@ -210,9 +209,11 @@ MAX_INGEST_ATTEMPTS = 3
 #: ``Image.metadata`` key: rendition files an ingest attempt is about to write, committed
 #: before it writes them, so the next attempt (or the verdict) deletes what a killed one
 #: left behind: no file in MEDIA_ROOT without a row that names it.
-FILES_IN_PROGRESS = "files_in_progress"
+FILES_IN_PROGRESS = bookkeeping.FILES_IN_PROGRESS
 
 S = Image.Status
+#: Ingest's bookkeeping in ``Image.metadata`` (attempts, announced files, failing).
+INGEST = bookkeeping.Step("ingest", "metadata", "ingest_attempts", frozenset({S.UPLOADED}))
 
 
 def lease_key(image_id: int) -> str:
@@ -253,7 +254,7 @@ def ingest_image(image_id: int) -> Image:
 
 def _ingest_held(image: Image) -> Image:
     image_id = image.pk
-    attempts = _count_attempt(image_id)
+    attempts = INGEST.count_attempt(image_id)
     if attempts is None:  # another worker finished it meanwhile
         return Image.objects.get(pk=image_id)
     if attempts > MAX_INGEST_ATTEMPTS:
@@ -309,8 +310,7 @@ def retry_ingest(image: Image, *, actor: Any = None) -> Image:
     process the order; a second queueing of an image being ingested steps aside.
     """
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=image.order_id)  # order, then image
-        locked = Image.objects.select_for_update().get(pk=image.pk)
+        order, locked = locking.lock_image(image.pk, order_id=image.order_id)
         failed_in_ingest = locked.status == S.FAILED and locked.ingested_at is None
         if order.is_closed:
             raise OrderError(
@@ -357,44 +357,6 @@ def _internal_error(exc: Exception) -> str:
     )
 
 
-def _count_attempt(image_id: int) -> int | None:
-    """Note one more ingest attempt; None when the image is no longer waiting for ingest.
-
-    Rendition files a killed attempt announced (``FILES_IN_PROGRESS``) and never committed
-    are deleted here, after this transaction commits.
-    """
-    with transaction.atomic():
-        locked = Image.objects.select_for_update().only("id", "status", "metadata").get(pk=image_id)
-        if locked.status != S.UPLOADED:
-            return None
-        metadata = dict(locked.metadata)
-        leftovers = metadata.pop(FILES_IN_PROGRESS, [])
-        attempts = int(metadata.get("ingest_attempts", 0)) + 1
-        # A queryset update: bookkeeping, not a change for the audit log.
-        Image.objects.filter(pk=image_id).update(metadata={**metadata, "ingest_attempts": attempts})
-        if leftovers:
-            log.info(
-                "Deleting %d file(s) an earlier ingest of image %s left", len(leftovers), image_id
-            )
-            transaction.on_commit(lambda: _delete_files(leftovers))
-    return attempts
-
-
-def _announce_files(image_id: int, names: list[str]) -> None:
-    """Record (and commit) the names of files about to be written for the image."""
-    with transaction.atomic():
-        locked = Image.objects.select_for_update().only("id", "metadata").get(pk=image_id)
-        Image.objects.filter(pk=image_id).update(
-            metadata={**locked.metadata, FILES_IN_PROGRESS: names}
-        )
-
-
-def _without_bookkeeping(metadata: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The metadata without the attempt count and announced files, and those files."""
-    kept = {k: v for k, v in metadata.items() if k not in ("ingest_attempts", FILES_IN_PROGRESS)}
-    return kept, list(metadata.get(FILES_IN_PROGRESS, []))
-
-
 @contextmanager
 def _stored_original(image: Image) -> Iterator[Path]:
     """A local path of the stored original: the file itself, or a temporary copy.
@@ -431,18 +393,13 @@ def _accept(image: Image, processed: imaging.Processed) -> Image:
     try:
         with transaction.atomic():
             watch = CommitWatch()
-            # Lock order everywhere here: event, order, image. The event lock
-            # (FOR NO KEY UPDATE, which leaves foreign-key checks alone)
-            # serialises the near-duplicate check per event, so two copies
-            # ingested at the same moment cannot both miss each other.
-            Event.objects.select_for_update(no_key=True).only("pk").get(pk=image.order.event_id)
-            order = Order.objects.select_for_update().get(pk=image.order_id)
-            locked = Image.objects.select_for_update().get(pk=image.pk)
+            # Event, order, image: the event lock serialises the near-duplicate check.
+            order, locked = locking.lock_for_ingest(image)
             if locked.status != S.UPLOADED:  # a second delivery of the task got here first
-                transaction.on_commit(lambda: _delete_files(stored))
+                bookkeeping.delete_files_after_commit(stored)
                 return locked
             match = _near_duplicate(locked, order.event_id, processed.phash)
-            metadata, _announced = _without_bookkeeping(locked.metadata)
+            metadata, _announced = INGEST.settle(locked)
             metadata.update(processed.metadata())
             if match is not None:
                 metadata["near_duplicate"] = {"image": match[0].pk, "distance": match[1]}
@@ -471,7 +428,7 @@ def _accept(image: Image, processed: imaging.Processed) -> Image:
             pipeline.image_ingested(locked, order)
     except BaseException:
         if not (watch is not None and watch.committed):  # committed rows keep their files
-            _delete_files(stored)
+            bookkeeping.delete_files(stored)
         raise
     return Image.objects.get(pk=image.pk)
 
@@ -486,7 +443,7 @@ def _store_renditions(image: Image, processed: imaging.Processed) -> tuple[str, 
     from .models import rendition_upload_path
 
     wanted = [rendition_upload_path(image, f"{field}.jpg") for field in ("preview", "thumbnail")]
-    _announce_files(image.pk, wanted)
+    INGEST.announce(image.pk, wanted)
     names: list[str] = []
     try:
         for name, data in zip(wanted, (processed.preview, processed.thumbnail), strict=True):
@@ -495,7 +452,7 @@ def _store_renditions(image: Image, processed: imaging.Processed) -> tuple[str, 
             if saved != name:  # never for a fresh UUID name; a different name is not announced
                 raise OSError(f"rendition stored as {saved}, not {name}")
     except BaseException:
-        _delete_files(names)
+        bookkeeping.delete_files(names)
         raise
     return names[0], names[1]
 
@@ -523,37 +480,29 @@ def _near_duplicate(
 def _reject(image: Image, exc: imaging.ImageRejected) -> Image:
     """Refuse the file: keep the row and the reason, delete every stored byte after commit."""
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=image.order_id)
-        locked = Image.objects.select_for_update().get(pk=image.pk)
+        order, locked = locking.lock_image(image.pk, order_id=image.order_id)
         if locked.status != S.UPLOADED:
             return locked
         stored = [f.name for f in (locked.original, locked.preview, locked.thumbnail) if f.name]
-        metadata, announced = _without_bookkeeping(locked.metadata)
+        metadata, announced = INGEST.settle(locked)
         metadata["rejection"] = {"code": exc.code, "detail": exc.detail[:500]}
         Image.objects.filter(pk=locked.pk).update(
             original="", preview="", thumbnail="", metadata=metadata
         )
         services.change_image_status(locked, S.REJECTED, reason=exc.reason)
         pipeline.image_left_ingest(locked, order)
-        transaction.on_commit(lambda: _delete_files([*stored, *announced]))
+        bookkeeping.delete_files_after_commit([*stored, *announced])
     return Image.objects.get(pk=image.pk)
 
 
 def _fail(image: Image, reason: str, *, detail: str = "") -> Image:
     """Mark the image failed, keeping its original so that staff can retry it."""
-    with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=image.order_id)
-        locked = Image.objects.select_for_update().get(pk=image.pk)
-        if locked.status != S.UPLOADED:
-            return locked
-        metadata, announced = _without_bookkeeping(locked.metadata)
-        metadata["failure"] = {"detail": detail, "at": timezone.now().isoformat()}
-        Image.objects.filter(pk=locked.pk).update(metadata=metadata)
-        services.change_image_status(locked, S.FAILED, reason=reason)
-        pipeline.image_left_ingest(locked, order)
-        if announced:
-            transaction.on_commit(lambda: _delete_files(announced))
-    return Image.objects.get(pk=image.pk)
+    return INGEST.fail(
+        image.pk,
+        reason,
+        failure={"detail": detail, "at": timezone.now().isoformat()},
+        then=pipeline.image_left_ingest,
+    )
 
 
 def settle_order(order_id: int) -> None:
@@ -563,7 +512,7 @@ def settle_order(order_id: int) -> None:
     (an abandoned upload was stopped, the API client submitted the order).
     """
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
+        order = locking.lock_order(order_id)
         pipeline.ingest_may_be_done(order)
 
 
@@ -577,7 +526,7 @@ def submit_order(order: Order, *, actor: Any = None, expected_images: int | None
     ``OrderError`` (a completed or cancelled order).
     """
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked = locking.lock_order(order.pk)
         services.access_check(actor, access.Action.UPLOAD, locked)
         if locked.is_closed:
             raise OrderError(
@@ -593,11 +542,3 @@ def submit_order(order: Order, *, actor: Any = None, expected_images: int | None
         pipeline.ingest_may_be_done(locked)
     order.refresh_from_db()
     return order
-
-
-def _delete_files(names: list[str] | tuple[str, ...]) -> None:
-    for name in names:
-        try:
-            default_storage.delete(name)
-        except OSError:
-            log.exception("Could not delete stored file %s", name)

@@ -25,13 +25,16 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.signals import setting_changed
+from django.db import transaction
 from django.db.models import Count
 from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from . import services
+from . import access, locking, services
+from .exceptions import OrderError
 from .models import Image, Order, Upload
 
 S = Image.Status
@@ -85,6 +88,13 @@ class AiStage(Protocol):
 
     def send_short_prints_to_review(self, order: Order) -> int:
         """Move processed images too small for the prints ordered to review; how many."""
+
+    def resume(self, image: Image, actor: Any) -> None:
+        """Staff unstick an image: queue its AI step again (waiting for it: a lost message,
+        a killed worker) or retry it (failed in it). ``OrderError`` when it cannot."""
+
+    def answer_review(self, image: Image, actor: Any, answer: str) -> None:
+        """A reviewer's answer for an image in review: "approve", "redo" or "reject"."""
 
 
 class DeliveryStage(Protocol):
@@ -214,8 +224,8 @@ def ai_settled(order: Order, *, new_failure: bool = False) -> None:
 
     1. a failed image: the order stops short in ``needs_review`` with a reason naming the
        failed images and an ``order.stopped_short`` entry (again on each ``new_failure``),
-       and waits for a person: retry them, or deliver without them. Never delivered short
-       by itself.
+       and waits for a person: retry them, or deliver without them
+       (``deliver_without_failed``). Never delivered short by itself.
     2. an image to review: ``needs_review`` until every review is answered.
     3. the print check (the last quality gate): processed images too small for the
        prints ordered go to review (and the order with them).
@@ -254,6 +264,59 @@ def ai_settled(order: Order, *, new_failure: bool = False) -> None:
     if _held_for_approval(order):
         return
     _hand_to_delivery(order)
+
+
+def deliver_without_failed(order: Order, actor: Any, *, note: str = "") -> Order:
+    """A person decides the order goes to the PMR without its failed images.
+
+    Each failed image is left out (failed → rejected, "left out of the delivery by …"), one
+    ``order.partial_delivery`` timeline entry names them with who decided (the audit log
+    keeps the image changes), and the order settles: with nothing else waiting it is
+    delivered, and the PMR is told to expect only the images delivered. Only reviewers of
+    the order (managers and admins) may decide this. Raises ``PermissionDenied``, and
+    ``OrderError`` when no image failed, the order is closed, or images are still being
+    worked on (wait for them: they may fail too, or succeed).
+    """
+    with transaction.atomic():
+        locked = locking.lock_order(order.pk)
+        if actor is None or not access.can(actor, access.Action.REVIEW, locked):
+            raise PermissionDenied(f"You may not decide the delivery of order {locked.order_ref}.")
+        if locked.is_closed:
+            raise OrderError(f"Order {locked.order_ref} is {locked.status}; nothing to deliver.")
+        images = Image.objects.filter(order_id=locked.pk)
+        failed = list(images.filter(status=S.FAILED).order_by("pk"))
+        if not failed:
+            raise OrderError(f"Order {locked.order_ref} has no failed images to leave out.")
+        if images.filter(status__in=AI_NOT_DONE).exists():
+            raise OrderError(
+                f"Order {locked.order_ref} still has images in the works; "
+                "decide once they are done."
+            )
+        if not images.exclude(status__in=(S.FAILED, S.REJECTED)).exists():
+            raise OrderError(
+                f"Every image of order {locked.order_ref} failed or was refused; nothing would "
+                "be delivered. Retry them, or cancel the order."
+            )
+        who = getattr(actor, "get_full_name", lambda: "")() or getattr(actor, "username", "")
+        for image in failed:
+            services.change_image_status(
+                image,
+                S.REJECTED,
+                actor=actor,
+                reason=f"Left out of the delivery by {who}: {image.status_reason}"[:2000],
+            )
+        services.record_event(
+            locked,
+            services.Kind.ORDER_PARTIAL_DELIVERY,
+            {
+                "left_out": [{"image": i.pk, "filename": i.original_filename} for i in failed],
+                "note": note[:500],
+            },
+            actor,
+        )
+        ai_settled(locked)
+    order.refresh_from_db()
+    return order
 
 
 def _short_prints_to_review(order: Order) -> bool:

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from . import access, pipeline
+from . import access, locking, pipeline
 from .exceptions import OrderError, TransitionNotAllowed
 from .models import Image, Order, OrderEvent, OrderRefSequence
 
@@ -179,7 +179,7 @@ def change_order_status(
 ) -> Order:
     """Move an order to ``new_status`` if the state machine allows it."""
     action = access.Action.CANCEL if new_status == Order.Status.CANCELLED else access.Action.PROCESS
-    locked = Order.objects.select_for_update().get(pk=order.pk)
+    locked = locking.lock_order(order.pk)
     _require(actor, action, locked)
     if not Order.can_move(locked.status, new_status):
         raise TransitionNotAllowed(f"Order {locked.order_ref}", locked.status, new_status)
@@ -457,9 +457,8 @@ def change_image_status(
     An approval (hold for approval) is of the processed file as it was: any move
     other than on to the PMR forgets it, so a redone image is approved again.
     """
-    order = Order.objects.select_for_update().get(pk=image.order_id)
+    order, locked = locking.lock_image(image.pk, order_id=image.order_id)
     _require(actor, access.Action.PROCESS, order)
-    locked = Image.objects.select_for_update().get(pk=image.pk)
     if not Image.can_move(locked.status, new_status):
         raise TransitionNotAllowed(f"Image {locked.pk}", locked.status, new_status)
     previous = locked.status

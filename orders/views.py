@@ -328,12 +328,10 @@ def _held_state(user: Any, order: Order) -> dict[str, Any]:
 @login_required
 @require_POST
 def order_deliver_without_failed(request, order_ref: str):
-    """A reviewer's "Deliver without the failed images" (ai_processing.services)."""
-    from ai_processing import services as ai_services
-
+    """A reviewer's "Deliver without the failed images" (orders.pipeline)."""
     order = _visible_order(request, order_ref)
     try:
-        ai_services.deliver_without_failed(order, request.user)
+        pipeline.deliver_without_failed(order, request.user)
     except OrderError as exc:
         messages.error(request, str(exc))
     else:

@@ -137,7 +137,7 @@ def test_a_short_order_stops_for_a_person(make_order, manager, ai_settings):
     assert _kinds(order).count(OrderEvent.Kind.ORDER_STOPPED_SHORT) == 1
     assert not _delivery_rows(order).exists()
 
-    ai_services.deliver_without_failed(order, manager)  # a person decides
+    pipeline.deliver_without_failed(order, manager)  # a person decides
     order.refresh_from_db()
     assert order.ai_processed
     assert _delivery_rows(order).filter(kind=K.IMAGE_PUT, image_id=good.pk).exists()
