@@ -15,9 +15,9 @@ own user when the hold allows it), each in the timeline and the audit log:
   (``services.replace_with_hand_edit``), or it is redone later;
 - ``reject_order``: every image still waiting is turned down the same way.
 
-When the last image is approved the pipeline's settling step (``services._settle_order``)
-lets the order go: back to ``processing``, ``ai_processed``, the ``ai_completed`` signal,
-and the PMR outbox rows, once. See docs/approval.md.
+When the last image is approved the pipeline (``orders.pipeline.approved``) lets the order
+go: back to ``processing``, ``ai_processed``, and the PMR outbox rows, once. See
+docs/approval.md.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from orders import access
+from orders import access, locking, pipeline
 from orders import services as order_services
 from orders.exceptions import OrderError
 from orders.models import Image, Order, OrderEvent
@@ -58,7 +58,7 @@ def _who(actor: Any) -> str:
 
 def _lock(order: Order, actor: Any) -> Order:
     """Lock the order, check the actor may approve it and that it awaits approval."""
-    locked = Order.objects.select_for_update().get(pk=order.pk)
+    locked = locking.lock_order(order.pk)
     if actor is not None and not access.can(actor, access.Action.APPROVE, locked):
         raise PermissionDenied(f"You may not approve order {locked.order_ref}.")
     if locked.status != S.AWAITING_APPROVAL:
@@ -88,12 +88,6 @@ def _stamp(image: Image, actor: Any) -> None:
     image.save(update_fields=["approved_at", "approved_by", "updated_at"])
 
 
-def _settle(order: Order) -> None:
-    from .services import _settle_order
-
-    _settle_order(order)
-
-
 def approve_image(image: Image, *, actor: Any) -> Image:
     """One image of an order awaiting approval is fine as it is.
 
@@ -106,7 +100,7 @@ def approve_image(image: Image, *, actor: Any) -> Image:
         if locked.approved_at is None:
             _stamp(locked, actor)
             order_services.record_event(order, Kind.IMAGE_APPROVED, {"image": locked.pk}, actor)
-            _settle(order)
+            pipeline.approval_answered(order)
     image.refresh_from_db()
     return image
 
@@ -119,13 +113,13 @@ def approve_order(order: Order, *, actor: Any, auto: bool = False) -> int:
     """
     with transaction.atomic():
         locked = _lock(order, actor)
-        images = list(hold.unapproved(locked).select_for_update().order_by("pk"))
+        images = locking.lock_images(locked, hold.unapproved(locked))
         for image in images:
             _stamp(image, actor)
         order_services.record_event(
             locked, Kind.ORDER_APPROVED, {"images": len(images), "auto": auto}, actor
         )
-        _settle(locked)
+        pipeline.approval_answered(locked)
     order.refresh_from_db()
     return len(images)
 
@@ -152,7 +146,7 @@ def reject_image(
         order = _lock(image.order, actor)
         locked = _lock_image(order, image)
         _turn_down(locked, actor, reason)
-        _settle(order)
+        pipeline.approval_answered(order)
         if preset is not None:
             redo_image(locked, actor, preset=preset)
     image.refresh_from_db()
@@ -175,12 +169,12 @@ def reject_order(
     reason = " ".join(str(reason or "").split())[:MAX_REASON]
     with transaction.atomic():
         locked = _lock(order, actor)
-        images = list(hold.unapproved(locked).select_for_update().order_by("pk"))
+        images = locking.lock_images(locked, hold.unapproved(locked))
         if not images:
             raise OrderError(f"Order {locked.order_ref} has no image waiting for approval.")
         for image in images:
             _turn_down(image, actor, reason)
-        _settle(locked)
+        pipeline.approval_answered(locked)
         if preset is not None:
             for image in images:
                 redo_image(image, actor, preset=preset)
@@ -216,7 +210,7 @@ def auto_approve_due(now=None, limit: int = 100) -> int:
     for pk in due:
         try:
             with transaction.atomic():
-                order = Order.objects.select_for_update().get(pk=pk)
+                order = locking.lock_order(pk)
                 if order.approval_due_at is None or order.approval_due_at > now:
                     continue
                 approve_order(order, actor=None, auto=True)

@@ -35,17 +35,15 @@ from django.db import DatabaseError, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from orders import access, prints
+from orders import access, bookkeeping, locking, pipeline, prints
 from orders import services as order_services
 from orders.exceptions import OrderError
 from orders.imaging.errors import ImageRejected
 from orders.models import Image, Order
-from orders.signals import ai_completed
 from utilities.infrastructure import TRANSIENT, CommitWatch, is_transient, queue_after_commit
 from utilities.leases import exclusive
 from utilities.redis_clients import shared
 
-from . import hold
 from .limits import LimitedProvider, semaphore_from_settings
 from .models import ProcessingPreset
 from .providers.base import ImageInput
@@ -59,14 +57,10 @@ S = Image.Status
 #: Image statuses the AI step still has work for.
 WAITING = frozenset({S.INGESTED, S.ANALYZED})
 #: Statuses that keep an order from being done with AI (uploaded: still being ingested).
-NOT_DONE = frozenset({S.UPLOADED, S.INGESTED, S.ANALYZED})
+NOT_DONE = pipeline.AI_NOT_DONE
 #: A task delivery that keeps dying (worker lost) stops here and the image is failed.
 MAX_AI_ATTEMPTS = 3
-AI_COMPLETED = "order.ai_completed"
-#: Order statuses in which the AI step settles the order (moves it on once images are done).
-SETTLING = frozenset(
-    {Order.Status.PROCESSING, Order.Status.NEEDS_REVIEW, Order.Status.AWAITING_APPROVAL}
-)
+AI_COMPLETED = pipeline.AI_COMPLETED
 
 
 # --- orders -------------------------------------------------------------------
@@ -79,16 +73,16 @@ def start_order_processing(order_id: int) -> int:
     at once (an order whose images all wait for review moves to review).
     """
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
+        order = locking.lock_order(order_id)
         if order.status not in (Order.Status.PROCESSING, Order.Status.NEEDS_REVIEW):
             return 0
         ids = list(
             Image.objects.filter(order_id=order_id, status__in=WAITING).values_list("pk", flat=True)
         )
         for image_id in ids:
-            _queue_image_after_commit(image_id)
+            queue_image_after_commit(image_id)
         if not ids:
-            _settle_order(order)
+            pipeline.ai_settled(order)
     return len(ids)
 
 
@@ -98,68 +92,10 @@ def _queue_image(image_id: int) -> None:
     task.delay(image_id)
 
 
-def _queue_image_after_commit(image_id: int) -> None:
+def queue_image_after_commit(image_id: int) -> None:
     """Queue the image's AI task once the transaction commits; a broker that is away then is
     logged, and the sweep queues the image later (``utilities.infrastructure``)."""
     queue_after_commit(lambda: _queue_image(image_id), f"the AI step of image {image_id}")
-
-
-def _settle_order(order: Order, *, new_failure: bool = False) -> None:
-    """Move the order on once no image waits for AI; the caller holds the order's lock.
-
-    A failed image is not done: the order stops in ``needs_review`` with a reason naming
-    the failed images and an ``order.stopped_short`` timeline entry (again when another
-    image fails, ``new_failure``), and waits for a person: retry them, or deliver without
-    them (``deliver_without_failed``). Never delivered short by itself. Else any image to
-    review → ``needs_review``. None → the hold step (``hold.hold_or_release``: an order
-    held for approval waits in ``awaiting_approval`` until its images are approved), then
-    ``ai_processed`` and one ``order.ai_completed`` timeline entry (the order stays
-    ``processing``; the PMR step moves it on). An order in review whose last review was
-    answered goes back to ``processing`` first. Rejected images (a refused file, or one a
-    person turned down) hold nothing back.
-    """
-    order.refresh_from_db()
-    if order.status not in SETTLING:
-        return
-    images = Image.objects.filter(order_id=order.pk)
-    if images.filter(status__in=NOT_DONE).exists():
-        return
-    review = images.filter(status=S.NEEDS_REVIEW).count()
-    failed = list(images.filter(status=S.FAILED).order_by("pk"))
-    if failed:
-        if new_failure or order.status != Order.Status.NEEDS_REVIEW:
-            order_services.stop_short(
-                order, Order.Status.NEEDS_REVIEW, failed=failed, review=review
-            )
-        return
-    if review:
-        if order.status in (Order.Status.PROCESSING, Order.Status.AWAITING_APPROVAL):
-            order_services.change_order_status(
-                order,
-                Order.Status.NEEDS_REVIEW,
-                reason=f"{review} image needs review"
-                if review == 1
-                else f"{review} images need review",
-            )
-        return
-    if not order.ai_processed and _hold_short_prints(order):
-        return
-    if order.status == Order.Status.NEEDS_REVIEW:
-        order_services.change_order_status(
-            order, Order.Status.PROCESSING, reason="every review answered"
-        )
-    if order.ai_processed:
-        return
-    if hold.hold_or_release(order):  # waits for approval: nothing goes to the PMR yet
-        return
-    Order.objects.filter(pk=order.pk).update(ai_processed=True)
-    order.ai_processed = True
-    counts = dict(images.values("status").annotate(n=Count("id")).values_list("status", "n"))
-    order.refresh_from_db(fields=["ai_cost"])
-    order_services.record_event(
-        order, AI_COMPLETED, {"images": counts, "ai_cost": str(order.ai_cost)}
-    )
-    ai_completed.send(sender=Order, order=order)
 
 
 #: ``ai_metadata`` key: the print-size shortfall a reviewer approved the image with; the same
@@ -171,7 +107,7 @@ def _print_shortfall(image_id: int, *, printed: bool = False) -> str:
     """Why the image's crops fall short of ``PRINT_MIN_DPI`` for what was ordered ("" if not).
 
     The check of issue 16 (docs/prints.md): run as the AI step settles an image and
-    again before the order is handed to the PMR (``_hold_short_prints``), so print
+    again before the order is handed to the PMR (``send_short_prints_to_review``), so print
     lines changed meanwhile count. A shortfall a reviewer already approved is "".
     """
     image = Image.objects.select_related("order").get(pk=image_id)
@@ -194,13 +130,14 @@ def _shortfall_now(image: Image) -> str:
     return _print_shortfall(image.pk, printed=True) or image.status_reason
 
 
-def _hold_short_prints(order: Order) -> bool:
-    """Send processed images too small for what was ordered to review; True if any went.
+def send_short_prints_to_review(order: Order) -> int:
+    """Send processed images too small for what was ordered to review; how many went.
 
-    Runs under the order's lock, just before the order is handed to the PMR.
+    Runs under the order's lock, just before the order is handed to the PMR (the pipeline's
+    last quality gate, ``orders.pipeline.ai_settled``, which moves the order on).
     """
     if not prints.order_has_prints(order.pk):
-        return False
+        return 0
     moved = 0
     for image in Image.objects.filter(order_id=order.pk, status=S.PROCESSED).order_by("pk"):
         short = _print_shortfall(image.pk, printed=True)
@@ -209,15 +146,7 @@ def _hold_short_prints(order: Order) -> bool:
                 image, S.NEEDS_REVIEW, reason=short, review_reason=Image.ReviewReason.PRINT_SIZE
             )
             moved += 1
-    if moved and order.status == Order.Status.PROCESSING:
-        order_services.change_order_status(
-            order,
-            Order.Status.NEEDS_REVIEW,
-            reason=f"{moved} image is too small for its print size"
-            if moved == 1
-            else f"{moved} images are too small for their print sizes",
-        )
-    return bool(moved)
+    return moved
 
 
 def _refresh_order_cost(order_id: int) -> None:
@@ -261,7 +190,7 @@ def lease_key(image_id: int) -> str:
 
 def _process_held(image_id: int) -> Image:
     """``process_image`` once this task holds the image's lease."""
-    attempts = _count_attempt(image_id)
+    attempts = AI_STEP.count_attempt(image_id)
     if attempts is None:
         return Image.objects.get(pk=image_id)
     if attempts > MAX_AI_ATTEMPTS:
@@ -438,43 +367,15 @@ def _mark_charged_after_commit(trails: list[list[dict[str, Any]]]) -> None:
 
 #: ``ai_metadata`` key: the processed file an attempt is about to write, committed before it
 #: writes it, so the next attempt deletes what a killed one left (no orphan in MEDIA_ROOT).
-FILES_IN_PROGRESS = "files_in_progress"
-
-
-def _count_attempt(image_id: int) -> int | None:
-    """One more delivery of the image's task; None when it no longer waits for AI. Files a
-    killed attempt announced and never committed are deleted after this commits."""
-    with transaction.atomic():
-        locked = (
-            Image.objects.select_for_update()
-            .only("id", "status", "ai_metadata", "processed")
-            .get(pk=image_id)
-        )
-        if locked.status not in WAITING:
-            return None
-        meta = dict(locked.ai_metadata)
-        leftovers = [n for n in meta.pop(FILES_IN_PROGRESS, []) if n != locked.processed.name]
-        attempts = int(meta.get("attempts", 0)) + 1
-        Image.objects.filter(pk=image_id).update(ai_metadata={**meta, "attempts": attempts})
-        for name in leftovers:
-            transaction.on_commit(lambda name=name: _delete(name))
-    return attempts
-
-
-def _announce_file(image_id: int, name: str) -> None:
-    """Record (and commit) the name of the processed file about to be written."""
-    with transaction.atomic():
-        locked = Image.objects.select_for_update().only("id", "ai_metadata").get(pk=image_id)
-        Image.objects.filter(pk=image_id).update(
-            ai_metadata={**locked.ai_metadata, FILES_IN_PROGRESS: [name]}
-        )
+FILES_IN_PROGRESS = bookkeeping.FILES_IN_PROGRESS
+#: The AI step's bookkeeping in ``Image.ai_metadata`` (attempts, announced files, failing).
+AI_STEP = bookkeeping.Step("AI step", "ai_metadata", "attempts", WAITING)
 
 
 def _store_analysis(image: Image, result: Any, trail: list[dict[str, Any]]) -> Image | None:
     """Record the analysis and move ingested → analyzed; None when the image moved meanwhile."""
     with transaction.atomic():
-        Order.objects.select_for_update().only("pk").get(pk=image.order_id)
-        locked = Image.objects.select_for_update().get(pk=image.pk)
+        _order, locked = locking.lock_image(image.pk, order_id=image.order_id)
         if locked.status != S.INGESTED:
             return None
         meta = dict(locked.ai_metadata)
@@ -539,11 +440,10 @@ def _finish(
     try:
         with transaction.atomic():
             watch = CommitWatch()
-            order = Order.objects.select_for_update().get(pk=image.order_id)
-            locked = Image.objects.select_for_update().get(pk=image.pk)
+            order, locked = locking.lock_image(image.pk, order_id=image.order_id)
             if locked.status != image.status or locked.status not in WAITING:
                 if stored:
-                    transaction.on_commit(lambda: _delete(stored))
+                    bookkeeping.delete_files_after_commit([stored])
                 return locked
             meta = dict(locked.ai_metadata)
             meta.pop("attempts", None)
@@ -582,7 +482,7 @@ def _finish(
                 fields["processed"] = stored
                 previous = locked.processed.name
                 if previous and previous != stored:
-                    transaction.on_commit(lambda: _delete(previous))
+                    bookkeeping.delete_files_after_commit([previous])
             Image.objects.filter(pk=locked.pk).update(ai_metadata=meta, ai_cost=cost, **fields)
             _mark_charged_after_commit([trail for _result, trail in results.values()])
             _refresh_order_cost(locked.order_id)
@@ -596,10 +496,10 @@ def _finish(
                 )
             else:
                 order_services.change_image_status(locked, S.PROCESSED)
-            _settle_order(order)
+            pipeline.ai_settled(order)
     except BaseException:
         if stored and not (watch is not None and watch.committed):  # committed: the row has it
-            _delete(stored)
+            bookkeeping.delete_files([stored])
         raise
     return Image.objects.get(pk=image.pk)
 
@@ -733,40 +633,21 @@ def _store_processed(image: Image, data: bytes) -> str:
     from orders.models import rendition_upload_path
 
     name = rendition_upload_path(image, "processed.jpg")
-    _announce_file(image.pk, name)
+    AI_STEP.announce(image.pk, [name])
     saved = default_storage.save(name, ContentFile(data))
     if saved != name:  # never for a fresh UUID name; a different name is not announced
-        _delete(saved)
+        bookkeeping.delete_files([saved])
         raise OSError(f"processed file stored as {saved}, not {name}")
     return saved
 
 
 def _fail(image_id: int, reason: str, *, detail: str = "") -> Image:
-    with transaction.atomic():
-        order = Order.objects.select_for_update().get(
-            pk=Image.objects.only("order_id").get(pk=image_id).order_id
-        )
-        locked = Image.objects.select_for_update().get(pk=image_id)
-        if locked.status not in WAITING:
-            return locked
-        meta = dict(locked.ai_metadata)
-        meta.pop("attempts", None)
-        announced = [n for n in meta.pop(FILES_IN_PROGRESS, []) if n != locked.processed.name]
-        if detail:
-            meta["failure"] = {"detail": detail}
-        Image.objects.filter(pk=image_id).update(ai_metadata=meta)
-        order_services.change_image_status(locked, S.FAILED, reason=reason)
-        _settle_order(order, new_failure=True)
-        for name in announced:
-            transaction.on_commit(lambda name=name: _delete(name))
-    return Image.objects.get(pk=image_id)
-
-
-def _delete(name: str) -> None:
-    try:
-        default_storage.delete(name)
-    except OSError:
-        log.exception("Could not delete stored file %s", name)
+    return AI_STEP.fail(
+        image_id,
+        reason,
+        failure={"detail": detail} if detail else None,
+        then=lambda _image, order: pipeline.ai_settled(order, new_failure=True),
+    )
 
 
 # --- review queue -------------------------------------------------------------
@@ -778,8 +659,7 @@ def _review_lock(image: Image, actor: Any) -> tuple[Order, Image]:
     An image turned down at approval (``ReviewReason.APPROVAL``) may also be answered by
     whoever may approve the order (its user, when the hold allows it: docs/approval.md).
     """
-    order = Order.objects.select_for_update().get(pk=image.order_id)
-    locked = Image.objects.select_for_update().get(pk=image.pk)
+    order, locked = locking.lock_image(image.pk, order_id=image.order_id)
     if actor is not None and not (
         access.can(actor, access.Action.REVIEW, order)
         or (
@@ -807,7 +687,7 @@ def approve_image(image: Image, actor: Any = None) -> Image:
                 locked, S.INGESTED, actor=actor, reason="approved; on to AI processing"
             )
             if order.status in (Order.Status.PROCESSING, Order.Status.NEEDS_REVIEW):
-                _queue_image_after_commit(locked.pk)
+                queue_image_after_commit(locked.pk)
         else:
             if locked.review_reason == Image.ReviewReason.PRINT_SIZE:  # accepted as it prints
                 Image.objects.filter(pk=locked.pk).update(
@@ -816,7 +696,7 @@ def approve_image(image: Image, actor: Any = None) -> Image:
             order_services.change_image_status(
                 locked, S.PROCESSED, actor=actor, reason="approved by a reviewer"
             )
-            _settle_order(order)
+            pipeline.ai_settled(order)
     image.refresh_from_db()
     return image
 
@@ -844,7 +724,7 @@ def redo_image(image: Image, actor: Any = None, *, preset: ProcessingPreset | No
         if preset is not None:
             meta[PRESET_OVERRIDE] = preset.slug
         Image.objects.filter(pk=locked.pk).update(ai_metadata=meta, ai_analyzed=False)
-        _queue_image_after_commit(locked.pk)
+        queue_image_after_commit(locked.pk)
     image.refresh_from_db()
     return image
 
@@ -856,10 +736,9 @@ def requeue_image(image: Image, actor: Any = None) -> Image:
     Recorded in the timeline (``image.requeued``). Raises ``PermissionDenied`` or
     ``OrderError`` (the image does not wait for the AI step)."""
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=image.order_id)
+        order, locked = locking.lock_image(image.pk, order_id=image.order_id)
         if actor is not None and not access.can(actor, access.Action.PROCESS, order):
             raise PermissionDenied(f"You may not process order {order.order_ref}.")
-        locked = Image.objects.select_for_update().get(pk=image.pk)
         if locked.status not in WAITING or order.is_closed:
             raise OrderError(f"Image {locked.original_filename} is not waiting for the AI step.")
         meta = {k: v for k, v in locked.ai_metadata.items() if k != "attempts"}
@@ -867,62 +746,9 @@ def requeue_image(image: Image, actor: Any = None) -> Image:
         order_services.record_event(
             order, order_services.Kind.IMAGE_REQUEUED, {"image": locked.pk, "step": "ai"}, actor
         )
-        _queue_image_after_commit(locked.pk)
+        queue_image_after_commit(locked.pk)
     image.refresh_from_db()
     return image
-
-
-def deliver_without_failed(order: Order, actor: Any, *, note: str = "") -> Order:
-    """A person decides the order goes to the PMR without its failed images.
-
-    Each failed image is left out (failed → rejected, "left out of the delivery by …"), one
-    ``order.partial_delivery`` timeline entry names them with who decided (the audit log
-    keeps the image changes), and the order settles: with nothing else waiting it is
-    delivered, and the PMR is told to expect only the images delivered. Only reviewers of
-    the order (managers and admins) may decide this. Raises ``PermissionDenied``, and
-    ``OrderError`` when no image failed, the order is closed, or images are still being
-    worked on (wait for them: they may fail too, or succeed).
-    """
-    with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
-        if actor is None or not access.can(actor, access.Action.REVIEW, locked):
-            raise PermissionDenied(f"You may not decide the delivery of order {locked.order_ref}.")
-        if locked.is_closed:
-            raise OrderError(f"Order {locked.order_ref} is {locked.status}; nothing to deliver.")
-        images = Image.objects.filter(order_id=locked.pk)
-        failed = list(images.filter(status=S.FAILED).order_by("pk"))
-        if not failed:
-            raise OrderError(f"Order {locked.order_ref} has no failed images to leave out.")
-        if images.filter(status__in=NOT_DONE).exists():
-            raise OrderError(
-                f"Order {locked.order_ref} still has images in the works; "
-                "decide once they are done."
-            )
-        if not images.exclude(status__in=(S.FAILED, S.REJECTED)).exists():
-            raise OrderError(
-                f"Every image of order {locked.order_ref} failed or was refused; nothing would "
-                "be delivered. Retry them, or cancel the order."
-            )
-        who = getattr(actor, "get_full_name", lambda: "")() or getattr(actor, "username", "")
-        for image in failed:
-            order_services.change_image_status(
-                image,
-                S.REJECTED,
-                actor=actor,
-                reason=f"Left out of the delivery by {who}: {image.status_reason}"[:2000],
-            )
-        order_services.record_event(
-            locked,
-            order_services.Kind.ORDER_PARTIAL_DELIVERY,
-            {
-                "left_out": [{"image": i.pk, "filename": i.original_filename} for i in failed],
-                "note": note[:500],
-            },
-            actor,
-        )
-        _settle_order(locked)
-    order.refresh_from_db()
-    return order
 
 
 #: Formats a hand-edited file may come in (converted to JPEG when not one already).
@@ -1014,16 +840,16 @@ def replace_with_hand_edit(image: Image, data: bytes, *, filename: str, actor: A
             locked.ai_metadata = meta
             locked.save(update_fields=["processed", "ai_metadata", "updated_at"])  # audited
             if previous and previous != stored:
-                transaction.on_commit(lambda: _delete(previous))
+                bookkeeping.delete_files_after_commit([previous])
             order_services.change_image_status(
                 locked, S.PROCESSED, actor=actor, reason="replaced by a hand-edited file"
             )
             order_services.record_event(
                 order, HAND_EDITED, {"image": locked.pk, "filename": filename[:255]}, actor
             )
-            _settle_order(order)
+            pipeline.ai_settled(order)
     except BaseException:
-        _delete(stored)
+        bookkeeping.delete_files([stored])
         raise
     image.refresh_from_db()
     return image
@@ -1032,7 +858,7 @@ def replace_with_hand_edit(image: Image, data: bytes, *, filename: str, actor: A
 #: ``metadata["rejection"]["code"]`` of an image a reviewer rejected (ingest uses its own codes).
 REJECTED_IN_REVIEW = "review"
 #: Every stored file of an image: a rejected image keeps none of them.
-FILE_FIELDS = ("original", "preview", "thumbnail", "processed")
+FILE_FIELDS = bookkeeping.FILE_FIELDS
 
 
 def reject_image(image: Image, actor: Any = None, *, reason: str = "") -> Image:
@@ -1068,15 +894,10 @@ def reject_image(image: Image, actor: Any = None, *, reason: str = "") -> Image:
         order_services.change_image_status(
             locked, S.REJECTED, actor=actor, reason=_rejection_text(locked, reason)
         )
-        _settle_order(order)
-        transaction.on_commit(lambda: _delete_all(stored))
+        pipeline.ai_settled(order)
+        bookkeeping.delete_files_after_commit(stored)
     image.refresh_from_db()
     return image
-
-
-def _delete_all(names: list[str]) -> None:
-    for name in names:
-        _delete(name)
 
 
 def _rejection_text(image: Image, reason: str) -> str:
@@ -1189,15 +1010,15 @@ def request_processing(
 
     ``preset`` sets or replaces the order's preset, only before the AI step has
     started (else ``OrderError``). A pending, failed or review order moves to
-    processing through ``change_order_status`` (whose signal queues the
-    pipeline for every image waiting); an order already processing gets the
+    processing through ``change_order_status`` (the pipeline then queues the
+    AI step for every image waiting); an order already processing gets the
     given images (default: every waiting one) queued. ``image_ids`` must be
     images of the order (the caller checks access); those not waiting for AI
     are skipped. Nothing to queue, or a closed or draft order: ``OrderError``.
     Raises ``PermissionDenied`` through the order services.
     """
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked = locking.lock_order(order.pk)
         if not access.can(actor, access.Action.PROCESS, locked):
             raise PermissionDenied("You may not process this order.")
         if locked.is_closed:
@@ -1225,7 +1046,7 @@ def request_processing(
                 + (" among those given." if image_ids is not None else ".")
             )
         if locked.status in (Order.Status.PENDING, Order.Status.FAILED, Order.Status.NEEDS_REVIEW):
-            # The status signal queues ``process_order`` on commit: every waiting image.
+            # The pipeline queues ``process_order`` on commit (``orders.pipeline.order_moved``).
             order_services.change_order_status(
                 locked, Order.Status.PROCESSING, actor=actor, reason="AI processing requested"
             )
@@ -1235,7 +1056,7 @@ def request_processing(
                 queued = start_order_processing(locked.pk)
             else:
                 for image_id in ids:
-                    _queue_image_after_commit(image_id)
+                    queue_image_after_commit(image_id)
                 queued = len(ids)
         else:
             raise OrderError(
@@ -1288,10 +1109,9 @@ def retry_failed_image(image: Image, actor: Any = None) -> Image:
     if image.ingested_at is None:
         return intake.retry_ingest(image, actor=actor)
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=image.order_id)
+        order, locked = locking.lock_image(image.pk, order_id=image.order_id)
         if actor is not None and not access.can(actor, access.Action.PROCESS, order):
             raise PermissionDenied(f"You may not retry images of order {order.order_ref}.")
-        locked = Image.objects.select_for_update().get(pk=image.pk)
         if locked.status != S.FAILED:
             raise OrderError(f"{locked.original_filename} has not failed; nothing to retry.")
         refused = retry_refused_because(order)
@@ -1312,7 +1132,7 @@ def retry_failed_image(image: Image, actor: Any = None) -> Image:
             Order.Status.PROCESSING,
             Order.Status.NEEDS_REVIEW,
         ):
-            _queue_image_after_commit(locked.pk)
+            queue_image_after_commit(locked.pk)
     image.refresh_from_db()
     return image
 
@@ -1407,7 +1227,7 @@ def reprocess_order(order: Order, *, actor: Any, preset: ProcessingPreset) -> in
     ``process`` right on the order.
     """
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked = locking.lock_order(order.pk)
         if actor is not None and not access.can(actor, access.Action.PROCESS, locked):
             raise PermissionDenied(f"You may not reprocess order {locked.order_ref}.")
         refused = reprocess_refused_because(locked, image_counts(locked))
@@ -1415,9 +1235,7 @@ def reprocess_order(order: Order, *, actor: Any, preset: ProcessingPreset) -> in
             raise OrderError(refused)
         images = [
             image
-            for image in Image.objects.select_for_update()
-            .filter(order_id=locked.pk, status__in=REDOABLE)
-            .order_by("pk")
+            for image in locking.lock_images(locked, Image.objects.filter(status__in=REDOABLE))
             if not (image.status == S.FAILED and image.ingested_at is None)
             and not _is_duplicate_hold(image)
         ]
@@ -1446,14 +1264,13 @@ def reprocess_order(order: Order, *, actor: Any, preset: ProcessingPreset) -> in
                 stale.append(image.processed.name)
             Image.objects.filter(pk=image.pk).update(ai_metadata=meta, processed="")
             order_services.change_image_status(image, S.INGESTED, actor=actor, reason=reason)
-        for name in stale:
-            transaction.on_commit(lambda name=name: _delete(name))
+        bookkeeping.delete_files_after_commit(stale)
         if locked.status in (
             Order.Status.NEEDS_REVIEW,
             Order.Status.FAILED,
             Order.Status.AWAITING_APPROVAL,
         ):
-            # The status signal queues ``process_order``: every image waiting for AI.
+            # The pipeline queues ``process_order`` on commit (``orders.pipeline.order_moved``).
             order_services.change_order_status(
                 locked, Order.Status.PROCESSING, actor=actor, reason=reason
             )

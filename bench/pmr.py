@@ -15,7 +15,7 @@ What runs, all on this machine:
   first: no circuit state, no leases) and a temporary MEDIA_ROOT;
 - this process makes N different JPEGs of about ``--mb`` MB, creates an order of an event the
   simulator knows, stores the images as AI-processed (no AI step: this is about delivery),
-  writes the delivery into the outbox in one transaction as the ``ai_completed`` signal does
+  writes the delivery into the outbox in one transaction as ``orders.pipeline.ai_settled`` does
   (the drain is queued at the commit) and polls the database until the order is completed and
   its outbox empty (the "completed" status pushed to the PMR included).
 

@@ -12,7 +12,7 @@ from auditlog.mixins import AuditlogHistoryAdminMixin
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 
-from . import access, intake, services
+from . import access, intake, pipeline, services
 from .exceptions import OrderError
 from .models import Image, Order, OrderEvent, PrintSize
 
@@ -86,17 +86,12 @@ def requeue(image: Image, actor) -> str:
     """Queue an image's stuck or failed step again: ingest for an image that never passed it,
     the AI step for one waiting for it or failed in it. Returns what was done; raises
     ``OrderError`` when the image waits for nothing (done, rejected, in review)."""
-    from ai_processing import services as ai_services
-
     S = Image.Status
     if image.status == S.UPLOADED or (image.status == S.FAILED and image.ingested_at is None):
         intake.retry_ingest(image, actor=actor)
         return "ingest"
-    if image.status in (S.INGESTED, S.ANALYZED):
-        ai_services.requeue_image(image, actor)
-        return "AI"
-    if image.status == S.FAILED:
-        ai_services.retry_failed_image(image, actor)
+    if image.status in (S.INGESTED, S.ANALYZED, S.FAILED):
+        pipeline.stages().ai.resume(image, actor)
         return "AI"
     raise OrderError(f"Image {image.original_filename} is {image.status}; nothing to re-queue.")
 
@@ -121,13 +116,11 @@ def requeue_orders(modeladmin, request, queryset):
 
 @admin.action(description="Deliver without the failed images")
 def deliver_without_failed(modeladmin, request, queryset):
-    from ai_processing import services as ai_services
-
     _apply_each(
         modeladmin,
         request,
         queryset,
-        lambda order: ai_services.deliver_without_failed(order, request.user),
+        lambda order: pipeline.deliver_without_failed(order, request.user),
         label=lambda order: order.order_ref,
         done="{n} order(s) go to the PMR without their failed images.",
     )
@@ -320,15 +313,12 @@ def retry_ingest(modeladmin, request, queryset):
     )
 
 
-def _review(modeladmin, request, queryset, name: str, done: str) -> None:
-    from ai_processing import services as ai_services
-
-    answer = getattr(ai_services, name)
+def _review(modeladmin, request, queryset, answer: str, done: str) -> None:
     _apply_each(
         modeladmin,
         request,
         queryset,
-        lambda image: answer(image, actor=request.user),
+        lambda image: pipeline.stages().ai.answer_review(image, request.user, answer),
         label=lambda image: image.original_filename,
         done=f"{{n}} image(s) {done}.",
     )
@@ -348,17 +338,17 @@ def requeue_images(modeladmin, request, queryset):
 
 @admin.action(description="Approve (mark processed)")
 def approve_images(modeladmin, request, queryset):
-    _review(modeladmin, request, queryset, "approve_image", "approved")
+    _review(modeladmin, request, queryset, "approve", "approved")
 
 
 @admin.action(description="Redo AI processing")
 def redo_images(modeladmin, request, queryset):
-    _review(modeladmin, request, queryset, "redo_image", "queued for AI processing again")
+    _review(modeladmin, request, queryset, "redo", "queued for AI processing again")
 
 
 @admin.action(description="Reject (files deleted)")
 def reject_images(modeladmin, request, queryset):
-    _review(modeladmin, request, queryset, "reject_image", "rejected")
+    _review(modeladmin, request, queryset, "reject", "rejected")
 
 
 @admin.register(Image)

@@ -43,7 +43,7 @@ from rkh_site.api_idempotency import idempotent
 from rkh_site.api_pagination import CursorOrdering, CursorPage
 from rkh_site.api_schema import IDEMPOTENCY_KEY, error_responses
 
-from . import access, intake, services
+from . import access, intake, pipeline, services
 from .exceptions import OrderError
 from .models import Image, Order
 
@@ -751,12 +751,10 @@ class OrderViewSet(
         parser_classes=[JSONParser],
     )
     def deliver_without_failed(self, request, order_ref=None):
-        from ai_processing import services as ai_services
-
         order = self.get_object()
         body = DeliverWithoutFailedSerializer(data=request.data or {})
         body.is_valid(raise_exception=True)
-        ai_services.deliver_without_failed(order, request.user, note=body.validated_data["note"])
+        pipeline.deliver_without_failed(order, request.user, note=body.validated_data["note"])
         return Response(self._fresh(order))
 
     def _fresh(self, order: Order) -> dict[str, Any]:

@@ -8,7 +8,7 @@ class OrdersConfig(AppConfig):
     def ready(self) -> None:
         from utilities import breakers
 
-        from . import attention, timeline
+        from . import attention, signals, timeline  # noqa: F401 (signals: the live doorbell)
 
         # The dashboard's "Needs attention": images waiting for review, failed images.
         attention.register("orders", attention.review_and_failures)

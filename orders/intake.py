@@ -25,14 +25,13 @@ from django.core.files.storage import default_storage
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from events.models import Event
 from utilities.infrastructure import TRANSIENT, CommitWatch, queue_after_commit
 from utilities.leases import exclusive
 from utilities.redis_clients import shared
 
-from . import access, imaging, services, signals
+from . import access, bookkeeping, imaging, locking, pipeline, services
 from .exceptions import OrderError
-from .models import Image, Order, OrderEvent, Upload
+from .models import Image, Order, OrderEvent
 
 log = logging.getLogger(__name__)
 Kind = OrderEvent.Kind
@@ -184,7 +183,7 @@ def add_image(order: Order, *, source: BinaryIO | Path, filename: str, actor: An
 
 
 def _lock_open_order(order: Order) -> Order:
-    locked = Order.objects.select_for_update().get(pk=order.pk)
+    locked = locking.lock_order(order.pk)
     refused = locked.images_refused_because()
     if refused:
         raise OrderError(refused)
@@ -211,9 +210,11 @@ MAX_INGEST_ATTEMPTS = 3
 #: ``Image.metadata`` key: rendition files an ingest attempt is about to write, committed
 #: before it writes them, so the next attempt (or the verdict) deletes what a killed one
 #: left behind: no file in MEDIA_ROOT without a row that names it.
-FILES_IN_PROGRESS = "files_in_progress"
+FILES_IN_PROGRESS = bookkeeping.FILES_IN_PROGRESS
 
 S = Image.Status
+#: Ingest's bookkeeping in ``Image.metadata`` (attempts, announced files, failing).
+INGEST = bookkeeping.Step("ingest", "metadata", "ingest_attempts", frozenset({S.UPLOADED}))
 
 
 def lease_key(image_id: int) -> str:
@@ -254,7 +255,7 @@ def ingest_image(image_id: int) -> Image:
 
 def _ingest_held(image: Image) -> Image:
     image_id = image.pk
-    attempts = _count_attempt(image_id)
+    attempts = INGEST.count_attempt(image_id)
     if attempts is None:  # another worker finished it meanwhile
         return Image.objects.get(pk=image_id)
     if attempts > MAX_INGEST_ATTEMPTS:
@@ -310,8 +311,7 @@ def retry_ingest(image: Image, *, actor: Any = None) -> Image:
     process the order; a second queueing of an image being ingested steps aside.
     """
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=image.order_id)  # order, then image
-        locked = Image.objects.select_for_update().get(pk=image.pk)
+        order, locked = locking.lock_image(image.pk, order_id=image.order_id)
         failed_in_ingest = locked.status == S.FAILED and locked.ingested_at is None
         if order.is_closed:
             raise OrderError(
@@ -358,44 +358,6 @@ def _internal_error(exc: Exception) -> str:
     )
 
 
-def _count_attempt(image_id: int) -> int | None:
-    """Note one more ingest attempt; None when the image is no longer waiting for ingest.
-
-    Rendition files a killed attempt announced (``FILES_IN_PROGRESS``) and never committed
-    are deleted here, after this transaction commits.
-    """
-    with transaction.atomic():
-        locked = Image.objects.select_for_update().only("id", "status", "metadata").get(pk=image_id)
-        if locked.status != S.UPLOADED:
-            return None
-        metadata = dict(locked.metadata)
-        leftovers = metadata.pop(FILES_IN_PROGRESS, [])
-        attempts = int(metadata.get("ingest_attempts", 0)) + 1
-        # A queryset update: bookkeeping, not a change for the audit log.
-        Image.objects.filter(pk=image_id).update(metadata={**metadata, "ingest_attempts": attempts})
-        if leftovers:
-            log.info(
-                "Deleting %d file(s) an earlier ingest of image %s left", len(leftovers), image_id
-            )
-            transaction.on_commit(lambda: _delete_files(leftovers))
-    return attempts
-
-
-def _announce_files(image_id: int, names: list[str]) -> None:
-    """Record (and commit) the names of files about to be written for the image."""
-    with transaction.atomic():
-        locked = Image.objects.select_for_update().only("id", "metadata").get(pk=image_id)
-        Image.objects.filter(pk=image_id).update(
-            metadata={**locked.metadata, FILES_IN_PROGRESS: names}
-        )
-
-
-def _without_bookkeeping(metadata: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The metadata without the attempt count and announced files, and those files."""
-    kept = {k: v for k, v in metadata.items() if k not in ("ingest_attempts", FILES_IN_PROGRESS)}
-    return kept, list(metadata.get(FILES_IN_PROGRESS, []))
-
-
 @contextmanager
 def _stored_original(image: Image) -> Iterator[Path]:
     """A local path of the stored original: the file itself, or a temporary copy.
@@ -432,18 +394,13 @@ def _accept(image: Image, processed: imaging.Processed) -> Image:
     try:
         with transaction.atomic():
             watch = CommitWatch()
-            # Lock order everywhere here: event, order, image. The event lock
-            # (FOR NO KEY UPDATE, which leaves foreign-key checks alone)
-            # serialises the near-duplicate check per event, so two copies
-            # ingested at the same moment cannot both miss each other.
-            Event.objects.select_for_update(no_key=True).only("pk").get(pk=image.order.event_id)
-            order = Order.objects.select_for_update().get(pk=image.order_id)
-            locked = Image.objects.select_for_update().get(pk=image.pk)
+            # Event, order, image: the event lock serialises the near-duplicate check.
+            order, locked = locking.lock_for_ingest(image)
             if locked.status != S.UPLOADED:  # a second delivery of the task got here first
-                transaction.on_commit(lambda: _delete_files(stored))
+                bookkeeping.delete_files_after_commit(stored)
                 return locked
             match = _near_duplicate(locked, order.event_id, processed.phash)
-            metadata, _announced = _without_bookkeeping(locked.metadata)
+            metadata, _announced = INGEST.settle(locked)
             metadata.update(processed.metadata())
             if match is not None:
                 metadata["near_duplicate"] = {"image": match[0].pk, "distance": match[1]}
@@ -469,19 +426,10 @@ def _accept(image: Image, processed: imaging.Processed) -> Image:
                     reason=f"Looks like {other.original_filename} in {other.order.order_ref}",
                     review_reason=Image.ReviewReason.NEAR_DUPLICATE,
                 )
-            elif order.status in (
-                Order.Status.PENDING,
-                Order.Status.PROCESSING,
-                Order.Status.NEEDS_REVIEW,
-            ):
-                # The image's AI work starts now, while the rest of the order
-                # is still being ingested (or, for a late file or a retried one,
-                # joins in; an order in review settles again when it is done).
-                signals.image_ready.send(sender=Image, image=locked, order=order)
-            _start_processing_if_done(order)
+            pipeline.image_ingested(locked, order)
     except BaseException:
         if not (watch is not None and watch.committed):  # committed rows keep their files
-            _delete_files(stored)
+            bookkeeping.delete_files(stored)
         raise
     return Image.objects.get(pk=image.pk)
 
@@ -496,7 +444,7 @@ def _store_renditions(image: Image, processed: imaging.Processed) -> tuple[str, 
     from .models import rendition_upload_path
 
     wanted = [rendition_upload_path(image, f"{field}.jpg") for field in ("preview", "thumbnail")]
-    _announce_files(image.pk, wanted)
+    INGEST.announce(image.pk, wanted)
     names: list[str] = []
     try:
         for name, data in zip(wanted, (processed.preview, processed.thumbnail), strict=True):
@@ -505,7 +453,7 @@ def _store_renditions(image: Image, processed: imaging.Processed) -> tuple[str, 
             if saved != name:  # never for a fresh UUID name; a different name is not announced
                 raise OSError(f"rendition stored as {saved}, not {name}")
     except BaseException:
-        _delete_files(names)
+        bookkeeping.delete_files(names)
         raise
     return names[0], names[1]
 
@@ -533,90 +481,29 @@ def _near_duplicate(
 def _reject(image: Image, exc: imaging.ImageRejected) -> Image:
     """Refuse the file: keep the row and the reason, delete every stored byte after commit."""
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=image.order_id)
-        locked = Image.objects.select_for_update().get(pk=image.pk)
+        order, locked = locking.lock_image(image.pk, order_id=image.order_id)
         if locked.status != S.UPLOADED:
             return locked
         stored = [f.name for f in (locked.original, locked.preview, locked.thumbnail) if f.name]
-        metadata, announced = _without_bookkeeping(locked.metadata)
+        metadata, announced = INGEST.settle(locked)
         metadata["rejection"] = {"code": exc.code, "detail": exc.detail[:500]}
         Image.objects.filter(pk=locked.pk).update(
             original="", preview="", thumbnail="", metadata=metadata
         )
         services.change_image_status(locked, S.REJECTED, reason=exc.reason)
-        _start_processing_if_done(order)
-        _ingest_ended(locked, order)
-        transaction.on_commit(lambda: _delete_files([*stored, *announced]))
+        pipeline.image_left_ingest(locked, order)
+        bookkeeping.delete_files_after_commit([*stored, *announced])
     return Image.objects.get(pk=image.pk)
 
 
 def _fail(image: Image, reason: str, *, detail: str = "") -> Image:
     """Mark the image failed, keeping its original so that staff can retry it."""
-    with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=image.order_id)
-        locked = Image.objects.select_for_update().get(pk=image.pk)
-        if locked.status != S.UPLOADED:
-            return locked
-        metadata, announced = _without_bookkeeping(locked.metadata)
-        metadata["failure"] = {"detail": detail, "at": timezone.now().isoformat()}
-        Image.objects.filter(pk=locked.pk).update(metadata=metadata)
-        services.change_image_status(locked, S.FAILED, reason=reason)
-        _start_processing_if_done(order)
-        _ingest_ended(locked, order)
-        if announced:
-            transaction.on_commit(lambda: _delete_files(announced))
-    return Image.objects.get(pk=image.pk)
-
-
-def _ingest_ended(image: Image, order: Order) -> None:
-    """An image of an order already in the AI step left ingest without passing: the order
-    may have nothing else to wait for (``signals.ingest_ended``)."""
-    if order.status in (Order.Status.PROCESSING, Order.Status.NEEDS_REVIEW):
-        signals.ingest_ended.send(sender=Image, image=image, order=order)
-
-
-def files_still_coming(order: Order) -> bool:
-    """Whether the order waits for more files from the system that sends them.
-
-    An order made through the REST API (``awaiting_submit``) waits until its client says
-    "this is all" (``submit_order``) or as many files as it announced
-    (``expected_images``; refused files count, they arrived) are in, however long the
-    client takes between two files. Orders of the pages are held by their open uploads.
-    """
-    if not order.awaiting_submit or order.submitted_at is not None:
-        return False
-    if order.expected_images is not None:
-        return Image.objects.filter(order_id=order.pk).count() < order.expected_images
-    return True
-
-
-def _start_processing_if_done(order: Order) -> None:
-    """Move a pending order to processing once none of its images waits for ingest.
-
-    The caller holds the order's row lock and has just changed an image, so of
-    several ingests finishing together exactly one sees the last image done.
-    Only if at least one image was accepted: an order of refused files stays
-    pending for the user to fix; one whose every image failed (or was refused)
-    stops as ``failed``, naming them, for staff to retry.
-    """
-    if order.status != Order.Status.PENDING:
-        return
-    images = Image.objects.filter(order_id=order.pk)
-    if images.filter(status=S.UPLOADED).exists():
-        return
-    # Files still arriving (a browser batch uploads a few at a time) belong to
-    # the same order: wait for them. Abandoned uploads are stopped by
-    # ``uploads.abort_stale_uploads``, which then settles the order.
-    if Upload.objects.filter(order_id=order.pk, status=Upload.Status.OPEN).exists():
-        return
-    if files_still_coming(order):
-        return
-    if not images.filter(status__in=Image.PAST_INGEST).exists():
-        failed = list(images.filter(status=S.FAILED).order_by("pk"))
-        if failed:
-            services.stop_short(order, Order.Status.FAILED, failed=failed)
-        return
-    services.change_order_status(order, Order.Status.PROCESSING, reason="all images ingested")
+    return INGEST.fail(
+        image.pk,
+        reason,
+        failure={"detail": detail, "at": timezone.now().isoformat()},
+        then=pipeline.image_left_ingest,
+    )
 
 
 def settle_order(order_id: int) -> None:
@@ -626,8 +513,8 @@ def settle_order(order_id: int) -> None:
     (an abandoned upload was stopped, the API client submitted the order).
     """
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
-        _start_processing_if_done(order)
+        order = locking.lock_order(order_id)
+        pipeline.ingest_may_be_done(order)
 
 
 def submit_order(order: Order, *, actor: Any = None, expected_images: int | None = None) -> Order:
@@ -640,7 +527,7 @@ def submit_order(order: Order, *, actor: Any = None, expected_images: int | None
     ``OrderError`` (a completed or cancelled order).
     """
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked = locking.lock_order(order.pk)
         services.access_check(actor, access.Action.UPLOAD, locked)
         if locked.is_closed:
             raise OrderError(
@@ -653,14 +540,6 @@ def submit_order(order: Order, *, actor: Any = None, expected_images: int | None
             services.record_event(
                 locked, Kind.ORDER_SUBMITTED, {"images": count, "expected": expected_images}, actor
             )
-        _start_processing_if_done(locked)
+        pipeline.ingest_may_be_done(locked)
     order.refresh_from_db()
     return order
-
-
-def _delete_files(names: list[str] | tuple[str, ...]) -> None:
-    for name in names:
-        try:
-            default_storage.delete(name)
-        except OSError:
-            log.exception("Could not delete stored file %s", name)

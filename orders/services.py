@@ -15,10 +15,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from . import access
+from . import access, locking, pipeline
 from .exceptions import OrderError, TransitionNotAllowed
 from .models import Image, Order, OrderEvent, OrderRefSequence
-from .signals import order_status_changed
 
 Kind = OrderEvent.Kind
 
@@ -91,7 +90,7 @@ def create_order(
 
     ``awaiting_submit``: the order's files come from a system that will say when it sent
     them all (the REST API, a folder import); the order does not start before that, or
-    before ``expected_images`` files arrived (``orders.intake.files_still_coming``).
+    before ``expected_images`` files arrived (``orders.pipeline.files_still_coming``).
 
     Before anything is written, the PMR is asked (cached, one short attempt) whether
     the event is open: an event the PMR knows to be closed, or does not know, takes no
@@ -181,7 +180,7 @@ def change_order_status(
 ) -> Order:
     """Move an order to ``new_status`` if the state machine allows it."""
     action = access.Action.CANCEL if new_status == Order.Status.CANCELLED else access.Action.PROCESS
-    locked = Order.objects.select_for_update().get(pk=order.pk)
+    locked = locking.lock_order(order.pk)
     _require(actor, action, locked)
     if not Order.can_move(locked.status, new_status):
         raise TransitionNotAllowed(f"Order {locked.order_ref}", locked.status, new_status)
@@ -195,7 +194,7 @@ def change_order_status(
         {"from": previous, "to": new_status, "reason": reason},
         actor,
     )
-    order_status_changed.send(sender=Order, order=locked, previous=previous, status=new_status)
+    pipeline.order_moved(locked, previous, new_status)  # the PMR hears; AI work starts
     order.status, order.completed_at = locked.status, locked.completed_at
     order.last_event_seq = locked.last_event_seq
     return order
@@ -485,9 +484,8 @@ def change_image_status(
     An approval (hold for approval) is of the processed file as it was: any move
     other than on to the PMR forgets it, so a redone image is approved again.
     """
-    order = Order.objects.select_for_update().get(pk=image.order_id)
+    order, locked = locking.lock_image(image.pk, order_id=image.order_id)
     _require(actor, access.Action.PROCESS, order)
-    locked = Image.objects.select_for_update().get(pk=image.pk)
     if not Image.can_move(locked.status, new_status):
         raise TransitionNotAllowed(f"Image {locked.pk}", locked.status, new_status)
     previous = locked.status

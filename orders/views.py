@@ -27,7 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from events.models import Event
 from utilities.audit import record_access
 
-from . import access, attention, guidance, live, prints, selectors, services, uploads
+from . import access, attention, guidance, live, pipeline, prints, selectors, services, uploads
 from .exceptions import OrderError
 from .forms import CancelOrderForm, NewOrderForm, OrderDetailsForm, OrderFilterForm
 from .models import Image, Order
@@ -302,8 +302,6 @@ def order_detail(request, order_ref: str):
 def _held_state(user: Any, order: Order) -> dict[str, Any]:
     """What holds the order back that a person must act on: failed images (retry them, or a
     reviewer delivers without them), or a sending system that has not said "this is all"."""
-    from . import intake
-
     held: dict[str, Any] = {"failed": [], "waiting_for_submit": False}
     if order.failed_images:  # the stored counter: no query for the usual order
         failed = list(
@@ -321,7 +319,7 @@ def _held_state(user: Any, order: Order) -> dict[str, Any]:
             and access.can(user, access.Action.REVIEW, order)
         )
     elif order.awaiting_submit and order.status in (Order.Status.DRAFT, Order.Status.PENDING):
-        held["waiting_for_submit"] = intake.files_still_coming(order)
+        held["waiting_for_submit"] = pipeline.files_still_coming(order)
     return {
         **held,
         "can_submit": access.can(user, access.Action.UPLOAD, order) and not order.is_closed,
@@ -331,12 +329,10 @@ def _held_state(user: Any, order: Order) -> dict[str, Any]:
 @login_required
 @require_POST
 def order_deliver_without_failed(request, order_ref: str):
-    """A reviewer's "Deliver without the failed images" (ai_processing.services)."""
-    from ai_processing import services as ai_services
-
+    """A reviewer's "Deliver without the failed images" (orders.pipeline)."""
     order = _visible_order(request, order_ref)
     try:
-        ai_services.deliver_without_failed(order, request.user)
+        pipeline.deliver_without_failed(order, request.user)
     except OrderError as exc:
         messages.error(request, str(exc))
     else:

@@ -36,7 +36,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from orders import attention, live
+from orders import attention, live, locking, pipeline
 from orders import services as order_services
 from orders.models import Image, Order
 from pmr.clients import PMRError, PMRNetworkError
@@ -433,7 +433,7 @@ def _record_successes(order_id: int, answers: list[tuple[OutboxEntry, Any]]) -> 
     never deadlocks with the order services or the webhook task.
     """
     with transaction.atomic():
-        Order.objects.select_for_update().only("pk").get(pk=order_id)
+        locking.lock_order(order_id, fields=["pk"])
         ids = [row.pk for row, _ in answers]
         open_ids = set(
             OutboxEntry.objects.select_for_update()
@@ -517,7 +517,7 @@ def _record_failure(row: OutboxEntry, error: PMRError, breaker) -> datetime | No
     """Put the row back for later (retryable) or mark it failed; the retry time or None."""
     retry_at = None
     with transaction.atomic():
-        Order.objects.select_for_update().only("pk").get(pk=row.order_id)  # lock order first
+        locking.lock_order(row.order_id, fields=["pk"])  # the order first (orders.locking)
         locked = OutboxEntry.objects.select_for_update().get(pk=row.pk)
         if locked.state != State.PENDING:
             return None
@@ -596,7 +596,7 @@ def _set_waiting(order_id: int, reason: str | None) -> None:
 def _finish(row: OutboxEntry) -> None:
     """Every write before this row is done: the order is delivered and completes."""
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=row.order_id)
+        order = locking.lock_order(row.order_id)
         locked = OutboxEntry.objects.select_for_update().get(pk=row.pk)
         if locked.state != State.PENDING:
             return
@@ -608,8 +608,4 @@ def _finish(row: OutboxEntry) -> None:
         order_services.record_event(
             order, DELIVERED_EVENT, {"images": synced, "files": delivered_files(order.pk)}
         )
-        if Order.can_move(order.status, Order.Status.COMPLETED):
-            # The status signal adds the "completed" push to the outbox, after this row.
-            order_services.change_order_status(
-                order, Order.Status.COMPLETED, reason="delivered to the PMR"
-            )
+        pipeline.delivered(order)  # completes; "completed" goes to the outbox after this row

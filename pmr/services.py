@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from orders import access
+from orders import access, locking
 from orders import services as order_services
 from orders.exceptions import OrderError
 from orders.models import Order
@@ -36,8 +36,8 @@ def _require(actor: Any, order: Order, action=access.Action.REVIEW) -> None:
 def retry_entry(entry: OutboxEntry, *, actor: Any) -> OutboxEntry:
     """Send a failed (or waiting) row again now."""
     with transaction.atomic():
-        # The order first, as everywhere (the drain, the order services): no lock-order deadlock.
-        Order.objects.select_for_update().only("pk").get(pk=entry.order_id)
+        # The order first, as everywhere (orders.locking): no lock-order deadlock.
+        locking.lock_order(entry.order_id, fields=["pk"])
         locked = OutboxEntry.objects.select_for_update().select_related("order").get(pk=entry.pk)
         _require(actor, locked.order)
         if locked.state in OutboxEntry.FINAL:
@@ -52,8 +52,8 @@ def retry_entry(entry: OutboxEntry, *, actor: Any) -> OutboxEntry:
 def skip_entry(entry: OutboxEntry, *, actor: Any, reason: str = "") -> OutboxEntry:
     """Decide a row will not be sent (the rows after it move on)."""
     with transaction.atomic():
-        # The order first, as everywhere (the drain, the order services): no lock-order deadlock.
-        Order.objects.select_for_update().only("pk").get(pk=entry.order_id)
+        # The order first, as everywhere (orders.locking): no lock-order deadlock.
+        locking.lock_order(entry.order_id, fields=["pk"])
         locked = OutboxEntry.objects.select_for_update().select_related("order").get(pk=entry.pk)
         _require(actor, locked.order)
         if locked.state in OutboxEntry.FINAL:
@@ -92,7 +92,7 @@ def queue_upload(order: Order, *, actor: Any) -> int:
     """Someone asks for the order's PMR upload: failed rows go again; a finished AI step
     with no delivery yet gets one. Returns how many rows will be sent."""
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked = locking.lock_order(order.pk)
         _require(actor, locked, access.Action.PROCESS)
         if locked.status == Order.Status.CANCELLED:
             raise OrderError(f"Order {locked.order_ref} is cancelled; nothing goes to the PMR.")
@@ -115,7 +115,7 @@ def mark_uploaded_by_hand(order: Order, *, actor: Any, note: str = "") -> Order:
     """Staff delivered the order to the PMR themselves: open rows are skipped, the order
     completes, and who did it is recorded (timeline, delivery, audit log)."""
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked = locking.lock_order(order.pk)
         _require(actor, locked)
         if locked.status == Order.Status.CANCELLED:
             raise OrderError(f"Order {locked.order_ref} is cancelled.")

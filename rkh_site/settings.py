@@ -286,6 +286,9 @@ AI_IMAGE_LEASE_SECONDS = env.int("AI_IMAGE_LEASE_SECONDS", default=60)
 #: AI_SLOT_WAIT_SECONDS for a slot before the chain moves on to the next provider.
 AI_SLOT_LEASE_SECONDS = env.int("AI_SLOT_LEASE_SECONDS", default=30)
 AI_SLOT_WAIT_SECONDS = env.int("AI_SLOT_WAIT_SECONDS", default=120)
+#: The later stages of the order pipeline (orders/pipeline.py), by dotted path: orders sits
+#: below ai_processing and pmr in the layers, so rkh_site wires them (tests may swap them).
+PIPELINE_STAGES = {"ai": "ai_processing.stage.AiStage", "delivery": "pmr.stage.DeliveryStage"}
 #: Preset used for orders that name none (a ProcessingPreset slug); see docs/ai.md "Pipeline".
 AI_DEFAULT_PRESET = env.str("AI_DEFAULT_PRESET", default="analyze-only")
 #: Calls in flight per provider, shared by every worker through Redis (JSON; absent: no limit).

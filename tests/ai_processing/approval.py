@@ -11,8 +11,8 @@ import itertools
 
 from django.db import transaction
 
-from ai_processing import services
 from ai_processing.models import ProcessingPreset
+from orders import pipeline
 from orders import services as order_services
 from orders.models import Order
 from pmr.models import OutboxEntry
@@ -44,7 +44,7 @@ def held_order(make_order, owner, n: int = 2, **rule) -> Order:
     order_services.refresh_image_counters(order.pk)
     Order.objects.filter(pk=order.pk).update(status=Order.Status.PROCESSING)
     with transaction.atomic():
-        services._settle_order(Order.objects.get(pk=order.pk))
+        pipeline.ai_settled(Order.objects.get(pk=order.pk))
     order.refresh_from_db()
     assert order.status == Order.Status.AWAITING_APPROVAL, order.status
     return order

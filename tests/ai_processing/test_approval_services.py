@@ -18,7 +18,7 @@ from ai_processing import approval, hold, services, tasks
 from ai_processing.models import ProcessingPreset
 from events.models import Event
 from notifications import compose
-from orders import access, attention, guidance, timeline
+from orders import access, attention, guidance, pipeline, timeline
 from orders.exceptions import OrderError
 from orders.models import Image, Order, OrderEvent
 from tests.ai_processing.approval import delivered, delivery_rows, held_order, hold_preset
@@ -131,7 +131,7 @@ def test_an_event_that_never_holds_lets_a_hold_preset_deliver(make_order, manage
 
     add_processed_images(order, 1)
     Order.objects.filter(pk=order.pk).update(status=S.PROCESSING)
-    services._settle_order(Order.objects.get(pk=order.pk))
+    pipeline.ai_settled(Order.objects.get(pk=order.pk))
     order.refresh_from_db()
     assert order.ai_processed
     assert order.status == S.PROCESSING

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 
 from accounts.roles import USER
 from ai_processing import services, tasks
+from orders import pipeline
 from orders import services as order_services
 from orders.exceptions import OrderError
 from orders.models import Image, Order, OrderEvent
@@ -132,7 +133,7 @@ def test_a_retried_failed_image_lets_the_order_complete_its_ai_step(
 def test_a_manager_delivers_without_the_failed_images(ingested_order, monkeypatch, manager):
     order, good, bad = _one_failed_one_processed(ingested_order, monkeypatch)
 
-    services.deliver_without_failed(order, manager, note="customer agreed")
+    pipeline.deliver_without_failed(order, manager, note="customer agreed")
 
     bad.refresh_from_db()
     assert bad.status == S.REJECTED
@@ -157,14 +158,14 @@ def test_only_a_reviewer_decides_a_short_delivery_and_only_when_something_failed
     owner = make_user(USER)
     Order.objects.filter(pk=order.pk).update(created_by=owner)
     with pytest.raises(PermissionDenied):
-        services.deliver_without_failed(order, owner)
+        pipeline.deliver_without_failed(order, owner)
     with pytest.raises(PermissionDenied):
-        services.deliver_without_failed(order, None)
+        pipeline.deliver_without_failed(order, None)
     assert Image.objects.get(pk=bad.pk).status == S.FAILED
 
-    services.deliver_without_failed(order, manager)
+    pipeline.deliver_without_failed(order, manager)
     with pytest.raises(OrderError, match="no failed images"):
-        services.deliver_without_failed(order, manager)
+        pipeline.deliver_without_failed(order, manager)
 
 
 def test_a_retried_image_that_fails_again_is_announced_again(ingested_order, monkeypatch, manager):

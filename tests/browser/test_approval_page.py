@@ -23,7 +23,7 @@ from PIL import Image as PILImage
 from playwright.sync_api import Page, expect
 
 from accounts.roles import MANAGER
-from ai_processing import services
+from orders import pipeline
 from orders import services as order_services
 from orders.models import Image, Order
 from tests.ai_processing.approval import delivered, delivery_rows, hold_preset
@@ -99,7 +99,7 @@ def held_with_files(make_order, owner, n: int) -> Order:
     order_services.refresh_image_counters(order.pk)
     Order.objects.filter(pk=order.pk).update(status=Order.Status.PROCESSING)
     with transaction.atomic():
-        services._settle_order(Order.objects.get(pk=order.pk))
+        pipeline.ai_settled(Order.objects.get(pk=order.pk))
     order.refresh_from_db()
     assert order.status == Order.Status.AWAITING_APPROVAL
     return order

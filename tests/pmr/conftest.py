@@ -99,7 +99,7 @@ def add_processed_images(order: Order, n: int, *, size=(48, 32)) -> list[Image]:
 @pytest.fixture
 def ai_done_order(manager, make_order, media_root):
     """``ai_done_order(n)``: an order in processing with ``n`` PROCESSED images, AI done;
-    ``deliver=True`` also writes its delivery into the outbox as the ai_completed signal does
+    ``deliver=True`` also writes its delivery into the outbox as the pipeline does
     (the drain message goes out at the commit only in transactional tests)."""
 
     def _make(n: int, *, deliver: bool = True, owner=None) -> Order:

@@ -13,7 +13,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from orders import intake, sweep
+from orders import intake, pipeline, sweep
 from orders.models import Image, Order, OrderEvent
 
 from .conftest import API, assert_error, photo
@@ -136,7 +136,7 @@ def test_submit_of_a_closed_order_is_409(client_as, users, make_order):
 def test_orders_of_the_pages_do_not_wait_for_a_submit(users, make_order):
     order = make_order(users["User"])
     assert order.awaiting_submit is False
-    assert not intake.files_still_coming(order)
+    assert not pipeline.files_still_coming(order)
 
 
 def test_staff_are_told_when_an_api_client_goes_quiet(client_as, event, upload, settings):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ai_processing.stage import AiStage
 from orders import uploads
 from orders.models import Order, Upload
 from tests.orders.intake import photos
@@ -55,32 +56,39 @@ def test_a_recent_upload_is_not_stopped(order, manager):
     assert Upload.objects.get(pk=recent.pk).status == Upload.Status.OPEN
 
 
-def test_every_ingested_image_is_announced_for_ai_as_soon_as_it_passes(order, add, ingest):
-    """The AI pipeline listens to image_ready: each image is announced when it passes ingest,
-    while the order is still pending (so AI work overlaps the rest of the ingest) and for a late
-    file of an order already processing. A rejected file is never announced."""
-    from orders.signals import image_ready
+class RecordingAiStage(AiStage):
+    """The real AI stage, noting each image the pipeline hands it (and the order's status)."""
 
-    announced: list[tuple[int, str]] = []
+    started: list[tuple[int, str]] = []
 
-    def receiver(sender, image, order, **kwargs):
-        announced.append((image.pk, order.status))
+    def start(self, image) -> None:
+        RecordingAiStage.started.append((image.pk, image.order.status))
+        super().start(image)
 
-    image_ready.connect(receiver)
-    try:
-        first = add(order, photos.jpeg(photos.photo("coffee.png")), "a.jpg")
-        second = add(order, photos.jpeg(photos.photo("astronaut.png")), "b.jpg")
-        broken = add(order, b"not an image at all", "broken.jpg")
-        ingest(first)
-        assert announced == [(first.pk, Order.Status.PENDING)]
-        assert _status(order) == Order.Status.PENDING  # b.jpg still waits for ingest
-        ingest(broken)
-        ingest(second)
-        assert _status(order) == Order.Status.PROCESSING
-        assert announced == [(first.pk, Order.Status.PENDING), (second.pk, Order.Status.PENDING)]
-        late = add(order, photos.jpeg(photos.photo("chelsea.png")), "late.jpg")
-        ingest(late)
-        assert announced[-1] == (late.pk, Order.Status.PROCESSING)
-        assert len(announced) == 3
-    finally:
-        image_ready.disconnect(receiver)
+
+def test_every_ingested_image_is_announced_for_ai_as_soon_as_it_passes(
+    order, add, ingest, settings
+):
+    """The pipeline hands each image to the AI stage when it passes ingest, while the order is
+    still pending (so AI work overlaps the rest of the ingest) and for a late file of an order
+    already processing. A rejected file is never handed over."""
+    settings.PIPELINE_STAGES = {
+        **settings.PIPELINE_STAGES,
+        "ai": f"{__name__}.RecordingAiStage",
+    }
+    announced = RecordingAiStage.started
+    announced.clear()
+    first = add(order, photos.jpeg(photos.photo("coffee.png")), "a.jpg")
+    second = add(order, photos.jpeg(photos.photo("astronaut.png")), "b.jpg")
+    broken = add(order, b"not an image at all", "broken.jpg")
+    ingest(first)
+    assert announced == [(first.pk, Order.Status.PENDING)]
+    assert _status(order) == Order.Status.PENDING  # b.jpg still waits for ingest
+    ingest(broken)
+    ingest(second)
+    assert _status(order) == Order.Status.PROCESSING
+    assert announced == [(first.pk, Order.Status.PENDING), (second.pk, Order.Status.PENDING)]
+    late = add(order, photos.jpeg(photos.photo("chelsea.png")), "late.jpg")
+    ingest(late)
+    assert announced[-1] == (late.pk, Order.Status.PROCESSING)
+    assert len(announced) == 3

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
+from events.models import Event
 from orders import intake, sweep
 from orders.models import Image, Order, OrderEvent
 from tests.orders.intake import photos
@@ -98,7 +99,7 @@ def test_a_killed_ingest_leaves_no_orphan_files(order, add, ingest, media_root, 
         raise Killed
 
     with monkeypatch.context() as patch:
-        patch.setattr(intake.Event.objects, "select_for_update", die)
+        patch.setattr(Event.objects, "select_for_update", die)  # the first lock of the verdict
         with pytest.raises(Killed):
             intake.ingest_image(image.pk)
     # _accept's clean-up ran here; a real kill skips it: put the files back as a kill leaves them
@@ -172,9 +173,7 @@ def test_the_sweep_queues_a_lost_ingest_once_and_never_while_a_worker_has_it(
 @pytest.mark.django_db
 def test_staff_requeue_a_stuck_upload(order, add, ingest, manager):
     image = add(order, photos.jpeg(), "a.jpg")
-    from orders.intake import _count_attempt
-
-    _count_attempt(image.pk)  # one delivery died with its worker
+    intake.INGEST.count_attempt(image.pk)  # one delivery died with its worker
     requeued = intake.retry_ingest(image, actor=manager)
     assert requeued.status == S.UPLOADED
     assert "ingest_attempts" not in requeued.metadata
