@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from orders import selectors, services, timeline
+from orders import services, timeline
 from orders.models import Image, Order, OrderEvent
 from pmr.models import OrderDelivery, OutboxEntry
 
@@ -245,7 +245,7 @@ def test_names_cost_one_query_per_kind_of_name(users, make_order, django_assert_
 
 @pytest.mark.django_db
 def test_pages_api_and_dashboard_show_sentences_not_codes(client, users, make_order):
-    """The order page, the dashboard, the timeline API and the page's JSON: one reader."""
+    """The order page, the dashboard, the timeline API and its snapshot: one reader."""
     user = users["User"]
     order = make_order(user)
     image = Image.objects.create(order=order, original="x.jpg", original_filename="IMG_7.jpg")
@@ -264,13 +264,11 @@ def test_pages_api_and_dashboard_show_sentences_not_codes(client, users, make_or
     dashboard = client.get("/").content.decode()
     api = client.get(f"/api/v1/orders/{order.order_ref}/timeline?after=0").json()
     snapshot = client.get("/api/v1/dashboard/").json()
-    page_json = client.get(f"/orders/{order.order_ref}/images.json?seq=0").json()
     for text in expected:
         assert text in page
         assert text in dashboard
         assert text in [e["text"] for e in api["events"]]
         assert text in [e["text"] for e in snapshot["activity"]]
-        assert text in [e["text"] for e in page_json["timeline"]]
     for html in (page, dashboard):
         for code in ("pmr.delivered", "pmr.write_failed", "ynced to PMR", "synced to pmr"):
             assert code not in html
@@ -289,12 +287,3 @@ def test_orders_modules_of_the_timeline_and_live_state_import_no_app_above_them(
                 continue
             for module in modules:
                 assert module.split(".")[0] not in {"pmr", "ai_processing", "analytics"}, name
-
-
-def test_selectors_describe_events_is_the_registry():
-    assert selectors.describe_events.__doc__
-    entry = OrderEvent(kind="pmr.delivered", payload={"images": 2}, seq=1)
-    from django.utils import timezone
-
-    entry.created_at = timezone.now()
-    assert selectors.describe_events([entry])[0].text == "Sent to the PMR: 2 images delivered"
