@@ -50,6 +50,7 @@ from .models import ProcessingPreset
 from .providers.base import ImageInput
 from .providers.chain import NoProviderAvailable, ProviderChain
 from .providers.registry import chain_from_settings
+from .timeline import AI_COMPLETED, HAND_EDITED, PRESET_CHANGED
 from .xmp import embed_caption
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,6 @@ WAITING = frozenset({S.INGESTED, S.ANALYZED})
 NOT_DONE = frozenset({S.UPLOADED, S.INGESTED, S.ANALYZED})
 #: A task delivery that keeps dying (worker lost) stops here and the image is failed.
 MAX_AI_ATTEMPTS = 3
-AI_COMPLETED = "order.ai_completed"
 #: Order statuses in which the AI step settles the order (moves it on once images are done).
 SETTLING = frozenset(
     {Order.Status.PROCESSING, Order.Status.NEEDS_REVIEW, Order.Status.AWAITING_APPROVAL}
@@ -926,7 +926,6 @@ def deliver_without_failed(order: Order, actor: Any, *, note: str = "") -> Order
 
 #: Formats a hand-edited file may come in (converted to JPEG when not one already).
 HAND_EDIT_FORMATS = frozenset({"jpeg", "png", "tiff", "webp"})
-HAND_EDITED = "image.hand_edited"
 
 
 def read_hand_edit(data: bytes) -> bytes:
@@ -1173,8 +1172,6 @@ def answer_many(
 
 
 # --- on request (the API) -----------------------------------------------------
-
-PRESET_CHANGED = "order.preset_changed"
 
 
 def request_processing(
