@@ -49,6 +49,7 @@ from .models import ProcessingPreset
 from .providers.base import ImageInput
 from .providers.chain import NoProviderAvailable, ProviderChain
 from .providers.registry import chain_from_settings
+from .timeline import HAND_EDITED, PRESET_CHANGED
 from .xmp import embed_caption
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,6 @@ WAITING = frozenset({S.INGESTED, S.ANALYZED})
 NOT_DONE = pipeline.AI_NOT_DONE
 #: A task delivery that keeps dying (worker lost) stops here and the image is failed.
 MAX_AI_ATTEMPTS = 3
-AI_COMPLETED = pipeline.AI_COMPLETED
 
 
 # --- orders -------------------------------------------------------------------
@@ -753,7 +753,6 @@ def requeue_image(image: Image, actor: Any = None) -> Image:
 
 #: Formats a hand-edited file may come in (converted to JPEG when not one already).
 HAND_EDIT_FORMATS = frozenset({"jpeg", "png", "tiff", "webp"})
-HAND_EDITED = "image.hand_edited"
 
 
 def read_hand_edit(data: bytes) -> bytes:
@@ -995,8 +994,6 @@ def answer_many(
 
 
 # --- on request (the API) -----------------------------------------------------
-
-PRESET_CHANGED = "order.preset_changed"
 
 
 def request_processing(

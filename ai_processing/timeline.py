@@ -1,8 +1,9 @@
-"""How the AI step's timeline entries read (registered in ``orders.timeline`` from ``ready``).
+"""The AI step's timeline kinds and how they read (registered in ``orders.timeline``).
 
 The AI pipeline writes three kinds of its own (``ai_processing.services``): the order's AI
 work finished, an image replaced by a hand-edited file, the order's preset changed. Their
-sentences live here, beside the code that writes them, so ``orders`` never imports this app.
+constants and sentences live here, in the app that writes them, so ``orders`` never imports
+this app; the writers pass these constants to ``record_event``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,15 @@ from typing import Any
 
 from orders import timeline
 from orders.timeline import Names, Payload
+
+from .models import ProcessingPreset
+
+#: The order's AI work is finished: ``{images: {status: count}, ai_cost}``.
+AI_COMPLETED = "order.ai_completed"
+#: A person replaced an image's processed file: ``{image, filename}``.
+HAND_EDITED = "image.hand_edited"
+#: The order's processing preset changed: ``{from, to}`` (preset slugs).
+PRESET_CHANGED = "order.preset_changed"
 
 #: Image statuses in the order a summary lists them.
 _SUMMARY = ("processed", "needs_review", "rejected", "failed")
@@ -31,8 +41,6 @@ def _summary(counts: Any) -> str:
 
 def register() -> None:
     """Called from ``AiProcessingConfig.ready``."""
-    from .models import ProcessingPreset
-    from .services import AI_COMPLETED, HAND_EDITED, PRESET_CHANGED
 
     @timeline.register(AI_COMPLETED)
     def _ai_completed(p: Payload, names: Names) -> str:

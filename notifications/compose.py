@@ -35,12 +35,10 @@ from django.urls import reverse
 
 from orders import access
 from orders.models import Order, OrderEvent
+from pmr.timeline import FAILED_EVENT as PMR_WRITE_FAILED
 
 from .models import Kind
 
-#: Timeline kinds recorded by other apps that notifications are made from (their names are
-#: the recording app's: ``pmr.drain.FAILED_EVENT``). Kept as strings: pmr is not imported.
-PMR_WRITE_FAILED = "pmr.write_failed"
 SERVICE_ALERTS = "notifications.receive_service_alerts"
 SECURITY_ALERTS = "notifications.receive_security_alerts"
 PMR_FIXERS = "pmr.change_outboxentry"

@@ -25,11 +25,10 @@ from orders import services as order_services
 from orders.models import Order
 
 from .models import CustomerEmail, CustomerEmailSwitch, CustomerEmailTemplate
+from .timeline import SENT_EVENT
 
 log = logging.getLogger(__name__)
 
-#: The timeline kind of a sent customer e-mail.
-SENT_EVENT = "customer.email_sent"
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 

@@ -1,14 +1,16 @@
-"""How the notifications app's timeline entries read (registered in ``orders.timeline``)."""
+"""The notifications app's timeline kind and how it reads (registered in ``orders.timeline``)."""
 
 from __future__ import annotations
 
 from orders import timeline
 from orders.timeline import Names, Payload
 
+#: An e-mail went to the order's customer: ``{to}`` (``customer_email``).
+SENT_EVENT = "customer.email_sent"
+
 
 def register() -> None:
     """Called from ``NotificationsConfig.ready``."""
-    from .customer_email import SENT_EVENT
 
     @timeline.register(SENT_EVENT)
     def _customer_email_sent(p: Payload, names: Names) -> str:

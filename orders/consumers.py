@@ -44,7 +44,7 @@ from django.contrib.auth import get_user_model
 from rkh_site import user_streams
 from rkh_site.ws_auth import current_user_id
 
-from . import access, live
+from . import access, live, timeline
 from .models import Order
 
 log = logging.getLogger(__name__)
@@ -377,13 +377,13 @@ def _read_order(
     user: Any, order_id: int, cursor: int
 ) -> tuple[list[dict[str, Any]], bool, dict[str, Any]] | str:
     """Events after ``cursor``, whether more follow, and the order's state; or why not."""
-    events, more = live.events_after(order_id, cursor)
+    events, more = timeline.entries_after(order_id, cursor, limit=live.MAX_EVENTS_PER_MESSAGE)
     order = live.state_queryset().filter(pk=order_id).first()
     if order is None:
         return "gone"
     if not access.can(user, access.Action.VIEW, order):
         return "forbidden"
-    return [live.event_json(e) for e in events], more, live.order_state(order)
+    return [timeline.entry_json(e) for e in events], more, live.order_state(order)
 
 
 def _sees_any_order(user: Any) -> bool:

@@ -354,26 +354,6 @@ def order_state(order: Order) -> dict[str, Any]:
     return state
 
 
-def event_json(entry: OrderEvent) -> dict[str, Any]:
-    """One timeline entry as live messages and the timeline endpoint carry it.
-
-    ``text`` is the sentence the order page shows (``orders.timeline``; call
-    ``selectors.describe_events`` on the list first), ``payload`` the raw facts.
-    """
-    return timeline.entry_json(entry)
-
-
-def events_after(order_id: int, after: int, limit: int = MAX_EVENTS_PER_MESSAGE):
-    """Up to ``limit`` entries of the order with ``seq > after``, oldest first, described;
-    and whether more follow. The caller has applied the access rule to the order."""
-    rows = list(
-        OrderEvent.objects.filter(order_id=order_id, seq__gt=after)
-        .select_related("actor")
-        .order_by("seq")[: limit + 1]
-    )
-    return selectors.describe_events(rows[:limit]), len(rows) > limit
-
-
 def dashboard_snapshot(user: Any, shown: set[int] | None = None) -> dict[str, Any]:
     """What the dashboard shows the user, as one JSON object; every read through the rule.
 
@@ -386,7 +366,7 @@ def dashboard_snapshot(user: Any, shown: set[int] | None = None) -> dict[str, An
     """
     counters, total = selectors.status_counters(user)
     orders = selectors.open_orders(user)
-    activity = selectors.describe_events(selectors.recent_activity(user))
+    activity = timeline.describe(selectors.recent_activity(user))
     report = attention.collect(user)
     if shown is not None:
         shown.update(o.pk for o in orders)
@@ -417,16 +397,5 @@ def dashboard_snapshot(user: Any, shown: set[int] | None = None) -> dict[str, An
             }
             for o in orders
         ],
-        "activity": [
-            {
-                "ref": e.order.order_ref,
-                "url": reverse("order_detail", args=[e.order.order_ref]),
-                "seq": e.seq,
-                "text": e.text,
-                "at": e.created_at.isoformat(),
-                "at_label": timeline.activity_label(e.created_at),
-                "actor": str(e.actor) if e.actor_id else "",
-            }
-            for e in activity
-        ],
+        "activity": [timeline.activity_json(e) for e in activity],
     }

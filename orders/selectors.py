@@ -15,7 +15,6 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from . import timeline as timeline_kinds
 from .models import Image, Order, OrderEvent
 
 #: Orders per page of the order list.
@@ -283,19 +282,3 @@ def thumbnail_box(image: Image) -> tuple[int, int]:
         scale = min(1.0, long_side / max(image.width, image.height))
         return max(1, round(image.width * scale)), max(1, round(image.height * scale))
     return long_side, long_side
-
-
-def timeline(order: Order, limit: int = 100, *, after_seq: int = 0) -> list[OrderEvent]:
-    """The newest entries of the order's timeline (after ``after_seq``), newest first."""
-    return list(
-        order.timeline.filter(seq__gt=after_seq).select_related("actor").order_by("-seq")[:limit]
-    )
-
-
-def describe_events(entries: list[OrderEvent]) -> list[OrderEvent]:
-    """Set ``entry.text`` (the sentence) and ``entry.at_label`` on each entry.
-
-    The sentences come from the registry of timeline kinds (``orders.timeline``), the one
-    reader the pages, the polling API and the live socket share.
-    """
-    return timeline_kinds.describe(entries)

@@ -1,17 +1,23 @@
-"""What the order timeline says: one registry of entry kinds and their sentences, one reader.
+"""What the order timeline says: one registry of entry kinds, one reader, one serializer.
 
 Every ``OrderEvent`` has a ``kind`` (``order.status_changed``, ``pmr.delivered``, …) and a
 payload of facts. People never see either: the order page, the dashboard's recent activity,
-the polling API and the live socket all show the sentence this module makes, through
-``describe`` (the one reader). Why a registry rather than one function that knows every kind:
+the polling API and the live socket all read an order's entries through ``entries_after``
+(the one reader), which gives each the sentence this module makes (``describe``), and carry
+them as ``entry_json`` makes them (the one serializer). Why a registry rather than one
+function that knows every kind:
 
-- **Each app says what its own entries mean.** ``orders`` registers its kinds here; the apps
-  above it (``ai_processing``, ``pmr``) register theirs from their ``AppConfig.ready``, so
-  this module never imports them and the dependency direction of the plan holds
-  (orders ← ai_processing ← pmr).
+- **Each app says what its own entries mean.** ``orders`` registers its kinds here (their
+  constants are ``OrderEvent.Kind``, the values the column stores); the apps above it keep
+  their kinds' constants beside their sentences in their own ``timeline`` module
+  (``ai_processing.timeline``, ``pmr.timeline``, ``notifications.timeline``) and register
+  them from their ``AppConfig.ready``, so this module never imports them and the dependency
+  direction holds (orders ← ai_processing ← pmr ← notifications). Writers pass those
+  constants to ``services.record_event``, never a string.
 - **Nothing reads as a code.** A kind nobody registered (an old row, a new writer that forgot)
   still becomes a sentence (``fallback``), and ``tests/orders/test_timeline_sentences.py``
-  finds every kind the code writes and fails if one is not registered or reads as a code.
+  finds every kind the code writes (and every kind a full order run leaves in the database)
+  and fails if one is not registered, is a string literal, or reads as a code.
 - **Names without a query per entry.** A sentence often names something the payload only
   refers to by id (an image, a user, a preset). A kind declares which payload keys refer to
   what (``refs``); ``describe`` gathers the ids of a whole list and asks each lookup once.
@@ -24,8 +30,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+
+from .models import Image, Order, OrderEvent
 
 #: How an entry's time reads on the timeline: "4 Dec 2026, 09:21:05" (local time). Seconds,
 #: because an order's steps often happen within one minute; the dashboard uses minutes.
@@ -154,8 +164,30 @@ def describe(entries: list[Any]) -> list[Any]:
     return entries
 
 
-def entry_json(entry: Any) -> dict[str, Any]:
-    """One described entry as the live socket, the polling API and the page's JSON carry it."""
+def entries_after(
+    order_id: int, after: int = 0, *, limit: int = 100, newest_first: bool = False
+) -> tuple[list[OrderEvent], bool]:
+    """The order's entries numbered above ``after``, described; and whether more follow.
+
+    The one reader of an order's timeline: the live socket's catch-up and the polling API
+    read up to ``limit`` entries oldest first from the client's last number (no gap, no
+    repeat); the order page reads the newest ``limit`` (``newest_first``). The caller has
+    applied the access rule to the order.
+    """
+    rows = list(
+        OrderEvent.objects.filter(order_id=order_id, seq__gt=after)
+        .select_related("actor")
+        .order_by("-seq" if newest_first else "seq")[: limit + 1]
+    )
+    return describe(rows[:limit]), len(rows) > limit
+
+
+def entry_json(entry: OrderEvent) -> dict[str, Any]:
+    """One entry as the live socket, the polling API and the order page's script carry it.
+
+    The one serializer of an order's entry (docs/live.md, docs/api.md): ``text`` is the
+    sentence the page shows, ``payload`` the raw facts of its ``kind``.
+    """
     return {
         "seq": entry.seq,
         "kind": entry.kind,
@@ -164,6 +196,21 @@ def entry_json(entry: Any) -> dict[str, Any]:
         "actor": str(entry.actor) if entry.actor_id else "",
         "text": getattr(entry, "text", None) or sentence(entry.kind, entry.payload),
         "payload": entry.payload if isinstance(entry.payload, dict) else {},
+    }
+
+
+def activity_json(entry: OrderEvent) -> dict[str, Any]:
+    """One entry of the dashboard's recent activity (entries of many orders, with
+    ``select_related("order")``): which order and where it is, the sentence, its time in
+    minutes."""
+    return {
+        "ref": entry.order.order_ref,
+        "url": reverse("order_detail", args=[entry.order.order_ref]),
+        "seq": entry.seq,
+        "text": getattr(entry, "text", None) or sentence(entry.kind, entry.payload),
+        "at": entry.created_at.isoformat(),
+        "at_label": activity_label(entry.created_at),
+        "actor": str(entry.actor) if entry.actor_id else "",
     }
 
 
@@ -207,8 +254,6 @@ def _image_name(p: Payload, names: Names) -> str:
 
 
 def _order_status_label(value: Any) -> str:
-    from .models import Order
-
     labels = dict(Order.Status.choices)
     return labels.get(value) or str(value or "none").replace("_", " ").capitalize()
 
@@ -230,8 +275,6 @@ _QUIET_REASONS = {"synced"}
 
 def register_order_kinds() -> None:
     """The kinds ``orders`` writes (called from ``OrdersConfig.ready``)."""
-    from .models import Image, Order, OrderEvent
-
     kind = OrderEvent.Kind
 
     @register(kind.ORDER_CREATED)
@@ -340,8 +383,6 @@ def register_order_kinds() -> None:
         return dict(Image.objects.filter(pk__in=ids).values_list("id", "original_filename"))
 
     def users(ids: set[Any]) -> dict[Any, str]:
-        from django.contrib.auth import get_user_model
-
         ids = {i for i in ids if isinstance(i, int)}
         return {user.pk: str(user) for user in get_user_model().objects.filter(pk__in=ids)}
 

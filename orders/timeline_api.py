@@ -27,7 +27,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import access, live
+from . import access, live, timeline
 from .live import ORDER_REF
 from .models import Order
 
@@ -115,7 +115,7 @@ class OrderTimelineView(APIView):
         order_id = visible.filter(order_ref=order_ref).values_list("pk", flat=True).first()
         if order_id is None:
             raise NotFound(f"Order {order_ref} not found.")
-        events, more = live.events_after(order_id, after, limit)
+        events, more = timeline.entries_after(order_id, after, limit=limit)
         # The order's state is read after its entries (as the WebSocket does): never older
         # than them. An order deleted in between is gone for this client too.
         order = live.state_queryset(visible).filter(pk=order_id).first()
@@ -124,7 +124,7 @@ class OrderTimelineView(APIView):
         next_after = events[-1].seq if events else after
         body: dict[str, Any] = {
             "order": order.order_ref,
-            "events": [live.event_json(e) for e in events],
+            "events": [timeline.entry_json(e) for e in events],
             "next_after": next_after,
             "has_more": more,
             "last_seq": max(order.last_event_seq, next_after),

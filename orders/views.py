@@ -27,7 +27,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from events.models import Event
 from utilities.audit import record_access
 
-from . import access, attention, guidance, live, pipeline, prints, selectors, services, uploads
+from . import (
+    access,
+    attention,
+    guidance,
+    live,
+    pipeline,
+    prints,
+    selectors,
+    services,
+    timeline,
+    uploads,
+)
 from .exceptions import OrderError
 from .forms import CancelOrderForm, NewOrderForm, OrderDetailsForm, OrderFilterForm
 from .models import Image, Order
@@ -143,7 +154,7 @@ def _json_errors(view):
 def home(request):
     counters, total = selectors.status_counters(request.user)
     orders = selectors.open_orders(request.user)
-    activity = selectors.describe_events(selectors.recent_activity(request.user))
+    activity = timeline.describe(selectors.recent_activity(request.user))
     open_count = sum(n for value, _label, n in counters if value not in Order.CLOSED)
     report = attention.collect(request.user)
     for order in orders:
@@ -242,6 +253,9 @@ def _save_prints(request, order: Order, lines: list[dict]) -> bool:
 
 # --- order detail ------------------------------------------------------------------------
 
+#: Timeline entries on the order page: the newest, as many as its script keeps (order.js).
+TIMELINE_SHOWN = 100
+
 
 def _after_param(request, name: str) -> int:
     raw = request.GET.get(name, "")
@@ -260,7 +274,7 @@ def order_detail(request, order_ref: str):
     base = reverse("order_detail", args=[order.order_ref])
     for image in images:
         decorate_image(image, base)
-    timeline = selectors.describe_events(selectors.timeline(order))
+    entries, _ = timeline.entries_after(order.pk, limit=TIMELINE_SHOWN, newest_first=True)
     can_upload = access.can(request.user, access.Action.UPLOAD, order)
     images_refused = order.images_refused_because()
     return render(
@@ -284,7 +298,7 @@ def order_detail(request, order_ref: str):
             if not (after_id or more_images)
             else selectors.last_image_id(order),
             "progress": _order_progress(order),
-            "timeline": timeline,
+            "timeline": entries,
             "can_change": access.can(request.user, access.Action.CHANGE, order),
             "can_process": access.can(request.user, access.Action.PROCESS, order),
             "can_upload": can_upload and not images_refused,
@@ -380,14 +394,6 @@ def order_images_json(request, order_ref: str):
         for img in selectors.images_changed(order, after_id=after_id, ids=ids)
     ]
     body: dict[str, Any] = {"order": _order_progress(order), "images": images}
-    if "seq" in request.GET:  # timeline entries the page has not shown yet
-        after_seq = _after_param(request, "seq")
-        entries = (
-            selectors.timeline(order, limit=50, after_seq=after_seq)
-            if order.last_event_seq > after_seq
-            else []
-        )
-        body["timeline"] = [live.event_json(e) for e in selectors.describe_events(entries)]
     response = JsonResponse(body)
     response["Cache-Control"] = "no-store"
     return response

@@ -46,12 +46,11 @@ from utilities.redis_clients import shared
 
 from . import connection, outbox, variants
 from .models import OrderDelivery, OutboxEntry
+from .timeline import DELIVERED_EVENT, FAILED_EVENT
 
 log = logging.getLogger(__name__)
 K = OutboxEntry.Kind
 State = OutboxEntry.State
-FAILED_EVENT = "pmr.write_failed"
-DELIVERED_EVENT = "pmr.delivered"
 
 
 @dataclass

@@ -22,10 +22,9 @@ from orders.models import Order
 
 from . import outbox, variants
 from .models import OrderDelivery, OutboxEntry
+from .timeline import MANUAL_EVENT, SKIPPED_EVENT
 
 State = OutboxEntry.State
-MANUAL_EVENT = "pmr.uploaded_by_hand"
-SKIPPED_EVENT = "pmr.write_skipped"
 
 
 def _require(actor: Any, order: Order, action=access.Action.REVIEW) -> None:

@@ -22,9 +22,9 @@ from utilities.infrastructure import queue_after_commit
 
 from . import connection
 from .models import OrderDelivery, SyncCursor, WebhookDelivery
+from .timeline import STATUS_EVENT
 
 log = logging.getLogger(__name__)
-STATUS_EVENT = "pmr.status_changed"
 KNOWN = frozenset(OrderDelivery.PmrStatus.values) - {""}
 #: The pull starts a little before the last one ended: changes stamped at that edge count twice
 #: (harmless: applying the same status twice changes nothing), never zero times.

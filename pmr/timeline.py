@@ -1,7 +1,9 @@
-"""How the PMR step's timeline entries read (registered in ``orders.timeline`` from ``ready``).
+"""The PMR step's timeline kinds and how they read (registered in ``orders.timeline``).
 
 The PMR delivery writes its own kinds (``pmr.delivered``, ``pmr.write_failed``, …); their
-sentences live here, beside the code that writes them, so ``orders`` never imports this app.
+constants and sentences live here, in the app that writes them, so ``orders`` never imports
+this app; the writers (``drain``, ``services``, ``status``) and the notifications that react
+to them pass these constants, never a string.
 """
 
 from __future__ import annotations
@@ -13,6 +15,17 @@ from orders.timeline import Names, Payload
 
 from . import variants
 from .models import OrderDelivery, OutboxEntry
+
+#: Every image of the order is in the PMR: ``{images, files: {variant: count}}``.
+DELIVERED_EVENT = "pmr.delivered"
+#: The PMR refused a write for good: ``{entry, kind, image, file, error}``.
+FAILED_EVENT = "pmr.write_failed"
+#: A person skipped a refused write: ``{entry, kind, image, file, reason}``.
+SKIPPED_EVENT = "pmr.write_skipped"
+#: A person marked the order as uploaded to the PMR by hand: ``{skipped, note}``.
+MANUAL_EVENT = "pmr.uploaded_by_hand"
+#: The PMR changed its status of the order: ``{from, to, reason, source}``.
+STATUS_EVENT = "pmr.status_changed"
 
 #: What an outbox row sends, as a sentence part ("The PMR refused <the order's details>").
 WRITES = {
@@ -42,9 +55,6 @@ def pmr_status_label(value: Any) -> str:
 
 def register() -> None:
     """Called from ``PmrConfig.ready``."""
-    from .drain import DELIVERED_EVENT, FAILED_EVENT
-    from .services import MANUAL_EVENT, SKIPPED_EVENT
-    from .status import STATUS_EVENT
 
     @timeline.register(DELIVERED_EVENT)
     def _delivered(p: Payload, names: Names) -> str:

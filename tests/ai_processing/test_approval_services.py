@@ -31,6 +31,7 @@ from tests.ai_processing.pipeline import (  # noqa: F401 (fixtures)
 )
 from tests.conftest import make_user
 from tests.pmr.conftest import jpeg
+from tests.timeline_checks import assert_timeline_reads_well
 
 pytestmark = pytest.mark.django_db
 S = Order.Status
@@ -80,6 +81,7 @@ def test_approving_image_by_image_delivers_once_after_the_last(make_order, manag
     sent = delivery_rows(order).count()
     assert kinds(order).count(services.AI_COMPLETED) == 1
     assert kinds(order).count(OrderEvent.Kind.IMAGE_APPROVED) == 2
+    assert_timeline_reads_well(order)
     # Approved and gone: answering again is a sentence (409 in the API), nothing more is sent.
     with pytest.raises(OrderError, match="not awaiting approval"):
         approval.approve_image(second, actor=manager)

@@ -26,6 +26,7 @@ from tests.ai_processing.pipeline import (  # noqa: F401 (fixtures)
     preset,
 )
 from tests.conftest import make_user
+from tests.timeline_checks import assert_timeline_reads_well
 from utilities import breakers
 from utilities.circuit_breaker import CircuitBreaker
 from utilities.redis_clients import client_for
@@ -149,6 +150,9 @@ def test_a_manager_delivers_without_the_failed_images(ingested_order, monkeypatc
     assert set(uploads.values_list("image_id", flat=True)) == {good.pk}  # its files only
     metadata = OutboxEntry.objects.filter(order=order, kind=OutboxEntry.Kind.ORDER_PUT).last()
     assert metadata.payload["expected_image_count"] == 1  # the PMR is told what to expect
+    assert {Kind.ORDER_STOPPED_SHORT, Kind.ORDER_PARTIAL_DELIVERY} <= assert_timeline_reads_well(
+        order
+    )
 
 
 def test_only_a_reviewer_decides_a_short_delivery_and_only_when_something_failed(

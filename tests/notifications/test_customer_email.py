@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from notifications import customer_email
 from notifications.models import CustomerEmail, CustomerEmailSwitch, CustomerEmailTemplate
 from orders.models import OrderEvent
-from orders.selectors import describe_events
+from orders.timeline import describe
 
 from .conftest import complete
 
@@ -46,7 +46,7 @@ def test_on_for_the_event_sent_once_with_the_text_filled_in(order):
     assert message.subject == f"Photos of {order.event.name} Bcc: someone@evil.example"  # one line
     assert message.body == f"Hello Ada Lovelace, order {order.order_ref}: 0 photos. {{unknown}}"
     entry = OrderEvent.objects.get(order=order, kind=customer_email.SENT_EVENT)
-    assert describe_events([entry])[0].text == "E-mail sent to the customer"
+    assert describe([entry])[0].text == "E-mail sent to the customer"
     record = CustomerEmail.objects.get(order=order)
     assert record.state == "sent"
     assert LogEntry.objects.get_for_object(record).exists()  # audited

@@ -12,12 +12,14 @@ from orders.models import Image, Order
 from pmr import drain
 from pmr.models import OrderDelivery, OutboxEntry
 from pmr.simulator import PMRSimulator
+from pmr.timeline import DELIVERED_EVENT
 from tests.ai_processing.pipeline import (  # noqa: F401 (fixtures)
     ai_settings_fixture,
     ingested_order_fixture,
     manager_fixture,
     media_root_fixture,
 )
+from tests.timeline_checks import assert_timeline_reads_well
 
 pytestmark = pytest.mark.django_db
 K = OutboxEntry.Kind
@@ -68,3 +70,6 @@ def test_an_order_is_delivered_once_and_completed(pmr, ingested_order, event):
 
     # Draining again sends nothing; the same rows re-sent would not write twice either.
     assert drain.drain_order(order.pk).sent == 0
+    # The whole journey reads as sentences, each kind registered (the rows, not the code).
+    kinds = assert_timeline_reads_well(order)
+    assert {"order.created", "order.ai_completed", DELIVERED_EVENT} <= kinds

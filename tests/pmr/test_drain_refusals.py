@@ -12,7 +12,8 @@ from orders import timeline
 from orders.models import Image, Order, OrderEvent
 from pmr import drain
 from pmr.models import OrderDelivery, OutboxEntry
-from pmr.services import MANUAL_EVENT, SKIPPED_EVENT
+from pmr.timeline import MANUAL_EVENT, SKIPPED_EVENT
+from tests.timeline_checks import assert_timeline_reads_well
 
 from .conftest import remote_order, rows
 
@@ -124,6 +125,7 @@ def test_skip_moves_the_queue_on(sim, pmr_event, ai_done_order, client, users):
     assert [f["variant"] for f in remote["files"] if f["image_ref"] == ref] == ["original"]
     assert len(remote["files"]) == 5
     assert Image.objects.get(pk=missing.pk).status == Image.Status.SYNCED
+    assert {SKIPPED_EVENT, drain.FAILED_EVENT} <= assert_timeline_reads_well(order)
 
 
 def test_skipping_an_original_leaves_the_image_out(sim, pmr_event, ai_done_order, client, users):
@@ -174,6 +176,7 @@ def test_mark_uploaded_by_hand_completes_and_records_who(
     assert "Uploaded to the PMR by hand" in client_page(client, users, order)
     # The "completed" the order moved to is not pushed: the automation stays out of it.
     assert not rows(order).exclude(state__in=OutboxEntry.FINAL).exists()
+    assert MANUAL_EVENT in assert_timeline_reads_well(order)
 
 
 def test_a_user_may_not_override(sim, pmr_event, ai_done_order, users):

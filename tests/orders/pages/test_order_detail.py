@@ -239,20 +239,10 @@ def test_rendition_version_changes_when_remade(user_client, own_order, make_imag
     assert before != after
 
 
-def test_images_json_reports_timeline_entries_after_a_number(user_client, users, own_order):
-    services.change_order_status(own_order, Order.Status.PENDING, actor=users["User"])
-    url = f"/orders/{own_order.order_ref}/images.json"
-    body = user_client.get(url, {"seq": 1}).json()
-    assert [(e["seq"], e["text"]) for e in body["timeline"]] == [(2, "Status Draft → Pending")]
-    assert body["timeline"][0]["actor"] == str(users["User"])
-    assert user_client.get(url, {"seq": 2}).json()["timeline"] == []
-    assert "timeline" not in user_client.get(url).json()
-
-
 def test_timeline_names_the_image_files(user_client, own_order, make_image):
     image = make_image(own_order, name="IMG_0042.jpg")
     services.change_image_status(image, Image.Status.REJECTED, reason="Blurred")
     page = user_client.get(f"/orders/{own_order.order_ref}/")
     assert page.context["timeline"][0].text == "IMG_0042.jpg rejected: Blurred"
-    body = user_client.get(f"/orders/{own_order.order_ref}/images.json", {"seq": 1}).json()
-    assert body["timeline"][0]["text"] == "IMG_0042.jpg rejected: Blurred"
+    api = user_client.get(f"/api/v1/orders/{own_order.order_ref}/timeline?after=1").json()
+    assert api["events"][0]["text"] == "IMG_0042.jpg rejected: Blurred"
