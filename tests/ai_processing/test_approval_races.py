@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from accounts.roles import MANAGER
-from ai_processing import approval, services
+from ai_processing import approval
+from ai_processing.timeline import AI_COMPLETED
 from orders.exceptions import OrderError
 from orders.models import Order, OrderEvent
 from tests.ai_processing.approval import delivered, held_order
@@ -47,6 +48,6 @@ def test_simultaneous_approvals_deliver_once(make_order):
     assert order.ai_processed
     assert order.status == Order.Status.PROCESSING
     kinds = list(OrderEvent.objects.filter(order=order).values_list("kind", flat=True))
-    assert kinds.count(services.AI_COMPLETED) == 1
+    assert kinds.count(AI_COMPLETED) == 1
     assert delivered(order) == (6, 1)
     assert not order.images.filter(approved_at__isnull=True).exists()

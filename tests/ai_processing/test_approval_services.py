@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.roles import ADMIN, USER, VIEWER
 from ai_processing import approval, hold, services, tasks
 from ai_processing.models import ProcessingPreset
+from ai_processing.timeline import AI_COMPLETED
 from events.models import Event
 from notifications import compose
 from orders import access, attention, guidance, pipeline, timeline
@@ -57,7 +58,7 @@ def test_a_hold_preset_stops_the_order_before_the_pmr_outbox(ingested_order):
     assert not order.ai_processed
     assert order.approval_rule == "preset"
     assert not delivery_rows(order).exists()
-    assert services.AI_COMPLETED not in kinds(order)
+    assert AI_COMPLETED not in kinds(order)
     assert set(order.images.values_list("status", flat=True)) == {Image.Status.PROCESSED}
     assert "wait for approval before anything goes to the PMR" in guidance.next_step(order)
 
@@ -79,7 +80,7 @@ def test_approving_image_by_image_delivers_once_after_the_last(make_order, manag
     assert order.ai_processed
     assert delivered(order) == (2, 1)
     sent = delivery_rows(order).count()
-    assert kinds(order).count(services.AI_COMPLETED) == 1
+    assert kinds(order).count(AI_COMPLETED) == 1
     assert kinds(order).count(OrderEvent.Kind.IMAGE_APPROVED) == 2
     assert_timeline_reads_well(order)
     # Approved and gone: answering again is a sentence (409 in the API), nothing more is sent.

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from ai_processing import approval, services
+from ai_processing import approval
 from ai_processing.models import ProcessingPreset
+from ai_processing.timeline import AI_COMPLETED
 from orders import intake
 from orders.models import Image, Order, OrderEvent
 from pmr.models import OutboxEntry
@@ -109,5 +110,5 @@ def test_a_held_order_waits_then_is_delivered_once_after_approval(
     assert [f["writes"] for f in remote["files"]] == [1, 1, 1, 1]
     assert OutboxEntry.objects.filter(order=order, kind=OutboxEntry.Kind.IMAGE_PUT).count() == 4
     events = list(OrderEvent.objects.filter(order=order).values_list("kind", flat=True))
-    assert events.count(services.AI_COMPLETED) == 1
+    assert events.count(AI_COMPLETED) == 1
     assert events.count(OrderEvent.Kind.ORDER_APPROVED) == 1

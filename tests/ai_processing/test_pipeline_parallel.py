@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 
 from ai_processing import services
+from ai_processing.timeline import AI_COMPLETED
 from orders.models import Image, Order, OrderEvent
 from tests.ai_processing.pipeline import (  # noqa: F401 (fixtures)
     ai_settings_fixture,
@@ -75,7 +76,7 @@ def test_parallel_processing_completes_the_order_once(ingested_order):
     assert order.status == Order.Status.PROCESSING
     assert order.ai_processed
     assert (order.processed_images, order.review_images) == (8, 0)
-    assert OrderEvent.objects.filter(order=order, kind=services.AI_COMPLETED).count() == 1
+    assert OrderEvent.objects.filter(order=order, kind=AI_COMPLETED).count() == 1
     for image in order.images.all():
         moves = OrderEvent.objects.filter(
             order=order, kind=OrderEvent.Kind.IMAGE_STATUS, payload__image=image.pk
@@ -97,5 +98,5 @@ def test_parallel_processing_sends_the_order_to_review_once(ingested_order):
         order=order, kind=OrderEvent.Kind.ORDER_STATUS, payload__to=Order.Status.NEEDS_REVIEW
     )
     assert to_review.count() == 1
-    assert not OrderEvent.objects.filter(order=order, kind=services.AI_COMPLETED).exists()
+    assert not OrderEvent.objects.filter(order=order, kind=AI_COMPLETED).exists()
     _gapless(order)

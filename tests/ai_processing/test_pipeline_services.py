@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from ai_processing import services
 from ai_processing.models import ProcessingPreset
+from ai_processing.timeline import AI_COMPLETED
 from orders import services as order_services
 from orders.models import Image, Order, OrderEvent
 from tests.ai_processing.pipeline import (  # noqa: F401 (fixtures)
@@ -67,7 +68,7 @@ def test_colour_correct_only_processes_the_image(ingested_order, media_root):
     assert order.ai_processed
     assert order.ai_cost == Decimal(0)
     assert order.processed_images == 1
-    completed = _events(order, services.AI_COMPLETED)
+    completed = _events(order, AI_COMPLETED)
     assert len(completed) == 1
     assert completed[0].payload["images"] == {S.PROCESSED: 1}
 
@@ -87,7 +88,7 @@ def test_running_twice_changes_nothing(ingested_order):
     assert after.ai_metadata == image.ai_metadata
     assert after.ai_cost == image.ai_cost
     assert Order.objects.get(pk=order.pk).last_event_seq == seq
-    assert len(_events(order, services.AI_COMPLETED)) == 1
+    assert len(_events(order, AI_COMPLETED)) == 1
 
 
 def test_costs_add_up_only_for_calls_paid_now(ingested_order, monkeypatch):
@@ -267,7 +268,7 @@ def test_approve_action_marks_processed_and_completes_the_order(
     order.refresh_from_db()
     assert order.status == Order.Status.PROCESSING
     assert order.ai_processed
-    assert len(_events(order, services.AI_COMPLETED)) == 1
+    assert len(_events(order, AI_COMPLETED)) == 1
 
 
 def test_redo_action_sends_the_image_through_again(
@@ -398,7 +399,7 @@ def test_images_of_a_pending_order_are_processed_before_the_order_is_complete(
     order.refresh_from_db()
     assert order.status == Order.Status.PENDING  # b.jpg still waits for ingest
     assert not order.ai_processed
-    assert not _events(order, services.AI_COMPLETED)
+    assert not _events(order, AI_COMPLETED)
 
     intake.ingest_image(second.pk)
     order.refresh_from_db()
@@ -407,6 +408,6 @@ def test_images_of_a_pending_order_are_processed_before_the_order_is_complete(
     assert services.process_image(second.pk).status == S.PROCESSED
     order.refresh_from_db()
     assert order.ai_processed
-    completed = _events(order, services.AI_COMPLETED)
+    completed = _events(order, AI_COMPLETED)
     assert len(completed) == 1
     assert completed[0].payload["images"] == {S.PROCESSED: 2}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ai_processing import services
+from ai_processing.timeline import AI_COMPLETED
 from orders import intake
 from orders.models import Image, Order, OrderEvent
 from tests.ai_processing.pipeline import (  # noqa: F401 (fixtures)
@@ -63,4 +63,4 @@ def test_upload_to_processed_through_the_worker(worker, manager, make_order, med
     order.refresh_from_db()
     assert order.status == Order.Status.PROCESSING
     assert order.processed_images == 2
-    assert OrderEvent.objects.filter(order=order, kind=services.AI_COMPLETED).count() == 1
+    assert OrderEvent.objects.filter(order=order, kind=AI_COMPLETED).count() == 1

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
 from ai_processing import services
+from ai_processing.timeline import AI_COMPLETED
 from orders import intake
 from orders.exceptions import OrderError
 from orders.models import Image, Order, OrderEvent
@@ -90,7 +91,7 @@ def test_the_last_answer_moves_the_order_on_either_way(many_in_review, manager, 
     )
     assert set(order.images.values_list("status", flat=True)) == {done}
     kinds = list(order.timeline.values_list("kind", flat=True))
-    assert kinds.count(services.AI_COMPLETED) == 1
+    assert kinds.count(AI_COMPLETED) == 1
     statuses = [e.payload["to"] for e in order.timeline.filter(kind=OrderEvent.Kind.ORDER_STATUS)]
     assert statuses[-2:] == [Order.Status.NEEDS_REVIEW, Order.Status.PROCESSING]
     # The delivery starts: its rows are in the outbox (images only for what was approved).

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 
 from accounts.roles import USER
 from ai_processing import services, tasks
+from ai_processing.timeline import AI_COMPLETED
 from orders import pipeline
 from orders import services as order_services
 from orders.exceptions import OrderError
@@ -107,7 +108,7 @@ def test_a_failed_image_stops_the_order_in_review_and_nothing_is_delivered(
     moved = OrderEvent.objects.filter(order=order, kind=Kind.ORDER_STATUS).last()
     assert moved.payload["to"] == Order.Status.NEEDS_REVIEW
     assert "1 image failed" in moved.payload["reason"]
-    assert not OrderEvent.objects.filter(order=order, kind=services.AI_COMPLETED).exists()
+    assert not OrderEvent.objects.filter(order=order, kind=AI_COMPLETED).exists()
     assert not OutboxEntry.objects.filter(order=order, kind=OutboxEntry.Kind.IMAGE_PUT).exists()
 
 
