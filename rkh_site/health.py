@@ -162,7 +162,7 @@ def ready(request) -> JsonResponse:
         message = "Readiness details are for staff, or for a monitor with the health token."
         code = "forbidden" if signed_in else "not_authenticated"
         response = JsonResponse(
-            {"error": {"code": code, "message": message, "details": {}}},  # TODO-MERGE envelope
+            {"error": {"code": code, "message": message, "details": {}}},  # the API envelope
             status=403 if signed_in else 401,
         )
         if not signed_in:
