@@ -31,8 +31,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orders.api import JSONObjectField, checked_metadata
-from rkh_site.api_errors import JSONParser
-from rkh_site.api_schema import error_responses
+from utilities.api.errors import JSONParser
+from utilities.api.schema import error_responses
 
 from . import preferences, services
 from .models import User

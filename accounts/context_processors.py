@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from orders import access
+from utilities import access
 
 from .roles import role_of
 

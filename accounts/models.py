@@ -84,7 +84,7 @@ class IdempotencyRecord(models.Model):
     unique ``(user, key)`` makes a concurrent duplicate wait for that
     transaction and then replay its answer instead of creating a second
     object. Rows older than ``API_IDEMPOTENCY_HOURS`` are ignored and purged.
-    See ``rkh_site.api_idempotency``.
+    See ``accounts.idempotency``.
     """
 
     user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")

@@ -7,7 +7,7 @@ same change that adds the model). Admins assign roles to users; they do not
 edit the roles themselves.
 
 What a permission allows on a particular order (own, assigned or all) is
-decided in ``orders.access``, from these permissions.
+decided in ``utilities.access``, from these permissions.
 """
 
 from __future__ import annotations

@@ -14,6 +14,6 @@ def purge_old_audit_entries() -> int:
 @shared_task
 def purge_idempotency_records() -> int:
     """Forget ``Idempotency-Key``s after ``API_IDEMPOTENCY_HOURS`` (the table stays small)."""
-    from rkh_site.api_idempotency import purge_expired
+    from accounts.idempotency import purge_expired
 
     return purge_expired()

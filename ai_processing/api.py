@@ -5,8 +5,8 @@
 - ``GET ai/models``: the configured providers, in order, and the active presets;
 - ``GET ai/status``: each provider's circuit and the depth of the Celery ``ai`` queue.
 
-Same access rule as the orders API (``orders.access``), same error shape
-(``rkh_site.api_errors``). See ``docs/api.md``, "AI endpoints".
+Same access rule as the orders API (``utilities.access``), same error shape
+(``utilities.api.errors``). See ``docs/api.md``, "AI endpoints".
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orders import access
 from orders.api import PresetField
 from orders.models import Image, Order
-from rkh_site.api_errors import JSONParser, error_response
-from rkh_site.api_schema import error_responses
+from utilities import access
+from utilities.api.errors import JSONParser, error_response
+from utilities.api.schema import error_responses
 
 from . import services
 from . import status as ai_status

@@ -29,10 +29,11 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from orders import access, locking, pipeline
+from orders import locking, pipeline
 from orders import services as order_services
-from orders.exceptions import OrderError
 from orders.models import Image, Order, OrderEvent
+from utilities import access
+from utilities.errors import OrderError
 
 from . import hold
 from .models import ProcessingPreset

@@ -6,7 +6,7 @@
   optional ``preset`` to redo them with);
 - ``POST orders/{ref}/images/{id}/approve`` and ``…/reject``: one image.
 
-One access rule (``orders.access``): an order the caller may not view is 404; one they may
+One access rule (``utilities.access``): an order the caller may not view is 404; one they may
 view but not approve (``Action.APPROVE``: Managers and Admins, the order's own user when the
 hold allows it; never a Viewer) is 403; an order not awaiting approval, or an image not
 waiting for it, is 409. Thin: ``ai_processing.approval`` does the work.
@@ -23,12 +23,12 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orders import access
 from orders.api import ORDER_REF_REGEX, ImageSerializer, OrderSerializer, PresetField
 from orders.api_access import SeesOrders
 from orders.models import Image, Order
-from rkh_site.api_errors import JSONParser
-from rkh_site.api_schema import error_responses
+from utilities import access
+from utilities.api.errors import JSONParser
+from utilities.api.schema import error_responses
 
 from . import approval
 from .api import _Text

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from orders import access
 from orders.attention import FLAG_LIMIT, NAMED_ORDERS, Contribution, Item, Link, Viewer
 from orders.models import Order
+from utilities import access
 
 
 def _approval_link(ref: str) -> Link:

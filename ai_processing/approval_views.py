@@ -28,10 +28,10 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_POST
 
-from orders.exceptions import OrderError
 from orders.imaging.errors import ImageRejected
 from orders.models import Image, Order
 from orders.views import FILE_CSP
+from utilities.errors import OrderError
 
 from . import approval, hold, services
 from .models import ProcessingPreset

@@ -12,8 +12,8 @@ import datetime as dt
 
 from django.urls import reverse
 
-from orders import access
 from orders.attention import Contribution, Item, Link, Viewer, since
+from utilities import access
 
 from . import status
 from .explain import provider_name

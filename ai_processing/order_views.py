@@ -16,9 +16,9 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from orders import access
-from orders.exceptions import OrderError
 from orders.models import Image, Order
+from utilities import access
+from utilities.errors import OrderError
 
 from . import services
 from .models import ProcessingPreset

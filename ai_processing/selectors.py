@@ -19,8 +19,8 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from orders import access
 from orders.models import Image
+from utilities import access
 
 #: Images per page of the queue.
 PAGE_SIZE = 24

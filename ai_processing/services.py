@@ -35,11 +35,12 @@ from django.db import DatabaseError, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from orders import access, bookkeeping, locking, pipeline, prints
+from orders import bookkeeping, locking, pipeline, prints
 from orders import services as order_services
-from orders.exceptions import OrderError
 from orders.imaging.errors import ImageRejected
 from orders.models import Image, Order
+from utilities import access
+from utilities.errors import OrderError
 from utilities.infrastructure import TRANSIENT, CommitWatch, is_transient, queue_after_commit
 from utilities.leases import exclusive
 from utilities.redis_clients import shared

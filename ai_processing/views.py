@@ -25,11 +25,12 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from orders import access, prints
-from orders.exceptions import OrderError
+from orders import prints
 from orders.imaging.errors import ImageRejected
 from orders.models import Image
 from orders.print_views import crop_editor_context
+from utilities import access
+from utilities.errors import OrderError
 
 from . import selectors, services
 from .models import ProcessingPreset

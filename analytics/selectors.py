@@ -45,8 +45,8 @@ from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
 from events.models import Event
-from orders import access
 from orders.models import Image, Order, OrderEvent
+from utilities import access
 
 #: Provider outcomes that mean "this provider could not serve, the chain moved on"
 #: (docs/ai.md). ``ok`` and ``cache`` are successes; ``unsupported`` is routing by

@@ -4,7 +4,7 @@ All three read ``selectors.dashboard`` with the same filters, so what the chart
 shows, what a script fetches and what a spreadsheet opens cannot disagree.
 Who may look is one permission (``orders.view_analytics``, held by Admin,
 Manager and Viewer in ``accounts.roles``), asked through
-``orders.access.can_view_analytics``; what is counted is the access rule's view
+``utilities.access.can_view_analytics``; what is counted is the access rule's view
 scope of that user (see ``selectors``).
 """
 
@@ -26,8 +26,8 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from events.models import Event
-from orders import access
 from orders.views import json_error, json_login_required
+from utilities import access
 from utilities.spreadsheets import safe_row
 
 from . import selectors

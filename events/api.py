@@ -21,7 +21,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 from rest_framework.routers import SimpleRouter
 
-from orders import access
+from accounts.idempotency import idempotent
 from orders.api import (
     ChoiceInFilter,
     FastIdentityField,
@@ -32,9 +32,9 @@ from orders.api import (
     checked_metadata,
 )
 from orders.models import Order
-from rkh_site.api_idempotency import idempotent
-from rkh_site.api_pagination import CursorOrdering, CursorPage
-from rkh_site.api_schema import IDEMPOTENCY_KEY
+from utilities import access
+from utilities.api.pagination import CursorOrdering, CursorPage
+from utilities.api.schema import IDEMPOTENCY_KEY
 
 from . import services
 from .models import Event, event_id_validator

@@ -27,9 +27,9 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
-from rkh_site.api_errors import JSONParser
-from rkh_site.api_pagination import CursorPage
-from rkh_site.api_schema import error_responses
+from utilities.api.errors import JSONParser
+from utilities.api.pagination import CursorPage
+from utilities.api.schema import error_responses
 
 from . import live, push, services
 from .models import Kind, Notification

@@ -16,7 +16,7 @@ class NotificationsConfig(AppConfig):
         from django.contrib.auth.signals import user_login_failed
         from django.db.models.signals import post_save
 
-        from rkh_site import user_streams
+        from utilities import user_streams
 
         from . import hooks, live, signins, timeline
 

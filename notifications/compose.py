@@ -33,9 +33,9 @@ from urllib.parse import urlencode
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from orders import access
 from orders.models import Order, OrderEvent
 from pmr.timeline import FAILED_EVENT as PMR_WRITE_FAILED
+from utilities import access
 
 from .models import Kind
 

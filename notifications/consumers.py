@@ -1,7 +1,7 @@
 """``ws/notifications/``: the bell's own socket, for pages that have no live socket.
 
 The order page and the dashboard carry the bell on their own sockets (every
-``orders.consumers`` consumer joins the user's group, ``rkh_site.user_streams``);
+``orders.consumers`` consumer joins the user's group, ``utilities.user_streams``);
 every other page opens this one, built on the same base: the same sign-in
 check (4401), heartbeat, access re-check and reconnect behaviour in the page.
 It sends the user's side streams at once (``{"type": "notifications", ...}``),
@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from orders.consumers import LiveConsumer
-from rkh_site import user_streams
+from utilities import user_streams
 
 
 class NotificationConsumer(LiveConsumer):

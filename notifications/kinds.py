@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from accounts import preferences
-from orders import access
+from utilities import access
 
 from .compose import SECURITY_ALERTS, SERVICE_ALERTS
 

@@ -1,4 +1,4 @@
-"""What the bell shows, as the live sockets send it (``rkh_site.user_streams``).
+"""What the bell shows, as the live sockets send it (``utilities.user_streams``).
 
 ``bell_state(user)`` is the ``notifications`` stream: the unread count of the
 notification centre and the newest few notifications. The page compares their

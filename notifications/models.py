@@ -43,7 +43,7 @@ class NotificationQuerySet(models.QuerySet):
     def for_user(self, user):
         """The user's own notifications that they may still see: one about an order is
         hidden once the access rule no longer lets them view the order."""
-        from orders import access
+        from utilities import access
 
         if not getattr(user, "is_authenticated", False):
             return self.none()

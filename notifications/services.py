@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import preferences
-from rkh_site import user_streams
+from utilities import user_streams
 
 from . import push
 from .compose import Message

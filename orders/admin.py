@@ -1,7 +1,7 @@
 """The managers' back office for orders.
 
 Every queryset goes through ``restrict`` and every object permission through
-``orders.access.can``: the admin shows and changes exactly what the pages and
+``utilities.access.can``: the admin shows and changes exactly what the pages and
 API would allow. Status moves are bulk actions that call the services, so they
 are checked and written to the timeline like any other change.
 """
@@ -12,8 +12,10 @@ from auditlog.mixins import AuditlogHistoryAdminMixin
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 
-from . import access, intake, pipeline, services
-from .exceptions import OrderError
+from utilities import access
+from utilities.errors import OrderError
+
+from . import intake, pipeline, services
 from .models import Image, Order, OrderEvent, PrintSize
 
 

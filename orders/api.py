@@ -3,8 +3,8 @@
 Thin, like the pages: reads go through the access rule
 (``Order.objects.restrict(user, action)``, ``access.can``), writes through
 ``orders.services`` and ``orders.intake``. Errors are shaped by
-``rkh_site.api_errors``; creates honour ``Idempotency-Key``
-(``rkh_site.api_idempotency``). See ``docs/api.md`` for the endpoints.
+``utilities.api.errors``; creates honour ``Idempotency-Key``
+(``accounts.idempotency``). See ``docs/api.md`` for the endpoints.
 """
 
 from __future__ import annotations
@@ -35,16 +35,17 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from accounts.idempotency import idempotent
 from accounts.models import User
 from ai_processing.models import ProcessingPreset
 from events.models import Event, event_id_validator
-from rkh_site.api_errors import JSONParser, error_response
-from rkh_site.api_idempotency import idempotent
-from rkh_site.api_pagination import CursorOrdering, CursorPage
-from rkh_site.api_schema import IDEMPOTENCY_KEY, error_responses
+from utilities import access
+from utilities.api.errors import JSONParser, error_response
+from utilities.api.pagination import CursorOrdering, CursorPage
+from utilities.api.schema import IDEMPOTENCY_KEY, error_responses
+from utilities.errors import OrderError
 
-from . import access, intake, pipeline, services
-from .exceptions import OrderError
+from . import intake, pipeline, services
 from .models import Image, Order
 
 Action = access.Action

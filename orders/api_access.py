@@ -1,10 +1,10 @@
-"""The DRF side of the one access rule (orders/access.py) shared by the API's views."""
+"""The DRF side of the one access rule (utilities/access.py) shared by the API's views."""
 
 from __future__ import annotations
 
 from rest_framework.permissions import BasePermission
 
-from . import access
+from utilities import access
 
 
 class SeesOrders(BasePermission):

@@ -32,7 +32,8 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from . import access
+from utilities import access
+
 from .guidance import when
 from .models import Order
 

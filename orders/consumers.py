@@ -22,7 +22,7 @@ Both consumers:
   changed password, a revoked key end the stream with 4401), reload the user
   (a removed role ends it with 4403), re-check the database (repairs a lost
   doorbell) and send ``{"type": "heartbeat"}``;
-- also carry the user's side streams (``rkh_site.user_streams``: the notification
+- also carry the user's side streams (``utilities.user_streams``: the notification
   bell): they join the user's group and send a stream's message when it changes.
 
 Every database access runs through ``database_sync_to_async``; nothing here
@@ -41,10 +41,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth import get_user_model
 
-from rkh_site import user_streams
 from rkh_site.ws_auth import current_user_id
+from utilities import access, user_streams
 
-from . import access, live, timeline
+from . import live, timeline
 from .models import Order
 
 log = logging.getLogger(__name__)
@@ -202,7 +202,7 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
     def _heartbeat_message(self) -> dict[str, Any]:
         return {"type": "heartbeat"}
 
-    # --- the user's side streams (rkh_site.user_streams) ------------------------------
+    # --- the user's side streams (utilities.user_streams) ------------------------------
 
     async def _join_user_streams(self) -> None:
         """Join the user's group (before reading, as for the main group) and note what the
@@ -212,7 +212,7 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
         self._user_state = await database_sync_to_async(user_streams.snapshot)(self.user)
 
     async def user_changed(self, message: dict[str, Any]) -> None:
-        """Doorbell of ``rkh_site.user_streams``: send the side streams that changed."""
+        """Doorbell of ``utilities.user_streams``: send the side streams that changed."""
         if self._closed:
             return
         async with self._send_lock:

@@ -29,9 +29,10 @@ from accounts.models import User
 from accounts.roles import ADMIN
 from ai_processing.models import ProcessingPreset
 from events.models import Event
+from utilities import access
+from utilities.errors import OrderError
 
-from . import access, intake, services
-from .exceptions import OrderError
+from . import intake, services
 from .models import Image, Order
 
 

@@ -25,12 +25,13 @@ from django.core.files.storage import default_storage
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from utilities import access
+from utilities.errors import OrderError
 from utilities.infrastructure import TRANSIENT, CommitWatch, queue_after_commit
 from utilities.leases import exclusive
 from utilities.redis_clients import shared
 
-from . import access, bookkeeping, imaging, locking, pipeline, services
-from .exceptions import OrderError
+from . import bookkeeping, imaging, locking, pipeline, services
 from .models import Image, Order, OrderEvent
 
 log = logging.getLogger(__name__)

@@ -15,24 +15,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from . import access
+from utilities.querysets import RestrictedQuerySet
+
 from .natural import natural_key
-
-
-class RestrictedQuerySet(models.QuerySet):
-    """A queryset that can be narrowed to what a user may do (NetBox's idea).
-
-    ``order_path`` is how the model reaches its order ("" for Order itself).
-    """
-
-    order_path = ""
-
-    def restrict(self, user, action: access.Action | str = access.Action.VIEW):
-        scope = access.order_scope(user, action, prefix=self.order_path)
-        return self.none() if scope is None else self.filter(scope)
-
-    def visible_to(self, user):
-        return self.restrict(user, access.Action.VIEW)
 
 
 class OrderQuerySet(RestrictedQuerySet):

@@ -33,8 +33,10 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from . import access, locking, services
-from .exceptions import OrderError
+from utilities import access
+from utilities.errors import OrderError
+
+from . import locking, services
 from .models import Image, Order, Upload
 
 S = Image.Status

@@ -27,10 +27,11 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from rkh_site.api_errors import JSONParser
-from rkh_site.api_schema import error_responses
+from utilities import access
+from utilities.api.errors import JSONParser
+from utilities.api.schema import error_responses
 
-from . import access, print_services, prints
+from . import print_services, prints
 from .api_access import SeesOrders
 from .models import Image, Order, PrintSize
 

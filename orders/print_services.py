@@ -1,7 +1,7 @@
 """Every write about prints: what was ordered (per order, per image) and the crops.
 
 Pages, API and admin call these; each checks the one access rule
-(``orders.access``: editing prints is editing the order, ``Action.CHANGE``),
+(``utilities.access``: editing prints is editing the order, ``Action.CHANGE``),
 refuses with a sentence (``OrderError``) what makes no sense now, writes under
 the order's lock, and says what changed in the timeline. The print lines and
 manual crops are audited by django-auditlog (``orders.models``); automatic
@@ -16,8 +16,10 @@ from typing import Any
 
 from django.db import transaction
 
-from . import access, crops
-from .exceptions import OrderError
+from utilities import access
+from utilities.errors import OrderError
+
+from . import crops
 from .models import Image, ImagePrint, Order, OrderEvent, OrderPrint, PrintCrop, PrintSize
 from .services import access_check, record_event
 

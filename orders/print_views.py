@@ -16,8 +16,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from . import access, print_services, prints
-from .exceptions import OrderError
+from utilities import access
+from utilities.errors import OrderError
+
+from . import print_services, prints
 from .forms import ImagePrintsForm
 from .models import Image
 

@@ -1,7 +1,7 @@
 """Every write about orders: creation, status changes, timeline, counters.
 
 Each function is one use case in one transaction. It checks the actor's access
-through ``orders.access`` when an actor is given (tasks act as the system and
+through ``utilities.access`` when an actor is given (tasks act as the system and
 pass none), refuses state changes the models do not allow, and records an
 ``OrderEvent`` so the timeline and live views see every change.
 """
@@ -15,8 +15,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from . import access, locking, pipeline
-from .exceptions import OrderError, TransitionNotAllowed
+from utilities import access
+from utilities.errors import OrderError, TransitionNotAllowed
+
+from . import locking, pipeline
 from .models import Image, Order, OrderEvent, OrderRefSequence
 
 Kind = OrderEvent.Kind

@@ -27,7 +27,9 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import access, live, timeline
+from utilities import access
+
+from . import live, timeline
 from .live import ORDER_REF
 from .models import Order
 

@@ -26,8 +26,10 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import access, intake
-from .exceptions import OrderError
+from utilities import access
+from utilities.errors import OrderError
+
+from . import intake
 from .models import Image, Order, Upload
 
 #: Longest client file name accepted (it is shortened for display anyway).

@@ -25,21 +25,11 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from events.models import Event
+from utilities import access
 from utilities.audit import record_access
+from utilities.errors import OrderError
 
-from . import (
-    access,
-    attention,
-    guidance,
-    live,
-    pipeline,
-    prints,
-    selectors,
-    services,
-    timeline,
-    uploads,
-)
-from .exceptions import OrderError
+from . import attention, guidance, live, pipeline, prints, selectors, services, timeline, uploads
 from .forms import CancelOrderForm, NewOrderForm, OrderDetailsForm, OrderFilterForm
 from .models import Image, Order
 

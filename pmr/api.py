@@ -1,6 +1,6 @@
 """The PMR endpoints of the REST API (``/api/v1/pmr/...``) and the PMR's webhook.
 
-Thin: access through ``orders.access``, work in ``pmr.services`` / ``lookups`` /
+Thin: access through ``utilities.access``, work in ``pmr.services`` / ``lookups`` /
 tasks. The webhook is the one endpoint without a user: the PMR proves itself
 with an HMAC signature over the raw body and a fresh timestamp.
 """
@@ -21,10 +21,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from events.models import event_id_validator
-from orders import access
 from orders.models import Order
 from pmr.clients import PMRError, WebhookVerificationError, verify
-from rkh_site.api_errors import JSONParser, error_response
+from utilities import access
+from utilities.api.errors import JSONParser, error_response
 
 from . import connection, lookups, services, status, tasks
 from .models import OutboxEntry

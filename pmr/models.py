@@ -14,7 +14,7 @@ from auditlog.registry import auditlog
 from django.conf import settings
 from django.db import models
 
-from orders.models import RestrictedQuerySet
+from utilities.querysets import RestrictedQuerySet
 
 
 class OrderChildQuerySet(RestrictedQuerySet):

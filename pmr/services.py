@@ -15,10 +15,11 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from orders import access, locking
+from orders import locking
 from orders import services as order_services
-from orders.exceptions import OrderError
 from orders.models import Order
+from utilities import access
+from utilities.errors import OrderError
 
 from . import outbox, variants
 from .models import OrderDelivery, OutboxEntry

@@ -20,8 +20,8 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
-from orders import access
 from orders.models import Image, Order
+from utilities import access
 from utilities.audit import record_access
 from utilities.spreadsheets import safe_dict
 

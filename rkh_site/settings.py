@@ -480,15 +480,15 @@ REST_FRAMEWORK = {
     # JSON only: no browsable HTML forms listing every related row.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rkh_site.api_errors.JSONParser",
+        "utilities.api.errors.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": ["rkh_site.api_throttling.UserRateThrottle"],
-    "DEFAULT_SCHEMA_CLASS": "rkh_site.api_schema.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "utilities.api.schema.AutoSchema",
     # One error shape for every answer that is not a success: see docs/api.md.
-    "EXCEPTION_HANDLER": "rkh_site.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "utilities.api.errors.exception_handler",
 }
 #: Requests per user (or per IP without sign-in) and period, counted in the Redis cache.
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="100/minute")
@@ -505,7 +505,7 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # Read-only fields stay out of request bodies, so clients and fuzzers send what is accepted.
     "COMPONENT_SPLIT_REQUEST": True,
-    "PREPROCESSING_HOOKS": ["rkh_site.api_schema.preprocess_paths"],
+    "PREPROCESSING_HOOKS": ["utilities.api.schema.preprocess_paths"],
     # The docs page works offline: Swagger UI comes from drf-spectacular-sidecar's static files.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

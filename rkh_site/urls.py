@@ -33,4 +33,4 @@ urlpatterns = [
 ]
 
 #: An outage of Redis or the database is answered 503 with Retry-After, not 500.
-handler500 = "rkh_site.outages.server_error"
+handler500 = "utilities.outages.server_error"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from django import template
 
-from orders import access
 from orders.models import Image
+from utilities import access
 
 from .. import explain, services
 from ..models import ProcessingPreset

@@ -6,7 +6,7 @@ the page's script (static/js/pmr_box.js) re-draws the box exactly as rendered he
 
 from django import template
 
-from orders import access
+from utilities import access
 
 from ..box import delivery_box
 

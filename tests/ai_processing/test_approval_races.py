@@ -12,11 +12,11 @@ import pytest
 from accounts.roles import MANAGER
 from ai_processing import approval
 from ai_processing.timeline import AI_COMPLETED
-from orders.exceptions import OrderError
 from orders.models import Order, OrderEvent
 from tests.ai_processing.approval import delivered, held_order
 from tests.conftest import make_user
 from tests.orders.test_concurrency import run_in_threads
+from utilities.errors import OrderError
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -19,8 +19,7 @@ from ai_processing.models import ProcessingPreset
 from ai_processing.timeline import AI_COMPLETED
 from events.models import Event
 from notifications import compose
-from orders import access, attention, guidance, pipeline, timeline
-from orders.exceptions import OrderError
+from orders import attention, guidance, pipeline, timeline
 from orders.models import Image, Order, OrderEvent
 from tests.ai_processing.approval import delivered, delivery_rows, held_order, hold_preset
 from tests.ai_processing.pipeline import (  # noqa: F401 (fixtures)
@@ -33,6 +32,8 @@ from tests.ai_processing.pipeline import (  # noqa: F401 (fixtures)
 from tests.conftest import make_user
 from tests.pmr.conftest import jpeg
 from tests.timeline_checks import assert_timeline_reads_well
+from utilities import access
+from utilities.errors import OrderError
 
 pytestmark = pytest.mark.django_db
 S = Order.Status

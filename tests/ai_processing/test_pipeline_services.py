@@ -320,7 +320,7 @@ def test_review_actions_check_access(ingested_order, client, users):
 
 
 def test_approving_an_image_not_in_review_is_refused(ingested_order, manager):
-    from orders.exceptions import OrderError
+    from utilities.errors import OrderError
 
     order = ingested_order("analyze-only")
     image = order.images.get()

@@ -12,7 +12,6 @@ import pytest
 from django.urls import reverse
 
 from ai_processing import services
-from orders import access
 from orders.models import Image, Order
 from tests.ai_processing.review import (  # noqa: F401 (fixtures)
     ai_settings_fixture,
@@ -24,6 +23,7 @@ from tests.ai_processing.review import (  # noqa: F401 (fixtures)
     near_duplicate_fixture,
 )
 from tests.conftest import make_user
+from utilities import access
 
 S = Image.Status
 pytestmark = pytest.mark.django_db

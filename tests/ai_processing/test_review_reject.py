@@ -15,7 +15,6 @@ from django.urls import reverse
 from ai_processing import services
 from ai_processing.timeline import AI_COMPLETED
 from orders import intake
-from orders.exceptions import OrderError
 from orders.models import Image, Order, OrderEvent
 from pmr.models import OutboxEntry
 from tests.ai_processing.review import (  # noqa: F401 (fixtures)
@@ -30,6 +29,7 @@ from tests.ai_processing.review import (  # noqa: F401 (fixtures)
 )
 from tests.conftest import make_user
 from tests.orders.intake import photos
+from utilities.errors import OrderError
 
 S = Image.Status
 pytestmark = pytest.mark.django_db

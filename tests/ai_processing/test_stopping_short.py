@@ -16,7 +16,6 @@ from ai_processing import services, tasks
 from ai_processing.timeline import AI_COMPLETED
 from orders import pipeline
 from orders import services as order_services
-from orders.exceptions import OrderError
 from orders.models import Image, Order, OrderEvent
 from pmr.models import OutboxEntry
 from tests.ai_processing.pipeline import (  # noqa: F401 (fixtures)
@@ -30,6 +29,7 @@ from tests.conftest import make_user
 from tests.timeline_checks import assert_timeline_reads_well
 from utilities import breakers
 from utilities.circuit_breaker import CircuitBreaker
+from utilities.errors import OrderError
 from utilities.redis_clients import client_for
 
 S = Image.Status

@@ -88,7 +88,7 @@ def test_every_routed_api_view_is_in_the_schema(schema):
     """Nothing routed under /api/v1/ is missing from the schema (a new app's router too)."""
     from drf_spectacular.generators import EndpointEnumerator
 
-    from rkh_site.api_schema import preprocess_paths
+    from utilities.api.schema import preprocess_paths
 
     endpoints = preprocess_paths(EndpointEnumerator().get_api_endpoints())
     routed = {

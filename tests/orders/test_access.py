@@ -1,7 +1,7 @@
 """The order access rule: ``access.can`` and ``restrict`` agree with the intended policy.
 
 The policy is written out below as a plain table, independently of how
-``orders.access`` derives it from permissions, so a change to the roles or to
+``utilities.access`` derives it from permissions, so a change to the roles or to
 the rule that alters who may do what shows up here.
 """
 
@@ -14,9 +14,9 @@ from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from accounts.roles import ADMIN, MANAGER, USER, VIEWER
-from orders import access
 from orders.models import Image, Order, OrderEvent
 from tests.conftest import make_user
+from utilities import access
 
 A = access.Action
 EVERYTHING = frozenset(A)

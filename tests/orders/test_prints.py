@@ -12,10 +12,10 @@ from django.core.exceptions import PermissionDenied
 from PIL import Image as PILImage
 
 from orders import crops, intake, print_services, prints
-from orders.exceptions import OrderError
 from orders.models import Image, ImagePrint, Order, OrderEvent, OrderPrint, PrintCrop, PrintSize
 from orders.timeline import describe, sentence
 from tests.orders.intake import photos
+from utilities.errors import OrderError
 
 pytestmark = pytest.mark.django_db
 

@@ -11,9 +11,9 @@ from django.core.exceptions import PermissionDenied
 
 from accounts.roles import USER
 from orders import services
-from orders.exceptions import OrderError, TransitionNotAllowed
 from orders.models import Image, Order, OrderEvent, OrderRefSequence
 from tests.conftest import make_user
+from utilities.errors import OrderError, TransitionNotAllowed
 
 Kind = OrderEvent.Kind
 REF = re.compile(r"^ORD-(\d{4})-(\d{6})$")

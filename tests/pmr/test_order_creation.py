@@ -9,8 +9,8 @@ from rest_framework.test import APIClient
 
 from events.models import Event
 from orders import services as order_services
-from orders.exceptions import OrderError
 from orders.models import Order
+from utilities.errors import OrderError
 
 pytestmark = pytest.mark.django_db
 EVENT_ROUTE = "GET /v1/events/{event_id}"

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from orders import folder_import
-from orders.exceptions import OrderError
+from utilities.errors import OrderError
 
 
 class Command(BaseCommand):

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 import pyvips
 
-from orders.exceptions import OrderError
 from orders.models import Image, Order, OrderEvent
 from tests.orders.intake import photos
+from utilities.errors import OrderError
 
 ACCEPTED = "accepted types are JPEG, PNG, TIFF, WebP and HEIC."
 NOT_A_PHOTO = "not a photograph: " + ACCEPTED

@@ -284,7 +284,7 @@ def test_once_processing_the_date_and_preset_are_not_offered_and_refused(
     form = user_client.get(f"/orders/{own_order.order_ref}/edit/").context["form"]
     assert "order_date" not in form.fields
     assert "preset" not in form.fields
-    from orders.exceptions import OrderError
+    from utilities.errors import OrderError
 
     with pytest.raises(OrderError, match=r"date .* can no longer change"):
         services.update_order(

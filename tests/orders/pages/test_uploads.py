@@ -200,7 +200,7 @@ def test_order_closed_at_the_last_chunk_aborts_and_drops_the_bytes(
     user_client, upload_api, own_order, monkeypatch
 ):
     """``add_image`` refuses (order closed between the lock checks): the upload ends cleanly."""
-    from orders.exceptions import OrderError
+    from utilities.errors import OrderError
 
     def refuse(*args, **kwargs):
         raise OrderError("Order is cancelled; no images can be added.")

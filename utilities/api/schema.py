@@ -1,6 +1,6 @@
 """OpenAPI 3 description of the REST API (drf-spectacular): ``/api/v1/schema/``, ``/api/v1/docs/``.
 
-- ``Error``: the one error shape of ``rkh_site.api_errors``, as a component.
+- ``Error``: the one error shape of ``utilities.api.errors``, as a component.
   ``AutoSchema`` adds it to every operation for 400, 401, 403, 404, 429 (and
   409 on writes), and as the ``default`` answer for anything else (405, 406,
   413, 415, 503…), so a client generated from the schema can read every error.
@@ -59,7 +59,7 @@ class ErrorSerializer(serializers.Serializer):
     error = ErrorBodySerializer()
 
 
-#: The header a create operation honours (``rkh_site.api_idempotency``).
+#: The header a create operation honours (``accounts.idempotency``).
 IDEMPOTENCY_KEY = OpenApiParameter(
     name="Idempotency-Key",
     location=OpenApiParameter.HEADER,

@@ -9,7 +9,7 @@ Every answer that is not a success has the body::
 for ``invalid``; empty when there is nothing more to say).
 
 Registered as ``REST_FRAMEWORK["EXCEPTION_HANDLER"]``. Besides DRF's own
-exceptions it maps the project's: ``orders.exceptions.OrderError`` → 409,
+exceptions it maps the project's: ``utilities.errors.OrderError`` → 409,
 Django's ``PermissionDenied`` → 403, ``Http404`` → 404, Django's
 ``ValidationError`` → 400; an outage of Redis or the database
 (``utilities.infrastructure.TRANSIENT``) → 503 with ``Retry-After``. Anything else is
@@ -30,10 +30,9 @@ from rest_framework import exceptions, parsers, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from orders.exceptions import OrderError, TransitionNotAllowed
+from utilities.errors import OrderError, TransitionNotAllowed
 from utilities.infrastructure import is_transient
-
-from .outages import RETRY_AFTER_SECONDS, unavailable_message
+from utilities.outages import RETRY_AFTER_SECONDS, unavailable_message
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +184,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
     if is_transient(exc):
         # Redis or the database is away: not a bug, and not the client's fault. 503 with
-        # Retry-After tells the client to come back (rkh_site.outages).
+        # Retry-After tells the client to come back (utilities.outages).
         set_rollback()
         log.warning("API answered 503: %r", exc)
         return error_response(

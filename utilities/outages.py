@@ -9,7 +9,7 @@ database are answered while Redis restarts.
 
 ``server_error`` is the project's ``handler500``: Django calls it with the exception being
 handled (``sys.exc_info()``), whether it came from a view or a middleware, so one place
-turns every outage into a 503. DRF views answer through ``rkh_site.api_errors``, which
+turns every outage into a 503. DRF views answer through ``utilities.api.errors``, which
 does the same.
 """
 
