@@ -9,7 +9,7 @@ in ``orders.live``.
 Both consumers:
 
 - refuse the handshake (close before accept) unless the user is signed in
-  (session, or ``Authorization: Api-Key`` through ``rkh_site.ws_auth``): code
+  (session, or ``Authorization: Api-Key`` through ``accounts.ws_auth``): code
   4401; and unless the access rule lets them see the order (any order, for
   the dashboard): 4403, also for an order that does not exist, so existence
   does not leak. Origins are checked before (``AllowedHostsOriginValidator``).
@@ -41,7 +41,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth import get_user_model
 
-from rkh_site.ws_auth import current_user_id
+from accounts.ws_auth import current_user_id
 from utilities import access, user_streams
 
 from . import live, timeline

@@ -4,7 +4,7 @@ WebSocket handshakes pass, from the outside in: the origin check against
 ``ALLOWED_HOSTS`` (a page of another site cannot open a socket with our
 visitors' cookies; a program with an API key and no ``Origin`` is let through,
 see ``ws_auth.OriginCheck``), the Django session user (``AuthMiddlewareStack``), and an
-``Authorization: Api-Key`` header for programs (``rkh_site.ws_auth``), which
+``Authorization: Api-Key`` header for programs (``accounts.ws_auth``), which
 replaces the session user when present. Consumers apply the same access rule
 as pages to ``scope["user"]``.
 """
@@ -27,8 +27,9 @@ refuse_unsafe_start()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from accounts.ws_auth import ApiKeyAuthMiddleware, OriginCheck  # noqa: E402
+
 from .routing import websocket_urlpatterns  # noqa: E402
-from .ws_auth import ApiKeyAuthMiddleware, OriginCheck  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -1,4 +1,4 @@
-"""API keys on the WebSocket handshake: ``Authorization: Api-Key <key>`` (rkh_site.ws_auth).
+"""API keys on the WebSocket handshake: ``Authorization: Api-Key <key>`` (accounts.ws_auth).
 
 The header parsing and the precedence over the session are tested with a
 stand-in ``user_for_key``; the real keys of ``accounts.api_keys`` (made by
@@ -13,8 +13,8 @@ import types
 import pytest
 from channels.db import database_sync_to_async
 
+from accounts.ws_auth import api_key_from_headers
 from orders import consumers
-from rkh_site.ws_auth import api_key_from_headers
 from tests.asyncio_helpers import run_async
 from tests.live.conftest import communicator, hang_up, receive, ws_headers
 

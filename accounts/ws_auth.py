@@ -10,8 +10,8 @@ cookie came along. Consumers then apply the access rule to ``scope["user"]``
 whichever way it was found; ``scope["auth"]`` says which (``"session"`` or
 ``"api_key"``).
 
-The key is checked by ``accounts.api_keys.user_for_key``, imported when first
-needed so that this module does not depend on the accounts app's import order.
+The key is checked by ``accounts.api_keys.user_for_key`` (this module lives beside it: the
+socket's credentials are the accounts app's, as the API's are).
 
 A WebSocket lives for hours; ``current_user_id`` asks again who its credential
 names *now* (the session still exists and its password hash still matches;
@@ -28,6 +28,8 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
+
+from .api_keys import user_for_key
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +57,6 @@ def api_key_from_headers(headers: list[tuple[bytes, bytes]]) -> str | None:
 
 def _user_for_key(raw_key: str) -> Any | None:
     if not raw_key:
-        return None
-    try:
-        from accounts.api_keys import user_for_key
-    except ImportError:
-        log.warning("API key presented on a WebSocket, but accounts.api_keys is not available")
         return None
     user = user_for_key(raw_key)
     return user if user is not None and user.is_active else None
