@@ -30,8 +30,8 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orders.api import JSONObjectField, checked_metadata
 from utilities.api.errors import JSONParser
+from utilities.api.fields import JSONObjectField, checked_metadata
 from utilities.api.schema import error_responses
 
 from . import preferences, services

@@ -25,14 +25,13 @@ from accounts.idempotency import idempotent
 from orders.api import (
     ChoiceInFilter,
     FastIdentityField,
-    JSONObjectField,
     OrderFilter,
     OrderPagination,
     OrderSerializer,
-    checked_metadata,
 )
 from orders.models import Order
 from utilities import access
+from utilities.api.fields import JSONObjectField, checked_metadata
 from utilities.api.pagination import CursorOrdering, CursorPage
 from utilities.api.schema import IDEMPOTENCY_KEY
 

@@ -9,7 +9,6 @@ Thin, like the pages: reads go through the access rule
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC
 from typing import Any
@@ -41,6 +40,7 @@ from ai_processing.models import ProcessingPreset
 from events.models import Event, event_id_validator
 from utilities import access
 from utilities.api.errors import JSONParser, error_response
+from utilities.api.fields import JSONObjectField, checked_metadata
 from utilities.api.pagination import CursorOrdering, CursorPage
 from utilities.api.schema import IDEMPOTENCY_KEY, error_responses
 from utilities.errors import OrderError
@@ -52,8 +52,6 @@ Action = access.Action
 
 #: Longest free-text note an order takes through the API.
 NOTES_MAX_LENGTH = 10_000
-#: Largest ``metadata`` object, serialised, in characters.
-METADATA_MAX_CHARS = 32_000
 #: Longest ``?search=`` term.
 SEARCH_MAX_LENGTH = 100
 #: The most files an order may announce (``expected_images``).
@@ -164,36 +162,6 @@ class UserField(serializers.PrimaryKeyRelatedField):
         return super().to_internal_value(data)
 
 
-def _check_json(value: Any, depth: int = 0) -> None:
-    """Strings the database can store (no NUL, no lone surrogates), bounded nesting."""
-    if depth > 20:
-        raise serializers.ValidationError("Metadata is nested too deeply (20 levels at most).")
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise serializers.ValidationError("Metadata cannot contain NUL characters.")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise serializers.ValidationError("Metadata must be valid Unicode text.") from None
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_json(key, depth + 1)
-            _check_json(item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            _check_json(item, depth + 1)
-
-
-def checked_metadata(value: Any, max_chars: int = METADATA_MAX_CHARS) -> dict[str, Any]:
-    """A ``metadata`` value: a JSON object the database can store, of bounded size."""
-    if not isinstance(value, dict):
-        raise serializers.ValidationError("Metadata is a JSON object.")
-    _check_json(value)
-    if len(json.dumps(value)) > max_chars:
-        raise serializers.ValidationError(f"Metadata is limited to {max_chars} characters of JSON.")
-    return value
-
-
 # --- serializers -----------------------------------------------------------------
 
 
@@ -219,11 +187,6 @@ class FastIdentityField(serializers.HyperlinkedIdentityField):
             template = self.reverse(view_name, kwargs=kwargs, request=request, format=format)
             templates[(view_name, format)] = template
         return template.replace(self.PLACEHOLDER, str(key))
-
-
-@extend_schema_field({"type": "object", "additionalProperties": True})
-class JSONObjectField(serializers.JSONField):
-    """A free JSON object (documented as one; other JSON values are refused by the serializer)."""
 
 
 @extend_schema_field(
