@@ -11,11 +11,11 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from accounts import idempotency as api_idempotency
 from accounts.models import IdempotencyRecord
 from events.models import Event
 from orders import services as order_services
 from orders.models import Image, Order
-from rkh_site import api_idempotency
 
 from .conftest import API, assert_error, key_client, photo
 

@@ -1,18 +1,15 @@
 """API keys on the WebSocket handshake: ``Authorization: Api-Key <key>`` (accounts.ws_auth).
 
-The header parsing and the precedence over the session are tested with a
-stand-in ``user_for_key``; the real keys of ``accounts.api_keys`` (made by
-another part of the issue) are tested when that module exists.
+The header parsing, and real keys of ``accounts.api_keys`` (a User's and a Viewer's) with
+their precedence over the session.
 """
 
 from __future__ import annotations
 
-import sys
-import types
-
 import pytest
 from channels.db import database_sync_to_async
 
+from accounts import api_keys
 from accounts.ws_auth import api_key_from_headers
 from orders import consumers
 from tests.asyncio_helpers import run_async
@@ -53,26 +50,27 @@ def test_header_parsing(headers, expected):
 
 
 @pytest.fixture
-def stub_keys(monkeypatch, users):
-    """``accounts.api_keys.user_for_key`` answering for two made-up keys."""
-    module = types.ModuleType("accounts.api_keys")
-    known = {"good-user-key": users["User"], "good-viewer-key": users["Viewer"]}
-    module.user_for_key = known.get  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "accounts.api_keys", module)
-    return known
+def stub_keys(users):
+    """Real API keys of a User and a Viewer, by name."""
+    return {
+        "good-user-key": api_keys.create_key(users["User"], "ws test")[1],
+        "good-viewer-key": api_keys.create_key(users["Viewer"], "ws test")[1],
+    }
 
 
 def test_key_signs_in_its_user_and_wins_over_a_session(users, make_order, stub_keys):
     foreign = make_order(users["other"])
     path = f"/ws/orders/{foreign.order_ref}/"
     # The Viewer's key sees any order.
-    assert run_async(connect(path, ws_headers(extra=key_header("good-viewer-key"))), 20) == (
+    assert run_async(
+        connect(path, ws_headers(extra=key_header(stub_keys["good-viewer-key"]))), 20
+    ) == (
         True,
         None,
         foreign.order_ref,
     )
     # The User's key does not see someone else's order, even with a Manager's session along.
-    headers = ws_headers(users["Manager"], extra=key_header("good-user-key"))
+    headers = ws_headers(users["Manager"], extra=key_header(stub_keys["good-user-key"]))
     assert run_async(connect(path, headers), 20) == (False, consumers.CLOSE_FORBIDDEN, None)
 
 
@@ -149,9 +147,11 @@ def test_a_program_with_a_key_needs_no_origin_but_a_cookie_does(users, make_orde
     even with a key."""
     order = make_order(users["other"])
     path = f"/ws/orders/{order.order_ref}/"
-    with_key = ws_headers(origin=None, extra=key_header("good-viewer-key"))
+    with_key = ws_headers(origin=None, extra=key_header(stub_keys["good-viewer-key"]))
     assert run_async(connect(path, with_key), 20) == (True, None, order.order_ref)
     cookie_only = ws_headers(users["Manager"], origin=None)
     assert run_async(connect(path, cookie_only), 20)[0] is False
-    foreign = ws_headers(origin=b"https://evil.example", extra=key_header("good-viewer-key"))
+    foreign = ws_headers(
+        origin=b"https://evil.example", extra=key_header(stub_keys["good-viewer-key"])
+    )
     assert run_async(connect(path, foreign), 20)[0] is False
