@@ -858,7 +858,7 @@ def replace_with_hand_edit(image: Image, data: bytes, *, filename: str, actor: A
 #: ``metadata["rejection"]["code"]`` of an image a reviewer rejected (ingest uses its own codes).
 REJECTED_IN_REVIEW = "review"
 #: Every stored file of an image: a rejected image keeps none of them.
-FILE_FIELDS = bookkeeping.FILE_FIELDS
+FILE_FIELDS = Image.FILE_FIELDS
 
 
 def reject_image(image: Image, actor: Any = None, *, reason: str = "") -> Image:
@@ -878,7 +878,7 @@ def reject_image(image: Image, actor: Any = None, *, reason: str = "") -> Image:
     reason = " ".join(reason.split())[:500]
     with transaction.atomic():
         order, locked = _review_lock(image, actor)
-        stored = [getattr(locked, name).name for name in FILE_FIELDS if getattr(locked, name).name]
+        stored = locked.stored_files()
         meta = dict(locked.metadata)
         meta["rejection"] = {
             "code": REJECTED_IN_REVIEW,

@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 
 #: Key of the announced files in the step's JSON field.
 FILES_IN_PROGRESS = "files_in_progress"
-#: Every stored file of an image.
-FILE_FIELDS = ("original", "preview", "thumbnail", "processed")
+#: Every stored file of an image (the row's fields, see ``Image.stored_files``).
+FILE_FIELDS = Image.FILE_FIELDS
 
 
 def delete_files(names: Iterable[str]) -> None:
@@ -53,7 +53,7 @@ def delete_files_after_commit(names: Iterable[str]) -> None:
 
 def _held(image: Image) -> set[str]:
     """Files the row names: never deleted as leftovers, whatever was announced."""
-    return {getattr(image, name).name for name in FILE_FIELDS if getattr(image, name).name}
+    return set(image.stored_files())
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ place and the services only have to ask ``can_move``.
 from __future__ import annotations
 
 import uuid
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from auditlog.registry import auditlog
 from django.conf import settings
@@ -309,6 +309,10 @@ class Image(models.Model):
     PAST_INGEST = frozenset({S.INGESTED, S.ANALYZED, S.PROCESSED, S.SYNCED, S.NEEDS_REVIEW})
     #: Statuses of an image some worker still has to take further (ingest or AI).
     IN_WORK = frozenset({S.UPLOADED, S.INGESTED, S.ANALYZED})
+    #: Every stored file of an image: the client's original and the renditions made from it.
+    #: Every cleanup (deleting an order, rejecting an image, a step's leftovers) goes through
+    #: ``stored_files()``, so a rendition added here is deleted everywhere.
+    FILE_FIELDS = ("original", "preview", "thumbnail", "processed")
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="images")
     original = models.FileField(upload_to=original_upload_path, max_length=255)
@@ -420,6 +424,10 @@ class Image(models.Model):
     def can_move(cls, current: str, new: str) -> bool:
         return new in cls.TRANSITIONS.get(current, frozenset())
 
+    def stored_files(self) -> list[str]:
+        """The storage names of every file this row holds (empty fields left out)."""
+        return [name for field in self.FILE_FIELDS if (name := getattr(self, field).name)]
+
 
 class OrderEvent(models.Model):
     """One entry of an order's timeline, numbered per order.
@@ -523,6 +531,11 @@ class Upload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.offset}/{self.size})"
+
+    @property
+    def part_path(self) -> Path:
+        """Where the bytes collect; the name is the row's UUID, never the client's."""
+        return Path(settings.MEDIA_ROOT) / "uploads" / f"{self.pk.hex}.part"
 
 
 class PrintSize(models.Model):

@@ -8,11 +8,13 @@ pass none), refuses state changes the models do not allow, and records an
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, ProtectedError, Q, RestrictedError
 from django.utils import timezone
 
 from utilities import access
@@ -20,6 +22,8 @@ from utilities.errors import OrderError, TransitionNotAllowed
 
 from . import locking, pipeline
 from .models import Image, Order, OrderEvent, OrderRefSequence
+
+log = logging.getLogger(__name__)
 
 Kind = OrderEvent.Kind
 
@@ -366,13 +370,6 @@ def delete_order(order: Order, *, actor: Any) -> None:
     delivered order is cancelled, never deleted. Auditlog records the deletion
     of the order and of each image.
     """
-    import logging
-
-    from django.core.files.storage import default_storage
-    from django.db.models import ProtectedError, RestrictedError
-
-    from .uploads import part_path
-
     locked = Order.objects.select_for_update().get(pk=order.pk)
     _require(actor, access.Action.DELETE, locked)
     delivered = locked.images.filter(Q(status=Image.Status.SYNCED) | ~Q(pmr_url=""))
@@ -381,13 +378,9 @@ def delete_order(order: Order, *, actor: Any) -> None:
             f"Order {locked.order_ref} was delivered to the PMR; it cannot be deleted. "
             "Cancel it instead."
         )
-    stored = [
-        name
-        for image in locked.images.only("original", "preview", "thumbnail")
-        for name in (image.original.name, image.preview.name, image.thumbnail.name)
-        if name
-    ]
-    parts = [part_path(upload) for upload in locked.uploads.all()]
+    images = locked.images.only("id", *Image.FILE_FIELDS)
+    stored = [name for image in images for name in image.stored_files()]
+    parts = [upload.part_path for upload in locked.uploads.all()]
     try:
         locked.delete()
     except (ProtectedError, RestrictedError):
@@ -401,7 +394,7 @@ def delete_order(order: Order, *, actor: Any) -> None:
             try:
                 default_storage.delete(name)
             except OSError:  # the rows are gone either way; say which file is left over
-                logging.getLogger(__name__).exception("Could not delete stored file %s", name)
+                log.exception("Could not delete stored file %s", name)
         for path in parts:
             path.unlink(missing_ok=True)
 

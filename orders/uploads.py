@@ -89,8 +89,8 @@ def _mb(n: int) -> str:
 
 
 def part_path(upload: Upload) -> Path:
-    """Where the bytes of ``upload`` collect; the name is the row's UUID, never the client's."""
-    return Path(settings.MEDIA_ROOT) / "uploads" / f"{upload.pk.hex}.part"
+    """Where the bytes of ``upload`` collect (``Upload.part_path``)."""
+    return upload.part_path
 
 
 def max_chunk_bytes() -> int:

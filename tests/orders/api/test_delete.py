@@ -8,6 +8,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
+from django.db.models import FileField
 
 from orders.models import Image, Order, OrderEvent
 
@@ -20,14 +21,16 @@ def order_with_files(users, make_order, make_image, media_root):
     images = [make_image(order), make_image(order, Image.Status.INGESTED)]
     images[1].preview.save("p.jpg", ContentFile(b"preview"), save=False)
     images[1].thumbnail.save("t.jpg", ContentFile(b"thumb"), save=False)
+    images[1].processed.save("x.jpg", ContentFile(b"processed"), save=False)
     images[1].save()
+    # Every rendition a row can hold, named from the model's fields (not from stored_files).
     paths = [
-        os.path.join(media_root, f.name)
+        os.path.join(media_root, getattr(image, field.name).name)
         for image in images
-        for f in (image.original, image.preview, image.thumbnail)
-        if f
+        for field in Image._meta.get_fields()
+        if isinstance(field, FileField) and getattr(image, field.name)
     ]
-    assert len(paths) == 4
+    assert len(paths) == 5
     assert all(os.path.exists(p) for p in paths)
     return order, paths
 
@@ -95,3 +98,12 @@ def test_managers_cannot_delete(client_as, order_with_files):
 
 def test_delete_of_unknown_order_is_404(client_as):
     assert_error(client_as("Admin").delete(f"{API}/orders/ORD-2001-000001"), 404, "not_found")
+
+
+def test_stored_files_names_every_file_field_of_an_image(order_with_files):
+    """A rendition added to the model is deleted by every cleanup only if it is listed."""
+    fields = {f.name for f in Image._meta.get_fields() if isinstance(f, FileField)}
+    assert set(Image.FILE_FIELDS) == fields
+    order, _paths = order_with_files
+    image = order.images.get(status=Image.Status.INGESTED)
+    assert len(image.stored_files()) == len(fields)
