@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.apps import apps
-from django.core.exceptions import FieldDoesNotExist
 from django.db import connection
 from django.db.models import (
     BigIntegerField,
@@ -46,6 +44,7 @@ from django.utils import timezone
 
 from events.models import Event
 from orders.models import Image, Order, OrderEvent
+from pmr.models import OutboxEntry
 from utilities import access
 
 #: Provider outcomes that mean "this provider could not serve, the chain moved on"
@@ -56,14 +55,9 @@ FALLBACK_OUTCOMES = frozenset({"unavailable", "error", "circuit_open", "rejected
 #: Label of the cost of orders that name no preset (the pipeline then uses AI_DEFAULT_PRESET).
 NO_PRESET_LABEL = "(no preset: default)"
 
-#: Where analytics expects the PMR outbox and which of its fields it reads (named
-#: after ``pmr.models.OutboxEntry`` as the PMR issue is building it). Until that
-#: model is installed with these fields the chart shows PMR_UNAVAILABLE_NOTE.
-PMR_OUTBOX_MODEL = ("pmr", "OutboxEntry")
-PMR_FIELDS = {"order": "order", "created": "created_at", "status": "state"}
-PMR_PENDING_STATUSES: tuple[str, ...] = ("pending",)
-PMR_FAILED_STATUSES: tuple[str, ...] = ("failed",)
-PMR_UNAVAILABLE_NOTE = "PMR delivery data not available yet."
+#: Outbox states counted as still waiting and as failed (``done`` and ``skipped`` are neither).
+PMR_PENDING_STATES = (OutboxEntry.State.PENDING,)
+PMR_FAILED_STATES = (OutboxEntry.State.FAILED,)
 
 #: The per-day figures, in CSV column order (the JSON uses the same keys).
 DAY_COLUMNS = (
@@ -108,12 +102,16 @@ class Filters:
 class PmrSeries:
     """PMR outbox entries per day they were queued: still waiting, and failed."""
 
-    available: bool
-    note: str = ""
     backlog: dict[dt.date, int] = field(default_factory=dict)
     failures: dict[dt.date, int] = field(default_factory=dict)
-    backlog_total: int | None = None
-    failures_total: int | None = None
+
+    @property
+    def backlog_total(self) -> int:
+        return sum(self.backlog.values())
+
+    @property
+    def failures_total(self) -> int:
+        return sum(self.failures.values())
 
 
 # --- scope ---------------------------------------------------------------------------
@@ -327,58 +325,27 @@ def cost_per_preset(images: QuerySet[Image], filters: Filters) -> list[dict[str,
     return presets
 
 
-def _outbox_model() -> Any | None:
-    """The PMR outbox model if the PMR app has one with the fields analytics reads."""
-    try:
-        model = apps.get_model(*PMR_OUTBOX_MODEL)
-    except LookupError:
-        return None
-    try:
-        for name in PMR_FIELDS.values():
-            model._meta.get_field(name)
-    except FieldDoesNotExist:
-        return None
-    return model
-
-
 def pmr_backlog(orders: QuerySet[Order], filters: Filters) -> PmrSeries:
     """PMR outbox entries of the visible orders, by the day they were queued.
 
-    ``backlog``: entries still waiting for delivery; ``failures``: entries that
-    failed. Until the PMR app has its outbox model (``PMR_OUTBOX_MODEL``) this
-    returns ``available=False`` with a note, and the page says so.
+    ``backlog``: entries still waiting for delivery; ``failures``: entries the
+    PMR refused, which wait for a person.
     """
-    model = _outbox_model()
-    if model is None:
-        return PmrSeries(available=False, note=PMR_UNAVAILABLE_NOTE)
     lo, hi = filters.bounds()
-    created, status = PMR_FIELDS["created"], PMR_FIELDS["status"]
     rows = (
-        model._default_manager.filter(
-            **{
-                f"{PMR_FIELDS['order']}__in": orders.values("pk"),
-                f"{created}__gte": lo,
-                f"{created}__lt": hi,
-            }
+        OutboxEntry.objects.filter(
+            order__in=orders.values("pk"), created_at__gte=lo, created_at__lt=hi
         )
-        .annotate(day=TruncDate(created))
+        .annotate(day=TruncDate("created_at"))
         .order_by()
         .values("day")
         .annotate(
-            backlog=Count("pk", filter=Q(**{f"{status}__in": PMR_PENDING_STATUSES})),
-            failures=Count("pk", filter=Q(**{f"{status}__in": PMR_FAILED_STATUSES})),
+            backlog=Count("pk", filter=Q(state__in=PMR_PENDING_STATES)),
+            failures=Count("pk", filter=Q(state__in=PMR_FAILED_STATES)),
         )
     )
     rows = list(rows)
-    backlog = _per_day(rows, "backlog")
-    failures = _per_day(rows, "failures")
-    return PmrSeries(
-        available=True,
-        backlog=backlog,
-        failures=failures,
-        backlog_total=sum(backlog.values()),
-        failures_total=sum(failures.values()),
-    )
+    return PmrSeries(backlog=_per_day(rows, "backlog"), failures=_per_day(rows, "failures"))
 
 
 # --- the whole dashboard -------------------------------------------------------------
@@ -389,7 +356,7 @@ def dashboard(user: Any, filters: Filters) -> dict[str, Any]:
 
     ``days``: one row per day with ``DAY_COLUMNS``; ``totals``: the same over the
     range (percentiles over all the range's completions, not averaged per day);
-    ``presets``: AI cost per preset; ``pmr``: whether PMR data exists, and why not.
+    ``presets``: AI cost per preset.
     """
     orders = visible_orders(user, filters)
     images = visible_images(user, filters)
@@ -423,8 +390,8 @@ def dashboard(user: Any, filters: Filters) -> dict[str, Any]:
                 "fallback_share": _share(n_fallback, n_images),
                 "review_share": _share(n_review, n_images),
                 "fallback_or_review_share": _share(n_either, n_images),
-                "pmr_backlog": pmr.backlog.get(day, 0) if pmr.available else None,
-                "pmr_failures": pmr.failures.get(day, 0) if pmr.available else None,
+                "pmr_backlog": pmr.backlog.get(day, 0),
+                "pmr_failures": pmr.failures.get(day, 0),
             }
         )
 
@@ -457,5 +424,4 @@ def dashboard(user: Any, filters: Filters) -> dict[str, Any]:
         "days": days,
         "totals": totals,
         "presets": cost_per_preset(images, filters),
-        "pmr": {"available": pmr.available, "note": pmr.note},
     }

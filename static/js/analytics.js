@@ -183,21 +183,19 @@ function start() {
     },
   });
 
-  if (data.pmr.available) {
-    draw("chart-pmr", {
-      type: "bar",
-      data: {
-        labels: labels,
-        datasets: [
-          { label: "Waiting", data: column("pmr_backlog"), backgroundColor: COLORS.blue },
-          { label: "Failed", data: column("pmr_failures"), backgroundColor: COLORS.red },
-        ],
-      },
-      options: {
-        scales: { x: dayAxis, y: { beginAtZero: true, ticks: { precision: 0 } } },
-      },
-    });
-  }
+  draw("chart-pmr", {
+    type: "bar",
+    data: {
+      labels: labels,
+      datasets: [
+        { label: "Waiting", data: column("pmr_backlog"), backgroundColor: COLORS.blue },
+        { label: "Failed", data: column("pmr_failures"), backgroundColor: COLORS.red },
+      ],
+    },
+    options: {
+      scales: { x: dayAxis, y: { beginAtZero: true, ticks: { precision: 0 } } },
+    },
+  });
 
   document.documentElement.dataset.analyticsReady = "1";
 }

@@ -64,7 +64,7 @@ def test_csv_values_are_the_known_numbers(client, world):
     assert first["ai_cost_usd"] == "0.350000"  # money keeps its six decimals in the file
     assert first["fallback_share"] == "0.5"
     assert first["completion_median_s"] == ""
-    assert first["pmr_backlog"] == ""  # no PMR data yet: empty, not 0
+    assert first["pmr_backlog"] == "0"  # nothing waits for the PMR: zero, not empty
     assert rows[1]["completion_p90_s"] == "2220.0"
 
 

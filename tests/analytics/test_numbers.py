@@ -52,7 +52,6 @@ def test_every_figure_over_the_range(client, world):
     assert data["days"] == EXPECTED_DAYS
     assert data["totals"] == EXPECTED_TOTALS
     assert data["presets"] == EXPECTED_PRESETS
-    assert data["pmr"] == {"available": False, "note": "PMR delivery data not available yet."}
 
 
 def test_event_filter_counts_only_that_events_orders_and_images(client, world):

@@ -56,11 +56,9 @@ def test_page_embeds_the_same_numbers_as_the_json(client, world):
     assert embedded == client.get("/analytics/data.json", RANGE).json()
 
 
-def test_page_says_pmr_data_is_not_available_yet(client, world):
+def test_page_has_the_pmr_chart(client, world):
     _, html = page(client, world.manager, **RANGE)
-    assert 'data-testid="pmr-unavailable"' in html
-    assert "PMR delivery data not available yet." in html
-    assert 'id="chart-pmr"' not in html
+    assert 'id="chart-pmr"' in html
 
 
 def test_scripts_come_from_static_only(client, users):

@@ -209,8 +209,8 @@ EXPECTED_DAYS = [
         "fallback_share": 0.5,
         "review_share": 0.25,
         "fallback_or_review_share": 0.5,
-        "pmr_backlog": None,
-        "pmr_failures": None,
+        "pmr_backlog": 0,
+        "pmr_failures": 0,
     },
     {
         "date": "2025-03-11",
@@ -227,8 +227,8 @@ EXPECTED_DAYS = [
         "fallback_share": 0.3333,
         "review_share": 0.3333,
         "fallback_or_review_share": 0.6667,
-        "pmr_backlog": None,
-        "pmr_failures": None,
+        "pmr_backlog": 0,
+        "pmr_failures": 0,
     },
     {
         "date": "2025-03-12",
@@ -244,8 +244,8 @@ EXPECTED_DAYS = [
         "fallback_share": None,
         "review_share": None,
         "fallback_or_review_share": None,
-        "pmr_backlog": None,
-        "pmr_failures": None,
+        "pmr_backlog": 0,
+        "pmr_failures": 0,
     },
 ]
 
@@ -263,8 +263,8 @@ EXPECTED_TOTALS = {
     "fallback_share": 0.4286,
     "review_share": 0.2857,
     "fallback_or_review_share": 0.5714,
-    "pmr_backlog": None,
-    "pmr_failures": None,
+    "pmr_backlog": 0,
+    "pmr_failures": 0,
 }
 
 EXPECTED_PRESETS = [

@@ -9,7 +9,6 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from accounts.roles import VIEWER
-from analytics import selectors
 from tests.analytics.world import D1, D3, build_world
 from tests.browser.test_login_flows import sign_in
 from tests.conftest import make_user
@@ -74,12 +73,7 @@ def test_dashboard_draws_charts_with_chart_js_from_static_only(page: Page, live_
     assert median_minutes == [None, 25, 90]
     presets = page.evaluate("Chart.getChart('chart-cost-preset').data.labels")
     assert presets == ["School", "(no preset: default)", "Wedding retouch"]
-    if selectors._outbox_model() is None:  # before the PMR app has its outbox: a note
-        expect(page.get_by_test_id("pmr-unavailable")).to_have_text(
-            "PMR delivery data not available yet."
-        )
-    else:
-        expect(page.locator("#chart-pmr")).to_have_attribute("data-ready", "1")
+    expect(page.locator("#chart-pmr")).to_have_attribute("data-ready", "1")
     expect(page.get_by_test_id("total-orders")).to_have_text("6")
 
     # The event filter narrows every chart.
