@@ -279,16 +279,11 @@ class OrderAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdm
 
     def save_model(self, request, obj, form, change):
         if change:
-            current = Order.objects.get(pk=obj.pk)
-            edits = {
-                field: form.cleaned_data[field]
-                for field in form.changed_data
-                if field in services.EDITABLE_ORDER_FIELDS
-            }
-            if edits:
-                current = services.update_order(current, actor=request.user, **edits)
-            if "assigned_to" in form.changed_data:
-                services.assign_order(current, obj.assigned_to, actor=request.user)
+            services.edit_order(
+                Order.objects.get(pk=obj.pk),
+                actor=request.user,
+                changes={field: form.cleaned_data[field] for field in form.changed_data},
+            )
             return
         created = services.create_order(
             actor=request.user,

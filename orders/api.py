@@ -18,7 +18,6 @@ from django import forms
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_slug
-from django.db import transaction
 from django.db.models import Q
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import (
@@ -37,6 +36,7 @@ from rest_framework.routers import SimpleRouter
 from accounts.idempotency import idempotent
 from accounts.models import User
 from ai_processing.models import ProcessingPreset
+from events import lookups
 from events.models import Event, event_id_validator
 from utilities import access
 from utilities.api.errors import JSONParser, error_response
@@ -98,35 +98,27 @@ class _CheckedSlugField(serializers.SlugRelatedField):
         return super().to_internal_value(data)
 
 
-class EventField(_CheckedSlugField):
+@extend_schema_field({"type": "string", "example": "WED-2025-0142"})
+class EventField(serializers.Field):
+    """An Event ID: shown for the order's event; on writes only its shape is checked here,
+    and ``services.create_order`` / ``update_order`` resolve it (registered here, or brought
+    over from the PMR), so a refused request writes no event."""
+
     default_error_messages = {
-        "does_not_exist": "Unknown Event ID '{value}'.",
+        "does_not_exist": "Unknown Event ID “{value}”.",
         "invalid": 'An Event ID is a string, e.g. "WED-2025-0142".',
     }
-    max_length = 50
 
-    def __init__(self, **kwargs):
-        super().__init__(slug_field="event_id", queryset=Event.objects.all(), **kwargs)
+    def to_representation(self, event: Event) -> str:
+        return event.event_id
 
-    def check_shape(self, data: str) -> None:
-        event_id_validator(data)
-
-    def to_internal_value(self, data):
-        """A local event, or one the PMR knows (brought over), as the new-order page does."""
-        try:
-            return super().to_internal_value(data)
-        except serializers.ValidationError as unknown:
-            value = data.strip() if isinstance(data, str) else ""
-            try:
-                event_id_validator(value)  # only a well-formed ID is worth asking the PMR about
-            except DjangoValidationError:
-                raise unknown from None
-            from pmr import lookups
-
-            event = lookups.find_event(value)
-            if event is None:
-                raise
-            return event
+    def to_internal_value(self, data) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        value = data.strip()
+        if not lookups.well_formed(value):
+            self.fail("does_not_exist", value=value[:60])
+        return value
 
 
 class PresetField(_CheckedSlugField):
@@ -657,24 +649,9 @@ class OrderViewSet(
         serializer.instance = services.create_order(**kwargs)
 
     def perform_update(self, serializer):
-        order: Order = serializer.instance
-        user = self.request.user
-        data = dict(serializer.validated_data)
-        new_status = data.pop("status", None)
-        assignee_sent = "assigned_to" in data
-        assignee = data.pop("assigned_to", None)
-        changes = {
-            field: value
-            for field, value in data.items()
-            if field in services.EDITABLE_ORDER_FIELDS and getattr(order, field) != value
-        }
-        with transaction.atomic():
-            if changes:
-                order = services.update_order(order, actor=user, **changes)
-            if assignee_sent and assignee != order.assigned_to:
-                order = services.assign_order(order, assignee, actor=user)
-            if new_status is not None and new_status != order.status:
-                order = services.change_order_status(order, new_status, actor=user)
+        order = services.edit_order(
+            serializer.instance, actor=self.request.user, changes=serializer.validated_data
+        )
         # Read back with the same query as a GET (the services may return a bare row).
         serializer.instance = self.get_queryset().filter(pk=order.pk).first() or order
 

@@ -6,7 +6,6 @@ from django import forms
 from django.db.models import Q
 
 from ai_processing.models import ProcessingPreset
-from events.models import Event
 
 from .models import Order, PrintSize
 from .selectors import OPEN
@@ -74,19 +73,10 @@ class NewOrderForm(PrintQuantitiesMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.add_print_fields()
 
-    def clean_event_id(self) -> Event:
-        value = self.cleaned_data["event_id"].strip()
-        from pmr import lookups  # here, or in the PMR (then brought over)
-
-        event = lookups.find_event(value)
-        if event is None:
-            raise forms.ValidationError(
-                "Unknown Event ID “%(value)s”. Check the ID in the PMR (if the PMR cannot "
-                "be reached, only events already registered here can take orders).",
-                code="unknown_event",
-                params={"value": value},
-            )
-        return event
+    def clean_event_id(self) -> str:
+        """The ID as typed (trimmed): ``services.create_order`` resolves it, here or in the
+        PMR, so a refused form writes nothing."""
+        return self.cleaned_data["event_id"].strip()
 
     def clean_customer_name(self) -> str:
         value = self.cleaned_data["customer_name"].strip()

@@ -17,6 +17,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, ProtectedError, Q, RestrictedError
 from django.utils import timezone
 
+from events import lookups
+from events.models import Event
 from utilities import access
 from utilities.errors import OrderError, TransitionNotAllowed
 
@@ -81,7 +83,7 @@ def record_event(
 def create_order(
     *,
     actor: Any,
-    event: Any,
+    event: Event | str,
     customer_name: str,
     customer_email: str = "",
     notes: str = "",
@@ -94,35 +96,44 @@ def create_order(
 ) -> Order:
     """A new order (draft) for ``event``; every way of creating orders comes through here.
 
+    ``event``: a registered ``Event``, or an Event ID as a person typed it or a client sent
+    it (forms and serializers check only its shape). An ID registered here is taken (exact
+    match first, then regardless of case); one only the PMR knows is brought over in the
+    order's own transaction, so a refused request leaves no ``Event`` behind; one nobody
+    knows is ``UnknownEvent`` (a ``FieldRefused`` naming ``event``).
+
     ``awaiting_submit``: the order's files come from a system that will say when it sent
     them all (the REST API, a folder import); the order does not start before that, or
     before ``expected_images`` files arrived (``orders.pipeline.files_still_coming``).
 
     Before anything is written, the PMR is asked (cached, one short attempt) whether
     the event is open: an event the PMR knows to be closed, or does not know, takes no
-    orders (``OrderError`` with a sentence). When the PMR cannot answer, the order is
-    made anyway (offline mode) and the delivery checks again. The customer's PMR id is
-    looked up by e-mail the same way and kept in ``metadata["pmr_customer_id"]``.
+    orders (``OrderError`` with a sentence). When the PMR cannot answer, an order for a
+    registered event is made anyway (offline mode) and the delivery checks again. The
+    customer's PMR id is looked up by e-mail the same way and kept in
+    ``metadata["pmr_customer_id"]``.
     """
     if not access.can_create_order(actor):
         raise PermissionDenied("You may not create orders.")
     metadata = client_metadata(metadata, current=None)
-    from pmr import lookups  # the PMR's word on the event; pmr imports orders, not the reverse
-
-    check = lookups.check_event(event.event_id)
+    local = event if isinstance(event, Event) else lookups.local_event(event)
+    event_id = local.event_id if local is not None else event.strip()
+    if local is None and not lookups.well_formed(event_id):
+        raise lookups.UnknownEvent(event_id)
+    check = lookups.check_event(event_id)
+    if local is None and not check.found:
+        raise lookups.UnknownEvent(event_id)
     if check.reachable and not check.found:
-        raise OrderError(
-            f"Event {event.event_id} is not known to the PMR; check the Event ID there."
-        )
+        raise OrderError(f"Event {event_id} is not known to the PMR; check the Event ID there.")
     if check.reachable and not check.open:
-        raise OrderError(f"Event {event.event_id} is closed in the PMR; it takes no new orders.")
+        raise OrderError(f"Event {event_id} is closed in the PMR; it takes no new orders.")
     metadata = dict(metadata or {})
     customer_id = lookups.customer_id_for(customer_email)
     if customer_id:
         metadata["pmr_customer_id"] = customer_id
     return _create_order(
         actor=actor,
-        event=event,
+        event=local or check,
         customer_name=customer_name,
         customer_email=customer_email,
         notes=notes,
@@ -139,7 +150,7 @@ def create_order(
 def _create_order(
     *,
     actor: Any,
-    event: Any,
+    event: Event | lookups.EventCheck,
     customer_name: str,
     customer_email: str,
     notes: str,
@@ -156,6 +167,8 @@ def _create_order(
         and not actor.has_perm(access.REQUIRED_PERMISSION[access.Action.ASSIGN])
     ):
         raise PermissionDenied("You may not assign orders to other users.")
+    if isinstance(event, lookups.EventCheck):  # only the PMR knows it: registered with the order
+        event = lookups.import_event(event)
     order_date = order_date or timezone.now()
     order = Order.objects.create(
         order_ref=next_order_ref(order_date.year),
@@ -319,6 +332,8 @@ def update_order(order: Order, *, actor: Any, **changes: Any) -> Order:
             value = (value or "").strip()
         if field == "metadata":
             value = client_metadata(value, current=locked.metadata)
+        if field == "event" and not isinstance(value, Event):
+            value = lookups.resolve_event(value)
         if getattr(locked, field) != value:
             changed[field] = value
     if "order_date" in changed and not order_date_editable(locked):
@@ -338,6 +353,35 @@ def update_order(order: Order, *, actor: Any, **changes: Any) -> Order:
     locked.save(update_fields=[*changed, "updated_at"])
     record_event(locked, Kind.ORDER_UPDATED, {"fields": sorted(changed)}, actor)
     return locked
+
+
+@transaction.atomic
+def edit_order(order: Order, *, actor: Any, changes: dict[str, Any]) -> Order:
+    """One edit of an order as a person or a client makes it (the API's PUT/PATCH, the
+    admin's change form): details, then the assignee (``assigned_to``), then the
+    ``status``, all or nothing.
+
+    ``changes`` may carry the whole record back (a GET body sent with PUT): values equal
+    to the order's are left out, so only what differs is checked and recorded; a changed
+    field that cannot be edited is refused by ``update_order``. ``event`` may be an Event ID.
+    """
+    details = {field: value for field, value in changes.items() if _differs(order, field, value)}
+    status = details.pop("status", None)
+    assign = "assigned_to" in details
+    assignee = details.pop("assigned_to", None)
+    if details:
+        order = update_order(order, actor=actor, **details)
+    if assign and assignee != order.assigned_to:
+        order = assign_order(order, assignee, actor=actor)
+    if status is not None and status != order.status:
+        order = change_order_status(order, status, actor=actor)
+    return order
+
+
+def _differs(order: Order, field: str, value: Any) -> bool:
+    if field == "event" and isinstance(value, str):
+        return value.strip() != order.event.event_id
+    return getattr(order, field, value) != value
 
 
 @transaction.atomic

@@ -20,13 +20,14 @@ from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from events import lookups
 from events.models import event_id_validator
 from orders.models import Order
 from pmr.clients import PMRError, WebhookVerificationError, verify
 from utilities import access
 from utilities.api.errors import JSONParser, error_response
 
-from . import connection, lookups, services, status, tasks
+from . import connection, services, status, tasks
 from .models import OutboxEntry
 
 log = logging.getLogger(__name__)

@@ -148,3 +148,39 @@ def test_the_api_refuses_what_neither_side_knows(sim, manager, value):
     # Only a well-formed ID is worth a question to the PMR.
     assert event_calls(sim) == (1 if value == "EVT-NOWHERE-2" else 0)
     assert not Event.objects.filter(event_id=value).exists()
+
+
+def test_a_refused_form_brings_no_event_over(sim, client, manager):
+    """The form only checks the ID's shape: with another field wrong nothing is asked or kept."""
+    client.force_login(manager)
+    response = client.post("/orders/new/", {"event_id": SEEDED_OPEN, "customer_name": "  "})
+    assert response.status_code == 400
+    assert not Event.objects.filter(event_id=SEEDED_OPEN).exists()
+    assert event_calls(sim) == 0
+
+
+def test_a_refused_api_request_brings_no_event_over(sim, users):
+    """The event is brought over in the order's transaction: a refusal after it (a User may
+    not give the order to someone else) leaves no Event row behind."""
+    api = APIClient()
+    api.force_login(users["User"])
+    body = {"event": SEEDED_OPEN, "customer_name": "Ann", "assigned_to": users["other"].pk}
+    response = api.post("/api/v1/orders", body, format="json")
+    assert response.status_code == 403, response.content
+    assert event_calls(sim) == 1  # the PMR was asked, and said the event is open
+    assert not Event.objects.filter(event_id=SEEDED_OPEN).exists()
+    assert not Order.objects.exists()
+
+
+def test_an_event_closed_in_the_pmr_and_not_registered_is_not_brought_over(sim, manager):
+    with pytest.raises(OrderError, match="closed in the PMR"):
+        order_services.create_order(actor=manager, event=CLOSED, customer_name="Ann")
+    assert not Event.objects.filter(event_id=CLOSED).exists()
+
+
+def test_an_event_id_in_another_case_names_the_registered_event(sim, pmr_event, manager):
+    order = order_services.create_order(
+        actor=manager, event=f"  {pmr_event.event_id.lower()} ", customer_name="Ann"
+    )
+    assert order.event == pmr_event
+    assert Event.objects.count() == 1

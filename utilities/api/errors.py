@@ -9,8 +9,8 @@ Every answer that is not a success has the body::
 for ``invalid``; empty when there is nothing more to say).
 
 Registered as ``REST_FRAMEWORK["EXCEPTION_HANDLER"]``. Besides DRF's own
-exceptions it maps the project's: ``utilities.errors.OrderError`` → 409,
-Django's ``PermissionDenied`` → 403, ``Http404`` → 404, Django's
+exceptions it maps the project's: ``utilities.errors.FieldRefused`` → 400 naming the
+field, ``OrderError`` → 409, Django's ``PermissionDenied`` → 403, ``Http404`` → 404, Django's
 ``ValidationError`` → 400; an outage of Redis or the database
 (``utilities.infrastructure.TRANSIENT``) → 503 with ``Retry-After``. Anything else is
 a bug of ours: it is logged and reported like any unhandled error
@@ -30,7 +30,7 @@ from rest_framework import exceptions, parsers, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from utilities.errors import OrderError, TransitionNotAllowed
+from utilities.errors import FieldRefused, OrderError, TransitionNotAllowed
 from utilities.infrastructure import is_transient
 from utilities.outages import RETRY_AFTER_SECONDS, unavailable_message
 
@@ -140,6 +140,11 @@ def _translate(exc: Exception) -> Exception:
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     exc = _translate(exc)
+
+    if isinstance(exc, FieldRefused):
+        set_rollback()
+        details = {exc.field: [str(exc)]}
+        return error_response(status.HTTP_400_BAD_REQUEST, "invalid", str(exc), details)
 
     if isinstance(exc, OrderError):
         set_rollback()

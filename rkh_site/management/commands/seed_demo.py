@@ -23,10 +23,10 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import User
 from accounts.roles import ADMIN, MANAGER, USER, VIEWER
+from events import lookups
 from events.models import Event
 from orders import services as order_services
 from orders.models import Order
-from pmr import lookups
 from pmr.clients import PMRError
 from utilities import config
 

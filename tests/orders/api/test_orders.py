@@ -99,7 +99,10 @@ def test_unknown_event_is_named_in_the_message(client_as):
         f"{API}/orders", {"event": "WED-404", "customer_name": "x"}, format="json"
     )
     error = assert_error(response, 400, "invalid")
-    assert error["details"]["event"] == ["Unknown Event ID 'WED-404'."]
+    assert error["details"]["event"] == [
+        "Unknown Event ID “WED-404”. Check the ID in the PMR (if the PMR cannot be reached, "
+        "only events already registered here can take orders)."
+    ]
 
 
 def test_inactive_presets_cannot_be_chosen(client_as, event):

@@ -1,5 +1,9 @@
 """Asking the PMR about events and customers while a person waits (order creation).
 
+Here in ``events`` (below ``orders``, on the Django-free ``pmr.clients``) so the order
+service can resolve an Event ID itself: forms and serializers only check its shape, and a
+refused request writes no ``Event`` row (``import_event`` runs in the order's transaction).
+
 Answers are cached (events 1 hour, customers 4 hours, a "not found" 5 minutes)
 in the Django cache (Redis), so creating the tenth order of an event asks the
 PMR nothing. These calls are interactive: one attempt with a short timeout and
@@ -17,12 +21,15 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from pmr.clients import PMRClient, PMRError, PMRNotFound
+from utilities import breakers
+from utilities.errors import FieldRefused
 
-from . import connection
+from .models import Event, event_id_validator
 
 log = logging.getLogger(__name__)
 NOT_FOUND_SECONDS = 300
@@ -65,21 +72,21 @@ def health() -> dict[str, Any]:
 
 def _ask(call):
     """Run one PMR call unless the circuit is open; (answer, error). Network trouble counts."""
-    breaker = connection.breaker()
-    if not breaker.allow(connection.BREAKER_NAME):
+    breaker, name = breakers.pmr_breaker(), breakers.PMR_NAME
+    if not breaker.allow(name):
         return None, PMRError("the PMR is unreachable (circuit open)")
     try:
         answer = call(_client())
     except PMRNotFound as exc:
-        breaker.record_success(connection.BREAKER_NAME)
+        breaker.record_success(name)
         return None, exc
     except PMRError as exc:
         if exc.retryable:
-            breaker.record_failure(connection.BREAKER_NAME)
+            breaker.record_failure(name)
         else:
-            breaker.release(connection.BREAKER_NAME)
+            breaker.release(name)
         return None, exc
-    breaker.record_success(connection.BREAKER_NAME)
+    breaker.record_success(name)
     return answer, None
 
 
@@ -128,10 +135,8 @@ def customer_id_for(email: str) -> str | None:
     return found or None
 
 
-def import_event(check: EventCheck):
+def import_event(check: EventCheck) -> Event:
     """Create or refresh the local Event from the PMR's answer; returns it."""
-    from events.models import Event
-
     types = set(Event.Type.values)
     with transaction.atomic():
         event, _ = Event.objects.update_or_create(
@@ -148,17 +153,47 @@ def import_event(check: EventCheck):
     return event
 
 
-def find_event(event_id: str):
-    """The local Event for an Event ID typed by a person or sent by a client, else one the
-    PMR knows (brought over and kept); None when neither has it. Exact match first, then
-    case-insensitive (people type IDs; the characters must still match)."""
-    from events.models import Event
+class UnknownEvent(FieldRefused):
+    """An Event ID neither registered here nor known to the PMR (or the PMR cannot say)."""
 
+    def __init__(self, event_id: str) -> None:
+        self.event_id = event_id
+        super().__init__(
+            "event",
+            f"Unknown Event ID “{event_id[:60]}”. Check the ID in the PMR (if the PMR cannot "
+            "be reached, only events already registered here can take orders).",
+        )
+
+
+def local_event(event_id: str) -> Event | None:
+    """The registered Event for an Event ID typed by a person or sent by a client: exact
+    match first, then case-insensitive (people type IDs; the characters must still match)."""
+    event_id = (event_id or "").strip()
     event = Event.objects.filter(event_id=event_id).first()
     if event is None:
         event = Event.objects.filter(event_id__iexact=event_id).first()
-    if event is None:
-        check = check_event(event_id)
-        if check.found:
-            event = import_event(check)
     return event
+
+
+def well_formed(event_id: str) -> bool:
+    """Whether an Event ID has the shape of one (only such an ID is worth asking the PMR about)."""
+    try:
+        event_id_validator(event_id)
+    except ValidationError:
+        return False
+    return len(event_id) <= Event._meta.get_field("event_id").max_length
+
+
+def resolve_event(event_id: str) -> Event:
+    """The Event an Event ID names: registered here, or brought over from the PMR (in the
+    caller's transaction: a request refused later leaves no row). ``UnknownEvent`` else."""
+    event_id = (event_id or "").strip()
+    event = local_event(event_id)
+    if event is not None:
+        return event
+    if not well_formed(event_id):
+        raise UnknownEvent(event_id)
+    check = check_event(event_id)
+    if not check.found:
+        raise UnknownEvent(event_id)
+    return import_event(check)
