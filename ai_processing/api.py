@@ -275,22 +275,16 @@ class _OneImageView(_AiView):
         )
         if image is None:
             raise NotFound(f"Image {data['image']} not found.")
-        chain = services._chain()
         try:
-            with services._image_input(image) as source:
-                result, trail = self.run(chain, source, image, data)
+            result, trail = services.run_once(
+                image, self.operation, prompt=data.get("prompt") or ""
+            )
         except NoProviderAvailable as exc:
             return error_response(
                 status.HTTP_503_SERVICE_UNAVAILABLE,
                 "no_provider",
                 str(exc),
                 {"operation": exc.operation, "trail": exc.trail},
-            )
-        except FileNotFoundError:
-            return error_response(
-                status.HTTP_409_CONFLICT,
-                "conflict",
-                f"The stored original of image {image.pk} is missing.",
             )
         return Response(
             {
@@ -301,9 +295,6 @@ class _OneImageView(_AiView):
                 "trail": trail,
             }
         )
-
-    def run(self, chain, source, image: Image, data: dict[str, Any]):
-        raise NotImplementedError
 
     def body(self, result) -> dict[str, Any]:
         return asdict(result)
@@ -318,9 +309,6 @@ class _OneImageView(_AiView):
 class AnalyzeView(_OneImageView):
     operation = "analyze"
 
-    def run(self, chain, source, image, data):
-        return chain.run("analyze", source)
-
 
 @extend_schema(
     summary="Caption one image now",
@@ -332,13 +320,6 @@ class GenerateView(_OneImageView):
     """A caption, alt text and keywords; ``prompt`` defaults to the order's preset's."""
 
     operation = "caption"
-
-    def run(self, chain, source, image, data):
-        prompt = data.get("prompt")
-        if not prompt:
-            preset = services._preset_for(image.order)
-            prompt = preset.caption_prompt if preset is not None else ""
-        return chain.run("caption", source, prompt=prompt)
 
     def body(self, result) -> dict[str, Any]:
         body = asdict(result)

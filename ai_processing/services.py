@@ -87,7 +87,8 @@ def start_order_processing(order_id: int) -> int:
     return len(ids)
 
 
-def _queue_image(image_id: int) -> None:
+def queue_image(image_id: int) -> None:
+    """Queue the image's AI task now (the sweep re-queues stuck images through this)."""
     from .tasks import process_image as task
 
     task.delay(image_id)
@@ -96,7 +97,7 @@ def _queue_image(image_id: int) -> None:
 def queue_image_after_commit(image_id: int) -> None:
     """Queue the image's AI task once the transaction commits; a broker that is away then is
     logged, and the sweep queues the image later (``utilities.infrastructure``)."""
-    queue_after_commit(lambda: _queue_image(image_id), f"the AI step of image {image_id}")
+    queue_after_commit(lambda: queue_image(image_id), f"the AI step of image {image_id}")
 
 
 #: ``ai_metadata`` key: the print-size shortfall a reviewer approved the image with; the same
@@ -320,6 +321,28 @@ def _image_input(image: Image):
             yield ImageInput.from_bytes(fh.read(), **kwargs)
         return
     yield ImageInput.from_path(path, sha256=image.sha256 or None, **kwargs)
+
+
+def run_once(image: Image, operation: str, *, prompt: str = "") -> tuple[Any, list[dict[str, Any]]]:
+    """One operation (``analyze`` or ``caption``) on one image now, through the same provider
+    chain as the pipeline, for the API's one-shot endpoints: nothing is stored on the image.
+
+    A caption without ``prompt`` uses the order's preset's. Returns the result and the
+    provider trail; raises ``NoProviderAvailable`` when no provider could serve and
+    ``OrderError`` when the stored original is missing.
+    """
+    kwargs: dict[str, Any] = {}
+    if operation == "caption":
+        if not prompt:
+            preset = _preset_for(image.order)
+            prompt = preset.caption_prompt if preset is not None else ""
+        kwargs["prompt"] = prompt
+    chain = _chain()
+    try:
+        with _image_input(image) as source:
+            return chain.run(operation, source, **kwargs)
+    except FileNotFoundError:
+        raise OrderError(f"The stored original of image {image.pk} is missing.") from None
 
 
 def _short(exc: NoProviderAvailable) -> str:
@@ -1274,6 +1297,6 @@ def reprocess_order(order: Order, *, actor: Any, preset: ProcessingPreset) -> in
             )
         elif locked.status in (Order.Status.PENDING, Order.Status.PROCESSING):
             for image in images:
-                transaction.on_commit(lambda image_id=image.pk: _queue_image(image_id))
+                transaction.on_commit(lambda image_id=image.pk: queue_image(image_id))
     order.refresh_from_db()
     return len(images)

@@ -44,7 +44,7 @@ def sweep() -> dict[str, int]:
             Image.objects.filter(status__in=services.WAITING, order__status__in=ACTIVE),
             step="ai",
             lease_key=services.lease_key,
-            queue=services._queue_image,
+            queue=services.queue_image,
         ),
         "orders_settled": settle_finished_orders(),
     }

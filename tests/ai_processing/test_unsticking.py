@@ -43,7 +43,7 @@ def test_staff_requeue_a_stuck_ai_step_from_the_image_admin(
     client, ingested_order, manager, monkeypatch
 ):
     queued: list[int] = []
-    monkeypatch.setattr(services, "_queue_image", queued.append)
+    monkeypatch.setattr(services, "queue_image", queued.append)
     order = ingested_order("colour-correct-only")
     image = order.images.get()  # ingested; its AI message was lost
     client.force_login(manager)
@@ -63,7 +63,7 @@ def test_staff_requeue_every_stuck_or_failed_image_of_an_order(
 ):
     order, bad = _failed_order(ingested_order, monkeypatch)
     queued: list[int] = []
-    monkeypatch.setattr(services, "_queue_image", queued.append)
+    monkeypatch.setattr(services, "queue_image", queued.append)
     client.force_login(manager)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
@@ -132,7 +132,7 @@ def test_the_sweep_requeues_a_lost_ai_step_and_settles_a_forgotten_order(
 ):
     settings.STUCK_AFTER_SECONDS = 60
     queued: list[int] = []
-    monkeypatch.setattr(services, "_queue_image", queued.append)
+    monkeypatch.setattr(services, "queue_image", queued.append)
     order = ingested_order("colour-correct-only", n=2)
     lost, running = order.images.order_by("pk")
     old = timezone.now() - dt.timedelta(seconds=120)
