@@ -1,10 +1,9 @@
-"""REST API of events: ``/api/v1/events``, one event, and an event's orders.
+"""REST API of events: ``/api/v1/events`` and one event.
 
 - ``GET /events``: any role (``events.view_event``), cursor pages, filters;
 - ``POST /events``: Admin, Manager (``events.add_event``), honours ``Idempotency-Key``;
 - ``GET /events/{event_id}``, ``PUT``/``PATCH``: read (any role), edit (Admin, Manager);
-- ``GET /events/{event_id}/orders``: the event's orders *this user may see*
-  (``Order.objects.restrict``: a User sees only their own and assigned ones).
+- ``GET /events/{event_id}/orders`` is ``orders.api.EventOrderViewSet`` (events know no orders).
 
 Events are addressed by their Event ID (the PMR's), which is fixed once made.
 Writes go through ``events.services``. See ``docs/api.md``, "Events".
@@ -14,24 +13,15 @@ from __future__ import annotations
 
 from django.db.models import Q
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
-from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 from rest_framework.routers import SimpleRouter
 
 from accounts.idempotency import idempotent
-from orders.api import (
-    ChoiceInFilter,
-    FastIdentityField,
-    OrderFilter,
-    OrderPagination,
-    OrderSerializer,
-)
-from orders.models import Order
-from utilities import access
-from utilities.api.fields import JSONObjectField, checked_metadata
+from utilities.api.fields import FastIdentityField, JSONObjectField, checked_metadata
+from utilities.api.filters import ChoiceInFilter
 from utilities.api.pagination import CursorOrdering, CursorPage
 from utilities.api.schema import IDEMPOTENCY_KEY
 
@@ -177,7 +167,7 @@ class EventViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Events, by Event ID; ``orders`` lists the event's orders the user may see."""
+    """Events, by Event ID."""
 
     serializer_class = EventSerializer
     permission_classes = [EventAccess]
@@ -201,37 +191,6 @@ class EventViewSet(
     @idempotent()
     def create(self, request, *args, **kwargs):
         return super().create(request, *args, **kwargs)
-
-    @extend_schema(
-        summary="An event's orders",
-        description="The orders of this event the user may see, newest first; same filters "
-        "and ordering as `GET /orders`.",
-        responses=OrderSerializer(many=True),
-        parameters=[
-            OpenApiParameter("event_id", str, OpenApiParameter.PATH, pattern=EVENT_ID_REGEX)
-        ],
-    )
-    @action(
-        detail=True,
-        methods=["get"],
-        url_path="orders",
-        queryset=Order.objects.none(),  # what the filters apply to (the event is looked up itself)
-        serializer_class=OrderSerializer,
-        pagination_class=OrderPagination,
-        filterset_class=OrderFilter,
-        ordering_fields=["created_at", "order_date"],
-        ordering=["-created_at"],
-    )
-    def orders(self, request, event_id=None):
-        event = self.get_object()
-        queryset = (
-            Order.objects.restrict(request.user, access.Action.VIEW)
-            .filter(event=event)
-            .select_related("event", "preset")
-        )
-        page = self.paginate_queryset(self.filter_queryset(queryset))
-        data = OrderSerializer(page, many=True, context=self.get_serializer_context()).data
-        return self.get_paginated_response(data)
 
 
 router = SimpleRouter()

@@ -10,24 +10,23 @@ Thin, like the pages: reads go through the access rule
 from __future__ import annotations
 
 import re
-from datetime import UTC
 from typing import Any
 
 from auditlog.models import LogEntry
-from django import forms
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_slug
 from django.db.models import Q
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import (
+    OpenApiParameter,
     extend_schema,
     extend_schema_field,
     extend_schema_view,
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -37,10 +36,12 @@ from accounts.idempotency import idempotent
 from accounts.models import User
 from ai_processing.models import ProcessingPreset
 from events import lookups
+from events.api import EVENT_ID_REGEX, EventAccess
 from events.models import Event, event_id_validator
 from utilities import access
 from utilities.api.errors import JSONParser, error_response
-from utilities.api.fields import JSONObjectField, checked_metadata
+from utilities.api.fields import FastIdentityField, JSONObjectField, checked_metadata
+from utilities.api.filters import ChoiceInFilter, IdFilter, UTCDateTimeFilter
 from utilities.api.pagination import CursorOrdering, CursorPage
 from utilities.api.schema import IDEMPOTENCY_KEY, error_responses
 from utilities.errors import OrderError
@@ -155,30 +156,6 @@ class UserField(serializers.PrimaryKeyRelatedField):
 
 
 # --- serializers -----------------------------------------------------------------
-
-
-class FastIdentityField(serializers.HyperlinkedIdentityField):
-    """DRF's identity URL, but ``reverse()`` runs once per answer, not once per row.
-
-    The URL of the first row is made with a placeholder the route's pattern
-    accepts, and each row's key is put in its place: 50 reverses were a fifth
-    of a list page's time. Only for keys that need no quoting in a path
-    (order references and Event IDs: letters, digits, ``.-_``).
-    """
-
-    PLACEHOLDER = "Zq9PLACEHOLDER9qZ"
-
-    def get_url(self, obj, view_name, request, format):
-        key = getattr(obj, self.lookup_field)
-        if key in (None, ""):
-            return None
-        templates = self.context.setdefault("_identity_url_templates", {})
-        template = templates.get((view_name, format))
-        if template is None:
-            kwargs = {self.lookup_url_kwarg: self.PLACEHOLDER}
-            template = self.reverse(view_name, kwargs=kwargs, request=request, format=format)
-            templates[(view_name, format)] = template
-        return template.replace(self.PLACEHOLDER, str(key))
 
 
 @extend_schema_field(
@@ -412,42 +389,6 @@ class HistoryEntrySerializer(serializers.Serializer):
 
 
 # --- filters ----------------------------------------------------------------------
-
-
-class ChoiceInFilter(filters.BaseInFilter, filters.ChoiceFilter):
-    """``?status=a,b``: one value or several, comma-separated; each must be a known one."""
-
-
-class UTCDateTimeFilter(filters.IsoDateTimeFilter):
-    """An ISO 8601 date-time, compared in UTC.
-
-    PostgreSQL refuses UTC offsets beyond ±15:59, which Python accepts
-    (``-16:57``); converting first makes every accepted value a valid query,
-    and one that leaves the calendar when converted (year 9999 at -12:00) a 400.
-    """
-
-    def __init__(self, *args: Any, param: str, **kwargs: Any) -> None:
-        self.param = param  # the query parameter, to name it in the error
-        super().__init__(*args, **kwargs)
-
-    def filter(self, qs, value):
-        if value is not None and value.tzinfo is not None:
-            try:
-                value = value.astimezone(UTC)
-            except OverflowError:
-                raise ValidationError({self.param: ["Date-time out of range."]}) from None
-        return super().filter(qs, value)
-
-
-class IdFilter(filters.Filter):
-    """A row id: a whole number the database can hold (bigger ones are 400, not a 500)."""
-
-    field_class = forms.IntegerField
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", 2**63 - 1)
-        super().__init__(*args, **kwargs)
 
 
 class OrderFilter(filters.FilterSet):
@@ -814,10 +755,50 @@ class OrderImageViewSet(
         return Response(body, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="An event's orders",
+        description="The orders of this event the user may see, newest first; same filters "
+        "and ordering as `GET /orders`.",
+        parameters=[
+            OpenApiParameter("event_id", str, OpenApiParameter.PATH, pattern=EVENT_ID_REGEX)
+        ],
+    )
+)
+class EventOrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """``GET /events/{event_id}/orders``: beside the order list (events know nothing of
+    orders); reading needs what reading events needs (``EventAccess``), then the access
+    rule narrows the orders as everywhere."""
+
+    serializer_class = OrderSerializer
+    permission_classes = [EventAccess]
+    pagination_class = OrderPagination
+    filter_backends = [filters.DjangoFilterBackend, CursorOrdering]
+    filterset_class = OrderFilter
+    ordering_fields = ["created_at", "order_date"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema: no event, no user
+            return Order.objects.none()
+        event_id = self.kwargs["event_id"]
+        event = Event.objects.filter(event_id=event_id).first()
+        if event is None:
+            raise NotFound(f"Event {event_id} not found.")
+        return (
+            Order.objects.restrict(self.request.user, Action.VIEW)
+            .filter(event=event)
+            .select_related("event", "preset")
+        )
+
+
 router = SimpleRouter()
 # Both /orders and /orders/ (no redirect: a POST must not bounce off APPEND_SLASH).
 router.trailing_slash = "/?"
 router.register("orders", OrderViewSet, basename="order")
+router.register(
+    rf"events/(?P<event_id>{EVENT_ID_REGEX})/orders", EventOrderViewSet, basename="event-order"
+)
 router.register(
     rf"orders/(?P<order_ref>{ORDER_REF_REGEX})/images", OrderImageViewSet, basename="order-image"
 )

@@ -1,4 +1,4 @@
-"""DRF fields the apps' APIs share: free JSON objects the database can store.
+"""DRF fields the apps' APIs share: free JSON objects the database can store, fast identity URLs.
 
 ``metadata`` on orders and events and a user's ``settings`` are free JSON objects; each must
 be one PostgreSQL can store (no NUL, no lone surrogates), not nested without end, and of a
@@ -50,3 +50,27 @@ def checked_metadata(value: Any, max_chars: int = METADATA_MAX_CHARS) -> dict[st
 @extend_schema_field({"type": "object", "additionalProperties": True})
 class JSONObjectField(serializers.JSONField):
     """A free JSON object (documented as one; other JSON values are refused by the serializer)."""
+
+
+class FastIdentityField(serializers.HyperlinkedIdentityField):
+    """DRF's identity URL, but ``reverse()`` runs once per answer, not once per row.
+
+    The URL of the first row is made with a placeholder the route's pattern
+    accepts, and each row's key is put in its place: 50 reverses were a fifth
+    of a list page's time. Only for keys that need no quoting in a path
+    (order references and Event IDs: letters, digits, ``.-_``).
+    """
+
+    PLACEHOLDER = "Zq9PLACEHOLDER9qZ"
+
+    def get_url(self, obj, view_name, request, format):
+        key = getattr(obj, self.lookup_field)
+        if key in (None, ""):
+            return None
+        templates = self.context.setdefault("_identity_url_templates", {})
+        template = templates.get((view_name, format))
+        if template is None:
+            kwargs = {self.lookup_url_kwarg: self.PLACEHOLDER}
+            template = self.reverse(view_name, kwargs=kwargs, request=request, format=format)
+            templates[(view_name, format)] = template
+        return template.replace(self.PLACEHOLDER, str(key))
