@@ -21,14 +21,13 @@ from django.urls import re_path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from orders.api import PresetField
 from orders.models import Image, Order
 from utilities import access
 from utilities.api.errors import JSONParser, error_response
+from utilities.api.permissions import SEES_ORDERS, BaseAPIView, Need, may
 from utilities.api.schema import error_responses
 
 from . import services
@@ -52,31 +51,14 @@ _MAX_ID = 2**63 - 1
 # --- access ---------------------------------------------------------------------------
 
 
-class AiAccess(BasePermission):
-    """``view.access``: "process" (Admin, Manager, User), "read" (any role),
-    "analytics" (``access.can_view_analytics``: Admin, Manager, Viewer)."""
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        if access.order_scope(user, Action.VIEW) is None:
-            self.message = "Your account has no access to orders."
-            return False
-        wanted = view.access
-        if wanted == "process" and access.order_scope(user, Action.PROCESS) is None:
-            self.message = "You may not run AI processing."
-            return False
-        if wanted == "analytics" and not access.can_view_analytics(user):
-            self.message = "You may not see the AI status."
-            return False
-        return True
+MAY_PROCESS = may(Action.PROCESS, "You may not run AI processing.")
+SEES_AI_STATUS = Need(access.can_view_analytics, "You may not see the AI status.")
 
 
-class _AiView(APIView):
-    permission_classes = [AiAccess]
+class _AiView(BaseAPIView):
+    """Any role that sees orders reads; ``needs`` adds what a view asks more."""
+
     parser_classes = [JSONParser]
-    access = "read"
 
 
 # --- serializers ----------------------------------------------------------------------
@@ -217,7 +199,7 @@ def _validated(serializer_class, request) -> dict[str, Any]:
 class ProcessView(_AiView):
     """Queue an order's AI work; 202 ``{"order", "queued"}``."""
 
-    access = "process"
+    needs = (SEES_ORDERS, MAY_PROCESS)
 
     @extend_schema(
         summary="Queue an order's AI work",
@@ -262,7 +244,7 @@ class ProcessView(_AiView):
 class _OneImageView(_AiView):
     """One image through the chain, synchronously (each provider has its own timeout)."""
 
-    access = "process"
+    needs = (SEES_ORDERS, MAY_PROCESS)
     operation = ""
 
     def post(self, request):
@@ -359,7 +341,7 @@ class ModelsView(_AiView):
 class StatusView(_AiView):
     """Each configured provider's circuit, and how many tasks wait in the ``ai`` queue."""
 
-    access = "analytics"
+    needs = (SEES_ORDERS, SEES_AI_STATUS)
 
     @extend_schema(summary="AI providers' health", responses=StatusResponseSerializer, tags=["ai"])
     def get(self, request):

@@ -21,22 +21,18 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from orders.api import ORDER_REF_REGEX, ImageSerializer, OrderSerializer, PresetField
-from orders.api_access import SeesOrders
 from orders.models import Image, Order
 from utilities import access
 from utilities.api.errors import JSONParser
+from utilities.api.permissions import BaseAPIView
 from utilities.api.schema import error_responses
 
 from . import approval
 from .api import _Text
 
 Action = access.Action
-
-
-ApprovalAccess = SeesOrders  # signed in with access to orders; the order is checked per view
 
 
 class RejectSerializer(serializers.Serializer):
@@ -55,8 +51,9 @@ class OrderApprovalResponse(serializers.Serializer):
     images = serializers.IntegerField(help_text="Images this request approved or turned down.")
 
 
-class _ApprovalView(APIView):
-    permission_classes = [ApprovalAccess]
+class _ApprovalView(BaseAPIView):
+    """Signed in with access to orders; the order is checked per view."""
+
     parser_classes = [JSONParser]
 
     def order(self, request, order_ref: str) -> Order:

@@ -14,15 +14,15 @@ from __future__ import annotations
 from django.db.models import Q
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import mixins, serializers
 from rest_framework.exceptions import NotFound
-from rest_framework.permissions import BasePermission
 from rest_framework.routers import SimpleRouter
 
 from accounts.idempotency import idempotent
 from utilities.api.fields import FastIdentityField, JSONObjectField, checked_metadata
 from utilities.api.filters import ChoiceInFilter
 from utilities.api.pagination import CursorOrdering, CursorPage
+from utilities.api.permissions import BaseViewSet, Need
 from utilities.api.schema import IDEMPOTENCY_KEY
 
 from . import services
@@ -124,27 +124,17 @@ class EventFilter(filters.FilterSet):
 # --- access ---------------------------------------------------------------------------
 
 
-class EventAccess(BasePermission):
-    """Reading needs ``events.view_event`` (every role); writing ``add``/``change_event``."""
+def _has(permission: str, message: str) -> Need:
+    return Need(lambda user: user.has_perm(permission), message)
 
-    PERMISSIONS = {
-        "POST": ("events.add_event", "You may not create events."),
-        "PUT": ("events.change_event", "You may not change events."),
-        "PATCH": ("events.change_event", "You may not change events."),
-    }
 
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated and user.is_active):
-            return False
-        if not user.has_perm("events.view_event"):
-            self.message = "Your account has no access to events."
-            return False
-        needed = self.PERMISSIONS.get(request.method)
-        if needed is not None and not user.has_perm(needed[0]):
-            self.message = needed[1]
-            return False
-        return True
+#: Reading events needs ``events.view_event`` (every role); writing ``add``/``change_event``.
+SEES_EVENTS = _has("events.view_event", "Your account has no access to events.")
+EVENT_WRITES = {
+    "POST": _has("events.add_event", "You may not create events."),
+    "PUT": _has("events.change_event", "You may not change events."),
+    "PATCH": _has("events.change_event", "You may not change events."),
+}
 
 
 # --- views ------------------------------------------------------------------------------
@@ -165,12 +155,11 @@ class EventViewSet(
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,
+    BaseViewSet,
 ):
     """Events, by Event ID."""
 
     serializer_class = EventSerializer
-    permission_classes = [EventAccess]
     pagination_class = EventPagination
     filter_backends = [filters.DjangoFilterBackend, CursorOrdering]
     filterset_class = EventFilter
@@ -179,6 +168,13 @@ class EventViewSet(
     lookup_field = "event_id"
     lookup_value_regex = EVENT_ID_REGEX
     queryset = Event.objects.all()
+
+    def needs_for(self, request):
+        write = EVENT_WRITES.get(request.method)
+        return (SEES_EVENTS, write) if write is not None else (SEES_EVENTS,)
+
+    def object_action(self, request):
+        return None  # events have no per-row rule: the role decides
 
     def get_object(self):
         event_id = self.kwargs[self.lookup_field]

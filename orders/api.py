@@ -24,11 +24,10 @@ from drf_spectacular.utils import (
     extend_schema_field,
     extend_schema_view,
 )
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import MultiPartParser
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
@@ -36,13 +35,14 @@ from accounts.idempotency import idempotent
 from accounts.models import User
 from ai_processing.models import ProcessingPreset
 from events import lookups
-from events.api import EVENT_ID_REGEX, EventAccess
+from events.api import EVENT_ID_REGEX, SEES_EVENTS
 from events.models import Event, event_id_validator
 from utilities import access
 from utilities.api.errors import JSONParser, error_response
 from utilities.api.fields import FastIdentityField, JSONObjectField, checked_metadata
 from utilities.api.filters import ChoiceInFilter, IdFilter, UTCDateTimeFilter
 from utilities.api.pagination import CursorOrdering, CursorPage
+from utilities.api.permissions import SEES_ORDERS, BaseViewSet, Need, may
 from utilities.api.schema import IDEMPOTENCY_KEY, error_responses
 from utilities.errors import OrderError
 
@@ -452,53 +452,18 @@ class ImageFilter(filters.FilterSet):
 # --- access -------------------------------------------------------------------------
 
 
-class OrderAccess(BasePermission):
-    """The access rule, per endpoint.
-
-    Every endpoint needs a signed-in user with access to orders at all (Viewer
-    and up); creating needs the create permission. On one order, the access
-    action follows the request: reading → view, PUT/PATCH → change,
-    DELETE → delete, adding an image → upload (``view.create_requires``).
-    Orders a user may not even see are 404 (the queryset is restricted), not 403.
-    """
-
-    #: (viewset action, HTTP method) → access action; anything else reading is ``view``.
-    OBJECT_ACTIONS = {
-        ("update", "PUT"): Action.CHANGE,
-        ("partial_update", "PATCH"): Action.CHANGE,
-        ("destroy", "DELETE"): Action.DELETE,
-        ("create", "POST"): Action.UPLOAD,  # an image, on OrderImageViewSet
-        ("submit", "POST"): Action.UPLOAD,  # "this is all": part of sending the files
-        ("deliver_without_failed", "POST"): Action.REVIEW,
-    }
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        if access.order_scope(user, Action.VIEW) is None:
-            self.message = "Your account has no access to orders."
-            return False
-        if view.action == "create" and not self.may_create(user, view):
-            self.message = getattr(view, "create_denied", "You may not create orders.")
-            return False
-        return True
-
-    def may_create(self, user, view) -> bool:
-        needed = getattr(view, "create_requires", None)
-        if needed is not None:  # creating something in an order (an image): upload on some
-            return access.order_scope(user, needed) is not None
-        return access.can_create_order(user)
-
-    def required_action(self, request, view) -> Action:
-        return self.OBJECT_ACTIONS.get((view.action, request.method), Action.VIEW)
-
-    def has_object_permission(self, request, view, obj: Order) -> bool:
-        wanted = self.required_action(request, view)
-        if access.can(request.user, wanted, obj):
-            return True
-        self.message = f"You may not {wanted.value} order {obj.order_ref}."
-        return False
+#: (viewset action, HTTP method) → the access action one order is checked for; anything
+#: else reading is ``view``. Orders a user may not even see are 404 (the queryset is
+#: restricted), not 403.
+ORDER_ACTIONS = {
+    ("update", "PUT"): Action.CHANGE,
+    ("partial_update", "PATCH"): Action.CHANGE,
+    ("destroy", "DELETE"): Action.DELETE,
+    ("submit", "POST"): Action.UPLOAD,  # "this is all": part of sending the files
+    ("deliver_without_failed", "POST"): Action.REVIEW,
+}
+MAY_CREATE_ORDERS = Need(access.can_create_order, "You may not create orders.")
+MAY_ADD_IMAGES = may(Action.UPLOAD, "You may not add images to orders.")
 
 
 # --- views ---------------------------------------------------------------------------
@@ -543,12 +508,13 @@ class OrderViewSet(
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
     mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
+    BaseViewSet,
 ):
     """Orders: list (filters, ``?ordering=``), create, read, edit, delete; ``history``."""
 
+    queryset = Order.objects.select_related("event", "preset")
+    object_actions = ORDER_ACTIONS
     serializer_class = OrderSerializer
-    permission_classes = [OrderAccess]
     pagination_class = OrderPagination
     filter_backends = [filters.DjangoFilterBackend, CursorOrdering]
     filterset_class = OrderFilter
@@ -557,10 +523,8 @@ class OrderViewSet(
     lookup_field = "order_ref"
     lookup_value_regex = ORDER_REF_REGEX
 
-    def get_queryset(self):
-        return Order.objects.restrict(self.request.user, Action.VIEW).select_related(
-            "event", "preset"
-        )
+    def needs_for(self, request):
+        return (SEES_ORDERS, MAY_CREATE_ORDERS) if self.action == "create" else (SEES_ORDERS,)
 
     def get_object(self):
         order = _visible_order(self.request, self.kwargs[self.lookup_field])
@@ -690,12 +654,12 @@ class OrderImageViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
+    BaseViewSet,
 ):
     """An order's images: list, read one, add one file (multipart)."""
 
+    queryset = Image.objects.select_related("order")
     serializer_class = ImageSerializer
-    permission_classes = [OrderAccess]
     pagination_class = ImagePagination
     parser_classes = [MultiPartParser]
     filter_backends = [filters.DjangoFilterBackend, CursorOrdering]
@@ -703,8 +667,12 @@ class OrderImageViewSet(
     ordering_fields = ["id"]
     ordering = ["id"]
     lookup_value_regex = r"[0-9]{1,18}"
-    create_requires = Action.UPLOAD
-    create_denied = "You may not add images to orders."
+
+    def needs_for(self, request):
+        return (SEES_ORDERS, MAY_ADD_IMAGES) if self.action == "create" else (SEES_ORDERS,)
+
+    def object_action(self, request):
+        return None  # the order is checked by the service that adds the image
 
     def get_order(self) -> Order:
         if not hasattr(self, "_order"):
@@ -714,11 +682,7 @@ class OrderImageViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no request data
             return Image.objects.none()
-        return (
-            Image.objects.restrict(self.request.user, Action.VIEW)
-            .filter(order=self.get_order())
-            .select_related("order")
-        )
+        return super().get_queryset().filter(order=self.get_order())
 
     def get_object(self):
         image = self.get_queryset().filter(pk=int(self.kwargs["pk"])).first()
@@ -765,13 +729,14 @@ class OrderImageViewSet(
         ],
     )
 )
-class EventOrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class EventOrderViewSet(mixins.ListModelMixin, BaseViewSet):
     """``GET /events/{event_id}/orders``: beside the order list (events know nothing of
     orders); reading needs what reading events needs (``EventAccess``), then the access
     rule narrows the orders as everywhere."""
 
+    queryset = Order.objects.select_related("event", "preset")
+    needs = (SEES_EVENTS,)
     serializer_class = OrderSerializer
-    permission_classes = [EventAccess]
     pagination_class = OrderPagination
     filter_backends = [filters.DjangoFilterBackend, CursorOrdering]
     filterset_class = OrderFilter
@@ -785,11 +750,7 @@ class EventOrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         event = Event.objects.filter(event_id=event_id).first()
         if event is None:
             raise NotFound(f"Event {event_id} not found.")
-        return (
-            Order.objects.restrict(self.request.user, Action.VIEW)
-            .filter(event=event)
-            .select_related("event", "preset")
-        )
+        return super().get_queryset().filter(event=event)
 
 
 router = SimpleRouter()

@@ -25,14 +25,13 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from utilities import access
 from utilities.api.errors import JSONParser
+from utilities.api.permissions import BaseAPIView
 from utilities.api.schema import error_responses
 
 from . import print_services, prints
-from .api_access import SeesOrders
 from .models import Image, Order, PrintSize
 
 log = logging.getLogger(__name__)
@@ -46,9 +45,6 @@ CONFLICT = error_responses(
         "at that size (`conflict`)."
     }
 )
-
-
-PrintsAccess = SeesOrders  # signed in with access to orders; the order is checked per view
 
 
 # --- serializers ------------------------------------------------------------------------
@@ -138,8 +134,9 @@ def _lines_from(request) -> list[dict[str, Any]]:
 # --- views ------------------------------------------------------------------------------
 
 
-class _PrintsView(APIView):
-    permission_classes = [PrintsAccess]
+class _PrintsView(BaseAPIView):
+    """Signed in with access to orders; the order is checked per view."""
+
     parser_classes = [JSONParser]
 
     def order(self, order_ref: str, action: Action = Action.VIEW) -> Order:

@@ -23,11 +23,10 @@ from django.urls import re_path
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from utilities import access
+from utilities.api.permissions import BaseAPIView
 
 from . import live, timeline
 from .live import ORDER_REF
@@ -37,21 +36,6 @@ from .models import Order
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
 MAX_SEQ = 2**31 - 1
-
-
-class SeesOrders(BasePermission):
-    """Signed in, with a role that sees orders at all (a user without one gets 403,
-    as on the rest of the orders API); which orders is the queryset's business."""
-
-    message = "Your account has no access to orders."
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        return bool(
-            user
-            and user.is_authenticated
-            and access.order_scope(user, access.Action.VIEW) is not None
-        )
 
 
 class TimelineQuery(serializers.Serializer):
@@ -96,10 +80,8 @@ class TimelinePageSerializer(serializers.Serializer):
     )
 
 
-class OrderTimelineView(APIView):
+class OrderTimelineView(BaseAPIView):
     """An order's timeline entries after a number: the WebSocket's catch-up, over HTTP."""
-
-    permission_classes = [SeesOrders]
 
     @extend_schema(
         summary="An order's timeline after a number (live status by polling)",
@@ -161,10 +143,8 @@ _DASHBOARD_RESPONSE = inline_serializer(
 )
 
 
-class DashboardView(APIView):
+class DashboardView(BaseAPIView):
     """The dashboard's content for the signed-in user (what ``ws/dashboard/`` sends)."""
-
-    permission_classes = [SeesOrders]
 
     @extend_schema(
         summary="The dashboard's live content (polling fallback of ws/dashboard/)",

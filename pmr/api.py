@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -26,6 +26,7 @@ from orders.models import Order
 from pmr.clients import PMRError, WebhookVerificationError, verify
 from utilities import access
 from utilities.api.errors import JSONParser, error_response
+from utilities.api.permissions import SEES_ORDERS, BaseAPIView, Need
 
 from . import connection, services, status, tasks
 from .models import OutboxEntry
@@ -41,26 +42,13 @@ def _both(name: str, fields: dict) -> dict:
     return {200: body, 503: body}
 
 
-class PmrAccess(BasePermission):
-    """``view.access``: "view" (any role that sees orders), "manage" (Manager, Admin)."""
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        if access.order_scope(user, Action.VIEW) is None:
-            self.message = "Your account has no access to orders."
-            return False
-        if view.access == "manage" and not access.can_review(user):
-            self.message = "Only managers may do this."
-            return False
-        return True
+MANAGES = Need(access.can_review, "Only managers may do this.")
 
 
-class _PmrView(APIView):
-    permission_classes = [PmrAccess]
+class _PmrView(BaseAPIView):
+    """Any role that sees orders; ``needs`` adds what a view asks more."""
+
     parser_classes = [JSONParser]
-    access = "view"
 
 
 class UploadSerializer(serializers.Serializer):
@@ -70,7 +58,7 @@ class UploadSerializer(serializers.Serializer):
 class UploadView(_PmrView):
     """Queue an order's PMR upload now (failed writes again; a finished order's delivery)."""
 
-    access = "view"  # the order's own rule (process) is checked by the service
+    # Any role that sees orders: the order's own rule (process) is checked by the service.
 
     @extend_schema(
         request=UploadSerializer,
@@ -131,7 +119,7 @@ class ValidateView(_PmrView):
 class SyncView(_PmrView):
     """Pull the PMR's changes now (as the scheduled pull does)."""
 
-    access = "manage"
+    needs = (SEES_ORDERS, MANAGES)
 
     @extend_schema(
         request=None,
@@ -150,7 +138,7 @@ class HealthView(_PmrView):
     their own deliveries stand).
     """
 
-    access = "manage"
+    needs = (SEES_ORDERS, MANAGES)
 
     @extend_schema(
         description="200 when the PMR answers its health call; 503 with the same body when not.",
