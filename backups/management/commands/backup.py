@@ -23,6 +23,8 @@ class Command(BaseCommand):
             raise CommandError(f"{exc} Try again when it has finished.") from exc
         if run.status != BackupRun.Status.SUCCEEDED:
             raise CommandError(f"The backup failed: {run.error}")
+        if options["verbosity"] < 1:
+            return
         where = catalog.folder() / run.name
         self.stdout.write(
             self.style.SUCCESS(

@@ -54,10 +54,12 @@ class Command(BaseCommand):
             manifest = services.verify(path)
         except services.RestoreRefused as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(
-            f"Backup {path.name} ({manifest['created_at']}): checksums match; "
-            f"{manifest['media']['files']} media files."
-        )
+        quiet = options["verbosity"] < 1
+        if not quiet:
+            self.stdout.write(
+                f"Backup {path.name} ({manifest['created_at']}): checksums match; "
+                f"{manifest['media']['files']} media files."
+            )
         if options["interactive"]:
             answer = input(
                 "This replaces the whole database and every media file with the backup's. "
@@ -69,6 +71,8 @@ class Command(BaseCommand):
             restored = services.restore_backup(path)
         except services.RestoreRefused as exc:
             raise CommandError(str(exc)) from exc
+        if quiet:
+            return
         self.stdout.write(
             self.style.SUCCESS(
                 f"Restored backup {restored.name} ({restored.created_at}): the database and "
