@@ -4,6 +4,7 @@ refused before anything is touched."""
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 from pathlib import Path
 
@@ -95,3 +96,20 @@ def test_the_written_backup_is_read_back_against_the_manifest(backup):
         f"{checksums.file_sha256(backup / 'database.pgdump')[:12]}… does not match "
         f"{checksums.read_sums(backup)['database.pgdump'][:12]}…"
     ]
+
+
+def test_a_backup_of_another_kind_of_database_is_refused(backup):
+    """A backup made with SQLite (make run) cannot go into PostgreSQL, even when its checksums
+    match: refused with the reason, nothing changed."""
+    manifest_path = backup / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["database"]["vendor"] = "sqlite"
+    manifest_path.write_text(json.dumps(manifest))
+    sums = checksums.read_sums(backup)
+    sums["manifest.json"] = checksums.file_sha256(manifest_path)
+    checksums.write_sums(backup, sums)
+    Event.objects.create(event_id="EVT-AFTER", name="After the backup")
+
+    with pytest.raises(CommandError, match="is of a sqlite database; this installation uses"):
+        call_command("restore_backup", backup.name, "--noinput", verbosity=0)
+    assert Event.objects.filter(event_id="EVT-AFTER").exists()
