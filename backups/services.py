@@ -27,7 +27,6 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import transaction
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
@@ -177,9 +176,12 @@ def _failed(run: BackupRun, exc: BaseException) -> None:
     run.status = BackupRun.Status.FAILED
     run.finished_at = timezone.now()
     run.error = error[:4000]
-    with transaction.atomic():
-        run.save(update_fields=["status", "finished_at", "error"])
+    run.save(update_fields=["status", "finished_at", "error"])
+    # The record stands even if telling fails (the admin and the dashboard show it anyway).
+    try:
         alerts.backup_failed(run)
+    except Exception:
+        log.exception("Backup %s failed and the Admins could not be notified", run.pk)
 
 
 # --- restore ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ key generated on first use. With ``DEBUG=0`` the defaults turn strict so that
 from __future__ import annotations
 
 from email.utils import parseaddr
+from pathlib import Path
 
 import environ
 from celery.schedules import crontab
@@ -469,6 +470,9 @@ NOTIFY_OUTAGE_CHECK_SECONDS = env.int("NOTIFY_OUTAGE_CHECK_SECONDS", default=30)
 #: Where backups are written (one folder per backup). Put it on another disk, or copy it off
 #: the machine: a backup beside the data it saves is lost with that disk.
 BACKUP_DIR = env.path("BACKUP_DIR", default=VAR_DIR / "backups")
+if Path(BACKUP_DIR).resolve().is_relative_to(Path(MEDIA_ROOT).resolve()):
+    # The media backup would archive the backups, and a restore would delete them.
+    raise ImproperlyConfigured("BACKUP_DIR must not be inside MEDIA_ROOT.")
 #: Complete backups kept; older ones are deleted after each successful backup (never after a
 #: failed one, so a run of failures cannot delete the last good backups).
 BACKUP_KEEP = env.int("BACKUP_KEEP", default=7)
