@@ -16,11 +16,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     UV_PROJECT_ENVIRONMENT=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
     RKH_VAR_DIR=/data/var \
-    MEDIA_ROOT=/data/media
+    MEDIA_ROOT=/data/media \
+    BACKUP_DIR=/data/backups
+
+# pg_dump and pg_restore for the backups (manage.py backup / restore_backup): bookworm's
+# postgresql-client is 15, the version of the compose file's server (pg_dump must not be
+# older than the server it dumps).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
 
 RUN pip install --no-cache-dir uv==0.13.8 \
     && useradd --system --uid 1000 --home /app rkh \
-    && mkdir -p /data/var /data/media && chown -R rkh /data
+    && mkdir -p /data/var /data/media /data/backups && chown -R rkh /data
 
 WORKDIR /app
 COPY pyproject.toml uv.lock ./

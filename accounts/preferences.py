@@ -28,6 +28,7 @@ KINDS: dict[str, str] = {
     "pmr_refused": "The PMR refused a write",
     "service_down": "AI provider or PMR down",
     "failed_signins": "Repeated failed sign-ins",
+    "backup_failed": "A backup failed",
 }
 
 #: Channels, with their labels: the notification centre (the bell), the system notifications
@@ -48,6 +49,7 @@ DEFAULTS: dict[str, dict[str, bool]] = {
     "pmr_refused": {"in_app": True, "browser": True, "email": True},
     "service_down": {"in_app": True, "browser": True, "email": True},
     "failed_signins": {"in_app": True, "browser": True, "email": True},
+    "backup_failed": {"in_app": True, "browser": True, "email": True},
 }
 
 SETTINGS_KEY = "notifications"

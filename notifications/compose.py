@@ -17,6 +17,8 @@ Who gets what (docs/notifications.md, "Who is notified"):
   (Managers and Admins).
 - **Repeated failed sign-ins**: users with ``notifications.receive_security_alerts``
   (Admins).
+- **A backup failed**: users with ``backups.receive_backup_alerts`` (Admins); the backups app
+  (above this one) composes and sends it (``backups.alerts``).
 
 Every order notification goes only to active users the access rule lets view
 the order (``access.can(user, VIEW, order)``): nobody hears about an order
@@ -41,6 +43,9 @@ from .models import Kind
 
 SERVICE_ALERTS = "notifications.receive_service_alerts"
 SECURITY_ALERTS = "notifications.receive_security_alerts"
+#: Named here, as a string, so the settings page offers the kind to the right people; the
+#: backups app, above this one, holds the permission and sends the notifications.
+BACKUP_ALERTS = "backups.receive_backup_alerts"
 PMR_FIXERS = "pmr.change_outboxentry"
 
 

@@ -37,6 +37,7 @@ class Kind(models.TextChoices):
     PMR_REFUSED = "pmr_refused", KINDS["pmr_refused"]
     SERVICE_DOWN = "service_down", KINDS["service_down"]
     FAILED_SIGNINS = "failed_signins", KINDS["failed_signins"]
+    BACKUP_FAILED = "backup_failed", KINDS["backup_failed"]
 
 
 class NotificationQuerySet(models.QuerySet):

@@ -9,8 +9,10 @@ key generated on first use. With ``DEBUG=0`` the defaults turn strict so that
 from __future__ import annotations
 
 from email.utils import parseaddr
+from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from utilities import config
@@ -63,6 +65,7 @@ INSTALLED_APPS = [
     "pmr",
     "analytics",
     "notifications",
+    "backups",
 ]
 
 MIDDLEWARE = [
@@ -459,6 +462,28 @@ NOTIFY_SIGNIN_WINDOW_MINUTES = env.int("NOTIFY_SIGNIN_WINDOW_MINUTES", default=1
 #: Seconds between two looks at the circuit breakers for "AI provider or PMR down".
 NOTIFY_OUTAGE_CHECK_SECONDS = env.int("NOTIFY_OUTAGE_CHECK_SECONDS", default=30)
 
+# --- backups ----------------------------------------------------------------
+# docs/deployment.md "Backups": the database and MEDIA_ROOT, daily by beat or by hand
+# (`manage.py backup`), each backup a folder of BACKUP_DIR with a SHA-256 manifest that is
+# checked after writing and before `manage.py restore_backup`.
+
+#: Where backups are written (one folder per backup). Put it on another disk, or copy it off
+#: the machine: a backup beside the data it saves is lost with that disk.
+BACKUP_DIR = env.path("BACKUP_DIR", default=VAR_DIR / "backups")
+if Path(BACKUP_DIR).resolve().is_relative_to(Path(MEDIA_ROOT).resolve()):
+    # The media backup would archive the backups, and a restore would delete them.
+    raise ImproperlyConfigured("BACKUP_DIR must not be inside MEDIA_ROOT.")
+#: Complete backups kept; older ones are deleted after each successful backup (never after a
+#: failed one, so a run of failures cannot delete the last good backups).
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=7)
+if BACKUP_KEEP < 1:
+    raise ImproperlyConfigured("BACKUP_KEEP must be 1 or more.")
+#: The daily backup's time of day, in UTC (beat's clock).
+BACKUP_HOUR = env.int("BACKUP_HOUR", default=2)
+BACKUP_MINUTE = env.int("BACKUP_MINUTE", default=30)
+#: The admin and the dashboard warn when the last good backup is older than this.
+BACKUP_STALE_HOURS = env.int("BACKUP_STALE_HOURS", default=26)
+
 # --- audit ----------------------------------------------------------------
 
 AUDITLOG_INCLUDE_ALL_MODELS = False
@@ -620,6 +645,10 @@ CELERY_BEAT_SCHEDULE = {
     "notifications-resend-stuck": {
         "task": "notifications.tasks.send_waiting",
         "schedule": 300,
+    },
+    "daily-backup": {
+        "task": "backups.tasks.daily_backup",
+        "schedule": crontab(hour=BACKUP_HOUR, minute=BACKUP_MINUTE),
     },
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)

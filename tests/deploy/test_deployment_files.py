@@ -157,3 +157,18 @@ def test_the_pmr_simulator_calls_back_the_web_process_it_runs_beside():
     assert argv[argv.index("--webhook-url") + 1] == (
         "http://$RKH_BIND:$RKH_PORT/api/v1/pmr/webhook"
     )
+
+
+def test_the_worker_that_runs_the_daily_backup_has_the_tools_and_the_volumes(compose):
+    """The beat task runs on the default queue (the ``worker`` service): it needs pg_dump in the
+    image, the media, and a volume at the image's BACKUP_DIR that outlives the container."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "postgresql-client" in dockerfile
+    assert "BACKUP_DIR=/data/backups" in dockerfile
+    worker = compose["services"]["worker"]
+    assert "default" in worker["command"][worker["command"].index("-Q") + 1].split(",")
+    mounts = dict(volume.split(":", 1)[::-1] for volume in worker["volumes"])
+    assert mounts["/data/backups"] == "backups"
+    assert mounts["/data/media"] == "media"
+    assert "backups" in compose["volumes"]
+    assert settings.CELERY_BEAT_SCHEDULE["daily-backup"]["task"] == "backups.tasks.daily_backup"
