@@ -2,9 +2,10 @@
 
 The outbox's order row carries the customer's name, e-mail and PMR customer id to the PMR
 (``pmr.outbox``), and the PMR's answers and errors may repeat them; the delivery's reason
-and error are the PMR's words. Erasing an order blanks those here and in their audit
-entries (a row still pending is then sent with ``[erased]``, which is what the customer
-asked for). What the PMR itself stores is the PMR's to erase: the studio asks there.
+and error are the PMR's words; the cache keeps the address's PMR customer id for hours.
+Erasing an order blanks those here and in their audit entries (a row still pending is then
+sent with ``[erased]``, which is what the customer asked for). What the PMR itself stores is
+the PMR's to erase: the studio asks there.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from orders.models import Order
 from utilities.audit import Scrubber
 
+from . import lookups
 from .models import OrderDelivery, OutboxEntry
 
 #: Payload keys that name the customer (``pmr.outbox``'s order row).
@@ -23,7 +25,9 @@ AUDITED_FIELDS = ("payload", "response", "last_error")
 
 
 def erase(order: Order, scrubber: Scrubber) -> None:
-    """Blank the customer in the order's outbox rows and delivery, and in their audit log."""
+    """Blank the customer in the order's outbox rows and delivery, and in their audit log;
+    forget the cached PMR answer for their address."""
+    lookups.forget_customer(order.customer_email)
     rows = list(OutboxEntry.objects.filter(order_id=order.pk))
     for row in rows:
         new = {

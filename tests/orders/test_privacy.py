@@ -17,6 +17,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.conf import settings as django_settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.core.management import call_command
@@ -26,7 +27,7 @@ from events.models import Event
 from notifications.models import CustomerEmail, Notification
 from orders import privacy, services, tasks
 from orders.models import Image, Order, OrderEvent
-from pmr import outbox
+from pmr import lookups, outbox
 from pmr.models import OutboxEntry
 from utilities.audit import ERASED
 from utilities.errors import OrderError
@@ -354,8 +355,12 @@ def test_erasing_a_delivered_order_on_request_works_and_is_audited(
         services.delete_order(delivered, actor=admin)
     files = stored_files(delivered)
 
+    cache.set(lookups.customer_cache_key(ANNA[1]), "CUST-1")  # a recent PMR lookup
+
     with django_capture_on_commit_callbacks(execute=True):
         report = privacy.erase_customer("Anna.Berg@Example.com", actor=admin, via="admin")
+
+    assert cache.get(lookups.customer_cache_key(ANNA[1])) is None
 
     assert [e.order_ref for e in report.erased] == [delivered.order_ref]
     assert [ref for ref, _ in report.skipped] == [in_work.order_ref]
