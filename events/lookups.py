@@ -118,12 +118,22 @@ def check_event(event_id: str) -> EventCheck:
     return check
 
 
+def customer_cache_key(email: str) -> str:
+    return f"pmr:customer:{(email or '').strip().lower()}"
+
+
+def forget_customer(email: str) -> None:
+    """Drop the cached answer for the address (its customer's data is being erased)."""
+    if (email or "").strip():
+        cache.delete(customer_cache_key(email))
+
+
 def customer_id_for(email: str) -> str | None:
     """The PMR's customer id for an e-mail address (cached), or None (none, or no answer)."""
     email = (email or "").strip().lower()
     if not email:
         return None
-    key = f"pmr:customer:{email}"
+    key = customer_cache_key(email)
     hit = cache.get(key)
     if hit is not None:
         return hit or None

@@ -64,6 +64,15 @@ class Event(models.Model):
         help_text="With the hold set here: an order nobody objected to within this many hours "
         "is approved by itself. Empty: it waits for a person.",
     )
+    # Retention (docs/deployment.md "Retention"): this event's orders keep their customer's
+    # data and files this many days after completion instead of RETENTION_DAYS.
+    retention_days = models.PositiveIntegerField(
+        "keep customer data for (days)",
+        null=True,
+        blank=True,
+        help_text="Days after an order is completed (or cancelled) before its files and its "
+        "customer's data are erased. Empty: the installation's RETENTION_DAYS; 0: never.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -16,9 +16,10 @@ class NotificationsConfig(AppConfig):
         from django.contrib.auth.signals import user_login_failed
         from django.db.models.signals import post_save
 
+        from orders import privacy as order_privacy
         from utilities import user_streams
 
-        from . import hooks, live, signins, timeline
+        from . import hooks, live, privacy, signins, timeline
 
         post_save.connect(
             hooks.on_order_event_saved,
@@ -28,3 +29,5 @@ class NotificationsConfig(AppConfig):
         user_login_failed.connect(signins.on_login_failed, dispatch_uid="notifications.signins")
         user_streams.register("notifications", live.bell_state)
         timeline.register()
+        # A customer's data erased or exported: notifications name them, and their e-mail.
+        order_privacy.register("emails_to_customer", erase=privacy.erase, export=privacy.export)

@@ -8,14 +8,19 @@ are checked and written to the timeline like any other change.
 
 from __future__ import annotations
 
+import tempfile
+
 from auditlog.mixins import AuditlogHistoryAdminMixin
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
+from django.http import FileResponse
+from django.template.response import TemplateResponse
 
 from utilities import access
 from utilities.errors import OrderError
 
-from . import intake, pipeline, services
+from . import intake, pipeline, privacy, services
 from .models import Image, Order, OrderEvent, PrintSize
 
 
@@ -140,6 +145,67 @@ def submit_orders(modeladmin, request, queryset):
     )
 
 
+def _one_customer(modeladmin, request, queryset) -> str | None:
+    """The one customer e-mail address of the selected orders, or None (with a message)."""
+    emails = {
+        privacy.normalise_email(email)
+        for email in queryset.values_list("customer_email", flat=True)
+    }
+    emails.discard("")
+    if len(emails) != 1:
+        modeladmin.message_user(
+            request,
+            f"Select orders of one customer (one e-mail address); the selection has {len(emails)}.",
+            messages.ERROR,
+        )
+        return None
+    return emails.pop()
+
+
+@admin.action(description="Export this customer's data", permissions=["customer_data"])
+def export_customer_data(modeladmin, request, queryset):
+    """A ZIP of everything about the selected orders' customer (every order of their address,
+    not only those selected); audited."""
+    email = _one_customer(modeladmin, request, queryset)
+    if email is None:
+        return None
+    spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115 (returned)
+    privacy.export_customer(email, spool, actor=request.user, request=request, via="admin")
+    spool.seek(0)
+    filename = f"customer-{privacy.email_fingerprint(email)[:12]}.zip"
+    return FileResponse(spool, as_attachment=True, filename=filename)
+
+
+@admin.action(description="Erase this customer's data", permissions=["customer_data"])
+def erase_customer_data(modeladmin, request, queryset):
+    """Erase every closed order of the selected orders' customer, after a confirmation page
+    that lists what goes (a dry run)."""
+    email = _one_customer(modeladmin, request, queryset)
+    if email is None:
+        return None
+    if request.POST.get("confirm") != "yes":
+        context = {
+            **modeladmin.admin_site.each_context(request),
+            "title": "Erase this customer's data",
+            "opts": modeladmin.model._meta,
+            "email": email,
+            "report": privacy.erase_customer(email, actor=request.user, dry_run=True),
+            "queryset": queryset,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/orders/order/erase_customer_data.html", context)
+    report = privacy.erase_customer(email, actor=request.user, request=request, via="admin")
+    modeladmin.message_user(
+        request,
+        f"{len(report.erased)} order(s) of the customer erased: {report.files} file(s), "
+        f"{report.bytes} bytes.",
+        messages.SUCCESS,
+    )
+    for ref, why in report.skipped:
+        modeladmin.message_user(request, f"{ref} left alone: {why}", messages.WARNING)
+    return None
+
+
 class RestrictedAdminMixin:
     """Narrow the admin to the access rule (objects reached via ``order``)."""
 
@@ -204,6 +270,7 @@ class OrderAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdm
         "created_at",
         "updated_at",
         "completed_at",
+        "erased_at",
     )
     fieldsets = (
         (None, {"fields": ("order_ref", "event", "status", "assigned_to", "created_by")}),
@@ -223,7 +290,7 @@ class OrderAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdm
             "Other",
             {
                 "classes": ("collapse",),
-                "fields": ("metadata", "created_at", "updated_at", "completed_at"),
+                "fields": ("metadata", "created_at", "updated_at", "completed_at", "erased_at"),
             },
         ),
     )
@@ -234,8 +301,14 @@ class OrderAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdm
         requeue_orders,
         deliver_without_failed,
         submit_orders,
+        export_customer_data,
+        erase_customer_data,
     )
     show_full_result_count = False
+
+    def has_customer_data_permission(self, request) -> bool:
+        """The customer-data actions: Admins only (``handle_customer_data``)."""
+        return access.can_handle_customer_data(request.user)
 
     @admin.display(description="images", ordering="total_images")
     def progress(self, obj: Order) -> str:

@@ -23,6 +23,14 @@ from .natural import natural_key
 class OrderQuerySet(RestrictedQuerySet):
     order_path = ""
 
+    def for_customer_email(self, email: str) -> OrderQuerySet:
+        """The orders of the customer with this e-mail address, whatever its case.
+
+        The one lookup of orders by a customer's address (privacy requests use it): when the
+        address is stored encrypted, only this method's body changes (a keyed-hash match).
+        """
+        return self.filter(customer_email__iexact=(email or "").strip())
+
 
 class ImageQuerySet(RestrictedQuerySet):
     order_path = "order__"
@@ -209,6 +217,11 @@ class Order(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    #: When the customer's personal data and files were erased (retention or the customer's
+    #: request: ``orders.privacy``); the row stays for the statistics, never erased twice.
+    erased_at = models.DateTimeField(
+        "personal data erased at", null=True, blank=True, editable=False
+    )
 
     objects = OrderQuerySet.as_manager()
 
@@ -220,6 +233,7 @@ class Order(models.Model):
             ("manage_all_orders", "Can change and process every order"),
             ("assign_order", "Can assign orders to users"),
             ("view_analytics", "Can view analytics"),
+            ("handle_customer_data", "Can export and erase a customer's data"),
         ]
         indexes = [
             models.Index(fields=["status", "-created_at"], name="orders_status_created_idx"),
@@ -466,6 +480,9 @@ class OrderEvent(models.Model):
         ORDER_APPROVED = "order.approved"
         #: One image approved: ``{image}``.
         IMAGE_APPROVED = "image.approved"
+        #: The customer's personal data and the order's files were erased (``orders.privacy``):
+        #: ``{reason: "retention" | "request", files, bytes}``.
+        ORDER_ERASED = "order.personal_data_erased"
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="timeline")
     seq = models.PositiveIntegerField("sequence number")

@@ -1,11 +1,15 @@
 """Celery tasks of the orders app: thin, idempotent, calling the intake services."""
 
+import logging
+
 from celery import shared_task
 
 from utilities.infrastructure import retry_on_outage
 
-from . import intake, sweep, uploads
+from . import intake, privacy, sweep, uploads
 from .models import Image
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, **retry_on_outage())
@@ -34,3 +38,13 @@ def sweep_stuck_ingest() -> dict[str, int]:
     """Beat (``SWEEP_INTERVAL_SECONDS``): queue again the ingest of images nobody works on,
     settle orders that wait for nothing, tell staff of API orders whose client went quiet."""
     return sweep.sweep()
+
+
+@shared_task(**retry_on_outage())
+def apply_retention() -> dict[str, int]:
+    """Daily (beat): erase the files and personal data of orders whose retention period
+    ended (``RETENTION_DAYS``); the totals are logged and returned."""
+    report = privacy.apply_retention()
+    for line in report.lines():
+        log.info("retention: %s", line)
+    return report.summary()

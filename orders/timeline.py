@@ -378,6 +378,20 @@ def register_order_kinds() -> None:
     def _image_approved(p: Payload, names: Names) -> str:
         return f"{_image_name(p, names)} approved"
 
+    @register(kind.ORDER_ERASED)
+    def _erased(p: Payload, names: Names) -> str:
+        why = {
+            "retention": " (its retention period ended)",
+            "request": " (at the customer's request)",
+        }.get(str(p.get("reason") or ""), "")
+        count = p.get("files")
+        files = (
+            f"; {plural(count, 'file')} deleted"
+            if isinstance(count, int) and not isinstance(count, bool) and count
+            else ""
+        )
+        return f"Customer's personal data erased{why}{files}"
+
     def images(ids: set[Any]) -> dict[Any, str]:
         ids = {i for i in ids if isinstance(i, int)}
         return dict(Image.objects.filter(pk__in=ids).values_list("id", "original_filename"))

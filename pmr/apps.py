@@ -9,11 +9,14 @@ class PmrConfig(AppConfig):
 
     def ready(self) -> None:
         from orders import attention, live
+        from orders import privacy as order_privacy
 
         from . import attention as pmr_attention
-        from . import box, timeline
+        from . import box, privacy, timeline
 
         # The dashboard's "Needs attention": the PMR unreachable, writes it refused.
         attention.register("pmr", pmr_attention.provide)
         timeline.register()
         live.register_state_part("pmr", box.delivery_box, fields=box.ORDER_FIELDS)
+        # A customer's data erased or exported (retention, requests): the outbox holds some.
+        order_privacy.register("pmr", erase=privacy.erase, export=privacy.export)

@@ -8,7 +8,6 @@ Managers only (the access rule's review action), like the other overrides.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import tempfile
@@ -21,7 +20,7 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
 from orders.models import Image, Order
-from utilities import access
+from utilities import access, zips
 from utilities.audit import record_access
 from utilities.spreadsheets import safe_dict
 
@@ -48,13 +47,10 @@ def export_zip(request, order_ref: str):
             ref = image_ref(image)
             suffix = ".jpg" if image.processed else PurePosixPath(field.name).suffix
             name = f"images/{ref}{suffix}"
-            digest = hashlib.sha256()  # of the file in the ZIP (the processed one, if any)
-            with field.open("rb") as source, archive.open(name, "w") as target:
-                while chunk := source.read(1024 * 1024):
-                    digest.update(chunk)
-                    target.write(chunk)
+            with field.open("rb") as source:  # the SHA-256 of the file in the ZIP
+                sha256, _ = zips.copy_into(archive, name, source)
             meta = image_metadata(image)
-            rows.append({"image_ref": ref, "file": name, "sha256": digest.hexdigest(), **meta})
+            rows.append({"image_ref": ref, "file": name, "sha256": sha256, **meta})
         table = io.StringIO()
         writer = csv.DictWriter(table, fieldnames=CSV_FIELDS, extrasaction="ignore")
         writer.writeheader()

@@ -491,6 +491,12 @@ AUDITLOG_DISABLE_REMOTE_ADDR = False
 #: Audit entries older than this are removed by the retention task (0 keeps all).
 AUDITLOG_RETENTION_DAYS = env.int("AUDITLOG_RETENTION_DAYS", default=365)
 
+# --- retention of customer data ---------------------------------------------
+
+#: Days after an order is completed (or cancelled) before its files and its customer's personal
+#: data are erased (``orders.privacy``, daily beat task); an event may set its own; 0: never.
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=90)
+
 # --- REST API ---------------------------------------------------------------
 
 REST_FRAMEWORK = {
@@ -632,6 +638,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "audit-retention": {
         "task": "accounts.tasks.purge_old_audit_entries",
+        "schedule": 24 * 3600,
+    },
+    "customer-data-retention": {
+        "task": "orders.tasks.apply_retention",
         "schedule": 24 * 3600,
     },
     "idempotency-keys-retention": {

@@ -58,6 +58,8 @@ OWN_SCOPE_ACTIONS = frozenset(
 
 CREATE_PERMISSION = "orders.add_order"
 ANALYTICS_PERMISSION = "orders.view_analytics"
+#: Export or erase everything about one customer (Admins only: accounts.roles).
+CUSTOMER_DATA_PERMISSION = "orders.handle_customer_data"
 
 
 def _all_scope_permission(action: Action) -> str:
@@ -115,3 +117,8 @@ def can_review(user: Any) -> bool:
 
 def can_view_analytics(user: Any) -> bool:
     return _active(user) and user.has_perm(ANALYTICS_PERMISSION)
+
+
+def can_handle_customer_data(user: Any) -> bool:
+    """May ``user`` export or erase a customer's data (every order of theirs, whoever made it)?"""
+    return _active(user) and user.has_perm(CUSTOMER_DATA_PERMISSION)
