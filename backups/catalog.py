@@ -18,6 +18,7 @@ from pathlib import Path
 from django.conf import settings
 
 from .checksums import SUMS_FILE
+from .models import BackupRun
 
 NAME_PATTERN = re.compile(r"^rkh-\d{8}-\d{6}(-\d+)?$")
 PARTIAL_PREFIX = ".partial-"
@@ -30,10 +31,15 @@ def folder() -> Path:
 
 
 def new_name(now: datetime) -> str:
-    """A name no backup in the folder has yet."""
+    """A name no backup has had: none in the folder, none recorded (one rotated out may not
+    lend its name to a newer one: the record would then name two backups)."""
     base = f"rkh-{now:%Y%m%d-%H%M%S}"
     name, n = base, 1
-    while (folder() / name).exists() or (folder() / f"{PARTIAL_PREFIX}{name}").exists():
+    while (
+        (folder() / name).exists()
+        or (folder() / f"{PARTIAL_PREFIX}{name}").exists()
+        or BackupRun.objects.filter(name=name).exists()
+    ):
         n += 1
         name = f"{base}-{n}"
     return name

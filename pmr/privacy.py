@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from events import lookups
 from orders.models import Order
 from utilities.audit import Scrubber
 
-from . import lookups
 from .models import OrderDelivery, OutboxEntry
 
 #: Payload keys that name the customer (``pmr.outbox``'s order row).

@@ -78,3 +78,14 @@ def make_order(event):
         return order_services.create_order(actor=created_by, event=event, **kwargs)
 
     return _make
+
+
+@pytest.fixture
+def eager_tasks():
+    """Run Celery tasks in this process (unit tests; the worker tests cover the queue)."""
+    from rkh_site.celery import app
+
+    before = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.update(task_always_eager=True, task_eager_propagates=True)
+    yield
+    app.conf.update(task_always_eager=before[0], task_eager_propagates=before[1])

@@ -51,9 +51,8 @@ def test_a_second_backup_while_one_runs_steps_aside(settings, backup_dir, media_
 
 
 @pytest.fixture
-def notify_now(settings, django_capture_on_commit_callbacks):
+def notify_now(settings, django_capture_on_commit_callbacks, eager_tasks):
     """Deliveries run in the test (e-mail into Django's outbox)."""
-    settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     return django_capture_on_commit_callbacks
 

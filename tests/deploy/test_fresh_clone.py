@@ -35,8 +35,30 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Installing the virtualenv and npm packages (from warm caches) and starting every process.
 START_SECONDS = 300
 STOP_SECONDS = 30
-#: Variables of the test run that a fresh shell would not have.
-KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "UV_CACHE_DIR", "npm_config_cache")
+#: What a fresh shell on this machine has too: the basics, the package caches, and the
+#: machine's own network settings (its certificate bundle and proxies: without them a
+#: package not in the cache cannot be downloaded, as on the newcomer's machine it can).
+KEEP_ENV = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TMPDIR",
+    "UV_CACHE_DIR",
+    "npm_config_cache",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "PIP_CERT",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+)
 
 
 def _free_ports(count: int) -> list[int]:

@@ -3,8 +3,6 @@ that read what was made."""
 
 from __future__ import annotations
 
-import pytest
-
 from notifications import compose, services
 from notifications.models import Notification
 from orders import services as order_services
@@ -35,14 +33,3 @@ def recipients(entry: OrderEvent) -> set[str]:
             "user__username", flat=True
         )
     )
-
-
-@pytest.fixture
-def eager_tasks():
-    """Run Celery tasks in this process (unit tests; the worker tests cover the queue)."""
-    from rkh_site.celery import app
-
-    before = (app.conf.task_always_eager, app.conf.task_eager_propagates)
-    app.conf.update(task_always_eager=True, task_eager_propagates=True)
-    yield
-    app.conf.update(task_always_eager=before[0], task_eager_propagates=before[1])

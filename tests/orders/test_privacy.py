@@ -23,11 +23,12 @@ from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.utils import timezone
 
+from events import lookups
 from events.models import Event
 from notifications.models import CustomerEmail, Notification
 from orders import privacy, services, tasks
 from orders.models import Image, Order, OrderEvent
-from pmr import lookups, outbox
+from pmr import outbox
 from pmr.models import OutboxEntry
 from utilities.audit import ERASED
 from utilities.errors import OrderError
