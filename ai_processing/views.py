@@ -31,6 +31,7 @@ from orders.models import Image
 from orders.print_views import crop_editor_context
 from utilities import access
 from utilities.errors import OrderError
+from utilities.json_views import json_error
 
 from . import selectors, services
 from .models import ProcessingPreset
@@ -197,12 +198,6 @@ def _wants_json(request) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
-def _json_error(status: int, message: str) -> JsonResponse:
-    response = JsonResponse({"error": {"message": message}}, status=status)
-    response["Cache-Control"] = "no-store"
-    return response
-
-
 def _signed_in_or_json_403(view):
     """``login_required``, except that a script asking for JSON gets a 403 with a sentence."""
     plain = login_required(view)
@@ -210,7 +205,7 @@ def _signed_in_or_json_403(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if not request.user.is_authenticated and _wants_json(request):
-            return _json_error(403, "Sign in again; your session has ended.")
+            return json_error(403, "Sign in again; your session has ended.", "signed_out")
         return plain(request, *args, **kwargs)
 
     return wrapped
@@ -256,7 +251,7 @@ def review_bulk(request):
     wants_json = _wants_json(request)
     if not access.can_review(request.user):
         if wants_json:
-            return _json_error(403, NOT_A_REVIEWER)
+            return json_error(403, NOT_A_REVIEWER, "forbidden")
         raise PermissionDenied(NOT_A_REVIEWER)
     action = request.POST.get("action", "")
     ids, unreadable = _read_ids(request.POST.getlist("ids"))
@@ -277,7 +272,7 @@ def review_bulk(request):
             refusal = str(exc)
     if refusal:
         if wants_json:
-            return _json_error(400, refusal)
+            return json_error(400, refusal)
         messages.error(request, refusal)
         return _back(request)
     summary, level = _summary(result, unreadable)

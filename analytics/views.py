@@ -26,8 +26,8 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from events.models import Event
-from orders.views import json_error, json_login_required
 from utilities import access
+from utilities.json_views import json_error, json_login_required
 from utilities.spreadsheets import safe_row
 
 from . import selectors

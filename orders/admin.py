@@ -13,11 +13,11 @@ import tempfile
 from auditlog.mixins import AuditlogHistoryAdminMixin
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse
 from django.template.response import TemplateResponse
 
 from utilities import access
+from utilities.admin import RestrictedAdminMixin, apply_each
 from utilities.errors import OrderError
 
 from . import intake, pipeline, privacy, services
@@ -50,24 +50,8 @@ class OrderEventInline(admin.TabularInline):
         return False
 
 
-def _apply_each(modeladmin, request, queryset, call, *, label, done: str) -> None:
-    """Run one service call per selected object: report how many went through (``done``
-    with ``{n}``) and each refusal with its reason."""
-    succeeded, refused = 0, []
-    for obj in queryset:
-        try:
-            call(obj)
-            succeeded += 1
-        except (OrderError, PermissionDenied) as exc:
-            refused.append(f"{label(obj)}: {exc}")
-    if succeeded:
-        modeladmin.message_user(request, done.format(n=succeeded), messages.SUCCESS)
-    for line in refused:
-        modeladmin.message_user(request, line, messages.WARNING)
-
-
 def _move_orders(modeladmin, request, queryset, status: str) -> None:
-    _apply_each(
+    apply_each(
         modeladmin,
         request,
         queryset,
@@ -111,7 +95,7 @@ def requeue_orders(modeladmin, request, queryset):
     S = Image.Status
     waiting = (S.UPLOADED, S.INGESTED, S.ANALYZED, S.FAILED)
     images = Image.objects.filter(order__in=queryset, status__in=waiting).select_related("order")
-    _apply_each(
+    apply_each(
         modeladmin,
         request,
         images,
@@ -123,7 +107,7 @@ def requeue_orders(modeladmin, request, queryset):
 
 @admin.action(description="Deliver without the failed images")
 def deliver_without_failed(modeladmin, request, queryset):
-    _apply_each(
+    apply_each(
         modeladmin,
         request,
         queryset,
@@ -135,7 +119,7 @@ def deliver_without_failed(modeladmin, request, queryset):
 
 @admin.action(description="Start selected orders (every file is in)")
 def submit_orders(modeladmin, request, queryset):
-    _apply_each(
+    apply_each(
         modeladmin,
         request,
         queryset,
@@ -206,36 +190,9 @@ def erase_customer_data(modeladmin, request, queryset):
     return None
 
 
-class RestrictedAdminMixin:
-    """Narrow the admin to the access rule (objects reached via ``order``)."""
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).restrict(request.user, access.Action.VIEW)
-
-    def _order_of(self, obj):
-        return obj if isinstance(obj, Order) else obj.order
-
-    def has_view_permission(self, request, obj=None):
-        allowed = super().has_view_permission(request, obj)
-        return allowed and (
-            obj is None or access.can(request.user, access.Action.VIEW, self._order_of(obj))
-        )
-
-    def has_change_permission(self, request, obj=None):
-        allowed = super().has_change_permission(request, obj)
-        return allowed and (
-            obj is None or access.can(request.user, access.Action.CHANGE, self._order_of(obj))
-        )
-
-    def has_delete_permission(self, request, obj=None):
-        allowed = super().has_delete_permission(request, obj)
-        return allowed and (
-            obj is None or access.can(request.user, access.Action.DELETE, self._order_of(obj))
-        )
-
-
 @admin.register(Order)
 class OrderAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdmin):
+    order_field = None  # the row is the order
     list_display = (
         "order_ref",
         "event__event_id",
@@ -373,7 +330,7 @@ class OrderAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdm
 
 @admin.action(description="Retry ingest of selected failed images")
 def retry_ingest(modeladmin, request, queryset):
-    _apply_each(
+    apply_each(
         modeladmin,
         request,
         queryset,
@@ -384,7 +341,7 @@ def retry_ingest(modeladmin, request, queryset):
 
 
 def _review(modeladmin, request, queryset, answer: str, done: str) -> None:
-    _apply_each(
+    apply_each(
         modeladmin,
         request,
         queryset,
@@ -396,7 +353,7 @@ def _review(modeladmin, request, queryset, answer: str, done: str) -> None:
 
 @admin.action(description="Re-queue selected images (stuck or failed)")
 def requeue_images(modeladmin, request, queryset):
-    _apply_each(
+    apply_each(
         modeladmin,
         request,
         queryset,

@@ -27,7 +27,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from utilities import access
-from utilities.errors import OrderError
+from utilities.errors import OrderError, error_body
 
 from . import intake
 from .models import Image, Order, Upload
@@ -52,7 +52,7 @@ class UploadError(Exception):
 
     def as_dict(self) -> dict[str, Any]:
         """The project's one error shape (the REST API answers the same)."""
-        return {"error": {"code": self.code, "message": self.message, "details": self.details()}}
+        return error_body(self.code, self.message, self.details())
 
     def details(self) -> dict[str, Any]:
         return {}

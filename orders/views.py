@@ -28,6 +28,7 @@ from events.models import Event
 from utilities import access
 from utilities.audit import record_access
 from utilities.errors import OrderError
+from utilities.json_views import json_error, json_login_required
 
 from . import attention, guidance, live, pipeline, prints, selectors, services, timeline, uploads
 from .forms import CancelOrderForm, NewOrderForm, OrderDetailsForm, OrderFilterForm
@@ -44,25 +45,6 @@ FILE_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline';
 
 
 # --- helpers ------------------------------------------------------------------------
-
-
-def json_error(status: int, message: str, code: str = "invalid", **extra: Any) -> JsonResponse:
-    body = {"error": {"code": code, "message": message, "details": extra}}
-    response = JsonResponse(body, status=status)
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-def json_login_required(view):
-    """Like ``login_required`` for endpoints called from scripts: a JSON 403, not a redirect."""
-
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return json_error(403, "Sign in first; your session may have ended.", "signed_out")
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def _visible_order(request, order_ref: str, *related: str) -> Order:

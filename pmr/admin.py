@@ -12,8 +12,8 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from orders.admin import RestrictedAdminMixin, _apply_each
 from orders.models import Order
+from utilities.admin import RestrictedAdminMixin, apply_each
 
 from . import connection, services, variants
 from .models import OrderDelivery, OutboxEntry, WebhookDelivery
@@ -21,7 +21,7 @@ from .models import OrderDelivery, OutboxEntry, WebhookDelivery
 
 @admin.action(description="Retry the selected PMR writes now")
 def retry_entries(modeladmin, request, queryset):
-    _apply_each(
+    apply_each(
         modeladmin,
         request,
         queryset,
@@ -33,7 +33,7 @@ def retry_entries(modeladmin, request, queryset):
 
 @admin.action(description="Skip the selected PMR writes (they will not be sent)")
 def skip_entries(modeladmin, request, queryset):
-    _apply_each(
+    apply_each(
         modeladmin,
         request,
         queryset,
@@ -85,7 +85,7 @@ class OutboxEntryAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.Mo
 
 @admin.action(description="Mark as uploaded to the PMR by hand")
 def mark_uploaded_by_hand(modeladmin, request, queryset):
-    _apply_each(
+    apply_each(
         modeladmin,
         request,
         queryset,

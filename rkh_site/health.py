@@ -26,6 +26,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from utilities.json_views import json_error
 from utilities.redis_clients import shared
 
 from .celery import app as celery_app
@@ -161,10 +162,7 @@ def ready(request) -> JsonResponse:
         signed_in = bool(user is not None and user.is_authenticated)
         message = "Readiness details are for staff, or for a monitor with the health token."
         code = "forbidden" if signed_in else "not_authenticated"
-        response = JsonResponse(
-            {"error": {"code": code, "message": message, "details": {}}},  # the API envelope
-            status=403 if signed_in else 401,
-        )
+        response = json_error(403 if signed_in else 401, message, code)
         if not signed_in:
             response["WWW-Authenticate"] = 'Bearer realm="health"'
         return response

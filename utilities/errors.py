@@ -1,4 +1,14 @@
-"""Errors the order services raise for requests that cannot be carried out."""
+"""Errors the order services raise for requests that cannot be carried out, and the one
+error envelope every JSON answer uses (the REST API and the pages' script endpoints)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def error_body(code: str, message: str, details: dict | None = None) -> dict[str, Any]:
+    """``{"error": {"code", "message", "details"}}``: a code for programs, a sentence for people."""
+    return {"error": {"code": code, "message": str(message), "details": details or {}}}
 
 
 class OrderError(Exception):

@@ -30,7 +30,7 @@ from rest_framework import exceptions, parsers, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from utilities.errors import FieldRefused, OrderError, TransitionNotAllowed
+from utilities.errors import FieldRefused, OrderError, TransitionNotAllowed, error_body
 from utilities.infrastructure import is_transient
 from utilities.outages import RETRY_AFTER_SECONDS, unavailable_message
 
@@ -50,10 +50,6 @@ _STATUS_CODES = {
 
 #: Sent with 401 so clients know to authenticate (an API key, or a session).
 AUTH_CHALLENGE = 'Api-Key realm="api"'
-
-
-def error_body(code: str, message: str, details: dict | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": str(message), "details": details or {}}}
 
 
 def error_response(
