@@ -12,6 +12,7 @@ from email.utils import parseaddr
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django_guid.integrations import CeleryIntegration
 
 from utilities import config
 
@@ -55,6 +56,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "auditlog",
+    # Request ids (X-Request-ID) on log lines, answers and Celery tasks (DJANGO_GUID below).
+    "django_guid",
     "rkh_site",
     "accounts",
     "events",
@@ -66,6 +69,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # The request id (a well-formed X-Request-ID, else a new one) before anything logs.
+    "django_guid.middleware.guid_middleware",
     # Before anything reads the client's address: REMOTE_ADDR (set by the ASGI server from
     # trusted proxies only, FORWARDED_ALLOW_IPS) is the only one (rkh_site/client_address.py).
     "rkh_site.client_address.DropForwardedFor",
@@ -83,6 +88,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
+    # The order of an order page or endpoint on the request's log lines (utilities/log_context).
+    "utilities.log_context.OrderRefMiddleware",
 ]
 
 ROOT_URLCONF = "rkh_site.urls"
@@ -672,14 +679,65 @@ if not DEBUG:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- logging ----------------------------------------------------------------
+# Every line carries the request id (django-guid: a well-formed incoming X-Request-ID, else a
+# new one; answered in the X-Request-ID header and carried into the Celery tasks the request
+# queues) and the order it is about (utilities/log_context.py). Human-readable lines for
+# `make run` (DEBUG=1), one JSON object per line in production, for a log collector
+# (docs/deployment.md, "Watching it run"). Workers and beat log through this configuration too
+# (rkh_site/celery.py), as does uvicorn.
+
+#: ``console`` (readable) or ``json``; the default follows DEBUG.
+LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json").strip().lower()
+if LOG_FORMAT not in ("console", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be 'console' or 'json'.")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "utilities.log_context.LogContextFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "console": {
+            "()": "utilities.log_context.ConsoleFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s",
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s %(order_ref)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",  # ISO 8601, UTC
+        },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # A line per request and per queued task ("header found", "setting GUID") is noise;
+        # its warnings (a malformed X-Request-ID replaced) stay.
+        "django_guid": {"level": "WARNING"},
+        # uvicorn's own lines in the same format (it configures its loggers before Django).
+        **{
+            name: {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+        },
+    },
 }
+
+#: The request id: read from and answered in X-Request-ID; an incoming one is kept when it is
+#: a UUID (32 hex digits, with or without dashes: nginx's $request_id is one), else replaced.
+#: The Celery integration puts it into the headers of the tasks a request queues and binds it
+#: in the worker (its use_django_logging: Celery logs through LOGGING, above).
+DJANGO_GUID = {
+    "GUID_HEADER_NAME": "X-Request-ID",
+    "VALIDATE_GUID": True,
+    "RETURN_HEADER": True,
+    "EXPOSE_HEADER": False,  # CORS_EXPOSE_HEADERS below names it for the API's browsers
+    "INTEGRATIONS": [CeleryIntegration(use_django_logging=True)],
+}
+CORS_EXPOSE_HEADERS = (*CORS_EXPOSE_HEADERS, "X-Request-ID")
