@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "auditlog",
     # Request ids (X-Request-ID) on log lines, answers and Celery tasks (DJANGO_GUID below).
     "django_guid",
+    # Prometheus metrics of requests and database calls; /metrics (rkh_site/metrics_view.py).
+    "django_prometheus",
     "rkh_site",
     "accounts",
     "events",
@@ -69,6 +71,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and last: django-prometheus times the whole request (its After middleware last).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # The request id (a well-formed X-Request-ID, else a new one) before anything logs.
     "django_guid.middleware.guid_middleware",
     # Before anything reads the client's address: REMOTE_ADDR (set by the ASGI server from
@@ -90,6 +94,7 @@ MIDDLEWARE = [
     "auditlog.middleware.AuditlogMiddleware",
     # The order of an order page or endpoint on the request's log lines (utilities/log_context).
     "utilities.log_context.OrderRefMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "rkh_site.urls"
@@ -148,6 +153,16 @@ elif env.int("DB_POOL_MAX_SIZE", default=10) > 0:
 else:  # DB_POOL_MAX_SIZE=0: no pool, persistent connections as before
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+
+# django-prometheus' database backends: Django's own, counting connections, queries, errors and
+# query durations for /metrics (a few counter increments per query). Same options, same pool.
+_PROMETHEUS_DB_ENGINES = {
+    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+}
+DATABASES["default"]["ENGINE"] = _PROMETHEUS_DB_ENGINES.get(
+    DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"]
+)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -741,3 +756,11 @@ DJANGO_GUID = {
     "INTEGRATIONS": [CeleryIntegration(use_django_logging=True)],
 }
 CORS_EXPOSE_HEADERS = (*CORS_EXPOSE_HEADERS, "X-Request-ID")
+
+# --- metrics -------------------------------------------------------------------
+
+#: Prometheus sends it as "Authorization: Bearer <token>" for /metrics; staff signed in need
+#: none. Unset: /metrics answers 404 to everyone but staff (check --deploy warns, W001).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+#: django-prometheus: the migrations' gauges would query the database at every start.
+PROMETHEUS_EXPORT_MIGRATIONS = False
