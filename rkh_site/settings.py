@@ -14,6 +14,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django_guid.integrations import CeleryIntegration
 
+from rkh_site import error_reports
 from utilities import config
 
 BASE_DIR = config.BASE_DIR
@@ -757,10 +758,25 @@ DJANGO_GUID = {
 }
 CORS_EXPOSE_HEADERS = (*CORS_EXPOSE_HEADERS, "X-Request-ID")
 
-# --- metrics -------------------------------------------------------------------
+# --- metrics and error reports -------------------------------------------------
 
 #: Prometheus sends it as "Authorization: Bearer <token>" for /metrics; staff signed in need
 #: none. Unset: /metrics answers 404 to everyone but staff (check --deploy warns, W001).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 #: django-prometheus: the migrations' gauges would query the database at every start.
 PROMETHEUS_EXPORT_MIGRATIONS = False
+
+#: Sentry (or a compatible service): errors of the web process, workers and beat, only when a
+#: DSN is set; nothing is initialised otherwise. No personal data is sent
+#: (send_default_pii=False); rkh_site/error_reports.py.
+SENTRY_DSN = env.str("SENTRY_DSN", default="").strip()
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production")
+SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if SENTRY_DSN:
+    error_reports.init(
+        SENTRY_DSN,
+        environment=SENTRY_ENVIRONMENT,
+        release=SENTRY_RELEASE or None,
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+    )
