@@ -20,7 +20,9 @@ from logging.config import DictConfigurator
 from pathlib import Path
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.test import AsyncClient
 from django_guid import clear_guid, set_guid
 
 from accounts.roles import MANAGER, USER
@@ -128,6 +130,27 @@ def test_a_request_s_log_lines_carry_its_request_id_and_order(client, console_ou
     assert not_found[0]["request_id"] == sent
     assert not_found[0]["order_ref"] == MISSING_REF
     assert not_found[0]["logger"] == "django.request"
+
+
+@pytest.mark.django_db(transaction=True)  # the ASGI handler's threads use their own connection
+def test_under_asgi_too(console_output, bound):
+    """The web process runs under uvicorn: the same through Django's ASGI handler (async
+    middleware, the view in a worker thread)."""
+    handler, buffer = console_output
+    handler.setFormatter(configured_formatter("json"))
+    sent = str(uuid.uuid4())
+    client = AsyncClient()
+    async_to_sync(client.aforce_login)(make_user(USER))
+
+    response = async_to_sync(client.get)(f"/orders/{MISSING_REF}/", headers={"X-Request-ID": sent})
+
+    assert response.status_code == 404
+    assert response["X-Request-ID"] == sent
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    not_found = [line for line in lines if line["message"].startswith("Not Found: /orders/")]
+    assert not_found, lines
+    assert not_found[0]["request_id"] == sent
+    assert not_found[0]["order_ref"] == MISSING_REF
 
 
 @pytest.mark.django_db
