@@ -733,6 +733,9 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own default handler for its loggers (on with DEBUG) printed each of their
+        # lines a second time, unformatted: ours only.
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         # A line per request and per queued task ("header found", "setting GUID") is noise;
         # its warnings (a malformed X-Request-ID replaced) stay.
