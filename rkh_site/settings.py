@@ -550,6 +550,7 @@ CORS_ALLOW_HEADERS = (
     "idempotency-key",
     "x-csrftoken",
     "x-requested-with",
+    "x-request-id",  # a client's own request id, kept when well-formed (DJANGO_GUID below)
 )
 CORS_EXPOSE_HEADERS = ("Retry-After", "Idempotent-Replayed")
 

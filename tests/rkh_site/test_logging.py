@@ -292,3 +292,21 @@ def test_the_request_id_and_the_order_reach_the_worker_s_log_lines(
     assert any("orders.tasks.ingest_image" in line["message"] for line in of_task)
     # Lines of the worker's own (starting up, the next task) carry neither.
     assert any(line["request_id"] is None for line in lines)
+
+
+@pytest.mark.django_db
+def test_browsers_of_allowed_origins_may_send_and_read_the_request_id(client, settings, bound):
+    settings.CORS_ALLOWED_ORIGINS = ["https://portal.example.com"]
+    preflight = client.options(
+        "/api/v1/orders",
+        HTTP_ORIGIN="https://portal.example.com",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="x-request-id",
+    )
+    assert "x-request-id" in preflight["Access-Control-Allow-Headers"].lower()
+    sent = uuid.uuid4().hex
+    answer = client.get(
+        "/api/v1/orders", HTTP_ORIGIN="https://portal.example.com", HTTP_X_REQUEST_ID=sent
+    )
+    assert answer["X-Request-ID"] == sent
+    assert "x-request-id" in answer["Access-Control-Expose-Headers"].lower()
