@@ -14,6 +14,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.roles import ADMIN, MANAGER, USER, VIEWER
+from ai_processing import services as ai_services
 from events.models import Event
 from orders import intake
 from orders import services as order_services
@@ -22,6 +23,12 @@ from pmr import drain
 from pmr.models import OutboxEntry
 from rkh_site.celery import app as celery_app
 from rkh_site.metrics import queue_names
+from tests.ai_processing.pipeline import (  # noqa: F401 (fixtures)
+    ai_settings_fixture,
+    ingested_order_fixture,
+    manager_fixture,
+    media_root_fixture,
+)
 from tests.conftest import make_user
 from tests.orders.intake import photos
 from utilities import durations
@@ -246,6 +253,16 @@ def test_an_ingest_by_the_service_is_measured(client, token, order, settings, tm
     key = (("outcome", "ingested"),)
     assert samples[("rkh_ingest_duration_seconds_count", key)] == 1
     assert 0 < samples[("rkh_ingest_duration_seconds_sum", key)] < 60
+
+
+def test_the_ai_step_by_the_service_is_measured(client, token, ingested_order):
+    image = ingested_order("colour-correct-only").images.get()
+    assert ai_services.process_image(image.pk).status == Image.Status.PROCESSED
+    ai_services.process_image(image.pk)  # done already: not counted again
+
+    samples = scrape(client, **bearer(TOKEN))
+    assert samples[("rkh_ai_duration_seconds_count", (("outcome", "processed"),))] == 1
+    assert samples[("rkh_ingest_duration_seconds_count", (("outcome", "ingested"),))] == 1
 
 
 def test_a_pmr_call_by_the_drain_is_measured(client, token, order, settings):
