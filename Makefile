@@ -76,7 +76,7 @@ test: venv-dev
 TOKEN := $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))'
 check-deploy: venv
 	DEBUG=0 SECRET_KEY=$$($(TOKEN)) PMR_CLIENT_SECRET=$$($(TOKEN)) PMR_API_KEY=$$($(TOKEN)) \
-		PMR_WEBHOOK_SECRET=$$($(TOKEN)) ALLOWED_HOSTS=photos.example.com \
+		PMR_WEBHOOK_SECRET=$$($(TOKEN)) METRICS_TOKEN=$$($(TOKEN)) ALLOWED_HOSTS=photos.example.com \
 		EMAIL_URL=smtp+tls://studio:$$($(TOKEN))@smtp.example.com:587 \
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
 

@@ -39,7 +39,7 @@ from orders import bookkeeping, locking, pipeline, prints
 from orders import services as order_services
 from orders.imaging.errors import ImageRejected
 from orders.models import Image, Order
-from utilities import access
+from utilities import access, durations
 from utilities.errors import OrderError
 from utilities.infrastructure import TRANSIENT, CommitWatch, is_transient, queue_after_commit
 from utilities.leases import exclusive
@@ -182,7 +182,11 @@ def process_image(image_id: int) -> Image:
         if not held:  # another delivery is working on it right now
             log.info("Image %s is being processed by another task; skipped", image_id)
             return image
-        return _process_held(image_id)
+        started = time.perf_counter()
+        image = _process_held(image_id)
+        # The AI step of one image as it ran (stepping aside and outages are not counted).
+        durations.observe("ai", time.perf_counter() - started, outcome=image.status)
+        return image
 
 
 def lease_key(image_id: int) -> str:

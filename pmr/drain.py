@@ -23,6 +23,7 @@ import hashlib
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from orders import services as order_services
 from orders.models import Image, Order
 from pmr.clients import PMRError, PMRNetworkError
 from pmr.clients.bodies import ReplayableBody
+from utilities import durations
 from utilities.leases import exclusive
 from utilities.redis_clients import shared
 
@@ -366,6 +368,27 @@ def image_metadata(image: Image) -> dict[str, Any]:
 
 
 def _call(call: _Call) -> Any:
+    """One PMR call: the PMR's answer, or the ``PMRError`` it came to; its duration counted by
+    kind and outcome (``ok``, ``retryable``: waits and counts against the circuit, or
+    ``refused``: a person looks at it)."""
+    started = time.perf_counter()
+    outcome = _answer(call)
+    durations.observe(
+        "pmr_call",
+        time.perf_counter() - started,
+        kind=call.kind,
+        outcome=(
+            "ok"
+            if not isinstance(outcome, PMRError)
+            else "retryable"
+            if outcome.retryable
+            else "refused"
+        ),
+    )
+    return outcome
+
+
+def _answer(call: _Call) -> Any:
     client = connection.client()
     try:
         if call.kind == K.ORDER_PUT:

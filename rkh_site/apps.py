@@ -11,4 +11,7 @@ class RkhSiteConfig(AppConfig):
     def ready(self) -> None:
         # The project's Celery app becomes the current app; the production secrets check
         # (rkh_site.checks, imported by it) is registered.
-        from . import celery  # noqa: F401
+        # The product's metrics (queues, outbox, circuits, durations) are read at scrape time.
+        from . import celery, metrics  # noqa: F401
+
+        metrics.register()

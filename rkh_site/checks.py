@@ -102,3 +102,25 @@ def refuse_unsafe_start() -> None:
         raise ImproperlyConfigured(_message(names))
     if mail_unset():
         raise ImproperlyConfigured(MAIL_MESSAGE)
+
+
+METRICS_MESSAGE = (
+    "METRICS_TOKEN is not set: with DEBUG off, /metrics answers only staff signed in, so "
+    "Prometheus cannot scrape it."
+)
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_metrics_token(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``rkh_site.W001`` (``check --deploy``): production without a metrics token. A warning,
+    not a refusal: the product runs without being watched, but someone should decide that."""
+    if getattr(settings, "DEBUG", False) or getattr(settings, "METRICS_TOKEN", ""):
+        return []
+    return [
+        checks.Warning(
+            METRICS_MESSAGE,
+            hint="Set METRICS_TOKEN (a long random string) for the scraper "
+            "(docs/deployment.md, 'Watching it run').",
+            id="rkh_site.W001",
+        )
+    ]

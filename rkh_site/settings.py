@@ -14,7 +14,9 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from django_guid.integrations import CeleryIntegration
 
+from rkh_site import error_reports
 from utilities import config
 
 BASE_DIR = config.BASE_DIR
@@ -57,6 +59,10 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "auditlog",
+    # Request ids (X-Request-ID) on log lines, answers and Celery tasks (DJANGO_GUID below).
+    "django_guid",
+    # Prometheus metrics of requests and database calls; /metrics (rkh_site/metrics_view.py).
+    "django_prometheus",
     "rkh_site",
     "accounts",
     "events",
@@ -69,6 +75,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and last: django-prometheus times the whole request (its After middleware last).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # The request id (a well-formed X-Request-ID, else a new one) before anything logs.
+    "django_guid.middleware.guid_middleware",
     # Before anything reads the client's address: REMOTE_ADDR (set by the ASGI server from
     # trusted proxies only, FORWARDED_ALLOW_IPS) is the only one (rkh_site/client_address.py).
     "rkh_site.client_address.DropForwardedFor",
@@ -86,6 +96,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
+    # The order of an order page or endpoint on the request's log lines (utilities/log_context).
+    "utilities.log_context.OrderRefMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "rkh_site.urls"
@@ -144,6 +157,16 @@ elif env.int("DB_POOL_MAX_SIZE", default=10) > 0:
 else:  # DB_POOL_MAX_SIZE=0: no pool, persistent connections as before
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+
+# django-prometheus' database backends: Django's own, counting connections, queries, errors and
+# query durations for /metrics (a few counter increments per query). Same options, same pool.
+_PROMETHEUS_DB_ENGINES = {
+    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+}
+DATABASES["default"]["ENGINE"] = _PROMETHEUS_DB_ENGINES.get(
+    DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"]
+)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -558,6 +581,7 @@ CORS_ALLOW_HEADERS = (
     "idempotency-key",
     "x-csrftoken",
     "x-requested-with",
+    "x-request-id",  # a client's own request id, kept when well-formed (DJANGO_GUID below)
 )
 CORS_EXPOSE_HEADERS = ("Retry-After", "Idempotent-Replayed")
 
@@ -711,14 +735,91 @@ if not DEBUG:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- logging ----------------------------------------------------------------
+# Every line carries the request id (django-guid: a well-formed incoming X-Request-ID, else a
+# new one; answered in the X-Request-ID header and carried into the Celery tasks the request
+# queues) and the order it is about (utilities/log_context.py). Human-readable lines for
+# `make run` (DEBUG=1), one JSON object per line in production, for a log collector
+# (docs/deployment.md, "Watching it run"). Workers and beat log through this configuration too
+# (rkh_site/celery.py), as does uvicorn.
+
+#: ``console`` (readable) or ``json``; the default follows DEBUG.
+LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json").strip().lower()
+if LOG_FORMAT not in ("console", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be 'console' or 'json'.")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "utilities.log_context.LogContextFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "console": {
+            "()": "utilities.log_context.ConsoleFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s",
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s %(order_ref)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",  # ISO 8601, UTC
+        },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's own default handler for its loggers (on with DEBUG) printed each of their
+        # lines a second time, unformatted: ours only.
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "django.db.backends": {"level": "WARNING"},
+        # A line per request and per queued task ("header found", "setting GUID") is noise;
+        # its warnings (a malformed X-Request-ID replaced) stay.
+        "django_guid": {"level": "WARNING"},
+        # uvicorn's own lines in the same format (it configures its loggers before Django).
+        **{
+            name: {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+        },
+    },
 }
+
+#: The request id: read from and answered in X-Request-ID; an incoming one is kept when it is
+#: a UUID (32 hex digits, with or without dashes: nginx's $request_id is one), else replaced.
+#: The Celery integration puts it into the headers of the tasks a request queues and binds it
+#: in the worker (its use_django_logging: Celery logs through LOGGING, above).
+DJANGO_GUID = {
+    "GUID_HEADER_NAME": "X-Request-ID",
+    "VALIDATE_GUID": True,
+    "RETURN_HEADER": True,
+    "EXPOSE_HEADER": False,  # CORS_EXPOSE_HEADERS below names it for the API's browsers
+    "INTEGRATIONS": [CeleryIntegration(use_django_logging=True)],
+}
+CORS_EXPOSE_HEADERS = (*CORS_EXPOSE_HEADERS, "X-Request-ID")
+
+# --- metrics and error reports -------------------------------------------------
+
+#: Prometheus sends it as "Authorization: Bearer <token>" for /metrics; staff signed in need
+#: none. Unset: /metrics answers 404 to everyone but staff (check --deploy warns, W001).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+#: django-prometheus: the migrations' gauges would query the database at every start.
+PROMETHEUS_EXPORT_MIGRATIONS = False
+
+#: Sentry (or a compatible service): errors of the web process, workers and beat, only when a
+#: DSN is set; nothing is initialised otherwise. No personal data is sent
+#: (send_default_pii=False); rkh_site/error_reports.py.
+SENTRY_DSN = env.str("SENTRY_DSN", default="").strip()
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production")
+SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if SENTRY_DSN:
+    error_reports.init(
+        SENTRY_DSN,
+        environment=SENTRY_ENVIRONMENT,
+        release=SENTRY_RELEASE or None,
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+    )

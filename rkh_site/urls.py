@@ -7,7 +7,7 @@ served by views that apply the order access rule.
 from django.contrib import admin
 from django.urls import include, path
 
-from . import health, pwa
+from . import health, metrics_view, pwa
 
 admin.site.site_header = "RKH Photo Orders"
 admin.site.site_title = "RKH Photo Orders admin"
@@ -16,6 +16,8 @@ admin.site.index_title = "Back office"
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("healthz/ready", health.ready, name="ready"),
+    # Prometheus: METRICS_TOKEN or staff only (rkh_site/metrics_view.py).
+    path("metrics", metrics_view.metrics, name="metrics"),
     path("sw.js", pwa.service_worker, name="service_worker"),
     path("manifest.webmanifest", pwa.manifest, name="manifest"),
     path("favicon.ico", pwa.favicon, name="favicon"),

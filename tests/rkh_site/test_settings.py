@@ -59,6 +59,7 @@ def test_check_deploy_has_no_warnings(tmp_path):
         DEBUG="0",
         SECRET_KEY=secret_key,
         ALLOWED_HOSTS="photos.example.com",
+        METRICS_TOKEN=secrets.token_urlsafe(32),
         **REAL_PMR_SECRETS,
     )
     output = result.stdout + result.stderr
@@ -67,6 +68,24 @@ def test_check_deploy_has_no_warnings(tmp_path):
     assert "WARNINGS" not in output
     # The secret key came from the environment: nothing was written locally.
     assert not (tmp_path / "secret_key").exists()
+
+
+def test_check_deploy_warns_of_production_without_a_metrics_token(tmp_path):
+    production = {
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "photos.example.com",
+        **REAL_PMR_SECRETS,
+    }
+    result = _manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", **production)
+    assert result.returncode != 0
+    assert "rkh_site.W001" in result.stderr
+    assert "METRICS_TOKEN is not set" in result.stderr
+    # Only a warning: the plain check (and so migrate and every command) passes.
+    assert _manage(tmp_path, "check", **production).returncode == 0
+    # A local run needs none.
+    local = _manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", DEBUG="1")
+    assert "rkh_site.W001" not in local.stdout + local.stderr
 
 
 def test_production_settings_refuse_to_load_without_secret_key(tmp_path):
