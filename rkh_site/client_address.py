@@ -30,4 +30,7 @@ class DropForwardedFor:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         for name in CLIENT_CLAIMED:
             request.META.pop(name, None)
+        # ``request.headers`` is computed once from META: a middleware before this one that
+        # read a header (the request id's) would have kept the claimed address in it.
+        request.__dict__.pop("headers", None)
         return self.get_response(request)

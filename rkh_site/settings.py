@@ -75,13 +75,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First and last: django-prometheus times the whole request (its After middleware last).
+    # Before anything reads the client's address (or any header: request.headers is computed
+    # once): REMOTE_ADDR, set by the ASGI server from trusted proxies only
+    # (FORWARDED_ALLOW_IPS), is the only one (rkh_site/client_address.py).
+    "rkh_site.client_address.DropForwardedFor",
+    # Then django-prometheus times the rest of the request (its After middleware last).
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # The request id (a well-formed X-Request-ID, else a new one) before anything logs.
     "django_guid.middleware.guid_middleware",
-    # Before anything reads the client's address: REMOTE_ADDR (set by the ASGI server from
-    # trusted proxies only, FORWARDED_ALLOW_IPS) is the only one (rkh_site/client_address.py).
-    "rkh_site.client_address.DropForwardedFor",
     # It answers CORS preflights and must add its headers to every API answer.
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",

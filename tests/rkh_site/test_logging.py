@@ -171,7 +171,14 @@ def test_pages_without_an_order_log_none(client, console_output, bound):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "sent", [uuid.uuid4().hex, str(uuid.uuid4()), str(uuid.uuid4()).upper()], ids=str
+    # Fixed values: pytest-xdist's workers must collect the same test ids.
+    "sent",
+    [
+        "3f2b8c1e9d4a4e6f8b7c6d5e4f3a2b1c",
+        "3f2b8c1e-9d4a-4e6f-8b7c-6d5e4f3a2b1c",
+        "3F2B8C1E-9D4A-4E6F-8B7C-6D5E4F3A2B1C",
+    ],
+    ids=str,
 )
 def test_a_well_formed_request_id_is_honoured(client, bound, sent):
     response = client.get("/healthz", HTTP_X_REQUEST_ID=sent)
