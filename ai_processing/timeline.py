@@ -48,8 +48,7 @@ def register() -> None:
 
     @timeline.register(HAND_EDITED, refs={"image": "image"})
     def _hand_edited(p: Payload, names: Names) -> str:
-        name = names.get("image", p.get("image")) or str(p.get("filename") or "") or "An image"
-        return f"{name} replaced by a hand-edited file"
+        return f"{timeline.image_name(p, names)} replaced by a hand-edited file"
 
     @timeline.register(PRESET_CHANGED, refs={"to": "preset", "from": "preset"})
     def _preset_changed(p: Payload, names: Names) -> str:

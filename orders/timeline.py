@@ -113,7 +113,7 @@ def sentence(kind: str, payload: Any, names: Names | None = None) -> str:
         text = entry_kind.describe(facts, names or Names())
     except Exception:  # a payload of an older shape must not break a page
         text = ""
-    return text or fallback(kind)
+    return sentence_start(text) if text else fallback(kind)
 
 
 #: How the first part of an unregistered kind reads.
@@ -248,14 +248,21 @@ def _lines_text(lines: Any, empty: str) -> str:
 # --- the kinds orders writes -------------------------------------------------------------
 
 
-def _image_name(p: Payload, names: Names) -> str:
-    image = p.get("image")
-    return names.get("image", image) or str(p.get("filename") or "") or "An image"
+def image_name(p: Payload, names: Names, *, start: bool = True) -> str:
+    """The image an entry is about: its file name (looked up by id, else the payload's),
+    else "An image" at the start of a sentence and "an image" within one."""
+    name = names.get("image", p.get("image")) or str(p.get("filename") or "")
+    return name or ("An image" if start else "an image")
+
+
+def sentence_start(text: str) -> str:
+    """``text`` with a capital first letter (a sentence may open with a print size's label)."""
+    return text[:1].upper() + text[1:]
 
 
 def _order_status_label(value: Any) -> str:
     labels = dict(Order.Status.choices)
-    return labels.get(value) or str(value or "none").replace("_", " ").capitalize()
+    return labels.get(value) or str(value).replace("_", " ").capitalize()
 
 
 #: How an image's move reads after its name, by the status it moved to.
@@ -283,7 +290,13 @@ def register_order_kinds() -> None:
 
     @register(kind.ORDER_STATUS)
     def _status(p: Payload, names: Names) -> str:
-        text = f"Status {_order_status_label(p.get('from'))} → {_order_status_label(p.get('to'))}"
+        before, after = p.get("from"), p.get("to")
+        if not after:
+            text = "Status changed"
+        elif not before:
+            text = f"Status: {_order_status_label(after)}"
+        else:
+            text = f"Status {_order_status_label(before)} → {_order_status_label(after)}"
         return f"{text} ({p['reason']})" if p.get("reason") else text
 
     @register(kind.ORDER_UPDATED)
@@ -310,13 +323,13 @@ def register_order_kinds() -> None:
     def _image_status(p: Payload, names: Names) -> str:
         to = p.get("to")
         move = IMAGE_MOVES.get(to) or str(to or "changed").replace("_", " ")
-        text = f"{_image_name(p, names)} {move}"
+        text = f"{image_name(p, names)} {move}"
         return text if to in _QUIET_REASONS else with_reason(text, p.get("reason"))
 
     @register(kind.IMAGE_REQUEUED, refs={"image": "image"})
     def _requeued(p: Payload, names: Names) -> str:
         step = "the AI step" if p.get("step") == "ai" else "ingest"
-        return f"{_image_name(p, names)} queued again for {step}"
+        return f"{image_name(p, names)} queued again for {step}"
 
     @register(kind.ORDER_STOPPED_SHORT)
     def _stopped_short(p: Payload, names: Names) -> str:
@@ -351,14 +364,14 @@ def register_order_kinds() -> None:
     def _image_prints(p: Payload, names: Names) -> str:
         lines = p.get("lines")
         if not lines:
-            return f"{_image_name(p, names)} now takes the order's prints"
-        return f"Prints of {_image_name(p, names)}: {_lines_text(lines, 'none')}"
+            return f"{image_name(p, names)} now takes the order's prints"
+        return f"Prints of {image_name(p, names, start=False)}: {_lines_text(lines, 'none')}"
 
     @register(kind.IMAGE_CROP, refs={"image": "image"})
     def _crop(p: Payload, names: Names) -> str:
         size = str(p.get("label") or p.get("size") or "a print")
         how = "reset to automatic" if p.get("basis") != "manual" else "adjusted by hand"
-        text = f"{size} crop of {_image_name(p, names)} {how}"
+        text = f"{size} crop of {image_name(p, names, start=False)} {how}"
         dpi = p.get("dpi")
         return f"{text} ({dpi} DPI)" if isinstance(dpi, int) and not isinstance(dpi, bool) else text
 
@@ -376,7 +389,7 @@ def register_order_kinds() -> None:
 
     @register(kind.IMAGE_APPROVED, refs={"image": "image"})
     def _image_approved(p: Payload, names: Names) -> str:
-        return f"{_image_name(p, names)} approved"
+        return f"{image_name(p, names)} approved"
 
     @register(kind.ORDER_ERASED)
     def _erased(p: Payload, names: Names) -> str:

@@ -83,5 +83,10 @@ def register() -> None:
 
     @timeline.register(STATUS_EVENT)
     def _pmr_status(p: Payload, names: Names) -> str:
-        text = f"The PMR set the order to {pmr_status_label(p.get('to'))}"
+        to = p.get("to")
+        text = (
+            f"The PMR set the order to {pmr_status_label(to)}"
+            if to
+            else "The PMR changed the order's status"
+        )
         return timeline.with_reason(text, p.get("reason"))

@@ -143,6 +143,13 @@ def test_no_kind_reads_as_a_code_whatever_its_payload(users, make_order):
             assert text != kind
             assert not CODE.search(text), f"{kind} with {payload} reads {text!r}"
             assert "[422" not in text  # the PMR's error code is for the logs
+            # Reads well with few facts: no Python value, no capital in mid-sentence, no
+            # holes where a fact was missing.
+            assert not re.search(r"\b(None|True|False)\b", text), f"{kind}: {text!r}"
+            assert not re.search(r".\b(An|A) (image|print)\b", text), f"{kind}: {text!r}"
+            for hole in ("  ", "()", " :"):
+                assert hole not in text, f"{kind}: {text!r}"
+            assert text[0].isupper() or text[0].isdigit(), f"{kind}: {text!r}"
 
 
 def test_an_unknown_kind_still_reads_as_a_sentence():
