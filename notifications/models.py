@@ -27,6 +27,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.preferences import CHANNELS, KINDS
+from utilities.encrypted_fields import EncryptedCharField
 
 
 class Kind(models.TextChoices):
@@ -180,8 +181,10 @@ class PushSubscription(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions"
     )
     endpoint = models.URLField(max_length=1000, unique=True)
-    p256dh = models.CharField("public key (p256dh)", max_length=200)
-    auth = models.CharField("auth secret", max_length=100)
+    # The browser's key pair for this subscription: with them anyone holding the endpoint
+    # can write messages the browser shows, so they are encrypted at rest.
+    p256dh = EncryptedCharField("public key (p256dh)", max_length=200)
+    auth = EncryptedCharField("auth secret", max_length=100)
     user_agent = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
