@@ -186,6 +186,15 @@ class OrderAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdm
     # through its keyed hash (get_search_results); names cannot be searched.
     search_fields = ("order_ref", "event__event_id")
     search_help_text = "Order reference or event ID (part of it), or a customer's whole e-mail."
+    # Sorting by the customer's name would sort ciphertext: not offered.
+    sortable_by = (
+        "order_ref",
+        "event__event_id",
+        "status",
+        "created_by",
+        "assigned_to",
+        "created_at",
+    )
     date_hierarchy = "created_at"
     autocomplete_fields = ("event", "assigned_to")
     readonly_fields = (

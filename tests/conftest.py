@@ -13,6 +13,7 @@ from accounts.models import User
 from accounts.roles import ADMIN, MANAGER, USER, VIEWER
 from events.models import Event
 from orders import services as order_services
+from orders.models import Order
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the
 # tests make around it are still plain synchronous calls.
@@ -78,3 +79,9 @@ def make_order(event):
         return order_services.create_order(actor=created_by, event=event, **kwargs)
 
     return _make
+
+
+def orders_of_customer(name: str) -> list[Order]:
+    """The orders whose customer is called ``name``: compared in Python, as names are encrypted
+    at rest and the database cannot compare them."""
+    return [o for o in Order.objects.order_by("id") if o.customer_name == name]

@@ -12,6 +12,9 @@ over it, from ``cryptography``), with three changes that this project needs:
 - **Empty stays empty.** The library stores ``""`` as NULL, which the NOT NULL columns of
   optional fields (an order without an e-mail address) refuse and which would read back as
   ``None``. An empty value says nothing about a person, so it is stored as it is.
+- **The database cannot compare them, so it is not asked to.** A filter such as
+  ``customer_email="a@b.example"`` would compare with a fresh ciphertext (a new IV each
+  time) and silently match nothing; every lookup but ``isnull`` raises ``FieldError`` instead.
 - **A value that does not decrypt is an error.** The library hands back the stored text
   when no key fits. Then a missing key would show ciphertext as a customer's name, and the
   next save would encrypt that ciphertext once more. Reading such a row raises
@@ -32,7 +35,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.db import models, transaction
 from encrypted_fields import fields as fernet_fields
 
@@ -76,6 +79,15 @@ class EncryptedFieldMixin(fernet_fields.EncryptedFieldMixin):
         if value == "":
             return ""
         return super().get_prep_value(value)
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        if lookup_name != "isnull":
+            raise FieldError(
+                f"{self.model._meta.label}.{self.name} is encrypted at rest: the database cannot "
+                f"compare it ({lookup_name!r}). Look e-mails up through their keyed hash "
+                "(Order.objects.for_customer_email), or compare in Python."
+            )
+        return super().get_lookup(lookup_name)
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
         if value is None or value == "":

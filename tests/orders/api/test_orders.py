@@ -10,6 +10,7 @@ from ai_processing.models import ProcessingPreset
 from events.models import Event
 from orders import services
 from orders.models import Order, OrderEvent
+from tests.conftest import orders_of_customer
 
 from .conftest import API, assert_error
 
@@ -69,7 +70,7 @@ def test_a_user_may_not_assign_a_new_order_to_someone_else(client_as, users, eve
         format="json",
     )
     assert_error(response, 403, "permission_denied")
-    assert not Order.objects.filter(customer_name="Cy").exists()
+    assert not orders_of_customer("Cy")
 
 
 @pytest.mark.parametrize(
