@@ -41,6 +41,17 @@ class OrderQuerySet(RestrictedQuerySet):
         digest = email_hash(email)
         return self.filter(customer_email_hash=digest) if digest else self.none()
 
+    def update(self, **kwargs: Any) -> int:
+        """``update`` that keeps the e-mail's hash in step when it sets the e-mail (blanking
+        addresses in bulk, say); an expression as the new address is refused (its hash could
+        not be known)."""
+        if "customer_email" in kwargs and "customer_email_hash" not in kwargs:
+            value = kwargs["customer_email"]
+            if value is not None and not isinstance(value, str):
+                raise TypeError("customer_email must be set to a string, to hash it.")
+            kwargs["customer_email_hash"] = email_hash(value)
+        return super().update(**kwargs)
+
 
 def customer_email_q(term: str) -> Q:
     """``Q`` of the orders whose customer e-mail is ``term`` (any case), for searches that

@@ -203,3 +203,13 @@ def test_the_admin_list_does_not_offer_sorting_by_customer(client, users, order)
     client.force_login(users["Manager"])
     response = client.get("/admin/orders/order/")
     assert "customer_name" not in response.context["cl"].sortable_by
+
+
+def test_a_bulk_update_of_the_address_keeps_its_hash_in_step(order):
+    """Blanking addresses in bulk (erasure, retention) must not leave the old hash behind."""
+    Order.objects.filter(pk=order.pk).update(customer_email="", customer_name="[erased]")
+    assert raw_row(order)["hash"] == ""
+    assert not Order.objects.for_customer_email(EMAIL).exists()
+    assert Order.objects.get(pk=order.pk).customer_name == "[erased]"
+    Order.objects.filter(pk=order.pk).update(customer_email="Back@Studio.example")
+    assert list(Order.objects.for_customer_email("back@studio.example")) == [order]
