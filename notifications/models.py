@@ -27,7 +27,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.preferences import CHANNELS, KINDS
-from utilities.encrypted_fields import EncryptedCharField
+from utilities.encrypted_fields import EncryptedCharField, EncryptedEmailField, EncryptedTextField
 
 
 class Kind(models.TextChoices):
@@ -313,19 +313,27 @@ class CustomerEmail(models.Model):
         FAILED = "failed", "Failed"
 
     order = models.OneToOneField("orders.Order", on_delete=models.CASCADE, related_name="+")
-    to = models.EmailField()
-    subject = models.CharField(max_length=300)
-    body = models.TextField()
+    # A copy of the customer's address and the text sent (with their name): personal data,
+    # encrypted at rest like the order's own fields.
+    to = EncryptedEmailField()
+    subject = EncryptedCharField(max_length=300)
+    body = EncryptedTextField()
     state = models.CharField(max_length=10, choices=State.choices, default=State.SENDING)
     error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
-        return f"{self.subject} → {self.to}"
+        # Not the address or the subject: this text is the audit log's plain object_repr.
+        return f"Customer e-mail #{self.pk}"
 
 
 # Who switched the customer e-mail on, who edited its text, and what was sent: audited.
 auditlog.register(CustomerEmailTemplate)
 auditlog.register(CustomerEmailSwitch)
-auditlog.register(CustomerEmail)
+# The address and text are encrypted: the log says they were set, not what they were.
+auditlog.register(
+    CustomerEmail,
+    mask_fields=["to", "subject", "body"],
+    mask_callable="utilities.encrypted_fields.mask_for_audit",
+)

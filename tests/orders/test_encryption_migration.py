@@ -64,3 +64,31 @@ def test_existing_rows_are_encrypted_and_the_migration_goes_back(users, make_ord
     assert (fresh.customer_name, fresh.customer_email) == ("Grace Hopper", "GRACE@navy.example")
     assert list(Order.objects.for_customer_email("grace@NAVY.example")) == [fresh]
     assert Order.objects.get(pk=order.pk).customer_name == "Ada Byron"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_notifications_migration_goes_back_and_forth(users, make_order):
+    from notifications.models import CustomerEmail, PushSubscription
+
+    order = make_order(users["User"], customer_email="ada@example.org")
+    mail = CustomerEmail.objects.create(order=order, to="ada@example.org", subject="S", body="B")
+    sub = PushSubscription.objects.create(
+        user=users["User"], endpoint="https://push.example/1", p256dh="P", auth="A"
+    )
+    sql = 'SELECT "to", subject, body FROM notifications_customeremail WHERE id = %s'
+    try:
+        _migrate([("notifications", "0002_approval_kinds")])
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [mail.pk])
+            assert cursor.fetchone() == ("ada@example.org", "S", "B")
+            cursor.execute(
+                "SELECT p256dh, auth FROM notifications_pushsubscription WHERE id = %s", [sub.pk]
+            )
+            assert cursor.fetchone() == ("P", "A")
+    finally:
+        _migrate([("notifications", "0003_encrypt_personal_data")])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [mail.pk])
+        assert "ada@" not in " ".join(cursor.fetchone())
+    assert CustomerEmail.objects.get(pk=mail.pk).to == "ada@example.org"
+    assert PushSubscription.objects.get(pk=sub.pk).auth == "A"
