@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from pmr.clients import PMRClient, PMRError, PMRNotFound
+from utilities.encrypted_fields import email_hash
 
 from . import connection
 
@@ -116,7 +117,9 @@ def customer_id_for(email: str) -> str | None:
     email = (email or "").strip().lower()
     if not email:
         return None
-    key = f"pmr:customer:{email}"
+    # The address's keyed hash, not the address: Redis (and its append-only file) is storage
+    # too, and the customers' addresses are encrypted at rest everywhere else.
+    key = f"pmr:customer:{email_hash(email)}"
     hit = cache.get(key)
     if hit is not None:
         return hit or None
