@@ -50,6 +50,12 @@ def test_replay_returns_the_first_answer_and_creates_nothing(manager, event):
     assert again["Idempotent-Replayed"] == "true"
     assert not first.has_header("Idempotent-Replayed")
     assert len(orders_of_customer("Ada")) == 1
+    # The kept answer (the order, with its customer) is encrypted at rest like the order.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT body FROM accounts_idempotencyrecord")
+        (stored,) = cursor.fetchone()
+    assert "Ada" not in stored
+    assert b"Ada" in first.content
 
 
 def test_replay_ignores_json_spacing_and_key_order(manager, event):
