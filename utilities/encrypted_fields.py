@@ -1,7 +1,7 @@
 """Model fields whose values are encrypted before they reach the database, and their keys.
 
 The fields are django-fernet-encrypted-fields' (Fernet: AES-128-CBC with an HMAC-SHA256
-over it, from ``cryptography``), with three changes that this project needs:
+over it, from ``cryptography``), with four changes that this project needs:
 
 - **Keys.** The library derives its keys from ``SECRET_KEY`` and ``SALT_KEY``; here they are
   the Fernet keys of ``FIELD_ENCRYPTION_KEYS`` themselves. Rotating ``SECRET_KEY`` (after a
@@ -146,9 +146,9 @@ def email_hash(value: str | None) -> str:
 class KeyedHashField(models.CharField):
     """``email_hash`` of another field of the row, set whenever the row is saved.
 
-    ``source`` names that field. A save with ``update_fields`` must list this field too
-    when it lists the source (the model's ``save`` does it); ``QuerySet.update`` of the
-    source leaves it stale, so the source is written through ``save`` only.
+    ``source`` names that field. Django writes neither of these for a save whose
+    ``update_fields`` names only the source, nor for a ``QuerySet.update`` of the source: the
+    model's ``save`` and its queryset's ``update`` add it (``orders.models.Order``).
     """
 
     def __init__(self, *args: Any, source: str = "", **kwargs: Any) -> None:
