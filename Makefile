@@ -74,10 +74,12 @@ test: venv-dev
 # Production settings with made-up secrets of the right kind: demo or empty PMR secrets and
 # a missing EMAIL_URL are refused (rkh_site/checks.py), so a real deployment sets its own.
 TOKEN := $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))'
+FERNET_KEY := $(BIN)/python -c 'from utilities.config import new_fernet_key; print(new_fernet_key())'
 check-deploy: venv
 	DEBUG=0 SECRET_KEY=$$($(TOKEN)) PMR_CLIENT_SECRET=$$($(TOKEN)) PMR_API_KEY=$$($(TOKEN)) \
 		PMR_WEBHOOK_SECRET=$$($(TOKEN)) METRICS_TOKEN=$$($(TOKEN)) ALLOWED_HOSTS=photos.example.com \
 		EMAIL_URL=smtp+tls://studio:$$($(TOKEN))@smtp.example.com:587 \
+		FIELD_ENCRYPTION_KEYS=$$($(FERNET_KEY)) FIELD_HASH_KEY=$$($(TOKEN)) \
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 clean:

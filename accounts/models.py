@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from rest_framework_api_key.models import AbstractAPIKey
 
+from utilities.encrypted_fields import EncryptedTextField
+
 
 class User(AbstractUser):
     email = models.EmailField("email address", unique=True)
@@ -94,7 +96,9 @@ class IdempotencyRecord(models.Model):
     )
     status_code = models.PositiveSmallIntegerField(null=True)
     headers = models.JSONField(default=dict, help_text="Content-Type and Location of the answer.")
-    body = models.TextField(blank=True)
+    # The answer replayed: an order with its customer's name and e-mail, say. Encrypted at
+    # rest like the order itself (utilities/encrypted_fields.py).
+    body = EncryptedTextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -6,6 +6,7 @@ this folder first on ``sys.path``).
 
 from __future__ import annotations
 
+import base64
 import io
 import secrets
 import socket
@@ -15,15 +16,33 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: Production settings (DEBUG=0) refuse the PMR's demo secrets and a missing EMAIL_URL
-#: (rkh_site/checks.py): a benchmark gives its processes, and the PMR simulator it starts,
-#: made-up secrets of its own, and mail that goes nowhere.
+
+def _bench_key(name: str, make) -> str:
+    """A key kept in ``var/<name>`` (0600): the bench databases are kept between runs, so
+    the data they hold must stay readable by the next run."""
+    path = ROOT / "var" / name
+    path.parent.mkdir(exist_ok=True)
+    if not path.exists() or not path.read_text().strip():
+        path.touch(mode=0o600)
+        path.write_text(make())
+    return path.read_text().strip()
+
+
+#: Production settings (DEBUG=0) refuse the PMR's demo secrets, a missing EMAIL_URL and missing
+#: encryption keys (rkh_site/checks.py): a benchmark gives its processes, and the PMR simulator
+#: it starts, made-up secrets and keys of its own, and mail that goes nowhere.
 PMR_SECRETS = {
     **{
         name: secrets.token_urlsafe(24)
         for name in ("PMR_CLIENT_SECRET", "PMR_API_KEY", "PMR_WEBHOOK_SECRET")
     },
     "EMAIL_URL": "dummymail://",
+    # Encryption at rest: keys of the benchmarks' own, kept for the next run.
+    "FIELD_ENCRYPTION_KEYS": _bench_key(
+        "bench_field_encryption_key",
+        lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+    ),
+    "FIELD_HASH_KEY": _bench_key("bench_field_hash_key", lambda: secrets.token_urlsafe(48)),
 }
 
 

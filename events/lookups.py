@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from pmr.clients import PMRClient, PMRError, PMRNotFound
 from utilities import breakers
+from utilities.encrypted_fields import email_hash
 from utilities.errors import FieldRefused
 
 from .models import Event, event_id_validator
@@ -119,7 +120,10 @@ def check_event(event_id: str) -> EventCheck:
 
 
 def customer_cache_key(email: str) -> str:
-    return f"pmr:customer:{(email or '').strip().lower()}"
+    """The cache key of an address's PMR customer id: the address's keyed hash, not the
+    address (Redis and its append-only file are storage too, and customers' addresses are
+    encrypted at rest everywhere else)."""
+    return f"pmr:customer:{email_hash(email)}"
 
 
 def forget_customer(email: str) -> None:

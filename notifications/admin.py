@@ -107,4 +107,5 @@ class CustomerEmailSwitchAdmin(admin.ModelAdmin):
 class CustomerEmailAdmin(ReadOnlyAdmin):
     list_display = ("order", "to", "subject", "state", "created_at", "sent_at")
     list_filter = ("state",)
-    search_fields = ("order__order_ref", "to")
+    # The address is encrypted at rest: found by the order's reference only.
+    search_fields = ("order__order_ref",)

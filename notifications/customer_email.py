@@ -91,5 +91,6 @@ def send_for(order_id: int) -> str:
         return "failed"
     record.state, record.sent_at = CustomerEmail.State.SENT, timezone.now()
     record.save(update_fields=["state", "sent_at"])
-    order_services.record_event(order, SENT_EVENT, {"to": record.to})
+    # Not the address: the timeline is plain JSON, and the address is the order's (encrypted).
+    order_services.record_event(order, SENT_EVENT, {})
     return "sent"

@@ -27,6 +27,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.preferences import CHANNELS, KINDS
+from utilities.encrypted_fields import EncryptedCharField, EncryptedEmailField, EncryptedTextField
 
 
 class Kind(models.TextChoices):
@@ -181,8 +182,10 @@ class PushSubscription(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions"
     )
     endpoint = models.URLField(max_length=1000, unique=True)
-    p256dh = models.CharField("public key (p256dh)", max_length=200)
-    auth = models.CharField("auth secret", max_length=100)
+    # The browser's key pair for this subscription: with them anyone holding the endpoint
+    # can write messages the browser shows, so they are encrypted at rest.
+    p256dh = EncryptedCharField("public key (p256dh)", max_length=200)
+    auth = EncryptedCharField("auth secret", max_length=100)
     user_agent = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
@@ -311,19 +314,27 @@ class CustomerEmail(models.Model):
         FAILED = "failed", "Failed"
 
     order = models.OneToOneField("orders.Order", on_delete=models.CASCADE, related_name="+")
-    to = models.EmailField()
-    subject = models.CharField(max_length=300)
-    body = models.TextField()
+    # A copy of the customer's address and the text sent (with their name): personal data,
+    # encrypted at rest like the order's own fields.
+    to = EncryptedEmailField()
+    subject = EncryptedCharField(max_length=300)
+    body = EncryptedTextField()
     state = models.CharField(max_length=10, choices=State.choices, default=State.SENDING)
     error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
-        return f"{self.subject} → {self.to}"
+        # Not the address or the subject: this text is the audit log's plain object_repr.
+        return f"Customer e-mail #{self.pk}"
 
 
 # Who switched the customer e-mail on, who edited its text, and what was sent: audited.
 auditlog.register(CustomerEmailTemplate)
 auditlog.register(CustomerEmailSwitch)
-auditlog.register(CustomerEmail)
+# The address and text are encrypted: the log says they were set, not what they were.
+auditlog.register(
+    CustomerEmail,
+    mask_fields=["to", "subject", "body"],
+    mask_callable="utilities.encrypted_fields.mask_for_audit",
+)

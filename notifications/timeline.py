@@ -5,7 +5,8 @@ from __future__ import annotations
 from orders import timeline
 from orders.timeline import Names, Payload
 
-#: An e-mail went to the order's customer: ``{to}`` (``customer_email``).
+#: An e-mail went to the order's customer (``customer_email``). Entries written before
+#: encryption at rest carry ``{to}``; newer ones nothing (the address is the order's).
 SENT_EVENT = "customer.email_sent"
 
 

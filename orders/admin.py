@@ -21,7 +21,7 @@ from utilities.admin import RestrictedAdminMixin, apply_each
 from utilities.errors import OrderError
 
 from . import intake, pipeline, privacy, services
-from .models import Image, Order, OrderEvent, PrintSize
+from .models import Image, Order, OrderEvent, PrintSize, customer_email_q
 
 
 class ImageInline(admin.TabularInline):
@@ -205,7 +205,19 @@ class OrderAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdm
     )
     list_filter = ("status", "ai_processed", "pmr_synced", "event__event_type", "assigned_to")
     list_select_related = ("event", "created_by", "assigned_to")
-    search_fields = ("order_ref", "customer_name", "customer_email", "event__event_id")
+    # Customer names and e-mails are encrypted: the search also finds a whole e-mail address
+    # through its keyed hash (get_search_results); names cannot be searched.
+    search_fields = ("order_ref", "event__event_id")
+    search_help_text = "Order reference or event ID (part of it), or a customer's whole e-mail."
+    # Sorting by the customer's name would sort ciphertext: not offered.
+    sortable_by = (
+        "order_ref",
+        "event__event_id",
+        "status",
+        "created_by",
+        "assigned_to",
+        "created_at",
+    )
     date_hierarchy = "created_at"
     autocomplete_fields = ("event", "assigned_to")
     readonly_fields = (
@@ -229,6 +241,14 @@ class OrderAdmin(RestrictedAdminMixin, AuditlogHistoryAdminMixin, admin.ModelAdm
         "completed_at",
         "erased_at",
     )
+
+    def get_search_results(self, request, queryset, search_term):
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if "@" in term:
+            found = found | queryset.filter(customer_email_q(term))
+        return found, may_have_duplicates
+
     fieldsets = (
         (None, {"fields": ("order_ref", "event", "status", "assigned_to", "created_by")}),
         ("Customer", {"fields": ("customer_name", "customer_email", "order_date", "notes")}),

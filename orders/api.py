@@ -47,7 +47,7 @@ from utilities.api.schema import IDEMPOTENCY_KEY, error_responses
 from utilities.errors import OrderError
 
 from . import intake, pipeline, services
-from .models import Image, Order
+from .models import Image, Order, customer_email_q
 
 Action = access.Action
 
@@ -404,7 +404,13 @@ class OrderFilter(filters.FilterSet):
     search = filters.CharFilter(
         method="filter_search",
         max_length=SEARCH_MAX_LENGTH,
-        help_text="Part of the order reference, customer name or e-mail, any case.",
+        help_text="Part of the order reference, any case, or a customer's whole e-mail address "
+        "(customer names are stored encrypted and cannot be searched).",
+    )
+    customer_email = filters.CharFilter(
+        method="filter_customer_email",
+        max_length=255,
+        help_text="The customer's whole e-mail address, any case.",
     )
     assigned_to = IdFilter(field_name="assigned_to_id", help_text="User id.")
     created_by = IdFilter(field_name="created_by_id", help_text="User id.")
@@ -432,11 +438,10 @@ class OrderFilter(filters.FilterSet):
         term = value.strip()
         if not term:
             return queryset
-        return queryset.filter(
-            Q(order_ref__icontains=term)
-            | Q(customer_name__icontains=term)
-            | Q(customer_email__icontains=term)
-        )
+        return queryset.filter(Q(order_ref__icontains=term) | customer_email_q(term))
+
+    def filter_customer_email(self, queryset, name: str, value: str):
+        return queryset.for_customer_email(value) if value.strip() else queryset
 
 
 class ImageFilter(filters.FilterSet):

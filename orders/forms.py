@@ -95,10 +95,26 @@ STATUS_CHOICES = [
 class OrderFilterForm(forms.Form):
     """The order list's filters; every field optional, bad values are shown, not applied."""
 
-    q = forms.CharField(label="Search", required=False, max_length=100)
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(attrs={"placeholder": "reference, event ID or e-mail"}),
+    )
     status = forms.ChoiceField(label="Status", choices=STATUS_CHOICES, required=False)
     event = forms.CharField(label="Event ID", required=False, max_length=50)
-    customer = forms.CharField(label="Customer", required=False, max_length=255)
+    # Names and e-mails are stored encrypted (docs/deployment.md, "Encryption at rest"): the
+    # database can match a whole e-mail address through its keyed hash, never part of a name.
+    customer = forms.EmailField(
+        label="Customer e-mail",
+        required=False,
+        max_length=255,
+        error_messages={
+            "invalid": "Customer names are stored encrypted and cannot be searched: enter the "
+            "customer's whole e-mail address."
+        },
+        widget=forms.EmailInput(attrs={"placeholder": "whole address"}),
+    )
     created_from = forms.DateField(
         label="Created from", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )

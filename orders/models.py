@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from auditlog.registry import auditlog
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from utilities.encrypted_fields import (
+    EncryptedCharField,
+    EncryptedEmailField,
+    EncryptedTextField,
+    KeyedHashField,
+    email_hash,
+)
 from utilities.querysets import RestrictedQuerySet
 
 from .natural import natural_key
@@ -24,12 +32,32 @@ class OrderQuerySet(RestrictedQuerySet):
     order_path = ""
 
     def for_customer_email(self, email: str) -> OrderQuerySet:
-        """The orders of the customer with this e-mail address, whatever its case.
+        """Orders whose customer e-mail is ``email``, in any case (surrounding space ignored).
 
-        The one lookup of orders by a customer's address (privacy requests use it): when the
-        address is stored encrypted, only this method's body changes (a keyed-hash match).
+        The address is stored encrypted, so the database cannot compare it: the lookup goes
+        through its keyed hash (``customer_email_hash``, indexed). An empty address matches
+        nothing (orders without one are not one customer's).
         """
-        return self.filter(customer_email__iexact=(email or "").strip())
+        digest = email_hash(email)
+        return self.filter(customer_email_hash=digest) if digest else self.none()
+
+    def update(self, **kwargs: Any) -> int:
+        """``update`` that keeps the e-mail's hash in step when it sets the e-mail (blanking
+        addresses in bulk, say); an expression as the new address is refused (its hash could
+        not be known)."""
+        if "customer_email" in kwargs and "customer_email_hash" not in kwargs:
+            value = kwargs["customer_email"]
+            if value is not None and not isinstance(value, str):
+                raise TypeError("customer_email must be set to a string, to hash it.")
+            kwargs["customer_email_hash"] = email_hash(value)
+        return super().update(**kwargs)
+
+
+def customer_email_q(term: str) -> Q:
+    """``Q`` of the orders whose customer e-mail is ``term`` (any case), for searches that
+    OR it with other conditions; matches nothing unless ``term`` looks like an address."""
+    digest = email_hash(term) if "@" in (term or "") else ""
+    return Q(customer_email_hash=digest) if digest else Q(pk__in=[])
 
 
 class ImageQuerySet(RestrictedQuerySet):
@@ -124,11 +152,19 @@ class Order(models.Model):
         help_text="Stable public reference, used in URLs and toward the PMR.",
     )
     event = models.ForeignKey("events.Event", on_delete=models.PROTECT, related_name="orders")
-    customer_name = models.CharField(max_length=255)
-    customer_email = models.EmailField(max_length=255, blank=True)
+    # Personal data, encrypted at rest (utilities/encrypted_fields.py, docs/deployment.md): the
+    # database holds ciphertext, so it can neither search nor sort these; an e-mail address
+    # is found through its keyed hash (``Order.objects.for_customer_email``).
+    customer_name = EncryptedCharField(max_length=255)
+    customer_email = EncryptedEmailField(max_length=255, blank=True)
+    customer_email_hash = KeyedHashField(
+        "customer e-mail hash",
+        source="customer_email",
+        help_text="HMAC-SHA256 of the lower-cased e-mail address (FIELD_HASH_KEY), for lookups.",
+    )
     order_date = models.DateTimeField(db_index=True)
     status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.DRAFT)
-    notes = models.TextField(blank=True)
+    notes = EncryptedTextField(blank=True)
     preset = models.ForeignKey(
         "ai_processing.ProcessingPreset",
         on_delete=models.PROTECT,
@@ -238,7 +274,7 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["status", "-created_at"], name="orders_status_created_idx"),
             models.Index(fields=["-created_at", "-id"], name="orders_created_idx"),
-            models.Index(fields=["customer_email"], name="orders_customer_email_idx"),
+            models.Index(fields=["customer_email_hash"], name="orders_customer_email_hash_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -254,6 +290,13 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return self.order_ref
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The e-mail's hash is saved with the e-mail, also by saves that name their fields.
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "customer_email" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "customer_email_hash"}
+        super().save(*args, **kwargs)
 
     @classmethod
     def can_move(cls, current: str, new: str) -> bool:
@@ -715,7 +758,12 @@ auditlog.register(
         "failed_images",
         "review_images",
         "ai_cost",
+        "customer_email_hash",
     ],
+    # Encrypted personal data: the log says that it changed, not what it was or became
+    # (the log's JSON is not encrypted).
+    mask_fields=["customer_name", "customer_email", "notes"],
+    mask_callable="utilities.encrypted_fields.mask_for_audit",
 )
 auditlog.register(Image, exclude_fields=["updated_at", "name_key"])  # name_key: derived
 auditlog.register(PrintSize)

@@ -474,6 +474,7 @@ def _record_successes(order_id: int, answers: list[tuple[OutboxEntry, Any]]) -> 
         OutboxEntry.objects.bulk_update(
             [row for row, _ in answers], ["state", "done_at", "response", "attempts", "last_error"]
         )
+        outbox.forget_sent_personal_data(order_id)
         delivery, _ = OrderDelivery.objects.select_for_update().get_or_create(order_id=order_id)
         for row, answer in answers:
             answer = answer if isinstance(answer, dict) else {}

@@ -81,6 +81,38 @@ def order_metadata(order: Order) -> dict[str, Any]:
     }
 
 
+#: The customer's personal data in an ``OrderWrite`` body (and the PMR's answer to it).
+PERSONAL_FIELDS = ("customer_name", "customer_email", "notes")
+
+
+def without_personal_data(data: Any) -> Any:
+    """``data`` with the customer's name, e-mail and notes emptied (``None``).
+
+    A queued metadata row carries them as they were when the change was made (a resend
+    must send the same body under the same idempotency key); once the row is final they are
+    never needed again, and the order keeps them encrypted (docs/deployment.md,
+    "Encryption at rest"), while this JSON is plain.
+    """
+    if not isinstance(data, dict):
+        return data
+    return {k: (None if k in PERSONAL_FIELDS else v) for k, v in data.items()}
+
+
+def forget_sent_personal_data(order_id: int) -> int:
+    """Empty the personal data of the order's final metadata rows; how many rows changed."""
+    changed = []
+    rows = OutboxEntry.objects.filter(
+        order_id=order_id, kind=OutboxEntry.Kind.ORDER_PUT, state__in=OutboxEntry.FINAL
+    ).only("pk", "payload", "response")
+    for row in rows:
+        payload, response = without_personal_data(row.payload), without_personal_data(row.response)
+        if (payload, response) != (row.payload, row.response):
+            row.payload, row.response = payload, response
+            changed.append(row)
+    OutboxEntry.objects.bulk_update(changed, ["payload", "response"])
+    return len(changed)
+
+
 def _add(order: Order, kind: str, payload: dict, *, image: Image | None = None, suffix=""):
     entry = OutboxEntry.objects.create(
         order_id=order.pk,

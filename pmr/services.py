@@ -60,6 +60,7 @@ def skip_entry(entry: OutboxEntry, *, actor: Any, reason: str = "") -> OutboxEnt
             raise OrderError(f"This PMR write is already {locked.state}.")
         locked.state = State.SKIPPED
         locked.save(update_fields=["state", "updated_at"])
+        outbox.forget_sent_personal_data(locked.order_id)
         order_services.record_event(
             locked.order,
             SKIPPED_EVENT,
@@ -124,6 +125,7 @@ def mark_uploaded_by_hand(order: Order, *, actor: Any, note: str = "") -> Order:
             .exclude(state__in=OutboxEntry.FINAL)
             .update(state=State.SKIPPED, updated_at=timezone.now())
         )
+        outbox.forget_sent_personal_data(locked.pk)
         delivery, _ = OrderDelivery.objects.get_or_create(order_id=locked.pk)
         delivery.uploaded_by_hand = True
         delivery.uploaded_by_hand_by = actor if getattr(actor, "pk", None) else None

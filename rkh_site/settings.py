@@ -36,6 +36,25 @@ if not SECRET_KEY:
         )
     SECRET_KEY = config.local_secret_key(VAR_DIR / "secret_key")
 
+# Encryption at rest of personal data (utilities/encrypted_fields.py; docs/configuration.md,
+# "Encryption at rest"). FIELD_ENCRYPTION_KEYS: Fernet keys, comma-separated, the first one
+# encrypts and every one decrypts (rotation). FIELD_HASH_KEY: the key of the e-mail lookup
+# hashes. With DEBUG on and none set, each is generated once into var/ (0600, like the secret
+# key); with DEBUG off an unset or published one is refused (rkh_site/checks.py).
+FIELD_ENCRYPTION_KEYS = [k.strip() for k in env.list("FIELD_ENCRYPTION_KEYS", default=[]) if k]
+if _bad := config.bad_fernet_keys(FIELD_ENCRYPTION_KEYS):
+    raise ImproperlyConfigured(
+        f"FIELD_ENCRYPTION_KEYS: key number {', '.join(map(str, _bad))} is not a Fernet key "
+        "(32 random bytes, urlsafe base64: 44 characters ending in '=')."
+    )
+if not FIELD_ENCRYPTION_KEYS and DEBUG:
+    FIELD_ENCRYPTION_KEYS = [
+        config.local_key(VAR_DIR / "field_encryption_key", config.new_fernet_key)
+    ]
+FIELD_HASH_KEY = env.str("FIELD_HASH_KEY", default="").strip()
+if not FIELD_HASH_KEY and DEBUG:
+    FIELD_HASH_KEY = config.local_key(VAR_DIR / "field_hash_key", config.new_hash_key)
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

@@ -13,6 +13,7 @@ from accounts.models import User
 from accounts.roles import ADMIN, MANAGER, USER, VIEWER
 from events.models import Event
 from orders import services as order_services
+from orders.models import Order
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the
 # tests make around it are still plain synchronous calls.
@@ -89,3 +90,9 @@ def eager_tasks():
     app.conf.update(task_always_eager=True, task_eager_propagates=True)
     yield
     app.conf.update(task_always_eager=before[0], task_eager_propagates=before[1])
+
+
+def orders_of_customer(name: str) -> list[Order]:
+    """The orders whose customer is called ``name``: compared in Python, as names are encrypted
+    at rest and the database cannot compare them."""
+    return [o for o in Order.objects.order_by("id") if o.customer_name == name]

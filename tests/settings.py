@@ -50,3 +50,8 @@ API_THROTTLE_RATE = "100000/minute"
 # with DEBUG off: production refuses both (rkh_site/checks.py), the suite is exempt. The tests of
 # the refusal start processes with rkh_site.settings, which has no such flag.
 TESTING_WITH_SIMULATORS = True
+
+# Published keys (so refused in production: rkh_site/checks.py), fixed so that a test database
+# kept between runs (--reuse-db) stays readable. Tests of rotation set their own.
+FIELD_ENCRYPTION_KEYS = ["dGVzdC1rZXktb2YtdGhlLXJraC10ZXN0LXN1aXRlLTE="]
+FIELD_HASH_KEY = "test-hash-key-of-the-rkh-test-suite-not-secret"

@@ -10,6 +10,7 @@ import base64
 import os
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -115,3 +116,52 @@ def vapid_public_key(private: str) -> str:
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def new_fernet_key() -> str:
+    """A new key for ``FIELD_ENCRYPTION_KEYS``: 32 random bytes, urlsafe base64 (Fernet's)."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def new_hash_key() -> str:
+    """A new ``FIELD_HASH_KEY``: 48 random bytes, urlsafe base64 (64 characters)."""
+    return secrets.token_urlsafe(48)
+
+
+def bad_fernet_keys(keys: list[str]) -> list[int]:
+    """Positions (from 1) of the entries of ``keys`` that are not Fernet keys."""
+    bad = []
+    for number, key in enumerate(keys, start=1):
+        try:
+            raw = base64.urlsafe_b64decode(key.strip().encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            bad.append(number)
+            continue
+        if len(raw) != 32:
+            bad.append(number)
+    return bad
+
+
+def local_key(path: Path, make: Callable[[], str]) -> str:
+    """A key kept in ``path`` (mode 0600), made by ``make`` on the first run.
+
+    For ``DEBUG`` runs without the key in the environment, like ``local_secret_key``; created
+    with ``O_EXCL`` so processes starting together (web, workers, beat) agree on one key,
+    which matters for keys that encrypt or hash stored data.
+    """
+    for _ in range(50):
+        if path.exists():
+            key = path.read_text().strip()
+            if key:
+                return key
+            time.sleep(0.02)  # another process is writing it
+            continue
+        key = make()
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        return key
+    raise RuntimeError(f"{path} stays empty; delete it to make a new key")

@@ -163,7 +163,7 @@ def test_history_lists_the_orders_audit_entries_newest_first(users, event):
     assert [r["action"] for r in rows] == ["update", "update", "create"]
     assert rows[0]["changes"]["status"] == ["draft", "cancelled"]
     assert rows[0]["actor"]["username"] == users["Manager"].username
-    assert rows[1]["changes"]["notes"] == ["", "Two prints"]
+    assert rows[1]["changes"]["notes"] == ["", "(encrypted)"]  # encrypted at rest: not shown
     assert rows[2]["actor"]["username"] == users["User"].username
     assert "remote_addr" not in rows[0]
 

@@ -23,7 +23,7 @@ from ai_processing.models import ProcessingPreset
 from orders import services
 from orders.models import Image, Order, Upload
 from tests.browser.test_login_flows import sign_in
-from tests.conftest import make_user
+from tests.conftest import make_user, orders_of_customer
 from tests.workers import celery_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -88,7 +88,7 @@ def create_order_through_the_page(page: Page, event) -> Order:
     page.get_by_label("Processing preset").select_option(label="Studio retouch")
     page.get_by_role("button", name="Create order").click()
     expect(page).to_have_url(re.compile(r"/orders/ORD-\d{4}-\d{6}/$"))
-    order = Order.objects.get(customer_name="Ada Lovelace")
+    (order,) = orders_of_customer("Ada Lovelace")
     assert order.preset.name == "Studio retouch"
     expect(page.get_by_role("heading", name=re.compile(order.order_ref))).to_be_visible()
     return order

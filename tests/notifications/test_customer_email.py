@@ -91,3 +91,36 @@ def test_managers_edit_the_text_users_cannot(client, users):
 
     client.force_login(users["User"])
     assert client.get(url).status_code in (302, 403)
+
+
+def test_the_sent_mail_is_kept_encrypted_and_nowhere_in_plain_text(order):
+    """The record of the mail holds the customer's address and name: encrypted at rest, and
+    neither the timeline nor the audit log (both plain JSON) repeats them."""
+    from django.db import connection
+
+    CustomerEmailSwitch.objects.create(event=order.event)
+    template = CustomerEmailTemplate.current()
+    template.subject = "Photos for {customer_name}"
+    template.body = "Hello {customer_name}"
+    template.save()
+    assert customer_email.send_for(order.pk) == "sent"
+    record = CustomerEmail.objects.get(order=order)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'SELECT "to", subject, body FROM notifications_customeremail WHERE id = %s',
+            [record.pk],
+        )
+        stored = " ".join(cursor.fetchone())
+    entry = OrderEvent.objects.get(order=order, kind=customer_email.SENT_EVENT)
+    logged = " ".join(
+        f"{e.object_repr} {e.changes}" for e in LogEntry.objects.get_for_object(record)
+    )
+    for plain in ("ada@example.com", "Ada Lovelace"):
+        assert plain not in stored
+        assert plain not in str(entry.payload)
+        assert plain not in logged
+    assert (record.to, record.subject, record.body) == (
+        "ada@example.com",
+        "Photos for Ada Lovelace",
+        "Hello Ada Lovelace",
+    )

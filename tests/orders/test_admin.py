@@ -217,7 +217,7 @@ def test_adding_an_order_in_the_admin_goes_through_the_service(client, users, ev
     response = client.post(f"{CHANGELIST}add/", data)
 
     assert response.status_code == 302, response.content.decode()[:3000]
-    order = Order.objects.get(customer_email="added@example.com")
+    order = Order.objects.for_customer_email("added@example.com").get()
     assert order.order_ref == "ORD-2003-000001"
     assert order.customer_name == "Added in admin"
     assert (order.created_by, order.assigned_to) == (users["Manager"], users["User"])

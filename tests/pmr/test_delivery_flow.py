@@ -68,6 +68,14 @@ def test_an_order_is_delivered_once_and_completed(pmr, ingested_order, event):
     assert originals == {f"img-{i.pk}": i.sha256 for i in order.images.all()}
     assert OrderDelivery.objects.get(order=order).pmr_status == "completed"
 
+    # What was sent keeps no plain copy of the customer's data (the order has it, encrypted).
+    sent = OutboxEntry.objects.filter(order=order, kind=K.ORDER_PUT)
+    for row in sent:
+        assert row.payload["event_id"] == event.event_id
+        assert [row.payload[f] for f in ("customer_name", "customer_email", "notes")] == [None] * 3
+        assert order.customer_name not in str(row.response)
+    assert remote["customer_name"] == order.customer_name
+
     # Draining again sends nothing; the same rows re-sent would not write twice either.
     assert drain.drain_order(order.pk).sent == 0
     # The whole journey reads as sentences, each kind registered (the rows, not the code).

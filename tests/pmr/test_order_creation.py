@@ -5,6 +5,7 @@ an Event ID only the PMR knows is imported; the customer's PMR id is kept."""
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from events.models import Event
@@ -115,6 +116,11 @@ def test_the_customer_id_is_stored(sim, event, manager):
     assert order.metadata["pmr_customer_id"] == "CUST-7777"
     order.refresh_from_db()
     assert order.metadata["pmr_customer_id"] == "CUST-7777"
+    # The answer is cached under the address's keyed hash, not the address (Redis is storage).
+    redis = cache._cache.get_client()
+    keys = [k.decode() for k in redis.keys("*pmr:customer:*")]
+    assert keys
+    assert not [k for k in keys if "ann@example.com" in k.lower()]
 
 
 def test_the_api_brings_over_an_event_only_the_pmr_knows(sim, manager):

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from utilities.config import new_fernet_key, new_hash_key
+
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {
     "DEBUG": "0",
@@ -22,7 +24,11 @@ SECRET_NAMES = ("PMR_CLIENT_SECRET", "PMR_API_KEY", "PMR_WEBHOOK_SECRET")
 
 
 def _real_secrets() -> dict[str, str]:
-    return {name: secrets.token_urlsafe(32) for name in SECRET_NAMES}
+    return {
+        **{name: secrets.token_urlsafe(32) for name in SECRET_NAMES},
+        "FIELD_ENCRYPTION_KEYS": new_fernet_key(),
+        "FIELD_HASH_KEY": new_hash_key(),
+    }
 
 
 def _run(tmp_path: Path, args: list[str], **env: str) -> subprocess.CompletedProcess:
@@ -100,3 +106,80 @@ def test_production_without_email_url_refuses_to_start(tmp_path):
     # Saying "no mail" is a choice, and allowed.
     none = _run(tmp_path, ["manage.py", "check"], **_real_secrets(), EMAIL_URL="dummymail://")
     assert none.returncode == 0, none.stderr
+
+
+# --- encryption at rest -------------------------------------------------------------------
+
+
+def test_missing_encryption_keys_are_named_and_refused(tmp_path):
+    keyless = {**_real_secrets(), "FIELD_ENCRYPTION_KEYS": "", "FIELD_HASH_KEY": ""}
+    checked = _run(tmp_path, ["manage.py", "check", "--deploy"], **keyless)
+    assert checked.returncode != 0
+    assert "rkh_site.E003" in checked.stderr
+    assert "FIELD_ENCRYPTION_KEYS is empty" in checked.stderr
+    assert "FIELD_HASH_KEY is empty" in checked.stderr
+    web = _run(tmp_path, ["-c", "import rkh_site.asgi; print('serving')"], **keyless)
+    assert web.returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS is empty" in web.stderr
+    assert "serving" not in web.stdout
+    # Nothing was generated for production: keys are the operator's to make and keep.
+    assert not (tmp_path / "field_encryption_key").exists()
+
+
+def test_the_test_suites_published_keys_are_refused_in_production(tmp_path, settings):
+    """tests/settings.py's keys are in the repository: production must not encrypt with them
+    (an old published key may stay behind the new one, only to be read while reencrypting)."""
+    published = {
+        **_real_secrets(),
+        "FIELD_ENCRYPTION_KEYS": settings.FIELD_ENCRYPTION_KEYS[0],
+        "FIELD_HASH_KEY": settings.FIELD_HASH_KEY,
+    }
+    checked = _run(tmp_path, ["manage.py", "check"], **published)
+    assert checked.returncode != 0
+    assert "first key of FIELD_ENCRYPTION_KEYS is a published one" in checked.stderr
+    assert "FIELD_HASH_KEY is a published value" in checked.stderr
+    behind = {
+        **_real_secrets(),
+        "FIELD_ENCRYPTION_KEYS": f"{new_fernet_key()},{settings.FIELD_ENCRYPTION_KEYS[0]}",
+    }
+    assert _run(tmp_path, ["manage.py", "check"], **behind).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"FIELD_HASH_KEY": "too-short-a-key"}, "shorter than 32 characters"),
+        ({"FIELD_HASH_KEY": "change-me"}, "FIELD_HASH_KEY is a published value"),
+        ({"FIELD_ENCRYPTION_KEYS": "not-a-fernet-key"}, "key number 1 is not a Fernet key"),
+        ({"FIELD_ENCRYPTION_KEYS": f"{new_fernet_key()},abc"}, "key number 2 is not a Fernet"),
+    ],
+)
+def test_weak_or_malformed_keys_are_refused(tmp_path, env, said):
+    result = _run(tmp_path, ["manage.py", "check"], **{**_real_secrets(), **env})
+    assert result.returncode != 0
+    assert said in result.stderr
+
+
+def test_the_hash_key_must_be_a_key_of_its_own(tmp_path):
+    same = _real_secrets()
+    same["FIELD_HASH_KEY"] = same["FIELD_ENCRYPTION_KEYS"]
+    result = _run(tmp_path, ["manage.py", "check"], **same)
+    assert result.returncode != 0
+    assert "FIELD_HASH_KEY repeats another key" in result.stderr
+
+
+def test_a_local_run_makes_its_keys_once_and_keeps_them(tmp_path):
+    show = [
+        "-c",
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.FIELD_ENCRYPTION_KEYS[0], settings.FIELD_HASH_KEY)",
+    ]
+    first = _run(tmp_path, show, DEBUG="1")
+    assert first.returncode == 0, first.stderr
+    again = _run(tmp_path, show, DEBUG="1")
+    assert first.stdout == again.stdout
+    fernet_key, hash_key = first.stdout.split()
+    assert (tmp_path / "field_encryption_key").read_text() == fernet_key
+    assert (tmp_path / "field_hash_key").read_text() == hash_key
+    for name in ("field_encryption_key", "field_hash_key"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600

@@ -11,11 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from utilities.config import local_secret_key
+from utilities.config import local_secret_key, new_fernet_key, new_hash_key
 
 ROOT = Path(__file__).resolve().parents[2]
-#: What a real deployment sets (rkh_site.checks refuses demo or empty PMR secrets).
+#: What a real deployment sets (rkh_site.checks refuses demo or empty PMR secrets, and missing
+#: or published encryption keys).
 REAL_PMR_SECRETS = {
+    "FIELD_ENCRYPTION_KEYS": new_fernet_key(),
+    "FIELD_HASH_KEY": new_hash_key(),
     **{
         name: secrets.token_urlsafe(32)
         for name in ("PMR_CLIENT_SECRET", "PMR_API_KEY", "PMR_WEBHOOK_SECRET")
@@ -68,6 +71,8 @@ def test_check_deploy_has_no_warnings(tmp_path):
     assert "WARNINGS" not in output
     # The secret key came from the environment: nothing was written locally.
     assert not (tmp_path / "secret_key").exists()
+    assert not (tmp_path / "field_encryption_key").exists()
+    assert not (tmp_path / "field_hash_key").exists()
 
 
 def test_check_deploy_warns_of_production_without_a_metrics_token(tmp_path):

@@ -11,7 +11,8 @@ import json
 
 import pytest
 
-from orders.models import Order, Upload
+from orders.models import Upload
+from tests.conftest import orders_of_customer
 from tests.orders.pages.conftest import ROLES
 
 pytestmark = pytest.mark.django_db
@@ -111,7 +112,7 @@ def test_role_matrix(as_role, subject, event, media_root, who, check):
         if expected >= 400 and check != "upload_status":
             assert response.json()["error"]
     if check == "new_post" and expected == 302:
-        created = Order.objects.get(customer_name="Matrix customer")
+        (created,) = orders_of_customer("Matrix customer")
         assert response["Location"] == f"/orders/{created.order_ref}/"
 
 
