@@ -7,12 +7,15 @@ without the painful swap from ``auth.User``. Roles are Django groups (see
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractUser, UserManager
+from auditlog.registry import auditlog
+from django.contrib.auth.models import AbstractUser, Group, UserManager
 from django.db import models
 from django.db.models.functions import Lower
 from rest_framework_api_key.models import AbstractAPIKey
 
 from utilities.encrypted_fields import EncryptedTextField
+
+from . import roles
 
 
 class User(AbstractUser):
@@ -45,9 +48,7 @@ class User(AbstractUser):
     @property
     def role(self) -> str | None:
         """The user's highest role, for display."""
-        from .roles import role_of
-
-        return role_of(self)
+        return roles.role_of(self)
 
 
 class ApiKey(AbstractAPIKey):
@@ -115,9 +116,6 @@ class IdempotencyRecord(models.Model):
 # recorded with actor and IP by auditlog's middleware. Passwords are masked;
 # last_login is left out because every sign-in would write an entry.
 def _register_audit() -> None:
-    from auditlog.registry import auditlog
-    from django.contrib.auth.models import Group
-
     auditlog.register(
         User, m2m_fields={"groups"}, mask_fields=["password"], exclude_fields=["last_login"]
     )

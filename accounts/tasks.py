@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import services
+from . import idempotency, services
 
 
 @shared_task
@@ -14,6 +14,4 @@ def purge_old_audit_entries() -> int:
 @shared_task
 def purge_idempotency_records() -> int:
     """Forget ``Idempotency-Key``s after ``API_IDEMPOTENCY_HOURS`` (the table stays small)."""
-    from accounts.idempotency import purge_expired
-
-    return purge_expired()
+    return idempotency.purge_expired()

@@ -35,7 +35,7 @@ from orders.models import Image, Order, OrderEvent
 from utilities import access
 from utilities.errors import OrderError
 
-from . import hold
+from . import hold, services
 from .models import ProcessingPreset
 
 log = logging.getLogger(__name__)
@@ -140,8 +140,6 @@ def reject_image(
     ``needs_review`` and is held again once the image is done (images already approved
     stay approved). Raises ``PermissionDenied`` or ``OrderError``.
     """
-    from .services import redo_image
-
     reason = " ".join(str(reason or "").split())[:MAX_REASON]
     with transaction.atomic():
         order = _lock(image.order, actor)
@@ -149,7 +147,7 @@ def reject_image(
         _turn_down(locked, actor, reason)
         pipeline.approval_answered(order)
         if preset is not None:
-            redo_image(locked, actor, preset=preset)
+            services.redo_image(locked, actor, preset=preset)
     image.refresh_from_db()
     return image
 
@@ -165,8 +163,6 @@ def reject_order(
 
     Returns how many. Images already approved stay approved.
     """
-    from .services import redo_image
-
     reason = " ".join(str(reason or "").split())[:MAX_REASON]
     with transaction.atomic():
         locked = _lock(order, actor)
@@ -178,7 +174,7 @@ def reject_order(
         pipeline.approval_answered(locked)
         if preset is not None:
             for image in images:
-                redo_image(image, actor, preset=preset)
+                services.redo_image(image, actor, preset=preset)
     order.refresh_from_db()
     return len(images)
 

@@ -14,6 +14,7 @@ task changes nothing. Status moves go through ``orders.services.change_image_sta
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import time
@@ -34,17 +35,22 @@ from django.core.files.storage import default_storage
 from django.db import DatabaseError, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
+from PIL import Image as PILImage
+from PIL import UnidentifiedImageError
 
-from orders import bookkeeping, locking, pipeline, prints
+from orders import bookkeeping, intake, locking, pipeline, prints
 from orders import services as order_services
 from orders.imaging.errors import ImageRejected
-from orders.models import Image, Order
+from orders.imaging.sniff import SNIFF_BYTES, sniff
+from orders.models import Image, Order, rendition_upload_path
 from utilities import access, durations
 from utilities.errors import OrderError
 from utilities.infrastructure import TRANSIENT, CommitWatch, is_transient, queue_after_commit
 from utilities.leases import exclusive
 from utilities.redis_clients import shared
 
+from . import fullres, gate, tasks, upscale
+from .cache import ResultCache
 from .limits import LimitedProvider, semaphore_from_settings
 from .models import ProcessingPreset
 from .providers.base import ImageInput
@@ -89,9 +95,7 @@ def start_order_processing(order_id: int) -> int:
 
 def queue_image(image_id: int) -> None:
     """Queue the image's AI task now (the sweep re-queues stuck images through this)."""
-    from .tasks import process_image as task
-
-    task.delay(image_id)
+    tasks.process_image.delay(image_id)
 
 
 def queue_image_after_commit(image_id: int) -> None:
@@ -296,9 +300,7 @@ def quality_gate(image: Image, preset: ProcessingPreset) -> dict[str, str]:
     Checked once the AI work is done (so an image a reviewer lets through ships edited),
     from the local measures the analysis stored (docs/ai.md, "Quality gate").
     """
-    from .gate import verdict
-
-    reasons = verdict(preset, image.ai_metadata.get("analyze", {}).get("facts"), image)
+    reasons = gate.verdict(preset, image.ai_metadata.get("analyze", {}).get("facts"), image)
     if not reasons:
         return {}
     return {"review": "; ".join(reasons), "review_reason": Image.ReviewReason.QUALITY}
@@ -381,8 +383,6 @@ def _mark_charged_after_commit(trails: list[list[dict[str, Any]]]) -> None:
         return
 
     def mark() -> None:
-        from .cache import ResultCache
-
         cache = ResultCache(shared(), ttl=settings.AI_CACHE_TTL_SECONDS)
         try:
             for key in keys:
@@ -421,8 +421,6 @@ def _store_analysis(image: Image, result: Any, trail: list[dict[str, Any]]) -> I
 def _as_jpeg(data: bytes, mime_type: str) -> bytes:
     if mime_type == "image/jpeg":
         return data
-    from PIL import Image as PILImage
-
     with PILImage.open(io.BytesIO(data)) as picture:
         out = io.BytesIO()
         picture.convert("RGB").save(out, format="JPEG", quality=92)
@@ -558,8 +556,6 @@ def _full_resolution(image: Image, result: Any, *, fresh: bool = False) -> FullR
     (the local provider's) is kept. If the transfer itself breaks (a bug, an undecodable
     original), the answer is enlarged rather than stored small: said in the trail.
     """
-    from . import fullres
-
     started = time.perf_counter()
     answer = result.image_bytes
     trail: list[dict[str, Any]] = []
@@ -615,8 +611,6 @@ def _enlarged(
     *,
     fresh: bool,
 ) -> FullResolution:
-    from . import upscale
-
     outcome = upscale.enlarge(answer, size[0], size[1], fresh=fresh)
     metadata = {**metadata, "enlarged": outcome.to_metadata()}
     return FullResolution(
@@ -640,8 +634,6 @@ def _upright_size(image: Image) -> tuple[int, int]:
 @contextmanager
 def _original_source(image: Image):
     """The stored original as a ``fullres.Source``: its path where the storage has one."""
-    from .fullres import Source
-
     storage = image.original.storage
     name = image.original.name
     if not name:
@@ -650,16 +642,14 @@ def _original_source(image: Image):
         path = Path(storage.path(name))
     except NotImplementedError:
         with storage.open(name, "rb") as fh:
-            yield Source(data=fh.read())
+            yield fullres.Source(data=fh.read())
         return
-    yield Source(path=path)
+    yield fullres.Source(path=path)
 
 
 def _store_processed(image: Image, data: bytes) -> str:
     """Write the processed JPEG under a server-made name announced beforehand (a worker
     killed between the write and the commit leaves a name the next attempt deletes)."""
-    from orders.models import rendition_upload_path
-
     name = rendition_upload_path(image, "processed.jpg")
     AI_STEP.announce(image.pk, [name])
     saved = default_storage.save(name, ContentFile(data))
@@ -790,12 +780,6 @@ def read_hand_edit(data: bytes) -> bytes:
     the name), the size and pixel limits, a full decode so a truncated file is
     refused now rather than at the PMR.
     """
-    from PIL import Image as PILImage
-    from PIL import UnidentifiedImageError
-
-    from orders.imaging.errors import ImageRejected
-    from orders.imaging.sniff import SNIFF_BYTES, sniff
-
     if len(data) > settings.INGEST_MAX_FILE_BYTES:
         raise ImageRejected(
             f"The file is larger than {settings.INGEST_MAX_FILE_BYTES // (1024 * 1024)} MB.",
@@ -833,8 +817,6 @@ def replace_with_hand_edit(image: Image, data: bytes, *, filename: str, actor: A
     the timeline with who did it; the audit log keeps the field change.
     Raises ``ImageRejected`` for a bad file, ``PermissionDenied``, ``OrderError``.
     """
-    import hashlib
-
     jpeg = read_hand_edit(data)
     with transaction.atomic():  # check before storing anything
         _review_lock(image, actor)
@@ -1129,8 +1111,6 @@ def retry_failed_image(image: Image, actor: Any = None) -> Image:
     can no longer be retried (``retry_refused_because``); ``PermissionDenied``
     without the ``process`` right on the order.
     """
-    from orders import intake
-
     if image.ingested_at is None:
         return intake.retry_ingest(image, actor=actor)
     with transaction.atomic():

@@ -5,7 +5,7 @@ from celery import shared_task
 from orders.models import Image, Order
 from utilities.infrastructure import retry_on_outage
 
-from . import services, sweep
+from . import approval, services, sweep
 
 
 @shared_task(acks_late=True, **retry_on_outage())
@@ -40,6 +40,4 @@ def sweep_stuck() -> dict[str, int]:
 def sweep_auto_approve() -> int:
     """Beat (``AUTO_APPROVE_INTERVAL_SECONDS``, on the default queue): approve the orders
     awaiting approval whose waiting time passed with no objection; returns how many."""
-    from . import approval
-
     return approval.auto_approve_due()

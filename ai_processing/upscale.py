@@ -36,8 +36,10 @@ from typing import Any, Protocol
 import pyvips
 
 from ai_processing.clients.sizes import MAX_UPSCALE_FACTOR, upscale_factor_for
+from ai_processing.limits import LimitedProvider, semaphore_from_settings
 from ai_processing.providers.base import ImageInput
 from ai_processing.providers.chain import NoProviderAvailable
+from ai_processing.providers.registry import chain_from_settings
 
 log = logging.getLogger(__name__)
 
@@ -282,9 +284,6 @@ def _cover_and_crop(image: pyvips.Image, target: tuple[int, int]) -> tuple[pyvip
 
 def _default_chain() -> Chain:
     """The settings' chain, each provider behind its concurrency slots (as the pipeline)."""
-    from ai_processing.limits import LimitedProvider, semaphore_from_settings
-    from ai_processing.providers.registry import chain_from_settings
-
     chain = chain_from_settings()
     semaphore = semaphore_from_settings(getattr(chain.breaker, "client", None))
     chain.providers = [LimitedProvider(p, semaphore) for p in chain.providers]

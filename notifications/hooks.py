@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import transaction
 
+from . import tasks
 from .compose import order_kind
 from .models import Kind
 
@@ -29,8 +30,6 @@ def on_order_event_saved(sender: Any, instance: Any, created: bool, **kwargs: An
     event_id, order_id = instance.pk, instance.order_id
 
     def queue() -> None:
-        from . import tasks
-
         tasks.notify_order_event.delay(event_id)
         if kind == Kind.ORDER_COMPLETED:  # the customer's e-mail, if switched on
             tasks.send_customer_email.delay(order_id)

@@ -27,6 +27,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.preferences import CHANNELS, KINDS
+from utilities import access
 from utilities.encrypted_fields import EncryptedCharField, EncryptedEmailField, EncryptedTextField
 
 
@@ -45,8 +46,6 @@ class NotificationQuerySet(models.QuerySet):
     def for_user(self, user):
         """The user's own notifications that they may still see: one about an order is
         hidden once the access rule no longer lets them view the order."""
-        from utilities import access
-
         if not getattr(user, "is_authenticated", False):
             return self.none()
         mine = self.filter(user=user)

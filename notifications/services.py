@@ -19,9 +19,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import preferences
+from accounts import services as account_services
 from utilities import user_streams
 
-from . import push
+from . import push, tasks
 from .compose import Message
 from .models import Delivery, Notification, PushSubscription
 
@@ -95,8 +96,6 @@ def _add_deliveries(notification: Notification, user: Any, *, email: bool) -> No
 
 
 def _after_commit(notification_ids: list[int], user_ids: set[int]) -> None:
-    from . import tasks
-
     user_streams.ring(user_ids, wait=2.0)
     for delivery_id in Delivery.objects.filter(
         notification_id__in=notification_ids, state__in=Delivery.CLAIMABLE
@@ -135,8 +134,6 @@ def mark_all_read(*, actor: Any) -> int:
 
 def save_preferences(user: Any, table: dict[str, dict[str, bool]]) -> Any:
     """Store the user's notification table (checked) in ``User.settings``, keeping the rest."""
-    from accounts import services as account_services
-
     cleaned = preferences.clean_notifications(table)
     merged = dict(user.settings) if isinstance(user.settings, dict) else {}
     merged[preferences.SETTINGS_KEY] = cleaned

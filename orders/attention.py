@@ -34,6 +34,7 @@ from django.utils.http import urlencode
 
 from utilities import access
 
+from . import live
 from .guidance import when
 from .models import Order
 
@@ -178,8 +179,6 @@ def collect(user: Any) -> Report:
 
 def changed() -> None:
     """Something the panel shows changed without a timeline entry: dashboards look again."""
-    from . import live
-
     live.publisher.ring_dashboard()
 
 

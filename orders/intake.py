@@ -32,8 +32,8 @@ from utilities.infrastructure import TRANSIENT, CommitWatch, queue_after_commit
 from utilities.leases import exclusive
 from utilities.redis_clients import shared
 
-from . import bookkeeping, imaging, locking, pipeline, services
-from .models import Image, Order, OrderEvent
+from . import bookkeeping, imaging, locking, pipeline, services, tasks
+from .models import Image, Order, OrderEvent, rendition_upload_path
 
 log = logging.getLogger(__name__)
 Kind = OrderEvent.Kind
@@ -193,9 +193,7 @@ def _lock_open_order(order: Order) -> Order:
 
 
 def _queue_ingest(image_id: int) -> None:
-    from .tasks import ingest_image
-
-    ingest_image.delay(image_id)
+    tasks.ingest_image.delay(image_id)
 
 
 def _queue_ingest_after_commit(image_id: int) -> None:
@@ -448,8 +446,6 @@ def _store_renditions(image: Image, processed: imaging.Processed) -> tuple[str, 
     written: a worker killed between writing them and committing the ingest leaves no
     orphan, because the next attempt deletes what was announced.
     """
-    from .models import rendition_upload_path
-
     wanted = [rendition_upload_path(image, f"{field}.jpg") for field in ("preview", "thumbnail")]
     INGEST.announce(image.pk, wanted)
     names: list[str] = []

@@ -167,6 +167,7 @@ def ensure_crops(
     the faces, or on a file of other proportions, is placed again. A manual crop
     is a person's decision and is never moved here.
     """
+    # orders.prints reads crops through this module (ensure_crops): imported on use.
     from .prints import auto_crop
 
     width, height = picture

@@ -28,7 +28,7 @@ from typing import Any
 
 from django.conf import settings
 
-from . import crops
+from . import crops, print_services
 from .models import Image, ImagePrint, OrderPrint, PrintCrop, PrintSize
 
 log = logging.getLogger(__name__)
@@ -170,6 +170,7 @@ def source_size(image: Image) -> tuple[int, int]:
 
 
 def _open_vips(field, access: str = "random"):
+    # libvips loads where prints are made (the workers), not in every process that imports this.
     import pyvips
 
     from .imaging.vips import configure
@@ -244,10 +245,8 @@ def crop_facts(image: Image, *, actor: Any = None) -> list[CropFact]:
     sizes = ordered_sizes(image)
     if not sizes:
         return []
-    from .print_services import ensure_crops
-
     width, height = source_size(image)
-    stored = ensure_crops(image, sizes, (width, height))
+    stored = print_services.ensure_crops(image, sizes, (width, height))
     floor = min_dpi()
     facts = []
     for size in sizes:
@@ -328,6 +327,7 @@ def _exif_with_dpi(dpi: int) -> bytes:
 
 def _render_vips(field, pixels: crops.PixelRect, dpi: int) -> bytes:
     """libvips: decode, turn upright, crop, to sRGB, JPEG; only the crop is kept in memory."""
+    # libvips loads where prints are made (the workers), not in every process that imports this.
     import pyvips
 
     from .imaging.colour import to_srgb_8bit

@@ -7,16 +7,15 @@ triggers and that no step of the journey depends on.
 
 from django.db.models.signals import post_save
 
+from . import live
+
 # --- live status --------------------------------------------------------------
 # Every committed timeline entry rings the live-status doorbell (orders.live).
 # A post_save receiver, not a call in services.record_event, so that every
-# writer of OrderEvent is covered; connected by label so this module imports
-# no models (``OrdersConfig.ready`` imports it).
+# writer of OrderEvent is covered (``OrdersConfig.ready`` imports this module).
 
 
 def _ring_live_doorbell(sender, instance, created, **kwargs) -> None:
-    from . import live
-
     live.on_event_saved(sender, instance, created, **kwargs)
 
 

@@ -30,7 +30,19 @@ from utilities.audit import record_access
 from utilities.errors import OrderError
 from utilities.json_views import json_error, json_login_required
 
-from . import attention, guidance, live, pipeline, prints, selectors, services, timeline, uploads
+from . import (
+    attention,
+    guidance,
+    intake,
+    live,
+    pipeline,
+    print_services,
+    prints,
+    selectors,
+    services,
+    timeline,
+    uploads,
+)
 from .forms import CancelOrderForm, NewOrderForm, OrderDetailsForm, OrderFilterForm
 from .models import Image, Order
 
@@ -213,8 +225,6 @@ def order_create(request):
 
 def _save_prints(request, order: Order, lines: list[dict]) -> bool:
     """Save what was ordered; a refusal (a size withdrawn meanwhile) is said, not lost."""
-    from . import print_services
-
     try:
         print_services.set_order_prints(order, lines, actor=request.user)
     except OrderError as exc:
@@ -334,8 +344,6 @@ def order_deliver_without_failed(request, order_ref: str):
 @require_POST
 def order_submit(request, order_ref: str):
     """Start an order whose sending system never said every file is in."""
-    from . import intake
-
     order = _visible_order(request, order_ref)
     try:
         intake.submit_order(order, actor=request.user)
@@ -551,8 +559,6 @@ def _acting_order(request, order_ref: str, action: access.Action, verb: str) -> 
 @require_http_methods(["GET", "POST"])
 def order_edit(request, order_ref: str):
     """Edit the order's details (``services.update_order``; it checks again)."""
-    from . import print_services, prints
-
     order = _acting_order(request, order_ref, access.Action.CHANGE, "edit")
     refused = services.edit_refused_because(order)
     prints_refused = print_services.prints_refused_because(order)

@@ -46,7 +46,7 @@ from utilities import durations
 from utilities.leases import exclusive
 from utilities.redis_clients import shared
 
-from . import connection, outbox, variants
+from . import connection, outbox, status, variants
 from .models import OrderDelivery, OutboxEntry
 from .timeline import DELIVERED_EVENT, FAILED_EVENT
 
@@ -499,9 +499,7 @@ def _record_successes(order_id: int, answers: list[tuple[OutboxEntry, Any]]) -> 
 def _pushed_status(delivery: OrderDelivery, row: OutboxEntry, answer: dict[str, Any]) -> None:
     """The PMR took our status: it is the PMR's status now, unless the PMR moved the order
     on since (a webhook applied while this answer was on its way, or a replayed old answer)."""
-    from .status import _when
-
-    changed_at = _when(answer.get("updated_at"))
+    changed_at = status.parse_when(answer.get("updated_at"))
     if delivery.pmr_changed_at and changed_at and changed_at <= delivery.pmr_changed_at:
         return
     delivery.pmr_status = str(answer.get("status") or row.payload.get("status", ""))[:20]

@@ -18,7 +18,7 @@ from django.utils import timezone
 from orders.models import Image, Order
 from utilities.infrastructure import queue_after_commit
 
-from . import variants
+from . import tasks, variants
 from .models import OrderDelivery, OutboxEntry
 
 K = OutboxEntry.Kind
@@ -135,9 +135,7 @@ def _drain_after_commit(order_id: int) -> None:
         return
 
     def send() -> None:
-        from .tasks import drain_order
-
-        drain_order.delay(order_id)
+        tasks.drain_order.delay(order_id)
 
     # A broker that is away at the commit is logged; the beat's drain_due finds the due rows.
     hook = queue_after_commit(send, f"the PMR drain of order {order_id}")

@@ -21,7 +21,7 @@ from orders.models import Order
 from utilities import access
 from utilities.errors import OrderError
 
-from . import outbox, variants
+from . import drain, outbox, variants
 from .models import OrderDelivery, OutboxEntry
 from .timeline import MANUAL_EVENT, SKIPPED_EVENT
 
@@ -81,10 +81,8 @@ def skip_entry(entry: OutboxEntry, *, actor: Any, reason: str = "") -> OutboxEnt
             # (409 images_missing). (A new count when it did not change is harmless.)
             outbox.put_order(locked.order)
         if locked.kind == OutboxEntry.Kind.IMAGE_PUT and locked.image_id:
-            from .drain import mark_synced
-
             # Its other files may all be in the PMR already: the image is delivered now.
-            mark_synced({locked.image_id})
+            drain.mark_synced({locked.image_id})
         outbox._drain_after_commit(locked.order_id)
     return locked
 

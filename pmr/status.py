@@ -20,7 +20,7 @@ from orders.models import Order
 from pmr.clients import PMRError
 from utilities.infrastructure import queue_after_commit
 
-from . import connection
+from . import connection, tasks
 from .models import OrderDelivery, SyncCursor, WebhookDelivery
 from .timeline import STATUS_EVENT
 
@@ -75,8 +75,6 @@ def accept_webhook(delivery_id: str, event: str, body: dict) -> str:
     for an event we do not handle, ``UNKNOWN_ORDER`` (nothing stored, so a later delivery for
     an order made meanwhile is not mistaken for a repeat).
     """
-    from .tasks import apply_webhook as apply_task
-
     if WebhookDelivery.objects.filter(delivery_id=delivery_id).exists():
         return REPEATED
     if event != "order.status_changed":
@@ -89,7 +87,7 @@ def accept_webhook(delivery_id: str, event: str, body: dict) -> str:
                 delivery_id=delivery_id, event=event, payload=body
             )
             # A broker that is away is logged: the scheduled pull applies the PMR's changes too.
-            queue_after_commit(lambda: apply_task.delay(stored.pk), "a PMR webhook")
+            queue_after_commit(lambda: tasks.apply_webhook.delay(stored.pk), "a PMR webhook")
     except IntegrityError:  # the same delivery, twice at once: the other one stored it
         return REPEATED
     return ACCEPTED
@@ -101,7 +99,7 @@ def changed_at_too_far_ahead(body: dict, tolerance_seconds: int) -> bool:
     Only the newest change is applied (by ``changed_at``), so one delivery dated far in the
     future would make every later genuine update look older and be ignored until that date.
     """
-    changed_at = _when(body.get("changed_at"))
+    changed_at = parse_when(body.get("changed_at"))
     return changed_at is not None and changed_at > timezone.now() + timedelta(
         seconds=tolerance_seconds
     )
@@ -117,7 +115,7 @@ def apply_webhook(delivery_pk: int) -> str:
             str(body.get("order_ref", "")),
             str(body.get("status", "")),
             body.get("status_reason"),
-            _when(body.get("changed_at")),
+            parse_when(body.get("changed_at")),
             source="webhook",
         )
         delivery.processed_at = timezone.now()
@@ -145,7 +143,7 @@ def pull_updates() -> int:
     applied = 0
     try:
         for remote in connection.client().iter_orders_updated_since(cursor.value - PULL_OVERLAP):
-            updated = _when(remote.get("updated_at")) or started
+            updated = parse_when(remote.get("updated_at")) or started
             outcome = apply_pmr_status(
                 str(remote.get("order_ref", "")),
                 str(remote.get("status", "")),
@@ -168,7 +166,7 @@ def pull_updates() -> int:
     return applied
 
 
-def _when(value) -> datetime | None:
+def parse_when(value) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from orders import prints
+
 log = logging.getLogger(__name__)
 
 ORIGINAL, EDITED, PRINT = "original", "edited", "print"
@@ -86,10 +88,8 @@ def renditions_of(image: Any) -> list:
     """``orders.prints.print_renditions(image)``, or none when the image's crops cannot be
     worked out (logged): a delivery (or the AI step whose completion starts it) never fails
     because of a print."""
-    from orders.prints import print_renditions
-
     try:
-        return list(print_renditions(image))
+        return list(prints.print_renditions(image))
     except Exception:
         log.exception("print renditions of image %s could not be listed", image.pk)
         return []

@@ -71,6 +71,7 @@ def order_ref_of(task: Task, args: tuple, kwargs: dict) -> str | None:
         arguments = signature.bind_partial(*(args or ()), **(kwargs or {})).arguments
     except TypeError:
         return None
+    # Models: the Celery app module is imported before Django's apps are ready.
     from orders.models import Image, Order
 
     try:

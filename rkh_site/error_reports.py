@@ -46,6 +46,7 @@ def init(
 
 def tag_with_log_context(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
     """Add the request id and the order reference of the failing work as tags."""
+    # Imported when an error is reported: the settings import this module before Django is set up.
     from utilities import log_context
 
     tags = event.setdefault("tags", {})

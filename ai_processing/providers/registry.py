@@ -31,6 +31,7 @@ SIMULATOR_KEY = "simulator"
 def runware_from_settings() -> Provider:
     from django.conf import settings
 
+    # Its client (websockets) loads only when the chain names this provider.
     from .runware import RunwareProvider
 
     key, url = settings.RUNWARE_API_KEY, settings.RUNWARE_URL
@@ -55,6 +56,7 @@ def runware_from_settings() -> Provider:
 def gemini_from_settings() -> Provider:
     from django.conf import settings
 
+    # Its client (httpx) loads only when the chain names this provider.
     from .gemini import GeminiProvider
 
     key, base_url = settings.GEMINI_API_KEY, settings.GEMINI_BASE_URL
