@@ -33,7 +33,6 @@ from rest_framework.routers import SimpleRouter
 
 from accounts.idempotency import idempotent
 from accounts.models import User
-from ai_processing.models import ProcessingPreset
 from events import lookups
 from events.api import EVENT_ID_REGEX, SEES_EVENTS
 from events.models import Event, event_id_validator
@@ -46,7 +45,7 @@ from utilities.api.permissions import SEES_ORDERS, BaseViewSet, Need, may
 from utilities.api.schema import IDEMPOTENCY_KEY, error_responses
 from utilities.errors import OrderError
 
-from . import intake, pipeline, services
+from . import intake, pipeline, presets, services
 from .models import Image, Order, customer_email_q
 
 Action = access.Action
@@ -129,9 +128,7 @@ class PresetField(_CheckedSlugField):
     }
 
     def __init__(self, **kwargs):
-        super().__init__(
-            slug_field="slug", queryset=ProcessingPreset.objects.filter(is_active=True), **kwargs
-        )
+        super().__init__(slug_field="slug", queryset=presets.active(), **kwargs)
 
 
 class UserField(serializers.PrimaryKeyRelatedField):

@@ -27,12 +27,11 @@ from django.db.models import Q
 
 from accounts.models import User
 from accounts.roles import ADMIN
-from ai_processing.models import ProcessingPreset
 from events.models import Event
 from utilities import access
 from utilities.errors import OrderError
 
-from . import intake, services
+from . import intake, presets, services
 from .models import Image, Order
 
 
@@ -146,10 +145,10 @@ def resolve_actor(username: str | None) -> User:
     return user
 
 
-def resolve_preset(slug: str | None) -> ProcessingPreset | None:
+def resolve_preset(slug: str | None) -> Any | None:
     if not slug:
         return None
-    preset = ProcessingPreset.objects.filter(slug=slug, is_active=True).first()
+    preset = presets.active_by_slug(slug)
     if preset is None:
         raise FolderImportError(f"Unknown or inactive processing preset '{slug}'.")
     return preset
@@ -189,7 +188,7 @@ def start_order(
     actor: Any,
     customer_name: str | None = None,
     customer_email: str = "",
-    preset: ProcessingPreset | None = None,
+    preset: Any | None = None,
     source: str = "folder",
 ) -> Order:
     """Create the (empty) order a folder's files will go into."""
@@ -242,7 +241,7 @@ def import_folder(
     actor: Any,
     customer_name: str | None = None,
     customer_email: str = "",
-    preset: ProcessingPreset | None = None,
+    preset: Any | None = None,
     source: str = "folder",
     files: list[Path] | None = None,
     progress: Callable[[FileOutcome], None] | None = None,

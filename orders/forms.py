@@ -5,8 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.db.models import Q
 
-from ai_processing.models import ProcessingPreset
-
+from . import presets
 from .models import Order, PrintSize
 from .selectors import OPEN
 
@@ -64,7 +63,7 @@ class NewOrderForm(PrintQuantitiesMixin, forms.Form):
     )
     preset = forms.ModelChoiceField(
         label="Processing preset",
-        queryset=ProcessingPreset.objects.filter(is_active=True),
+        queryset=presets.active(),
         required=False,
         empty_label="No preset (choose later)",
     )
@@ -168,7 +167,7 @@ class OrderDetailsForm(PrintQuantitiesMixin, forms.Form):
     )
     preset = forms.ModelChoiceField(
         label="Processing preset",
-        queryset=ProcessingPreset.objects.filter(is_active=True),
+        queryset=presets.active(),
         required=False,
         empty_label="No preset (the default preset applies)",
     )
@@ -199,9 +198,11 @@ class OrderDetailsForm(PrintQuantitiesMixin, forms.Form):
         if not preset_editable:
             del self.fields["preset"]
         else:  # an inactive preset the order already has stays choosable
-            self.fields["preset"].queryset = ProcessingPreset.objects.filter(
-                Q(is_active=True) | Q(pk=order.preset_id)
-            ).order_by("name")
+            self.fields["preset"].queryset = (
+                presets.model()
+                .objects.filter(Q(is_active=True) | Q(pk=order.preset_id))
+                .order_by("name")
+            )
         if prints is not None:  # None: what was ordered can no longer change
             self.add_print_fields(prints)
 
