@@ -113,7 +113,7 @@ def sentence(kind: str, payload: Any, names: Names | None = None) -> str:
         text = entry_kind.describe(facts, names or Names())
     except Exception:  # a payload of an older shape must not break a page
         text = ""
-    return sentence_start(text) if text else fallback(kind)
+    return text or fallback(kind)
 
 
 #: How the first part of an unregistered kind reads.
@@ -256,7 +256,8 @@ def image_name(p: Payload, names: Names, *, start: bool = True) -> str:
 
 
 def sentence_start(text: str) -> str:
-    """``text`` with a capital first letter (a sentence may open with a print size's label)."""
+    """``text`` with a capital first letter, for sentences that open with words of ours or a
+    reason (never one that opens with a file name: "astronaut.png" keeps its case)."""
     return text[:1].upper() + text[1:]
 
 
@@ -354,7 +355,9 @@ def register_order_kinds() -> None:
 
     @register(kind.ORDER_SUBMIT_OVERDUE)
     def _submit_overdue(p: Payload, names: Names) -> str:
-        return str(p.get("reason") or "Still waiting for the sending system to say it is done")
+        return sentence_start(
+            str(p.get("reason") or "Still waiting for the sending system to say it is done")
+        )
 
     @register(kind.ORDER_PRINTS)
     def _prints(p: Payload, names: Names) -> str:
@@ -371,7 +374,7 @@ def register_order_kinds() -> None:
     def _crop(p: Payload, names: Names) -> str:
         size = str(p.get("label") or p.get("size") or "a print")
         how = "reset to automatic" if p.get("basis") != "manual" else "adjusted by hand"
-        text = f"{size} crop of {image_name(p, names, start=False)} {how}"
+        text = sentence_start(f"{size} crop of {image_name(p, names, start=False)} {how}")
         dpi = p.get("dpi")
         return f"{text} ({dpi} DPI)" if isinstance(dpi, int) and not isinstance(dpi, bool) else text
 
