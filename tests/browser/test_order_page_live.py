@@ -192,6 +192,7 @@ def test_a_success_message_is_green_and_an_error_red(page_as, event):
     page.get_by_role("button", name="Create order").click()
     message = page.get_by_test_id("message-success")
     expect(message).to_contain_text("created")
+    page.wait_for_load_state("load")  # the style sheet applied, not only the text there
     assert message.evaluate("e => getComputedStyle(e).color") == SUCCESS_TEXT
     # An error note (the same levels as messages) is red.
     color = page.evaluate(

@@ -91,6 +91,9 @@ def create_order_through_the_page(page: Page, event) -> Order:
     (order,) = orders_of_customer("Ada Lovelace")
     assert order.preset.name == "Studio retouch"
     expect(page.get_by_role("heading", name=re.compile(order.order_ref))).to_be_visible()
+    # A click waits for the new page to commit, not for its scripts: the drop zone listens
+    # once the page has loaded (a busy machine showed the gap).
+    page.wait_for_load_state("load")
     return order
 
 
