@@ -19,7 +19,7 @@ from django.db import transaction
 from utilities import access
 from utilities.errors import OrderError
 
-from . import crops
+from . import crops, prints
 from .models import Image, ImagePrint, Order, OrderEvent, OrderPrint, PrintCrop, PrintSize
 from .services import access_check, record_event
 
@@ -167,14 +167,11 @@ def ensure_crops(
     the faces, or on a file of other proportions, is placed again. A manual crop
     is a person's decision and is never moved here.
     """
-    # orders.prints reads crops through this module (ensure_crops): imported on use.
-    from .prints import auto_crop
-
     width, height = picture
     stored = {c.size_id: c for c in PrintCrop.objects.filter(image_id=image.pk, size__in=sizes)}
     missing = []
     for size in sizes:
-        rect, basis = auto_crop(image, size, width, height)
+        rect, basis = prints.auto_crop(image, size, width, height)
         crop = stored.get(size.pk)
         if crop is None:
             missing.append(PrintCrop(image_id=image.pk, size=size, basis=basis, **rect.as_dict()))
@@ -214,15 +211,13 @@ def _number(value: Any, name: str) -> float:
 
 def _crop_target(image: Image, size_code: str, actor: Any) -> tuple[Order, Image, PrintSize]:
     """Lock order then image, check access and that the size is one the image is printed at."""
-    from .prints import ordered_sizes
-
     order = Order.objects.select_for_update().get(pk=image.order_id)
     access_check(actor, access.Action.CHANGE, order)
     refused = prints_refused_because(order)
     if refused:
         raise OrderError(refused.replace("its prints", "its crops"))
     locked = Image.objects.select_for_update().select_related("order").get(pk=image.pk)
-    size = next((s for s in ordered_sizes(locked) if s.code == size_code), None)
+    size = next((s for s in prints.ordered_sizes(locked) if s.code == size_code), None)
     if size is None:
         raise OrderError(f"{locked.original_filename} is not printed at {size_code[:40]}.")
     return order, locked, size
@@ -236,15 +231,13 @@ def save_crop(image: Image, size_code: str, box: Mapping[str, Any], *, actor: An
     follows, around the same centre) and moved inside the picture, so a client
     cannot store a stretched or outlying crop.
     """
-    from .prints import aspect_for, crop_facts, source_size
-
     order, locked, size = _crop_target(image, size_code, actor)
     x, y = _number(box.get("x"), "x"), _number(box.get("y"), "y")
     width, height = _number(box.get("width"), "width"), _number(box.get("height"), "height")
     if width <= 0.01 or height <= 0.01:
         raise InvalidPrintInput("The crop is too small: at least a hundredth of the picture.")
-    picture_w, picture_h = source_size(locked)
-    inches = aspect_for(size, picture_w, picture_h)
+    picture_w, picture_h = prints.source_size(locked)
+    inches = prints.aspect_for(size, picture_w, picture_h)
     # Fractions of a picture that is not square: the aspect in fractions is the print's
     # aspect divided by the picture's.
     fraction_aspect = (inches[0] / inches[1]) / (picture_w / picture_h)
@@ -263,7 +256,7 @@ def save_crop(image: Image, size_code: str, box: Mapping[str, Any], *, actor: An
     crop.basis = PrintCrop.Basis.MANUAL
     crop.updated_by = actor if getattr(actor, "is_authenticated", False) else None
     crop.save()
-    fact = next(f for f in crop_facts(locked) if f.size.pk == size.pk)
+    fact = next(f for f in prints.crop_facts(locked) if f.size.pk == size.pk)
     record_event(
         order,
         OrderEvent.Kind.IMAGE_CROP,
@@ -282,11 +275,9 @@ def save_crop(image: Image, size_code: str, box: Mapping[str, Any], *, actor: An
 @transaction.atomic
 def reset_crop(image: Image, size_code: str, *, actor: Any) -> PrintCrop:
     """Back to the automatic placement (around the faces, else centred)."""
-    from .prints import auto_crop, crop_facts, source_size
-
     order, locked, size = _crop_target(image, size_code, actor)
-    picture_w, picture_h = source_size(locked)
-    rect, basis = auto_crop(locked, size, picture_w, picture_h)
+    picture_w, picture_h = prints.source_size(locked)
+    rect, basis = prints.auto_crop(locked, size, picture_w, picture_h)
     crop = PrintCrop.objects.filter(image=locked, size=size).first() or PrintCrop(
         image=locked, size=size
     )
@@ -297,7 +288,7 @@ def reset_crop(image: Image, size_code: str, *, actor: Any) -> PrintCrop:
     crop.updated_by = actor if getattr(actor, "is_authenticated", False) else None
     crop.save()
     if was_manual:
-        fact = next(f for f in crop_facts(locked) if f.size.pk == size.pk)
+        fact = next(f for f in prints.crop_facts(locked) if f.size.pk == size.pk)
         record_event(
             order,
             OrderEvent.Kind.IMAGE_CROP,
