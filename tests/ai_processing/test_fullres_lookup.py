@@ -54,7 +54,7 @@ def test_a_moderate_edit_is_one_lookup_within_the_promised_error():
     assert chosen._field_lookup(vips_image(pixels), None) is not None
     expected = np.clip(np.rint(chosen.predict(pixels)), 0, 255)
     difference = np.abs(rendered(chosen, pixels).astype(np.float64) - expected)
-    # The map quantisation (LOOKUP_MAX_ERROR), the 8-pixel blocks and the final rounding.
+    # The map quantisation (LOOKUP_MAX_ERROR), the 16-pixel blocks and the final rounding.
     assert difference.max() <= transform.LOOKUP_MAX_ERROR + 1
     assert difference.mean() < 0.5
 
