@@ -18,9 +18,12 @@ operations rather than a per-pixel trilinear slice (which costs seconds at 24 MP
    exposure and colour (vignetting, a brightened face, a graduated sky).
 
 ``out = gain(x, y) * (M @ lut(in) + m) + offset(x, y)``, each stage left out when the fit
-finds it is the identity. Fitted by weighted least squares with smoothness priors, in two
-robust rounds (pixels the model changed in content get small weights, so they do not bend
-the tone fit; the score then shows them). No Django here.
+finds it is the identity. Without the matrix, curves and fields are applied as one 16-bit
+lookup (``Transform._field_lookup``): the float passes cost more than the decode.
+
+Fitted by weighted least squares with smoothness priors, in two robust rounds (pixels the
+model changed in content get small weights, so they do not bend the tone fit; the score then
+shows them). No Django here.
 """
 
 from __future__ import annotations
