@@ -64,6 +64,8 @@ LOOKUP_MAPS = 256
 #: The lookup's blocks: 16 pixels (a smooth field moves well under a level across one, and
 #: quantising a quarter as many maps costs a quarter of the time).
 LOOKUP_BLOCK = 16
+#: At most this many grid cells are counted when quantising the maps (memory: 4 MB).
+LOOKUP_GRID_CELLS = 1 << 22
 
 
 @dataclass
@@ -250,6 +252,11 @@ def _quantise_maps(
     largest = 2 * LOOKUP_MAX_ERROR
     # The finest step if the maps filled half their bounding box: rarely too fine by much.
     step = min(largest, max(0.05, float(np.sqrt(low_span * high_span / LOOKUP_MAPS / 2))))
+    # A finer step would count more than about LOOKUP_GRID_CELLS bins (a wild fit's span):
+    # if the coarsest allowed step is finer still, the float passes it is.
+    step = max(step, float(np.sqrt((low_span + 2) * (high_span + 2) / LOOKUP_GRID_CELLS)))
+    if step > largest:
+        return None
     while True:
         columns = int(high_span / step) + 2
         rows = np.rint((low - low_min) * (1 / step)).astype(np.int32)

@@ -67,3 +67,10 @@ def test_fields_too_varied_for_the_table_take_the_float_passes():
     difference = np.abs(rendered(chosen, pixels).astype(np.float64) - expected)
     assert difference.max() <= 2
     assert difference.mean() < 0.5
+
+
+def test_maps_spread_beyond_any_grid_are_refused_without_counting_them():
+    ends = np.linspace(0, 1e6, 10_000)  # a wild fit: gains in the thousands
+    assert transform._quantise_maps(ends, ends[::-1].copy()) is None
+    # A thin line of maps fits however long it is, when its cells are few enough.
+    assert transform._quantise_maps(ends / 1e4, ends / 1e4) is not None
