@@ -19,6 +19,10 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/rkh
 # The suite runs in this many processes (pytest-xdist; each its own PostgreSQL and Redis
 # database): much of it waits on browsers, workers and sockets, so 2 pay off even on 2 cores.
 TEST_WORKERS ?= 2
+# The drills kill real workers and Redis and time the recovery against a bound (60 s): they
+# run after the rest, alone, as a benchmark would (sharing the two cores with the other tests
+# tripled their recovery times, 21 s alone became 63 s).
+DRILLS := tests/drills
 
 .PHONY: run test lint format venv venv-dev migrate seed check-deploy clean
 
@@ -69,7 +73,11 @@ test: venv-dev
 	node_modules/.bin/eslint .
 	DEBUG=1 DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
-		$(BIN)/python -m rkh_site.embedded_redis --wrap -- $(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+		$(BIN)/python -m rkh_site.embedded_redis --wrap -- \
+		$(BIN)/pytest -n $(TEST_WORKERS) --ignore=$(DRILLS) $(PYTEST_ARGS)
+	$(if $(strip $(PYTEST_ARGS)),@echo "PYTEST_ARGS given: the drills are left out",\
+		DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+		$(BIN)/python -m rkh_site.embedded_redis --wrap -- $(BIN)/pytest -p no:xdist $(DRILLS))
 
 # Production settings with made-up secrets of the right kind: demo or empty PMR secrets and
 # a missing EMAIL_URL are refused (rkh_site/checks.py), so a real deployment sets its own.
