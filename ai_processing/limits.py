@@ -37,6 +37,8 @@ from .providers.base import (
     Provider,
     ProviderUnavailable,
 )
+from .providers.chain import ProviderChain
+from .providers.registry import chain_from_settings
 
 log = logging.getLogger(__name__)
 
@@ -196,3 +198,12 @@ def semaphore_from_settings(client: redis.Redis | None = None) -> ProviderSemaph
         lease=float(settings.AI_SLOT_LEASE_SECONDS),
         wait=float(settings.AI_SLOT_WAIT_SECONDS),
     )
+
+
+def limited_chain() -> ProviderChain:
+    """The settings' provider chain, each provider behind its concurrency slots: what the
+    pipeline and the upscale step run through (one Redis client for breaker and slots)."""
+    chain = chain_from_settings()
+    semaphore = semaphore_from_settings(getattr(chain.breaker, "client", None))
+    chain.providers = [LimitedProvider(p, semaphore) for p in chain.providers]
+    return chain

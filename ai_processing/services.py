@@ -51,11 +51,10 @@ from utilities.redis_clients import shared
 
 from . import fullres, gate, tasks, upscale
 from .cache import ResultCache
-from .limits import LimitedProvider, semaphore_from_settings
+from .limits import limited_chain
 from .models import ProcessingPreset
 from .providers.base import ImageInput
 from .providers.chain import NoProviderAvailable, ProviderChain
-from .providers.registry import chain_from_settings
 from .timeline import HAND_EDITED, PRESET_CHANGED
 from .xmp import embed_caption
 
@@ -307,10 +306,7 @@ def quality_gate(image: Image, preset: ProcessingPreset) -> dict[str, str]:
 
 
 def _chain() -> ProviderChain:
-    chain = chain_from_settings()
-    semaphore = semaphore_from_settings(getattr(chain.breaker, "client", None))
-    chain.providers = [LimitedProvider(p, semaphore) for p in chain.providers]
-    return chain
+    return limited_chain()
 
 
 @contextmanager

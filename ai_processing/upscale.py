@@ -36,10 +36,9 @@ from typing import Any, Protocol
 import pyvips
 
 from ai_processing.clients.sizes import MAX_UPSCALE_FACTOR, upscale_factor_for
-from ai_processing.limits import LimitedProvider, semaphore_from_settings
+from ai_processing.limits import limited_chain
 from ai_processing.providers.base import ImageInput
 from ai_processing.providers.chain import NoProviderAvailable
-from ai_processing.providers.registry import chain_from_settings
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +172,7 @@ def enlarge(
         if step is None:
             break
         if chain is None:
-            chain = _default_chain()
+            chain = limited_chain()
         send_bytes = current_bytes
         if step.shrunk:
             shrunk = _resize_to(current, step.send)
@@ -280,14 +279,6 @@ def _cover_and_crop(image: pyvips.Image, target: tuple[int, int]) -> tuple[pyvip
 
 
 # --- chain and costs --------------------------------------------------------------------
-
-
-def _default_chain() -> Chain:
-    """The settings' chain, each provider behind its concurrency slots (as the pipeline)."""
-    chain = chain_from_settings()
-    semaphore = semaphore_from_settings(getattr(chain.breaker, "client", None))
-    chain.providers = [LimitedProvider(p, semaphore) for p in chain.providers]
-    return chain
 
 
 def _paid(result: Any, trail: list[dict[str, Any]]) -> Decimal:
