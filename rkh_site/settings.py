@@ -345,10 +345,11 @@ AI_PROVIDER_CONCURRENCY = env.json(
 #: transform explains the model's small answer to at least FULLRES_MIN_PSNR dB, with at most
 #: FULLRES_MAX_CHANGED_SHARE of the picture changed in content, is tonal and applied to the
 #: full original; otherwise it is generative and the answer is enlarged. JPEG quality of the
-#: full-size result (95 keeps a camera file's fine grain; 92 loses about a third of it).
+#: full-size result (98 keeps a camera file's fine grain; 95 loses up to a tenth of it, 92
+#: about a third; docs/benchmarks.md "Full resolution").
 FULLRES_MIN_PSNR = env.float("FULLRES_MIN_PSNR", default=28.0)
 FULLRES_MAX_CHANGED_SHARE = env.float("FULLRES_MAX_CHANGED_SHARE", default=0.005)
-FULLRES_JPEG_QUALITY = env.int("FULLRES_JPEG_QUALITY", default=95)
+FULLRES_JPEG_QUALITY = env.int("FULLRES_JPEG_QUALITY", default=98)
 
 # --- prints -----------------------------------------------------------------
 # docs/prints.md: an image whose crop for an ordered print size gives fewer dots per inch

@@ -112,8 +112,13 @@ def plan(
     return best
 
 
-def render(source: Source, chosen: Plan, *, quality: int = 92) -> bytes:
-    """A tonal plan applied to the full original: a JPEG of the original's size."""
+def render(source: Source, chosen: Plan, *, quality: int = 98) -> bytes:
+    """A tonal plan applied to the full original: a JPEG of the original's size.
+
+    Quality 98 by default (the setting FULLRES_JPEG_QUALITY): at 95 the encoder's
+    quantisation takes up to a tenth of the fine detail the transform kept (the
+    high-frequency energy the reference has; docs/benchmarks.md, "Full resolution").
+    """
     if chosen.kind != "tonal" or chosen.transform is None:
         raise ValueError(f"only a tonal plan is rendered here, not {chosen.kind!r}")
     image = open_upright(source)

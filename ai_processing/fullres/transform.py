@@ -28,7 +28,7 @@ shows them). No Django here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyvips
@@ -81,6 +81,9 @@ class Transform:
     #: ``fit`` turns off what the small pair does not need (each costs a float pass at 24 MP).
     cross: bool = True
     local: bool = True
+    #: How ``apply`` last applied it ("16-bit lookup", "float passes", ...): for the
+    #: benchmark and the tests, not part of the fit.
+    applied_as: str = field(default="", compare=False, repr=False)
 
     def curves(self) -> np.ndarray:
         """The tone curves as applied: without cross terms, the matrix's diagonal and offset
@@ -123,7 +126,7 @@ class Transform:
         ``region`` (left, top, width, height, in ``image`` pixels) is the part of the
         picture the fit saw; the fields are defined over it and held at their edge values
         outside it, so a model answer cropped to another aspect still edits the whole
-        original.
+        original. ``applied_as`` then says which way it went (the benchmark prints it).
         """
         # The curves as an exact 8-bit lookup (rounding there costs under 0.3 levels RMS
         # after the matrix; a float lookup would make every later pass 4x the bytes).
@@ -133,28 +136,42 @@ class Transform:
         )
         out = image.maplut(lut)
         if not self.local and not self.cross:  # curves only: one 8-bit lookup, nothing else
+            self.applied_as = "8-bit lookup"
             return out.copy(interpretation="srgb")
-        if self.local and not self.cross:
-            looked_up = self._field_lookup(image, region)
+        if not self.local:  # curves and matrix: the rounding's 0.5 rides in the constant
+            self.applied_as = "8-bit lookup, matrix"
+            constant = (self.matrix[:, 3] + 0.5).tolist()
+            # (``linear(..., uchar=True)`` would save the cast but measures slower.)
+            mixed = out.recomb(self.matrix[:, :3].tolist()).linear([1.0] * 3, constant)
+            return mixed.cast("uchar").copy(interpretation="srgb")
+        if not self.cross:
+            looked_up = self._field_lookup(image, region, self.curves())
             if looked_up is not None:
+                self.applied_as = "16-bit lookup"
                 return looked_up
+        # With the colour matrix the fields stay float passes: its ``recomb`` (about 200 ms
+        # of CPU at 24 MP, float out) is most of the cost, and the fields on its float
+        # output cost little more; quantising its output to index the 16-bit lookup
+        # measured slower (docs/benchmarks.md, "Full resolution").
+        self.applied_as = "8-bit lookup, matrix, float fields" if self.cross else "float fields"
         constant = self.matrix[:, 3] if self.cross else np.zeros(3)
         if self.cross:
             out = out.recomb(self.matrix[:, :3].tolist())
-        if self.local:
-            # gain (M v + m) + offset = gain M v + (gain m + offset): the matrix's constant and
-            # the rounding's 0.5 ride in the offset field, so two passes do the fields.
-            gain, offset = self._field_images(image.width, image.height, region, constant)
-            out = out * gain + offset
-        else:
-            out = out.linear([1.0, 1.0, 1.0], (constant + 0.5).tolist())
+        # gain (M v + m) + offset = gain M v + (gain m + offset): the matrix's constant and
+        # the rounding's 0.5 ride in the offset field, so two passes do the fields.
+        gain, offset = self._field_images(image.width, image.height, region, constant)
+        out = out * gain + offset
         # A clipping cast of value + 0.5: rounded to nearest, as the numpy prediction is.
         return out.cast("uchar").copy(interpretation="srgb")
 
     def _field_lookup(
-        self, image: pyvips.Image, region: tuple[float, float, float, float] | None
+        self,
+        image: pyvips.Image,
+        region: tuple[float, float, float, float] | None,
+        curves: np.ndarray | None = None,
     ) -> pyvips.Image | None:
-        """Curves and local fields in one 16-bit lookup, or None when it would be too coarse.
+        """``curves`` (by default the transform's) and local fields in one 16-bit lookup,
+        or None when it would be too coarse.
 
         Why: the fields as float passes (a float copy of the picture, two replicated field
         images, a multiply, an add, a cast) cost more than decoding the 24 MP original does;
@@ -168,8 +185,8 @@ class Transform:
         LOOKUP_MAX_ERROR (a strong local edit) take the float passes instead.
         """
         width, height = image.width, image.height
+        curves = self.curves() if curves is None else curves
         gain, offset = self._field_blocks(width, height, region, np.zeros(3), LOOKUP_BLOCK)
-        curves = self.curves()
         table = np.zeros((3, 256 * LOOKUP_MAPS), np.uint8)
         cells = np.empty(gain.shape, np.uint16)
         for c in range(3):
@@ -509,7 +526,9 @@ def _bilinear(grid: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     wy = _interpolation_matrix(ys, gy)  # (len(ys), gy)
     wx = _interpolation_matrix(xs, gx)  # (len(xs), gx)
     rows = (wy @ grid.reshape(gy, gx * bands)).reshape(len(ys), gx, bands)
-    return np.einsum("hkc,wk->hwc", rows, wx, optimize=True)
+    # (h, c, k) @ (k, w): one batched product; ``einsum("hkc,wk->hwc")`` took 15 ms for the
+    # lookup's 375 x 250 blocks, most of ``apply``'s set-up.
+    return np.ascontiguousarray((rows.transpose(0, 2, 1) @ wx.T).transpose(0, 2, 1))
 
 
 def _interpolation_matrix(positions: np.ndarray, nodes: int) -> np.ndarray:

@@ -9,6 +9,7 @@ transform's own numpy prediction at full size. No database.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import pyvips
 
 from ai_processing.fullres import align, transform
@@ -54,6 +55,7 @@ def test_a_moderate_edit_is_one_lookup_within_the_promised_error():
     assert chosen._field_lookup(vips_image(pixels), None) is not None
     expected = np.clip(np.rint(chosen.predict(pixels)), 0, 255)
     difference = np.abs(rendered(chosen, pixels).astype(np.float64) - expected)
+    assert chosen.applied_as == "16-bit lookup"
     # The map quantisation (LOOKUP_MAX_ERROR), the 16-pixel blocks and the final rounding.
     assert difference.max() <= transform.LOOKUP_MAX_ERROR + 1
     assert difference.mean() < 0.5
@@ -67,6 +69,26 @@ def test_fields_too_varied_for_the_table_take_the_float_passes():
     difference = np.abs(rendered(chosen, pixels).astype(np.float64) - expected)
     assert difference.max() <= 2
     assert difference.mean() < 0.5
+
+
+@pytest.mark.parametrize("local", [False, True])
+def test_a_colour_matrix_renders_as_the_float_transform_predicts(local):
+    """The colour matrix (more saturation, a cast) takes libvips' ``recomb`` after the 8-bit
+    curves, and the float fields behind it: within the curves' 8-bit rounding (carried
+    through the matrix) and the final rounding of the numpy prediction."""
+    pixels = picture()
+    chosen = edit(gain_spread=0.35, offset_spread=12.0)
+    luma = np.array([0.2126, 0.7152, 0.0722])
+    saturation = 1.25 * np.eye(3) - 0.25 * np.outer(np.ones(3), luma)
+    chosen.matrix = np.hstack([saturation, np.array([[3.0], [-2.0], [1.0]])])
+    chosen.cross, chosen.local = True, local
+    expected = np.clip(np.rint(chosen.predict(pixels)), 0, 255)
+    difference = np.abs(rendered(chosen, pixels).astype(np.float64) - expected)
+    assert chosen.applied_as == (
+        "8-bit lookup, matrix, float fields" if local else "8-bit lookup, matrix"
+    )
+    assert difference.max() <= 2
+    assert difference.mean() < 0.3
 
 
 def test_maps_spread_beyond_any_grid_are_refused_without_counting_them():
