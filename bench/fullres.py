@@ -131,7 +131,7 @@ def run_fullres(
     rendered = time.perf_counter()
     Path(out).write_bytes(data)
     assert plan.transform is not None
-    stages = {**plan.transform.describe(), "fast_path": plan.transform.applied_as}
+    stages = {**plan.transform.describe(), "fast_path": getattr(plan.transform, "applied_as", "?")}
     return (planned - started) * 1000, (rendered - planned) * 1000, cpu * 1000, stages
 
 
