@@ -10,19 +10,23 @@ enlarged to 6000 x 4000, sensor-like noise, JPEG q90, camera EXIF). For each:
 
 - the reference: a known tonal edit (per-channel gamma and gains for the white balance, a
   contrast curve, a vignette) applied to the decoded original at full resolution;
+- with ``--edit colour`` the reference also has more saturation (a cross-channel change: the
+  fit needs its colour matrix);
 - the model's answer: the reference downscaled (Lanczos) to Nano Banana's 1248 x 832, JPEG
   q95, which is all the fit sees besides the original;
 - ``fullres.plan`` (align, fit, judge) and ``fullres.render`` (the transform applied to the
-  original, streamed, encoded as JPEG q95) in a child process of their own, timed against,
-  in another child and on the same files alternately, what ingest does to decode the file
-  (``orders.imaging.process``'s "renditions" stage, a shrink-on-load decode) and a plain
+  original, streamed, encoded as JPEG at ``--quality``, 98 by default) in a child process
+  of their own, timed against, in another child and on the same files alternately, what
+  ingest does to decode the file (``orders.imaging.process``'s "renditions" stage, a shrink-on-load decode) and a plain
   full-resolution decode (``pyvips`` ``avg``, the floor of anything that reads every pixel);
 - faithfulness: PSNR of the rendered JPEG against the reference, and the high-frequency
   energy (mean squared luminance gradient) of the result over the original's and over the
-  reference's.
+  reference's, and the reference's detail kept (the result's gradients projected on the
+  reference's: added noise does not count).
 
 Targets (issue 16): render at most 1.5 x ingest's decode, peak RSS under 600 MB per worker,
-PSNR >= 38 dB, high-frequency energy >= 0.95 of the original's.
+PSNR >= 38 dB, high-frequency energy >= 0.95 of the original's (and >= 0.99 of the
+reference's).
 """
 
 from __future__ import annotations
