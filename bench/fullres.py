@@ -17,8 +17,9 @@ enlarged to 6000 x 4000, sensor-like noise, JPEG q90, camera EXIF). For each:
 - ``fullres.plan`` (align, fit, judge) and ``fullres.render`` (the transform applied to the
   original, streamed, encoded as JPEG at ``--quality``, 98 by default) in a child process
   of their own, timed against, in another child and on the same files alternately, what
-  ingest does to decode the file (``orders.imaging.process``'s "renditions" stage, a shrink-on-load decode) and a plain
-  full-resolution decode (``pyvips`` ``avg``, the floor of anything that reads every pixel);
+  ingest does to decode the file (``orders.imaging.process``'s "renditions" stage, a
+  shrink-on-load decode) and a plain full-resolution decode (``pyvips`` ``avg``, the floor
+  of anything that reads every pixel);
 - faithfulness: PSNR of the rendered JPEG against the reference, and the high-frequency
   energy (mean squared luminance gradient) of the result over the original's and over the
   reference's, and the reference's detail kept (the result's gradients projected on the
