@@ -77,7 +77,7 @@ def test_a_tonal_edit_is_recovered_at_full_resolution(name):
     plan = fullres.plan(source, answer)
     assert plan.kind == "tonal", plan.describe()
     assert plan.region.how == "whole"
-    result = decoded(fullres.render(source, plan, quality=95))
+    result = decoded(fullres.render(source, plan))  # the default quality, 98
     assert result.shape == original.shape
     assert score.psnr(result, reference) >= 38.0
     # The original's grain is still there: an enlarged answer would keep a fraction of it.
@@ -86,7 +86,7 @@ def test_a_tonal_edit_is_recovered_at_full_resolution(name):
             SIZE, PILImage.Resampling.LANCZOS
         )
     )
-    assert high_frequency(result) >= 0.95 * high_frequency(reference)
+    assert high_frequency(result) >= 0.99 * high_frequency(reference)
     assert high_frequency(enlarged) < 0.6 * high_frequency(reference)
 
 
