@@ -45,14 +45,13 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from events.models import Event
-from utilities import access, zips
+from utilities import access, media, zips
 from utilities.audit import ERASED, Scrubber, record_access, record_unknown_access
 from utilities.errors import OrderError
 
 from . import bookkeeping, locking, services, timeline
 from .models import Image, Order, OrderEvent
 from .natural import natural_key
-from .uploads import part_path
 
 log = logging.getLogger(__name__)
 
@@ -219,18 +218,18 @@ def _sizes(names: Iterable[str]) -> tuple[int, int]:
 
 
 def _upload_parts(order: Order) -> list[Any]:
-    return [part_path(upload) for upload in order.uploads.all()]
+    return [upload.part_folder for upload in order.uploads.all()]
 
 
 def _delete_after_commit(names: list[str], parts: list[Any]) -> None:
     bookkeeping.delete_files_after_commit(names)
 
     def remove_parts() -> None:
-        for path in parts:
+        for folder in parts:
             try:
-                path.unlink(missing_ok=True)
-            except OSError:
-                log.exception("Could not delete upload part %s", path)
+                media.delete_folder(default_storage, folder)
+            except Exception:  # disk or object store: the rows are gone either way
+                log.exception("Could not delete upload parts %s", folder)
 
     if parts:
         transaction.on_commit(remove_parts)

@@ -242,8 +242,37 @@ STATICFILES_DIRS = [
     # Chart.js from npm (package-lock.json; `npm ci` runs in `make run` / `make test`), no CDN.
     ("vendor/chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist"),
 ]
+#: Where media (originals, renditions, processed files, uploads in progress) live:
+#: ``local`` (MEDIA_ROOT, the default for `make run`) or ``s3`` (an S3-compatible object
+#: store shared by every web process and worker: docs/deployment.md "Object storage").
+MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="local")
+if MEDIA_STORAGE == "local":
+    _MEDIA_BACKEND: dict[str, object] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+elif MEDIA_STORAGE == "s3":
+    _MEDIA_BACKEND = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("MEDIA_S3_BUCKET"),
+            "endpoint_url": env.str("MEDIA_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("MEDIA_S3_REGION", default="us-east-1"),
+            "access_key": env.str("MEDIA_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("MEDIA_S3_SECRET_ACCESS_KEY", default="") or None,
+            "location": env.str("MEDIA_S3_PREFIX", default=""),
+            # Server-made names are never reused: an existing name is an error upstream,
+            # not a reason to invent another (the bookkeeping announced this one).
+            "file_overwrite": False,
+            "default_acl": None,
+            "querystring_auth": True,
+            #: Originals handed to users as signed links live this long (seconds).
+            "querystring_expire": env.int("MEDIA_S3_URL_SECONDS", default=300),
+            "addressing_style": env.str("MEDIA_S3_ADDRESSING", default="path"),
+            "signature_version": "s3v4",
+        },
+    }
+else:
+    raise ImproperlyConfigured("MEDIA_STORAGE must be 'local' or 's3'.")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _MEDIA_BACKEND,
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
