@@ -27,10 +27,12 @@ from typing import Any
 
 import redis
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
 from utilities import leases
+from utilities import media as files_media
 from utilities.redis_clients import shared
 
 from . import alerts, catalog, checksums, database, media
@@ -101,8 +103,10 @@ def _make(run: BackupRun) -> None:
     try:
         db_file = database.file_name()
         db_digest, db_size = database.dump(partial / db_file)
-        media_digest, media_size, media_count = media.pack(
-            Path(settings.MEDIA_ROOT), partial / media.FILE_NAME
+        media_digest, media_size, media_count = (
+            media.pack(Path(settings.MEDIA_ROOT), partial / media.FILE_NAME)
+            if files_media.has_local_paths(default_storage)
+            else media.pack_storage(default_storage, partial / media.FILE_NAME)
         )
         manifest = _manifest(name, run, db_file, db_size, media_count, media_size)
         manifest_path = partial / MANIFEST_FILE
@@ -214,7 +218,12 @@ def restore_backup(path: Path) -> Restored:
             "Nothing was restored."
         )
     database.restore(path / manifest["database"]["file"])
-    files = media.restore(path / manifest["media"]["file"], Path(settings.MEDIA_ROOT))
+    archive = path / manifest["media"]["file"]
+    files = (
+        media.restore(archive, Path(settings.MEDIA_ROOT))
+        if files_media.has_local_paths(default_storage)
+        else media.restore_storage(archive, default_storage)
+    )
     # The dump was taken while its own run was still "running": the restored record says how
     # that run ended, since the backup being restored is the proof that it succeeded.
     BackupRun.objects.filter(

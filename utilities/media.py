@@ -43,8 +43,9 @@ def open_stream(storage: Storage, name: str) -> BinaryIO:
     if bucket is None:
         return storage.open(name, "rb")
     from botocore.exceptions import ClientError
+    from storages.utils import clean_name
 
-    key = storage._normalize_name(storage._clean_name(name))  # type: ignore[attr-defined]
+    key = storage._normalize_name(clean_name(name))  # type: ignore[attr-defined]
     try:
         return bucket.Object(key).get()["Body"]
     except ClientError as exc:
