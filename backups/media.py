@@ -12,9 +12,11 @@ in the backup are removed, so the media end up exactly as backed up. Extraction 
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tarfile
+import typing
 import uuid
 from pathlib import Path
 
@@ -151,6 +153,24 @@ def pack_storage(storage: Storage, target: Path) -> tuple[str, int, int]:
     return writer.hexdigest(), writer.size, count
 
 
+class _Forward(io.RawIOBase):
+    """A tar member read front to back (a streamed archive cannot seek; say so)."""
+
+    def __init__(self, source: typing.BinaryIO) -> None:
+        self._source = source
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def readinto(self, buffer: typing.Any) -> int:
+        data = self._source.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
 def restore_storage(path: Path, storage: Storage) -> int:
     """Make ``storage`` hold exactly the archive's files; how many.
 
@@ -171,7 +191,7 @@ def restore_storage(path: Path, storage: Storage) -> int:
                 name = member.name
                 if storage.exists(name):
                     storage.delete(name)
-                saved = storage.save(name, File(extracted, name=name))
+                saved = storage.save(name, File(_Forward(extracted), name=name))
                 kept.add(saved)
     except (tarfile.TarError, OSError) as exc:
         raise MediaBackupError(f"Extracting the media archive failed: {exc}") from exc
