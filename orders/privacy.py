@@ -27,6 +27,7 @@ the address, never the address itself (``email_fingerprint``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import zipfile
@@ -583,7 +584,8 @@ def export_customer(
                     suffix = PurePosixPath(stored.name).suffix.lower()
                     path = f"orders/{order.order_ref}/images/{image.pk}/{name}{suffix}"
                     try:
-                        with stored.open("rb") as source:
+                        stream = media.open_stream(stored.storage, stored.name)
+                        with contextlib.closing(stream) as source:
                             _, size = zips.copy_into(archive, path, source)
                     except OSError:  # the row names a file the storage lost: say so
                         files[name] = "missing"
