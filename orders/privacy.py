@@ -211,7 +211,7 @@ def _sizes(names: Iterable[str]) -> tuple[int, int]:
     files = size = 0
     for name in names:
         try:
-            size += default_storage.size(name)
+            size += media.size(default_storage, name)  # a lost object: FileNotFoundError
             files += 1
         except OSError:  # already gone (a rejected image's renditions, a lost disk)
             continue
