@@ -53,6 +53,7 @@ def worker(s3_media, ai_settings, tmp_path, settings) -> Iterator[Path]:
 
 
 @pytest.mark.worker
+@pytest.mark.timeout(WAIT_SECONDS + 60)
 @pytest.mark.django_db(transaction=True)
 def test_an_edit_preset_runs_on_media_in_the_bucket(worker, s3_media, manager, make_order):
     server, bucket = s3_media

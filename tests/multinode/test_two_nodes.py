@@ -84,6 +84,7 @@ def _local_files(root: Path) -> list[str]:
 
 
 @pytest.mark.worker
+@pytest.mark.timeout(WAIT_SECONDS + 180)  # four processes to start, on a shared machine
 @pytest.mark.django_db(transaction=True)
 def test_two_web_processes_and_two_workers_share_only_postgres_redis_and_the_store(
     s3_media, tmp_path
