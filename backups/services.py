@@ -35,7 +35,7 @@ from utilities import leases
 from utilities import media as files_media
 from utilities.redis_clients import shared
 
-from . import alerts, catalog, checksums, database, media
+from . import alerts, catalog, checksums, database, media, offsite
 from .models import BackupRun
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,11 @@ def run_backup(*, trigger: str) -> BackupRun:
         run = BackupRun.objects.create(trigger=trigger, started_at=timezone.now())
         try:
             _make(run)
+            if offsite.enabled():  # off the machine; a failed copy fails the run (Admins hear)
+                path = catalog.find(run.name)
+                if path is None:
+                    raise RuntimeError(f"Backup {run.name} is not in {catalog.folder()}.")
+                offsite.upload(path)
         except Exception as exc:
             log.exception("Backup %s failed", run.pk)
             _failed(run, exc)
@@ -88,6 +93,14 @@ def run_backup(*, trigger: str) -> BackupRun:
     else:
         if deleted:
             log.info("Backups rotated out: %s", ", ".join(deleted))
+    if offsite.enabled() and run.status != BackupRun.Status.FAILED:
+        try:
+            deleted = offsite.rotate(settings.BACKUP_KEEP)
+        except Exception:
+            log.exception("Rotating the backups in the bucket failed")
+        else:
+            if deleted:
+                log.info("Backups rotated out of the bucket: %s", ", ".join(deleted))
     return run
 
 
