@@ -31,6 +31,7 @@ from django.views.decorators.http import require_GET, require_POST
 from orders.imaging.errors import ImageRejected
 from orders.models import Image, Order
 from orders.views import FILE_CSP
+from utilities import media
 from utilities.errors import OrderError
 
 from . import approval, hold, services
@@ -268,7 +269,7 @@ def approval_file(request, order_ref: str, image_id: int, kind: str):
     if not field_file or mime not in BROWSER_TYPES:
         raise Http404(f"The {kind} file of this image cannot be shown.")
     try:
-        handle = field_file.open("rb")
+        handle = media.open_stream(field_file.storage, field_file.name)  # streamed, not copied
     except OSError as exc:
         raise Http404(f"The {kind} file of this image is missing.") from exc
     stem = PurePosixPath(image.original_filename).stem or "image"

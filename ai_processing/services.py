@@ -23,7 +23,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,7 +42,7 @@ from orders import services as order_services
 from orders.imaging.errors import ImageRejected
 from orders.imaging.sniff import SNIFF_BYTES, sniff
 from orders.models import Image, Order, rendition_upload_path
-from utilities import access, durations
+from utilities import access, durations, media
 from utilities.errors import OrderError
 from utilities.infrastructure import TRANSIENT, CommitWatch, is_transient, queue_after_commit
 from utilities.leases import exclusive
@@ -316,13 +315,9 @@ def _image_input(image: Image):
     if not name:
         raise OrderError("The stored original is missing.")
     kwargs = {"width": image.width, "height": image.height, "mime_type": image.mime_type or None}
-    try:
-        path = Path(storage.path(name))
-    except NotImplementedError:
-        with storage.open(name, "rb") as fh:
-            yield ImageInput.from_bytes(fh.read(), **kwargs)
-        return
-    yield ImageInput.from_path(path, sha256=image.sha256 or None, **kwargs)
+    # Streamed to the provider from the file (object storage: a temp copy for the call).
+    with media.local_path(storage, name, prefix="ai-") as path:
+        yield ImageInput.from_path(path, sha256=image.sha256 or None, **kwargs)
 
 
 def run_once(image: Image, operation: str, *, prompt: str = "") -> tuple[Any, list[dict[str, Any]]]:
@@ -629,18 +624,14 @@ def _upright_size(image: Image) -> tuple[int, int]:
 
 @contextmanager
 def _original_source(image: Image):
-    """The stored original as a ``fullres.Source``: its path where the storage has one."""
+    """The stored original as a ``fullres.Source`` path: the file itself on local storage, a
+    temp copy streamed from object storage (libvips seeks) deleted after the step."""
     storage = image.original.storage
     name = image.original.name
     if not name:
         raise OrderError("The stored original is missing.")
-    try:
-        path = Path(storage.path(name))
-    except NotImplementedError:
-        with storage.open(name, "rb") as fh:
-            yield fullres.Source(data=fh.read())
-        return
-    yield fullres.Source(path=path)
+    with media.local_path(storage, name, prefix="fullres-") as path:
+        yield fullres.Source(path=path)
 
 
 def _store_processed(image: Image, data: bytes) -> str:

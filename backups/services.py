@@ -27,13 +27,15 @@ from typing import Any
 
 import redis
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
 from utilities import leases
+from utilities import media as files_media
 from utilities.redis_clients import shared
 
-from . import alerts, catalog, checksums, database, media
+from . import alerts, catalog, checksums, database, media, offsite
 from .models import BackupRun
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,11 @@ def run_backup(*, trigger: str) -> BackupRun:
         run = BackupRun.objects.create(trigger=trigger, started_at=timezone.now())
         try:
             _make(run)
+            if offsite.enabled():  # off the machine; a failed copy fails the run (Admins hear)
+                path = catalog.find(run.name)
+                if path is None:
+                    raise RuntimeError(f"Backup {run.name} is not in {catalog.folder()}.")
+                offsite.upload(path)
         except Exception as exc:
             log.exception("Backup %s failed", run.pk)
             _failed(run, exc)
@@ -86,6 +93,14 @@ def run_backup(*, trigger: str) -> BackupRun:
     else:
         if deleted:
             log.info("Backups rotated out: %s", ", ".join(deleted))
+    if offsite.enabled() and run.status != BackupRun.Status.FAILED:
+        try:
+            deleted = offsite.rotate(settings.BACKUP_KEEP)
+        except Exception:
+            log.exception("Rotating the backups in the bucket failed")
+        else:
+            if deleted:
+                log.info("Backups rotated out of the bucket: %s", ", ".join(deleted))
     return run
 
 
@@ -101,8 +116,10 @@ def _make(run: BackupRun) -> None:
     try:
         db_file = database.file_name()
         db_digest, db_size = database.dump(partial / db_file)
-        media_digest, media_size, media_count = media.pack(
-            Path(settings.MEDIA_ROOT), partial / media.FILE_NAME
+        media_digest, media_size, media_count = (
+            media.pack(Path(settings.MEDIA_ROOT), partial / media.FILE_NAME)
+            if files_media.has_local_paths(default_storage)
+            else media.pack_storage(default_storage, partial / media.FILE_NAME)
         )
         manifest = _manifest(name, run, db_file, db_size, media_count, media_size)
         manifest_path = partial / MANIFEST_FILE
@@ -214,7 +231,12 @@ def restore_backup(path: Path) -> Restored:
             "Nothing was restored."
         )
     database.restore(path / manifest["database"]["file"])
-    files = media.restore(path / manifest["media"]["file"], Path(settings.MEDIA_ROOT))
+    archive = path / manifest["media"]["file"]
+    files = (
+        media.restore(archive, Path(settings.MEDIA_ROOT))
+        if files_media.has_local_paths(default_storage)
+        else media.restore_storage(archive, default_storage)
+    )
     # The dump was taken while its own run was still "running": the restored record says how
     # that run ended, since the backup being restored is the proof that it succeeded.
     BackupRun.objects.filter(

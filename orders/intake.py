@@ -8,9 +8,9 @@ a file is treated the same whichever door it came through.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
-import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -26,7 +26,7 @@ from django.core.files.storage import default_storage
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from utilities import access, durations
+from utilities import access, durations, media
 from utilities.errors import OrderError
 from utilities.infrastructure import TRANSIENT, CommitWatch, queue_after_commit
 from utilities.leases import exclusive
@@ -373,23 +373,14 @@ def _stored_original(image: Image) -> Iterator[Path]:
     name = image.original.name
     if not name:
         raise _MissingOriginal
-    storage = image.original.storage
+    copy = media.local_path(image.original.storage, name, prefix="ingest-")
     try:
-        local = Path(storage.path(name))
-    except NotImplementedError:
-        local = None
-    if local is not None:
-        if not local.is_file():
-            raise _MissingOriginal
-        yield local
-        return
-    if not storage.exists(name):
-        raise _MissingOriginal
-    with tempfile.NamedTemporaryFile(prefix="ingest-") as copy:
-        with storage.open(name, "rb") as source:
-            shutil.copyfileobj(source, copy, COPY_CHUNK)
-        copy.flush()
-        yield Path(copy.name)
+        path = copy.__enter__()
+    except FileNotFoundError:
+        raise _MissingOriginal from None
+    with contextlib.ExitStack() as stack:
+        stack.push(copy)
+        yield path
 
 
 def _accept(image: Image, processed: imaging.Processed) -> Image:

@@ -8,7 +8,7 @@ place and the services only have to ask ``can_move``.
 from __future__ import annotations
 
 import uuid
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from auditlog.registry import auditlog
@@ -555,7 +555,7 @@ class OrderEvent(models.Model):
 class Upload(models.Model):
     """A resumable upload of one file (tus-style: create, then append at an offset).
 
-    The bytes collect in a part file under ``MEDIA_ROOT/uploads/``; when the
+    The bytes collect as chunks in the media storage under ``uploads/<uuid>/``; when the
     last byte arrives the file becomes an ``Image`` through ``orders.intake``.
     A dropped connection loses nothing: the client asks for the offset and
     sends the rest.
@@ -593,9 +593,10 @@ class Upload(models.Model):
         return f"{self.filename} ({self.offset}/{self.size})"
 
     @property
-    def part_path(self) -> Path:
-        """Where the bytes collect; the name is the row's UUID, never the client's."""
-        return Path(settings.MEDIA_ROOT) / "uploads" / f"{self.pk.hex}.part"
+    def part_folder(self) -> str:
+        """The storage folder where the chunks collect; named by the row's UUID, never the
+        client's name (``orders.uploads``)."""
+        return f"uploads/{self.pk.hex}"
 
 
 class PrintSize(models.Model):

@@ -23,10 +23,11 @@ import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+
+from utilities import media
 
 from . import crops, print_services
 from .models import Image, ImagePrint, OrderPrint, PrintCrop, PrintSize
@@ -176,12 +177,13 @@ def _open_vips(field, access: str = "random"):
     from .imaging.vips import configure
 
     configure()
-    try:
-        path = Path(field.storage.path(field.name))
-    except NotImplementedError:
-        with field.storage.open(field.name, "rb") as fh:
-            return pyvips.Image.new_from_buffer(fh.read(), "", access=access)
-    return pyvips.Image.new_from_file(str(path), access=access)
+    if media.has_local_paths(field.storage):
+        return pyvips.Image.new_from_file(field.path, access=access)
+    # Object storage: libvips reads from the store's stream (no whole copy in memory).
+    stream = media.open_stream(field.storage, field.name)
+    source = pyvips.SourceCustom()
+    source.on_read(lambda size: stream.read(size))
+    return pyvips.Image.new_from_source(source, "", access=access)
 
 
 def _pillow_size(field) -> tuple[int, int]:

@@ -27,6 +27,7 @@ the address, never the address itself (``email_fingerprint``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import zipfile
@@ -45,14 +46,13 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from events.models import Event
-from utilities import access, zips
+from utilities import access, media, zips
 from utilities.audit import ERASED, Scrubber, record_access, record_unknown_access
 from utilities.errors import OrderError
 
 from . import bookkeeping, locking, services, timeline
 from .models import Image, Order, OrderEvent
 from .natural import natural_key
-from .uploads import part_path
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +211,7 @@ def _sizes(names: Iterable[str]) -> tuple[int, int]:
     files = size = 0
     for name in names:
         try:
-            size += default_storage.size(name)
+            size += media.size(default_storage, name)  # a lost object: FileNotFoundError
             files += 1
         except OSError:  # already gone (a rejected image's renditions, a lost disk)
             continue
@@ -219,18 +219,18 @@ def _sizes(names: Iterable[str]) -> tuple[int, int]:
 
 
 def _upload_parts(order: Order) -> list[Any]:
-    return [part_path(upload) for upload in order.uploads.all()]
+    return [upload.part_folder for upload in order.uploads.all()]
 
 
 def _delete_after_commit(names: list[str], parts: list[Any]) -> None:
     bookkeeping.delete_files_after_commit(names)
 
     def remove_parts() -> None:
-        for path in parts:
+        for folder in parts:
             try:
-                path.unlink(missing_ok=True)
-            except OSError:
-                log.exception("Could not delete upload part %s", path)
+                media.delete_folder(default_storage, folder)
+            except Exception:  # disk or object store: the rows are gone either way
+                log.exception("Could not delete upload parts %s", folder)
 
     if parts:
         transaction.on_commit(remove_parts)
@@ -584,7 +584,8 @@ def export_customer(
                     suffix = PurePosixPath(stored.name).suffix.lower()
                     path = f"orders/{order.order_ref}/images/{image.pk}/{name}{suffix}"
                     try:
-                        with stored.open("rb") as source:
+                        stream = media.open_stream(stored.storage, stored.name)
+                        with contextlib.closing(stream) as source:
                             _, size = zips.copy_into(archive, path, source)
                     except OSError:  # the row names a file the storage lost: say so
                         files[name] = "missing"

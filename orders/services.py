@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from events import lookups
 from events.models import Event
-from utilities import access
+from utilities import access, media
 from utilities.errors import OrderError, TransitionNotAllowed
 
 from . import locking, pipeline
@@ -424,7 +424,7 @@ def delete_order(order: Order, *, actor: Any) -> None:
         )
     images = locked.images.only("id", *Image.FILE_FIELDS)
     stored = [name for image in images for name in image.stored_files()]
-    parts = [upload.part_path for upload in locked.uploads.all()]
+    parts = [upload.part_folder for upload in locked.uploads.all()]
     try:
         locked.delete()
     except (ProtectedError, RestrictedError):
@@ -439,8 +439,8 @@ def delete_order(order: Order, *, actor: Any) -> None:
                 default_storage.delete(name)
             except OSError:  # the rows are gone either way; say which file is left over
                 log.exception("Could not delete stored file %s", name)
-        for path in parts:
-            path.unlink(missing_ok=True)
+        for folder in parts:
+            media.delete_folder(default_storage, folder)
 
     transaction.on_commit(remove_files)
 

@@ -1,12 +1,14 @@
 """Resumable uploads (tus-style): create, append at an offset, finish into an Image.
 
-One ``Upload`` row per file. The bytes collect in a part file under
-``MEDIA_ROOT/uploads/<upload uuid>.part`` (a server-made name); every append
-happens with the row locked, so two requests for the same upload cannot
+One ``Upload`` row per file. The bytes collect in the media storage (local disk or
+the shared object store, so a client that reconnects to another web process goes on
+where it stopped) as one object per accepted chunk, under
+``uploads/<upload uuid>/<offset>-<length>.chunk`` (server-made names: object stores
+cannot append); every append happens with the row locked, so two requests for the same upload cannot
 interleave, and only at the offset the server has stored, so a client that
 lost a response asks for the offset and goes on from there. When the last
-byte arrives the part file goes through ``orders.intake.add_image`` like a
-file from any other door, and is deleted.
+byte arrives the chunks, read one after the other, go through
+``orders.intake.add_image`` like a file from any other door, and are deleted.
 
 Views stay thin: they parse the request, call these functions and turn
 ``UploadError`` into a JSON answer with its ``status``.
@@ -15,18 +17,20 @@ Views stay thin: they parse the request, call these functions and turn
 from __future__ import annotations
 
 import datetime as dt
-import os
+import io
+import re
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from utilities import access
+from utilities import access, media
 from utilities.errors import OrderError, error_body
 
 from . import intake
@@ -88,9 +92,78 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.0f} MB"
 
 
-def part_path(upload: Upload) -> Path:
-    """Where the bytes of ``upload`` collect (``Upload.part_path``)."""
-    return upload.part_path
+def part_folder(upload: Upload) -> str:
+    """The storage folder where the chunks of ``upload`` collect (named by its UUID)."""
+    return upload.part_folder
+
+
+_CHUNK_NAME = re.compile(r"^(\d{15})-(\d+)\.chunk$")
+
+
+def _chunk_name(upload: Upload, offset: int, length: int) -> str:
+    return f"{part_folder(upload)}/{offset:015d}-{length}.chunk"
+
+
+def stored_chunks(upload: Upload) -> list[tuple[int, int, str]]:
+    """The stored chunks of ``upload`` as (offset, length, name), by offset."""
+    folder = part_folder(upload)
+    try:
+        _dirs, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return []
+    found = []
+    for file in files:
+        match = _CHUNK_NAME.match(file)
+        if match:
+            found.append((int(match[1]), int(match[2]), f"{folder}/{file}"))
+    return sorted(found)
+
+
+def stored_bytes(upload: Upload) -> bytes | None:
+    """The bytes received so far (for checks and tests), ``None`` when no chunk is stored."""
+    chunks = stored_chunks(upload)
+    if not chunks:
+        return None
+    parts = []
+    for _offset, _length, name in chunks:
+        with default_storage.open(name, "rb") as handle:
+            parts.append(handle.read())
+    return b"".join(parts)
+
+
+def delete_parts(upload: Upload) -> None:
+    """Drop every stored chunk of ``upload``."""
+    media.delete_folder(default_storage, part_folder(upload))
+
+
+class _Joined(io.RawIOBase):
+    """The chunks of an upload read in order as one stream (each streamed from storage)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self._names = list(names)
+        self._current: BinaryIO | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while True:
+            if self._current is None:
+                if not self._names:
+                    return 0
+                self._current = media.open_stream(default_storage, self._names.pop(0))
+            data = self._current.read(len(buffer))
+            if data:
+                buffer[: len(data)] = data
+                return len(data)
+            self._current.close()
+            self._current = None
+
+    def close(self) -> None:
+        if self._current is not None:
+            self._current.close()
+            self._current = None
+        super().close()
 
 
 def max_chunk_bytes() -> int:
@@ -159,26 +232,17 @@ def open_upload(
     upload = Upload(order=order, created_by=actor, filename=name, size=size)
     if wanted is not None:
         upload.pk = wanted
-    path = part_path(upload)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # No bytes are stored before the first chunk: the row is the upload.
     try:
-        path.touch(mode=0o640, exist_ok=False)
-    except FileExistsError:  # the same id, sent twice at once: the other request made it
+        with transaction.atomic():
+            upload.save(force_insert=True)
+    except IntegrityError:  # the same id, sent twice at once: the other request made it
         if wanted is None:
             raise
         existing = _existing_upload(wanted, order=order, actor=actor, filename=name, size=size)
         if existing is not None:
             return Opened(existing, created=False)
         raise _id_taken() from None
-    try:
-        with transaction.atomic():
-            upload.save(force_insert=True)
-    except IntegrityError:
-        path.unlink(missing_ok=True)
-        raise _id_taken() from None
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
     return Opened(upload, created=True)
 
 
@@ -306,7 +370,6 @@ def append_chunk(upload: Upload, *, offset: int, data: bytes, actor: Any) -> Chu
         raise UploadError(
             f"A chunk may be at most {max_chunk_bytes()} bytes.", status=413, code="chunk_too_large"
         )
-    path = part_path(upload)
     image: Image | None = None
     try:
         with transaction.atomic():
@@ -336,10 +399,13 @@ def append_chunk(upload: Upload, *, offset: int, data: bytes, actor: Any) -> Chu
             refused = order.images_refused_because()
             if refused:
                 raise OrderError(refused)
-            _write_at(path, offset, data)
+            chunks = _write_at(locked, offset, data)
             locked.offset = offset + len(data)
             if locked.offset == locked.size:
-                image = intake.add_image(order, source=path, filename=locked.filename, actor=actor)
+                with _Joined([name for _o, _l, name in chunks]) as joined:
+                    image = intake.add_image(
+                        order, source=joined, filename=locked.filename, actor=actor
+                    )
                 locked.image = image
                 locked.status = Upload.Status.COMPLETE
             locked.save(update_fields=["offset", "image", "status", "updated_at"])
@@ -351,32 +417,39 @@ def append_chunk(upload: Upload, *, offset: int, data: bytes, actor: Any) -> Chu
             abort(upload)
         raise
     if image is not None:
-        path.unlink(missing_ok=True)
+        delete_parts(locked)
     return ChunkResult(locked, image)
 
 
-def _write_at(path: Path, offset: int, data: bytes) -> None:
-    """Write at ``offset`` and cut whatever a failed earlier attempt left beyond it."""
-    try:
-        handle = open(path, "r+b")  # noqa: SIM115
-    except FileNotFoundError as exc:
+def _write_at(upload: Upload, offset: int, data: bytes) -> list[tuple[int, int, str]]:
+    """Store ``data`` as the chunk at ``offset``, after checking the chunks before it are all
+    there and dropping whatever a failed earlier attempt stored from ``offset`` on.
+
+    Returns the chunks that now make the upload's bytes, in order.
+    """
+    kept: list[tuple[int, int, str]] = []
+    expected = 0
+    for start, length, name in stored_chunks(upload):
+        if start >= offset:  # written by an attempt whose offset never reached the database
+            default_storage.delete(name)
+            continue
+        if start != expected:
+            break
+        kept.append((start, length, name))
+        expected = start + length
+    if expected != offset:
         raise UploadError(
-            "The partial file is gone (cleaned up); start the file again.",
+            "The partial file is gone or shorter than recorded; start the file again.",
             status=410,
             code="part_missing",
-        ) from exc
-    with handle:
-        if os.fstat(handle.fileno()).st_size < offset:
-            raise UploadError(
-                "The partial file is shorter than recorded; start the file again.",
-                status=410,
-                code="part_missing",
-            )
-        handle.seek(offset)
-        handle.write(data)
-        handle.truncate()
-        handle.flush()
-        os.fsync(handle.fileno())
+        )
+    name = _chunk_name(upload, offset, len(data))
+    saved = default_storage.save(name, ContentFile(data))
+    if saved != name:
+        default_storage.delete(saved)
+        raise OSError(f"upload chunk stored as {saved}, not {name}")
+    kept.append((offset, len(data), name))
+    return kept
 
 
 def abort(upload: Upload) -> None:
@@ -384,7 +457,7 @@ def abort(upload: Upload) -> None:
     Upload.objects.filter(pk=upload.pk, status=Upload.Status.OPEN).update(
         status=Upload.Status.ABORTED
     )
-    part_path(upload).unlink(missing_ok=True)
+    delete_parts(upload)
     intake.settle_order(upload.order_id)
 
 
@@ -413,7 +486,7 @@ def abort_stale_uploads(max_age: dt.timedelta | None = None) -> int:
                 continue
             locked.status = Upload.Status.ABORTED
             locked.save(update_fields=["status", "updated_at"])
-        part_path(upload).unlink(missing_ok=True)
+        delete_parts(upload)
         intake.settle_order(locked.order_id)
         stopped += 1
     return stopped

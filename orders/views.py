@@ -25,7 +25,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from events.models import Event
-from utilities import access
+from utilities import access, media
 from utilities.audit import record_access
 from utilities.errors import OrderError
 from utilities.json_views import json_error, json_login_required
@@ -401,7 +401,8 @@ def image_file(request, order_ref: str, image_id: int, kind: str):
     if not field_file:
         raise Http404(f"The {kind} of this image is not ready yet.")
     try:
-        handle = field_file.open("rb")
+        # Streamed from the storage (object store: never fetched whole into memory first).
+        handle = media.open_stream(field_file.storage, field_file.name)
     except (FileNotFoundError, OSError) as exc:
         raise Http404(f"The {kind} of this image is missing.") from exc
     stem = PurePosixPath(image.original_filename).stem or "image"

@@ -20,6 +20,7 @@ after it wait, because the PMR must see an order's writes in order.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import random
 import threading
@@ -42,7 +43,7 @@ from orders import services as order_services
 from orders.models import Image, Order
 from pmr.clients import PMRError, PMRNetworkError
 from pmr.clients.bodies import ReplayableBody
-from utilities import durations
+from utilities import durations, media
 from utilities.leases import exclusive
 from utilities.redis_clients import shared
 
@@ -74,7 +75,7 @@ class _Call:
     order_ref: str
     key: str
     payload: dict[str, Any]
-    path: str = ""
+    path: media.StoredContent | str = ""  # the stored file to send (none for order calls)
     content_type: str = ""
     filename: str = ""
     sha256: str = ""
@@ -276,7 +277,7 @@ def _prepare(row: OutboxEntry, renditions: dict[int, list] | None = None) -> _Ca
     spec = variants.spec_of(row.payload)
     if spec is None:  # a row from before variants: the edited file, else the original
         field = image.processed if image.processed else image.original
-        call.path = str(Path(field.storage.path(field.name)))
+        call.path = media.StoredContent(field.storage, field.name)
         processed = bool(image.processed)
         call.content_type = "image/jpeg" if processed else (image.mime_type or "image/jpeg")
         call.filename = f"{stem}.jpg" if processed else image.original_filename
@@ -287,7 +288,7 @@ def _prepare(row: OutboxEntry, renditions: dict[int, list] | None = None) -> _Ca
     if spec.variant == variants.ORIGINAL:
         # The untouched bytes the studio received: their SHA-256 from intake is declared,
         # so the PMR refuses (422) anything else.
-        call.path = image.original.storage.path(image.original.name)
+        call.path = media.StoredContent(image.original.storage, image.original.name)
         call.content_type = image.mime_type or "image/jpeg"
         call.filename = image.original_filename
         call.sha256 = image.sha256
@@ -296,7 +297,7 @@ def _prepare(row: OutboxEntry, renditions: dict[int, list] | None = None) -> _Ca
         if not image.processed:
             call.refusal = _unsendable("the image has no edited file any more", "file_missing")
             return call
-        call.path = image.processed.storage.path(image.processed.name)
+        call.path = media.StoredContent(image.processed.storage, image.processed.name)
         call.content_type = "image/jpeg"
         call.filename = f"{stem}-edited.jpg"
         width, height = _pixel_size(call.path)
@@ -334,15 +335,21 @@ def _renditions(image: Image, cache: dict[int, list] | None) -> list:
     return found
 
 
-def _pixel_size(path: str) -> tuple[int | None, int | None]:
-    """A JPEG's pixel size from its header (the file is not decoded)."""
+def _pixel_size(content: media.StoredContent) -> tuple[int | None, int | None]:
+    """A JPEG's pixel size from its header (the file is not decoded, nor fetched whole)."""
     from PIL import Image as PILImage
 
     try:
-        with PILImage.open(path) as picture:
+        with content.open() as stream:
+            head = io.BytesIO(stream.read(_HEADER_BYTES))
+        with PILImage.open(head) as picture:
             return picture.size
     except OSError:
         return None, None
+
+
+#: Enough of a JPEG to reach its frame header past the EXIF and ICC segments.
+_HEADER_BYTES = 1024 * 1024
 
 
 def _unsendable(reason: str, code: str) -> PMRError:

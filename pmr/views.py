@@ -7,6 +7,7 @@ Managers only (the access rule's review action), like the other overrides.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -20,7 +21,7 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
 from orders.models import Image, Order
-from utilities import access, zips
+from utilities import access, media, zips
 from utilities.audit import record_access
 from utilities.spreadsheets import safe_dict
 
@@ -47,7 +48,8 @@ def export_zip(request, order_ref: str):
             ref = image_ref(image)
             suffix = ".jpg" if image.processed else PurePosixPath(field.name).suffix
             name = f"images/{ref}{suffix}"
-            with field.open("rb") as source:  # the SHA-256 of the file in the ZIP
+            # Streamed from the storage; the SHA-256 of the file in the ZIP.
+            with contextlib.closing(media.open_stream(field.storage, field.name)) as source:
                 sha256, _ = zips.copy_into(archive, name, source)
             meta = image_metadata(image)
             rows.append({"image_ref": ref, "file": name, "sha256": sha256, **meta})

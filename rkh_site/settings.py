@@ -242,8 +242,37 @@ STATICFILES_DIRS = [
     # Chart.js from npm (package-lock.json; `npm ci` runs in `make run` / `make test`), no CDN.
     ("vendor/chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist"),
 ]
+#: Where media (originals, renditions, processed files, uploads in progress) live:
+#: ``local`` (MEDIA_ROOT, the default for `make run`) or ``s3`` (an S3-compatible object
+#: store shared by every web process and worker: docs/deployment.md "Object storage").
+MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="local")
+if MEDIA_STORAGE == "local":
+    _MEDIA_BACKEND: dict[str, object] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+elif MEDIA_STORAGE == "s3":
+    _MEDIA_BACKEND = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("MEDIA_S3_BUCKET"),
+            "endpoint_url": env.str("MEDIA_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("MEDIA_S3_REGION", default="us-east-1"),
+            "access_key": env.str("MEDIA_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("MEDIA_S3_SECRET_ACCESS_KEY", default="") or None,
+            "location": env.str("MEDIA_S3_PREFIX", default=""),
+            # Server-made names are never reused: an existing name is an error upstream,
+            # not a reason to invent another (the bookkeeping announced this one).
+            "file_overwrite": False,
+            "default_acl": None,
+            "querystring_auth": True,
+            #: Originals handed to users as signed links live this long (seconds).
+            "querystring_expire": env.int("MEDIA_S3_URL_SECONDS", default=300),
+            "addressing_style": env.str("MEDIA_S3_ADDRESSING", default="path"),
+            "signature_version": "s3v4",
+        },
+    }
+else:
+    raise ImproperlyConfigured("MEDIA_STORAGE must be 'local' or 's3'.")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _MEDIA_BACKEND,
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -517,6 +546,28 @@ BACKUP_DIR = env.path("BACKUP_DIR", default=VAR_DIR / "backups")
 if Path(BACKUP_DIR).resolve().is_relative_to(Path(MEDIA_ROOT).resolve()):
     # The media backup would archive the backups, and a restore would delete them.
     raise ImproperlyConfigured("BACKUP_DIR must not be inside MEDIA_ROOT.")
+#: A copy of every backup in this S3-compatible bucket (empty: none). Same store and credentials
+#: as the media unless BACKUP_S3_ENDPOINT_URL / _ACCESS_KEY_ID / _SECRET_ACCESS_KEY say otherwise;
+#: use another bucket, ideally another store (docs/deployment.md "Backups").
+BACKUP_S3_BUCKET = env.str("BACKUP_S3_BUCKET", default="")
+BACKUP_S3_OPTIONS = {
+    "bucket_name": BACKUP_S3_BUCKET,
+    "endpoint_url": env.str("BACKUP_S3_ENDPOINT_URL", default="")
+    or env.str("MEDIA_S3_ENDPOINT_URL", default="")
+    or None,
+    "region_name": env.str("BACKUP_S3_REGION", default="")
+    or env.str("MEDIA_S3_REGION", default="us-east-1"),
+    "access_key": env.str("BACKUP_S3_ACCESS_KEY_ID", default="")
+    or env.str("MEDIA_S3_ACCESS_KEY_ID", default="")
+    or None,
+    "secret_key": env.str("BACKUP_S3_SECRET_ACCESS_KEY", default="")
+    or env.str("MEDIA_S3_SECRET_ACCESS_KEY", default="")
+    or None,
+    "file_overwrite": True,
+    "default_acl": None,
+    "addressing_style": env.str("MEDIA_S3_ADDRESSING", default="path"),
+    "signature_version": "s3v4",
+}
 #: Complete backups kept; older ones are deleted after each successful backup (never after a
 #: failed one, so a run of failures cannot delete the last good backups).
 BACKUP_KEEP = env.int("BACKUP_KEEP", default=7)

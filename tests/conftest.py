@@ -96,3 +96,32 @@ def orders_of_customer(name: str) -> list[Order]:
     """The orders whose customer is called ``name``: compared in Python, as names are encrypted
     at rest and the database cannot compare them."""
     return [o for o in Order.objects.order_by("id") if o.customer_name == name]
+
+
+# --- media in an S3-compatible store (moto's server, started by the tests) -----------------
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A local S3-compatible server (moto in server mode) on a free port, for the session."""
+    from tests.s3_server import running_s3
+
+    with running_s3() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_media(settings, s3_server, tmp_path):
+    """``MEDIA_STORAGE=s3``: the default storage on a fresh bucket, and MEDIA_ROOT an empty
+    folder that must stay empty (checked after the test). Yields (server, bucket)."""
+    bucket = s3_server.new_bucket()
+    local = tmp_path / "media-must-stay-empty"
+    local.mkdir()
+    settings.MEDIA_ROOT = str(local)
+    settings.MEDIA_STORAGE = "s3"
+    settings.STORAGES = {**settings.STORAGES, "default": s3_server.storage_settings(bucket)}
+    yield s3_server, bucket
+    # Other fixtures (media_root) may have pointed MEDIA_ROOT elsewhere: both stay empty.
+    roots = {str(local), str(settings.MEDIA_ROOT)}
+    left = [os.path.join(d, n) for r in roots for d, _s, names in os.walk(r) for n in names]
+    assert left == [], f"media were written to local disk: {left}"

@@ -2,8 +2,9 @@
 
 A retry (or the one repeat after a refreshed token) must send the same bytes again, so a body
 is a recipe: bytes are reused as they are, a path is reopened, an open file is rewound to
-where it started. Files are streamed in chunks; the SHA-256 is computed the same way when the
-caller does not already know it.
+where it started, and a reopenable source (an object with ``length`` and ``open()``, e.g. a
+file in object storage) is opened again. Files are streamed in chunks; the SHA-256 is
+computed the same way when the caller does not already know it.
 """
 
 from __future__ import annotations
@@ -12,11 +13,21 @@ import hashlib
 import io
 import os
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Protocol, runtime_checkable
 
 CHUNK_BYTES = 1024 * 1024
 
-ImageContent = bytes | bytearray | memoryview | str | os.PathLike[str] | BinaryIO
+
+@runtime_checkable
+class Reopenable(Protocol):
+    """A stored file that can be streamed from its start any number of times."""
+
+    length: int
+
+    def open(self) -> BinaryIO: ...
+
+
+ImageContent = Reopenable | bytes | bytearray | memoryview | str | os.PathLike[str] | BinaryIO
 
 
 class ReplayableBody:
@@ -26,8 +37,12 @@ class ReplayableBody:
         self._bytes: bytes | None = None
         self._path: str | None = None
         self._file: BinaryIO | None = None
+        self._source: Reopenable | None = None
         self._start = 0
-        if isinstance(content, bytes | bytearray | memoryview):
+        if isinstance(content, Reopenable):
+            self._source = content
+            self.length = content.length
+        elif isinstance(content, bytes | bytearray | memoryview):
             self._bytes = bytes(content)
             self.length = len(self._bytes)
         elif isinstance(content, str | os.PathLike):
@@ -51,6 +66,13 @@ class ReplayableBody:
         if self._path is not None:
             with open(self._path, "rb") as handle:
                 yield from _read_chunks(handle)
+            return
+        if self._source is not None:
+            stream = self._source.open()
+            try:
+                yield from _read_chunks(stream)
+            finally:
+                stream.close()
             return
         assert self._file is not None
         self._file.seek(self._start)

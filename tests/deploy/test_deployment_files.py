@@ -26,10 +26,10 @@ def compose() -> dict:
 
 def test_compose_has_every_service_with_health_checks(compose):
     services = compose["services"]
-    assert set(services) == {"postgres", "redis"} | APP_SERVICES
-    for name in ("postgres", "redis", "web", "worker", "worker-ai"):
+    assert set(services) == {"postgres", "redis", "minio", "proxy"} | APP_SERVICES
+    for name in ("postgres", "redis", "minio", "proxy", "web", "worker", "worker-ai"):
         assert services[name]["healthcheck"]["test"], name
-    for volume in ("pgdata", "redisdata", "media"):
+    for volume in ("pgdata", "redisdata", "miniodata"):
         assert volume in compose["volumes"]
 
 
@@ -72,10 +72,32 @@ def test_compose_workers_consume_every_required_queue(compose):
 
 
 def test_compose_web_serves_the_asgi_application_on_loopback_only(compose):
+    """Two web replicas publish nothing; the proxy in front of them, on loopback only."""
     web = compose["services"]["web"]
     module, attribute = web["command"][1].split(":")
     assert hasattr(importlib.import_module(module), attribute)
-    assert all(port.startswith("127.0.0.1:") for port in web["ports"])
+    assert "ports" not in web
+    assert web["deploy"]["replicas"] >= 2
+    proxy = compose["services"]["proxy"]
+    assert all(port.startswith("127.0.0.1:") for port in proxy["ports"])
+    config = (ROOT / "deploy" / "proxy" / "nginx.conf").read_text()
+    assert "server web:8000 resolve;" in config
+    assert "proxy_set_header Upgrade $http_upgrade;" in config  # WebSockets pass
+
+
+def test_compose_web_and_workers_share_only_postgres_redis_and_the_object_store(compose):
+    """No volume is shared between web processes and workers: the media are in the object
+    store (MEDIA_STORAGE=s3), the bucket made by the one-shot migrate service."""
+    services = compose["services"]
+    for name in ("web", "worker", "worker-ai", "migrate"):
+        env = services[name]["environment"]
+        assert env["MEDIA_STORAGE"] == "s3", name
+        assert env["MEDIA_S3_ENDPOINT_URL"].endswith("minio:9000}"), name
+    for name in ("web", "worker-ai"):
+        assert "volumes" not in services[name], name
+    worker_mounts = [v.split(":", 1)[0] for v in services["worker"]["volumes"]]
+    assert worker_mounts == ["backups"]  # its own: the archives of the daily backup
+    assert "media_bucket" in " ".join(services["migrate"]["command"])
 
 
 def test_procfile_processes_use_real_entry_points():
@@ -169,6 +191,6 @@ def test_the_worker_that_runs_the_daily_backup_has_the_tools_and_the_volumes(com
     assert "default" in worker["command"][worker["command"].index("-Q") + 1].split(",")
     mounts = dict(volume.split(":", 1)[::-1] for volume in worker["volumes"])
     assert mounts["/data/backups"] == "backups"
-    assert mounts["/data/media"] == "media"
+    assert worker["environment"]["MEDIA_STORAGE"] == "s3"  # media come from the object store
     assert "backups" in compose["volumes"]
     assert settings.CELERY_BEAT_SCHEDULE["daily-backup"]["task"] == "backups.tasks.daily_backup"

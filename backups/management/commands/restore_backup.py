@@ -1,4 +1,4 @@
-"""``manage.py restore_backup [--latest | NAME] [--list] [--noinput]``: bring back the
+"""``manage.py restore_backup [--latest | NAME] [--list] [--download] [--noinput]``: bring back the
 database and the media of a backup, after checking every file against its SHA-256 manifest.
 
 Stop the web process, the workers and beat first (docs/deployment.md "Restore"): the restore
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from backups import catalog, services
+from backups import catalog, offsite, services
 
 
 class Command(BaseCommand):
@@ -24,6 +24,11 @@ class Command(BaseCommand):
         which.add_argument("--latest", action="store_true", help="the newest complete backup")
         which.add_argument("--list", action="store_true", help="list the backups and stop")
         parser.add_argument(
+            "--download",
+            action="store_true",
+            help="take the backup from BACKUP_S3_BUCKET (fetched into BACKUP_DIR first)",
+        )
+        parser.add_argument(
             "--noinput",
             "--no-input",
             action="store_false",
@@ -32,6 +37,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
+        if options["download"] and self._download(options):
+            return
         if options["list"]:
             backups = catalog.complete()
             if not backups:
@@ -80,3 +87,25 @@ class Command(BaseCommand):
                 "newer than the backup, then start the processes again."
             )
         )
+
+    def _download(self, options) -> bool:
+        """Fetch the named (or newest) backup from the bucket into BACKUP_DIR; ``--list``
+        lists the bucket's instead (then True: nothing more to do)."""
+        if not offsite.enabled():
+            raise CommandError("BACKUP_S3_BUCKET is not set: there is no backup bucket.")
+        try:
+            remote = offsite.names()
+            if options["list"]:
+                for name in reversed(remote):
+                    self.stdout.write(name)
+                if not remote:
+                    self.stdout.write("No backups in the backup bucket.")
+                return True
+            name = remote[-1] if options["latest"] and remote else options["name"]
+            if not name:
+                raise CommandError("No complete backup in the backup bucket.")
+            path = offsite.download(name)
+        except offsite.OffsiteError as exc:
+            raise CommandError(str(exc)) from exc
+        options["latest"], options["name"] = False, path.name
+        return False

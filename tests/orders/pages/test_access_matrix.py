@@ -49,11 +49,6 @@ def subject(users, own_order, make_image, with_renditions):
     upload = Upload.objects.create(
         order=own_order, created_by=users["User"], filename="a.jpg", size=4
     )
-    from orders.uploads import part_path
-
-    part = part_path(upload)
-    part.parent.mkdir(parents=True, exist_ok=True)
-    part.touch()
     return own_order, image, upload
 
 

@@ -8,6 +8,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import connection
 from django.test import Client
 
@@ -48,13 +50,14 @@ def _open(upload_api, order, data: bytes, name="photo.jpg") -> str:
 def test_create_three_chunks_complete(user_client, upload_api, own_order, media_root):
     data = payload(2500)
     upload_id = _open(upload_api, own_order, data, "IMG_0001.JPG")
-    part = uploads.part_path(Upload.objects.get(pk=upload_id))
-    assert part == Path(media_root) / "uploads" / f"{Upload.objects.get(pk=upload_id).pk.hex}.part"
-    assert part.exists()
+    upload = Upload.objects.get(pk=upload_id)
+    assert uploads.part_folder(upload) == f"uploads/{upload.pk.hex}"
+    assert uploads.stored_bytes(upload) is None  # nothing stored before the first chunk
 
     for offset in (0, 1000):
         response = upload_api.patch(own_order, upload_id, data[offset : offset + CHUNK], offset)
         assert response.status_code == 200, response.content
+        assert uploads.stored_bytes(upload) == data[: offset + CHUNK]
         assert response.json()["offset"] == offset + CHUNK
         assert response["Upload-Offset"] == str(offset + CHUNK)
         assert response.json()["done"] is False
@@ -73,7 +76,8 @@ def test_create_three_chunks_complete(user_client, upload_api, own_order, media_
         assert stored.read() == data
     upload = Upload.objects.get(pk=upload_id)
     assert (upload.status, upload.image_id, upload.offset) == ("complete", image.pk, 2500)
-    assert not part.exists()  # the part file is gone once the image is stored
+    assert uploads.stored_bytes(upload) is None  # the chunks are gone once the image is stored
+    assert not (Path(media_root) / "uploads" / upload.pk.hex).exists()
     own_order.refresh_from_db()
     assert own_order.total_images == 1
     assert own_order.status == Order.Status.PENDING  # images arriving
@@ -134,9 +138,11 @@ def test_bytes_written_by_a_failed_attempt_are_overwritten(user_client, upload_a
     data = payload(1800, seed=3)
     upload_id = _open(upload_api, own_order, data)
     assert upload_api.patch(own_order, upload_id, data[:CHUNK], 0).status_code == 200
-    part = uploads.part_path(Upload.objects.get(pk=upload_id))
-    with part.open("ab") as handle:
-        handle.write(b"JUNK" * 300)
+    upload = Upload.objects.get(pk=upload_id)
+    # A chunk stored at the current offset whose offset never reached the database.
+    default_storage.save(
+        f"{uploads.part_folder(upload)}/{CHUNK:015d}-1200.chunk", ContentFile(b"JUNK" * 300)
+    )
     response = upload_api.patch(own_order, upload_id, data[CHUNK:], CHUNK)
     assert response.json()["done"] is True
     image = Image.objects.get(upload__pk=upload_id)
@@ -182,14 +188,14 @@ def test_order_closed_while_uploading_stops_the_upload(user_client, upload_api, 
     assert not Image.objects.filter(order=own_order).exists()
     upload = Upload.objects.get(pk=upload_id)
     assert upload.status == "aborted"
-    assert not uploads.part_path(upload).exists()
+    assert uploads.stored_bytes(upload) is None
 
 
 def test_lost_part_file_stops_the_upload_with_410(user_client, upload_api, own_order):
     data = payload(1500)
     upload_id = _open(upload_api, own_order, data)
     assert upload_api.patch(own_order, upload_id, data[:CHUNK], 0).status_code == 200
-    uploads.part_path(Upload.objects.get(pk=upload_id)).unlink()
+    uploads.delete_parts(Upload.objects.get(pk=upload_id))
     response = upload_api.patch(own_order, upload_id, data[CHUNK:], CHUNK)
     assert (response.status_code, response.json()["error"]["code"]) == (410, "part_missing")
     assert Upload.objects.get(pk=upload_id).status == "aborted"
@@ -212,7 +218,7 @@ def test_order_closed_at_the_last_chunk_aborts_and_drops_the_bytes(
     assert response.status_code == 409
     upload = Upload.objects.get(pk=upload_id)
     assert (upload.status, upload.offset) == ("aborted", 0)
-    assert not uploads.part_path(upload).exists()
+    assert uploads.stored_bytes(upload) is None
     again = upload_api.patch(own_order, upload_id, data, 0)
     assert again.status_code == 410
 
@@ -426,7 +432,7 @@ def test_two_patches_at_the_same_offset_one_wins(users, event, media_root):
     winner = next(fill for code, fill in results if code == 200)
     upload.refresh_from_db()
     assert upload.offset == CHUNK
-    assert uploads.part_path(upload).read_bytes() == winner * CHUNK
+    assert uploads.stored_bytes(upload) == winner * CHUNK
 
 
 def test_stale_uploads_are_stopped_and_their_bytes_dropped(user_client, upload_api, own_order):
@@ -442,8 +448,8 @@ def test_stale_uploads_are_stopped_and_their_bytes_dropped(user_client, upload_a
     assert uploads.abort_stale_uploads(dt.timedelta(days=2)) == 1
     old, fresh = Upload.objects.get(pk=old_id), Upload.objects.get(pk=fresh_id)
     assert (old.status, fresh.status) == ("aborted", "open")
-    assert not uploads.part_path(old).exists()
-    assert uploads.part_path(fresh).exists()
+    assert uploads.stored_bytes(old) is None
+    assert fresh.status == "open"
     # The browser that comes back hears "start again" (410), not a 500.
     response = upload_api.patch(own_order, old_id, payload(1500)[CHUNK:], CHUNK)
     assert response.status_code == 410
@@ -512,18 +518,18 @@ def test_discarding_an_upload_stops_it_and_drops_its_bytes(client, users, upload
     data = payload(1500)
     upload_id = _open(upload_api, own_order, data)
     assert upload_api.patch(own_order, upload_id, data[:CHUNK], 0).status_code == 200
-    part = uploads.part_path(Upload.objects.get(pk=upload_id))
+    upload = Upload.objects.get(pk=upload_id)
 
     # Not someone else's to discard.
     client.force_login(users["Manager"])
     assert client.delete(upload_api.url(own_order, upload_id)).status_code == 404
-    assert part.exists()
+    assert uploads.stored_bytes(upload) == data[:CHUNK]
 
     client.force_login(users["User"])
     response = client.delete(upload_api.url(own_order, upload_id))
     assert response.status_code == 200
     assert (response.json()["status"], response.json()["done"]) == ("aborted", False)
-    assert not part.exists()
+    assert uploads.stored_bytes(upload) is None
     assert client.delete(upload_api.url(own_order, upload_id)).status_code == 200  # again: same
     # The browser that still sends hears "start again" (410).
     assert upload_api.patch(own_order, upload_id, data[CHUNK:], CHUNK).status_code == 410
