@@ -210,13 +210,39 @@ def faces_in(image: Image, width: int, height: int) -> list[tuple[float, float, 
     basis_h = facts.get("height") or image.height
     if not basis_w or not basis_h:
         return []
-    sx, sy = width / float(basis_w), height / float(basis_h)
+    left, top, shown_w, shown_h = _shown_part(image, float(basis_w), float(basis_h), width, height)
+    sx, sy = width / shown_w, height / shown_h
     boxes = []
     for face in found.get("faces") or []:
         box = face.get("box") if isinstance(face, dict) else None
         if isinstance(box, list) and len(box) == 4 and all(isinstance(v, int | float) for v in box):
-            boxes.append((box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy))
+            boxes.append(((box[0] - left) * sx, (box[1] - top) * sy, box[2] * sx, box[3] * sy))
     return boxes
+
+
+def _shown_part(
+    image: Image, basis_w: float, basis_h: float, width: int, height: int
+) -> tuple[float, float, float, float]:
+    """The part of the original (left, top, width, height in its pixels) a picture of
+    ``width`` x ``height`` shows: all of it, or, for a generative edit of another aspect, the
+    region the model's answer framed (``ai_metadata["full_resolution"]["region"]``, stored by
+    the AI step), so the faces land where they are in the edited file."""
+    meta = (image.ai_metadata or {}).get("full_resolution") if image.processed else None
+    region = meta.get("region") if isinstance(meta, dict) else None
+    original = meta.get("original_size") if isinstance(meta, dict) else None
+    if (
+        isinstance(region, list)
+        and len(region) == 4
+        and all(isinstance(v, int | float) and v >= 0 for v in region)
+        and region[2] > 0
+        and region[3] > 0
+        and abs((region[2] / region[3]) / (width / height) - 1) < 0.01
+    ):
+        scale = 1.0
+        if isinstance(original, list) and len(original) == 2 and original[0]:
+            scale = basis_w / float(original[0])  # the analysis's pixels vs the original's
+        return tuple(v * scale for v in region)  # type: ignore[return-value]
+    return 0.0, 0.0, basis_w, basis_h
 
 
 def aspect_for(size: PrintSize, width: int, height: int) -> tuple[float, float]:
