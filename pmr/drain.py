@@ -529,9 +529,9 @@ def mark_synced(image_ids: set[int], urls: dict[int, str] | None = None) -> None
     )
     for image in images:
         if image.status == Image.Status.PROCESSED:
-            order_services.change_image_status(
-                image, Image.Status.SYNCED, reason="uploaded to the PMR"
-            )
+            # No reason: the status itself says "Delivered to the PMR" (the image card showed
+            # both that and "uploaded to the PMR"; one sentence is enough).
+            order_services.change_image_status(image, Image.Status.SYNCED)
 
 
 def _record_failure(row: OutboxEntry, error: PMRError, breaker) -> datetime | None:
