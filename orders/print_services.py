@@ -10,6 +10,7 @@ placements are derived data and written without an audit entry.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -21,7 +22,10 @@ from utilities.errors import OrderError
 
 from . import crops, prints
 from .models import Image, ImagePrint, Order, OrderEvent, OrderPrint, PrintCrop, PrintSize
-from .services import access_check, record_event
+from .services import access_check, change_image_status, record_event
+
+
+log = logging.getLogger(__name__)
 
 
 class InvalidPrintInput(OrderError):
@@ -123,6 +127,7 @@ def set_order_prints(
     if not _same(existing, cleaned):
         _replace(OrderPrint, {"order": locked}, existing, cleaned)
         record_event(locked, OrderEvent.Kind.ORDER_PRINTS, {"lines": _payload(cleaned)}, actor)
+        recheck_print_reviews(locked)
     return list(OrderPrint.objects.filter(order=locked).select_related("size"))
 
 
@@ -152,7 +157,49 @@ def set_image_prints(
             {"image": locked.pk, "lines": _payload(cleaned)},
             actor,
         )
+        recheck_print_reviews(order, image_ids=[locked.pk])
     return list(ImagePrint.objects.filter(image=locked).select_related("size"))
+
+
+#: The reason an image leaves review by itself when its prints changed and it now meets them.
+MEETS_PRINTS_NOW = "meets its print sizes now that the prints ordered changed"
+
+
+def recheck_print_reviews(order: Order, image_ids: Iterable[int] | None = None) -> int:
+    """Check again the images waiting in review *for their print size* after the print lines
+    changed; how many left review. Caller holds the order's lock.
+
+    Without it, an image in review kept the sentence of the lines it was checked against
+    (issue 16): a size no longer ordered still showed as short, a new one did not. Now the
+    sentence is the one of the lines as they are; an image that meets them all leaves review
+    (processed, as the AI step left it) and the order moves on as after any answered review
+    (``pipeline.ai_settled``: the hold, the check before hand-off, the delivery). An image
+    whose crops cannot be worked out now keeps its review (a person looks anyway).
+    """
+    from . import pipeline  # the pipeline imports the services this module builds on
+
+    waiting = Image.objects.filter(
+        order_id=order.pk,
+        status=Image.Status.NEEDS_REVIEW,
+        review_reason=Image.ReviewReason.PRINT_SIZE,
+    ).select_related("order")
+    if image_ids is not None:
+        waiting = waiting.filter(pk__in=list(image_ids))
+    left = 0
+    for image in waiting.order_by("pk"):
+        try:
+            short = prints.print_shortfall(image)
+        except Exception:  # an unreadable file: it stays in review with its sentence
+            log.warning("Prints of image %s not checked again", image.pk, exc_info=True)
+            continue
+        if not short:
+            change_image_status(image, Image.Status.PROCESSED, reason=MEETS_PRINTS_NOW)
+            left += 1
+        elif short != image.status_reason:
+            Image.objects.filter(pk=image.pk).update(status_reason=short)
+    if left:
+        pipeline.ai_settled(order)
+    return left
 
 
 # --- crops --------------------------------------------------------------------------------
