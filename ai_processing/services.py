@@ -548,8 +548,9 @@ def _full_resolution(image: Image, result: Any, *, fresh: bool = False) -> FullR
     pair (``ai_processing.fullres``). When it explains the answer (a tonal edit), it is
     applied to the full original, streamed, so the original's detail stays; when it does not
     (the model changed content), the answer is enlarged (``ai_processing.upscale``) in its
-    own aspect to at least the original's pixel count and long side (``upscale.generative_size``). An answer already at the original's size
-    (the local provider's) is kept. If the transfer itself breaks (a bug, an undecodable
+    own aspect to at least the original's pixel count and long side
+    (``upscale.generative_size``). An answer already at the original's size (the local
+    provider's) is kept. If the transfer itself breaks (a bug, an undecodable
     original), the answer is enlarged rather than stored small: said in the trail.
     """
     started = time.perf_counter()

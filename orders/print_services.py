@@ -24,7 +24,6 @@ from . import crops, prints
 from .models import Image, ImagePrint, Order, OrderEvent, OrderPrint, PrintCrop, PrintSize
 from .services import access_check, change_image_status, record_event
 
-
 log = logging.getLogger(__name__)
 
 

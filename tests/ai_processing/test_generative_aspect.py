@@ -103,7 +103,8 @@ def test_a_portrait_answer_of_a_landscape_is_not_smaller_and_prints_from_it(
     assert fact.crop.basis == "faces"
     # The face (x 700-800 of the original) is at 350-450 of the region, x 525-675 here.
     assert prints.faces_in(image, *size) == [pytest.approx((525, 150, 150, 150))]
-    assert fact.pixels.left <= 525 and fact.pixels.left + fact.pixels.width >= 675
+    assert fact.pixels.left <= 525
+    assert fact.pixels.left + fact.pixels.width >= 675
     assert prints.print_shortfall(image) == ""
 
     (rendition,) = prints.print_renditions(image)
