@@ -82,6 +82,8 @@ def image_prints(request, order_ref: str, image_id: int):
             "refused": refused,
             "effective": prints.ordered_lines(image),
             "facts": facts,
+            # No print ordered: what the delivered file is instead of a DPI (issue 16).
+            "digital": None if facts else prints.image_digital_facts(image),
         },
         status=400 if form.is_bound else 200,
     )

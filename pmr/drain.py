@@ -293,7 +293,10 @@ def _prepare(row: OutboxEntry, renditions: dict[int, list] | None = None) -> _Ca
         call.sha256 = image.sha256
         call.dpi = variants.whole_file_dpi(image.width, image.height, prints)
         if call.dpi is None and not prints:  # digital only: pixels and the largest print
-            call.metadata = {**call.metadata, **variants.digital_facts(image.width, image.height)}
+            call.metadata = {
+                **call.metadata,
+                **variants.digital_facts(image, image.width, image.height),
+            }
     elif spec.variant == variants.EDITED:
         if not image.processed:
             call.refusal = _unsendable("the image has no edited file any more", "file_missing")
@@ -305,7 +308,7 @@ def _prepare(row: OutboxEntry, renditions: dict[int, list] | None = None) -> _Ca
         call.dpi = variants.whole_file_dpi(width, height, prints)
         call.metadata = {**call.metadata, "width": width, "height": height}
         if call.dpi is None and not prints:  # digital only: pixels and the largest print
-            call.metadata = {**call.metadata, **variants.digital_facts(width, height)}
+            call.metadata = {**call.metadata, **variants.digital_facts(image, width, height)}
     else:
         rendition = next((r for r in prints if r.size_code == spec.print_size), None)
         if rendition is None:

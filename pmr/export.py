@@ -137,7 +137,7 @@ def stream_order_zip(order: Order) -> Iterator[bytes]:
                     del data
                 entry.update(file=name, width=width, height=height, dpi=dpi)
                 if dpi is None and not renditions:
-                    entry.update(variants.digital_facts(width, height))
+                    entry.update(variants.digital_facts(image, width, height))
                 files.append(entry)
                 rows.append({"image_ref": ref, **meta, **entry})
             manifest.append({"image_ref": ref, **meta, "files": files})

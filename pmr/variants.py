@@ -143,9 +143,12 @@ def describe(counts: dict[str, int]) -> str:
     return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
-def digital_facts(width: int | None, height: int | None) -> dict[str, Any]:
-    """What a file with no print size states instead of a DPI (``X-Image-Metadata``):
-    ``{"digital": {"pixels": [w, h], "megapixels": 24.0, "largest_print": "11x14",
-    "largest_print_min_dpi": 300}}``; ``{}`` without a pixel size."""
+def digital_facts(image: Any, width: int | None, height: int | None) -> dict[str, Any]:
+    """What a file of an image with no print ordered states instead of a DPI
+    (``X-Image-Metadata``): ``{"digital": {"pixels": [w, h], "megapixels": 24.0,
+    "largest_print": "11x14", "largest_print_min_dpi": 300}}``; ``{}`` without a pixel size,
+    or when prints are ordered (their crops could not be worked out: no DPI, but no claim)."""
+    if prints.ordered_sizes(image):
+        return {}
     facts = prints.digital_facts(width, height)
     return {"digital": facts.as_dict()} if facts is not None else {}
