@@ -211,25 +211,54 @@ def ensure_crops(
 
     Automatic crops follow their placement: one made before the analysis found
     the faces, or on a file of other proportions, is placed again. A manual crop
-    is a person's decision and is never moved here.
+    is a person's decision and is not moved here, unless the file it was drawn on
+    was replaced by one of another shape (a generative edit of another aspect, a
+    hand edit, a redo): its fractions then frame something else on the new file, so
+    it goes back to the automatic placement (``_drawn_on_this_shape``; logged).
     """
     width, height = picture
     stored = {c.size_id: c for c in PrintCrop.objects.filter(image_id=image.pk, size__in=sizes)}
     missing = []
+    replaced = False
     for size in sizes:
         rect, basis = prints.auto_crop(image, size, width, height)
         crop = stored.get(size.pk)
         if crop is None:
             missing.append(PrintCrop(image_id=image.pk, size=size, basis=basis, **rect.as_dict()))
+        elif crop.manual and not _drawn_on_this_shape(crop, size, width, height):
+            log.info("Manual %s crop of image %s was drawn on another shape", size.code, image.pk)
+            PrintCrop.objects.filter(pk=crop.pk).update(basis=basis, **rect.as_dict())
+            replaced = True
         elif not crop.manual and (crop.basis != basis or _moved(crop, rect)):
             PrintCrop.objects.filter(pk=crop.pk).exclude(basis=PrintCrop.Basis.MANUAL).update(
                 basis=basis, **rect.as_dict()
             )
     if missing:
         PrintCrop.objects.bulk_create(missing, ignore_conflicts=True)  # a concurrent reader's
-    if missing or len(stored) < len(sizes) or any(not c.manual for c in stored.values()):
+    if (
+        replaced
+        or missing
+        or len(stored) < len(sizes)
+        or any(not c.manual for c in stored.values())
+    ):
         stored = {c.size_id: c for c in PrintCrop.objects.filter(image_id=image.pk, size__in=sizes)}
     return stored
+
+
+#: How far (relative) a manual crop's aspect on the current file may be from its print's
+#: before it counts as drawn on a file of another shape (rounding of fractions: far less).
+SHAPE_TOLERANCE = 0.02
+
+
+def _drawn_on_this_shape(crop: PrintCrop, size: PrintSize, width: int, height: int) -> bool:
+    """Does the manual crop have its print's aspect on a ``width`` x ``height`` file?
+    ``save_crop`` stores it to the exact aspect of the file it was drawn on, so it does
+    unless that file was replaced by one of other proportions."""
+    inches = prints.aspect_for(size, width, height)
+    if crop.height <= 0 or height <= 0:
+        return False
+    on_file = (crop.width * width) / (crop.height * height)
+    return abs(on_file / (inches[0] / inches[1]) - 1) <= SHAPE_TOLERANCE
 
 
 def _moved(crop: PrintCrop, rect: crops.Rect) -> bool:

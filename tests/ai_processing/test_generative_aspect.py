@@ -79,7 +79,19 @@ def test_a_portrait_answer_of_a_landscape_is_not_smaller_and_prints_from_it(
     region = full.metadata["region"]
     assert region == pytest.approx([350, 0, 800, 1000], abs=1)
 
-    # Stored as the AI step stores it: the crops and the DPI are worked out on this file.
+    # A person framed the 4x6 by hand on the landscape original (left part of it)...
+    print_services.set_order_prints(order, [{"size": "4x6", "quantity": 1}], actor=manager)
+    manual = print_services.save_crop(
+        image, "4x6", {"x": 0, "y": 0, "width": 0.6, "height": 0.9}, actor=manager
+    )
+    assert manual.manual
+    (on_original,) = prints.crop_facts(image)
+    assert on_original.inches == (6, 4)
+    assert on_original.crop.basis == "manual"
+
+    # ... then the edited file, stored as the AI step stores it, is a portrait: the crops and
+    # the DPI are worked out on it, and the hand-drawn frame (drawn on another shape) is
+    # placed again rather than cut at another aspect.
     name = services._store_processed(image, full.data)
     meta = {
         **image.ai_metadata,
@@ -94,7 +106,6 @@ def test_a_portrait_answer_of_a_landscape_is_not_smaller_and_prints_from_it(
     }
     Image.objects.filter(pk=image.pk).update(processed=name, ai_metadata=meta)
     image.refresh_from_db()
-    print_services.set_order_prints(order, [{"size": "4x6", "quantity": 1}], actor=manager)
 
     (fact,) = prints.crop_facts(image)
     assert fact.inches == (4, 6)  # turned like the delivered (portrait) file
