@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import zipfile
 from collections.abc import Iterator
 from pathlib import PurePosixPath
@@ -42,6 +43,8 @@ from utilities.spreadsheets import safe_dict
 from . import variants
 from .drain import _pixel_size, image_metadata
 from .outbox import image_ref
+
+log = logging.getLogger(__name__)
 
 DELIVERED = (Image.Status.PROCESSED, Image.Status.SYNCED)
 CSV_FIELDS = (
@@ -131,7 +134,13 @@ def stream_order_zip(order: Order) -> Iterator[bytes]:
                     rendition = next(r for r in renditions if r.size_code == spec.print_size)
                     name = f"{folder}/{stem}-print-{spec.print_size}.jpg"
                     width, height, dpi = rendition.width, rendition.height, rendition.dpi
-                    data = rendition.render()  # one print in memory at a time
+                    try:
+                        data = rendition.render()  # one print in memory at a time
+                    except Exception as exc:  # the drain refuses it too (render_failed)
+                        log.exception("print %s of image %s not rendered", name, image.pk)
+                        entry.update(file=None, error=f"not rendered: {type(exc).__name__}")
+                        files.append(entry)
+                        continue
                     for piece in _copy(archive, sink, name, io.BytesIO(data), entry):
                         yield piece
                     del data
