@@ -58,7 +58,7 @@ def _portrait_answer(original: np.ndarray) -> EditResult:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_portrait_answer_of_a_landscape_is_not_smaller_and_prints_from_it(
-    ai_settings, manager, make_order, media_root, settings
+    ai_settings, manager, make_order, media_root, settings, client
 ):
     settings.PRINT_MIN_DPI = 100
     order = make_order(manager, preset=preset("studio-background"))
@@ -122,6 +122,13 @@ def test_a_portrait_answer_of_a_landscape_is_not_smaller_and_prints_from_it(
     rendered = pyvips.Image.new_from_buffer(rendition.render(), "")
     assert (rendered.width, rendered.height) == (1000, 1500)
     assert round(rendered.xres * 25.4) == 250
+
+    # The crop editor draws the frames over the delivered (portrait) file, not the original.
+    client.force_login(manager)
+    page = client.get(f"/orders/{order.order_ref}/images/{image.pk}/prints/").content.decode()
+    edited_url = f"/orders/{order.order_ref}/approval/images/{image.pk}/edited"
+    assert f'<img src="{edited_url}"' in page
+    assert client.get(edited_url).status_code == 200
 
     settings.PRINT_MIN_DPI = 300  # a too-small result goes to review with the reason
     assert prints.print_shortfall(image) == (
