@@ -21,6 +21,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
@@ -37,8 +38,10 @@ from utilities.errors import OrderError
 from . import approval, hold, services
 from .models import ProcessingPreset
 
-#: Images one page shows (an order with more is answered as a whole, or through the API).
-PAGE_IMAGES = 200
+#: Images one page shows; an order with more has pages (``?page=2``), each answered image
+#: by image, while the whole-order buttons answer every page at once. 100 keeps a page's
+#: before/after pairs quick to load and scroll on a laptop.
+PAGE_IMAGES = 100
 MAX_REASON = approval.MAX_REASON
 #: Originals a browser shows inline at full resolution (others: the preview stands in).
 BROWSER_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
@@ -72,9 +75,8 @@ def _images(order: Order):
 def approval_page(request, order_ref: str):
     order = _order(request, order_ref)
     may_approve = approval.may_approve(request.user, order)
-    images = list(_images(order)[: PAGE_IMAGES + 1])
-    more = len(images) > PAGE_IMAGES
-    images = images[:PAGE_IMAGES]
+    page = Paginator(_images(order), PAGE_IMAGES).get_page(request.GET.get("page"))
+    images = list(page.object_list)
     waiting = order.status == Order.Status.AWAITING_APPROVAL
     for image in images:
         image.turned_down = image.status == Image.Status.NEEDS_REVIEW
@@ -91,14 +93,20 @@ def approval_page(request, order_ref: str):
             if image.mime_type in BROWSER_TYPES
             else image.before_url
         )
-    unapproved = sum(1 for image in images if image.waiting)
+    # The whole order's count (the "Approve all" button answers every page), not this page's.
+    unapproved = (
+        _images(order).filter(status__in=hold.DELIVERABLE, approved_at__isnull=True).count()
+        if waiting
+        else 0
+    )
     return render(
         request,
         "ai_processing/approval.html",
         {
             "order": order,
             "images": images,
-            "more": more,
+            "page": page,
+            "page_query": f"?page={page.number}" if page.number > 1 else "",
             "waiting": waiting,
             "unapproved": unapproved,
             "may_approve": may_approve,
@@ -111,8 +119,14 @@ def approval_page(request, order_ref: str):
     )
 
 
-def _back(order_ref: str) -> HttpResponseRedirect:
-    return HttpResponseRedirect(reverse("order_approval", args=[order_ref]))
+def _back(request, order_ref: str) -> HttpResponseRedirect:
+    """Back to the approval page, on the page the answer came from (``?page=`` of the form's
+    action; a number only, anything else is the first page)."""
+    url = reverse("order_approval", args=[order_ref])
+    number = request.GET.get("page", "")
+    if number.isdigit() and int(number) > 1:
+        url += f"?page={int(number)}"
+    return HttpResponseRedirect(url)
 
 
 def _answer(request, order_ref: str, call, done: str) -> HttpResponseRedirect:
@@ -125,7 +139,7 @@ def _answer(request, order_ref: str, call, done: str) -> HttpResponseRedirect:
     else:
         name = getattr(outcome, "original_filename", "")
         messages.success(request, done.format(name=name, n=outcome))
-    return _back(order_ref)
+    return _back(request, order_ref)
 
 
 def _image(order: Order, image_id: int) -> Image:
@@ -162,7 +176,7 @@ def reject_all(request, order_ref: str):
     preset, problem = _preset(request)
     if problem:
         messages.error(request, problem)
-        return _back(order_ref)
+        return _back(request, order_ref)
     reason = request.POST.get("reason", "")[:MAX_REASON]
     done = "{n} image(s) turned down" + (
         f" and sent to be redone with {preset.name}." if preset else "."
@@ -196,7 +210,7 @@ def reject_one(request, order_ref: str, image_id: int):
     preset, problem = _preset(request)
     if problem:
         messages.error(request, problem)
-        return _back(order_ref)
+        return _back(request, order_ref)
     reason = request.POST.get("reason", "")[:MAX_REASON]
     done = "{name} turned down" + (
         f" and sent to be redone with {preset.name}."
@@ -219,7 +233,7 @@ def redo_one(request, order_ref: str, image_id: int):
     preset, problem = _preset(request)
     if problem:
         messages.error(request, problem)
-        return _back(order_ref)
+        return _back(request, order_ref)
     return _answer(
         request,
         order_ref,
@@ -236,10 +250,10 @@ def upload_one(request, order_ref: str, image_id: int):
     upload = request.FILES.get("file")
     if upload is None:
         messages.error(request, "Choose the hand-edited file to upload.")
-        return _back(order_ref)
+        return _back(request, order_ref)
     if upload.size > settings.INGEST_MAX_FILE_BYTES:
         messages.error(request, f"{upload.name} is too large.")
-        return _back(order_ref)
+        return _back(request, order_ref)
     data = upload.read()
     return _answer(
         request,

@@ -542,9 +542,10 @@ def _full_resolution(image: Image, result: Any, *, fresh: bool = False) -> FullR
     The answer and the original are aligned and a colour transform is fitted on the small
     pair (``ai_processing.fullres``). When it explains the answer (a tonal edit), it is
     applied to the full original, streamed, so the original's detail stays; when it does not
-    (the model changed content), the answer is enlarged (``ai_processing.upscale``) to the
-    size of the part of the original it shows. An answer already at the original's size
-    (the local provider's) is kept. If the transfer itself breaks (a bug, an undecodable
+    (the model changed content), the answer is enlarged (``ai_processing.upscale``) in its
+    own aspect to at least the original's pixel count and long side
+    (``upscale.generative_size``). An answer already at the original's size (the local
+    provider's) is kept. If the transfer itself breaks (a bug, an undecodable
     original), the answer is enlarged rather than stored small: said in the trail.
     """
     started = time.perf_counter()
@@ -581,7 +582,7 @@ def _full_resolution(image: Image, result: Any, *, fresh: bool = False) -> FullR
             _step("fullres", f"transfer failed ({type(exc).__name__}); enlarging", started, "error")
         )
         return _enlarged(answer, size, metadata, trail, fresh=fresh)
-    width, height = plan.target_size
+    width, height = upscale.generative_size(plan.original_size, plan.answer_size, plan.region.how)
     score = plan.score
     trail.append(
         _step(
@@ -591,7 +592,8 @@ def _full_resolution(image: Image, result: Any, *, fresh: bool = False) -> FullR
             started,
         )
     )
-    return _enlarged(answer, (width, height), plan.describe(), trail, fresh=fresh)
+    metadata = {**plan.describe(), "region": [round(v, 2) for v in plan.region.as_tuple()]}
+    return _enlarged(answer, (width, height), metadata, trail, fresh=fresh)
 
 
 def _enlarged(

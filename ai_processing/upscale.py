@@ -144,6 +144,34 @@ def plan_step(current: tuple[int, int], target: tuple[int, int]) -> Step | None:
     return Step(factor, send, shrunk=True)
 
 
+def generative_size(
+    original: tuple[int, int], answer: tuple[int, int], framing: str = "centre crop"
+) -> tuple[int, int]:
+    """The size a generative answer is enlarged to: never fewer pixels than the original.
+
+    An original is never replaced by something smaller (issue 16). A model asked for another
+    aspect (a 4:5 portrait of a 3:2 landscape) shows only part of the original; enlarging the
+    answer to that part at the original's density (``Plan.target_size``: 3200x4000 of a
+    6000x4000 original, 12.8 MP for 24 MP) would deliver fewer pixels than the studio sent.
+    So the answer keeps its own aspect (it is what the model made; stretching or cropping it
+    back to the original's would distort or cut the edit) and is scaled until **both** its
+    pixel count and its long side are at least the original's: 4800x6000 for that example.
+    The pixel count keeps the file's weight; the long side keeps the largest print it can
+    make on its long edge (a 16-inch side at 300 DPI stays possible), which the count alone
+    would not (5477 px for 24 MP at 4:5). A "squeezed" reading (the whole picture in another
+    frame) and an answer of the original's aspect go back to the original's size exactly.
+    """
+    big_w, big_h = original
+    w, h = answer
+    if framing != "centre crop" or w <= 0 or h <= 0:
+        return original
+    scale = max(max(big_w, big_h) / max(w, h), ((big_w * big_h) / (w * h)) ** 0.5)
+    width, height = max(1, round(w * scale)), max(1, round(h * scale))
+    while width * height < big_w * big_h or max(width, height) < max(big_w, big_h):
+        width, height = width + (w >= h), height + (h > w)  # rounding: a pixel more
+    return width, height
+
+
 def enlarge(
     data: bytes,
     width: int,
@@ -292,4 +320,11 @@ def _paid(result: Any, trail: list[dict[str, Any]]) -> Decimal:
     return Decimal(0)
 
 
-__all__ = ["MAX_UPSCALE_FACTOR", "UpscaleError", "UpscaleOutcome", "enlarge", "plan_step"]
+__all__ = [
+    "MAX_UPSCALE_FACTOR",
+    "UpscaleError",
+    "UpscaleOutcome",
+    "enlarge",
+    "generative_size",
+    "plan_step",
+]

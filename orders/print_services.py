@@ -10,6 +10,7 @@ placements are derived data and written without an audit entry.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -21,7 +22,9 @@ from utilities.errors import OrderError
 
 from . import crops, prints
 from .models import Image, ImagePrint, Order, OrderEvent, OrderPrint, PrintCrop, PrintSize
-from .services import access_check, record_event
+from .services import access_check, change_image_status, record_event
+
+log = logging.getLogger(__name__)
 
 
 class InvalidPrintInput(OrderError):
@@ -123,6 +126,7 @@ def set_order_prints(
     if not _same(existing, cleaned):
         _replace(OrderPrint, {"order": locked}, existing, cleaned)
         record_event(locked, OrderEvent.Kind.ORDER_PRINTS, {"lines": _payload(cleaned)}, actor)
+        recheck_print_reviews(locked)
     return list(OrderPrint.objects.filter(order=locked).select_related("size"))
 
 
@@ -152,7 +156,49 @@ def set_image_prints(
             {"image": locked.pk, "lines": _payload(cleaned)},
             actor,
         )
+        recheck_print_reviews(order, image_ids=[locked.pk])
     return list(ImagePrint.objects.filter(image=locked).select_related("size"))
+
+
+#: The reason an image leaves review by itself when its prints changed and it now meets them.
+MEETS_PRINTS_NOW = "meets its print sizes now that the prints ordered changed"
+
+
+def recheck_print_reviews(order: Order, image_ids: Iterable[int] | None = None) -> int:
+    """Check again the images waiting in review *for their print size* after the print lines
+    changed; how many left review. Caller holds the order's lock.
+
+    Without it, an image in review kept the sentence of the lines it was checked against
+    (issue 16): a size no longer ordered still showed as short, a new one did not. Now the
+    sentence is the one of the lines as they are; an image that meets them all leaves review
+    (processed, as the AI step left it) and the order moves on as after any answered review
+    (``pipeline.ai_settled``: the hold, the check before hand-off, the delivery). An image
+    whose crops cannot be worked out now keeps its review (a person looks anyway).
+    """
+    from . import pipeline  # the pipeline imports the services this module builds on
+
+    waiting = Image.objects.filter(
+        order_id=order.pk,
+        status=Image.Status.NEEDS_REVIEW,
+        review_reason=Image.ReviewReason.PRINT_SIZE,
+    ).select_related("order")
+    if image_ids is not None:
+        waiting = waiting.filter(pk__in=list(image_ids))
+    left = 0
+    for image in waiting.order_by("pk"):
+        try:
+            short = prints.print_shortfall(image)
+        except Exception:  # an unreadable file: it stays in review with its sentence
+            log.warning("Prints of image %s not checked again", image.pk, exc_info=True)
+            continue
+        if not short:
+            change_image_status(image, Image.Status.PROCESSED, reason=MEETS_PRINTS_NOW)
+            left += 1
+        elif short != image.status_reason:
+            Image.objects.filter(pk=image.pk).update(status_reason=short)
+    if left:
+        pipeline.ai_settled(order)
+    return left
 
 
 # --- crops --------------------------------------------------------------------------------
@@ -165,25 +211,54 @@ def ensure_crops(
 
     Automatic crops follow their placement: one made before the analysis found
     the faces, or on a file of other proportions, is placed again. A manual crop
-    is a person's decision and is never moved here.
+    is a person's decision and is not moved here, unless the file it was drawn on
+    was replaced by one of another shape (a generative edit of another aspect, a
+    hand edit, a redo): its fractions then frame something else on the new file, so
+    it goes back to the automatic placement (``_drawn_on_this_shape``; logged).
     """
     width, height = picture
     stored = {c.size_id: c for c in PrintCrop.objects.filter(image_id=image.pk, size__in=sizes)}
     missing = []
+    replaced = False
     for size in sizes:
         rect, basis = prints.auto_crop(image, size, width, height)
         crop = stored.get(size.pk)
         if crop is None:
             missing.append(PrintCrop(image_id=image.pk, size=size, basis=basis, **rect.as_dict()))
+        elif crop.manual and not _drawn_on_this_shape(crop, size, width, height):
+            log.info("Manual %s crop of image %s was drawn on another shape", size.code, image.pk)
+            PrintCrop.objects.filter(pk=crop.pk).update(basis=basis, **rect.as_dict())
+            replaced = True
         elif not crop.manual and (crop.basis != basis or _moved(crop, rect)):
             PrintCrop.objects.filter(pk=crop.pk).exclude(basis=PrintCrop.Basis.MANUAL).update(
                 basis=basis, **rect.as_dict()
             )
     if missing:
         PrintCrop.objects.bulk_create(missing, ignore_conflicts=True)  # a concurrent reader's
-    if missing or len(stored) < len(sizes) or any(not c.manual for c in stored.values()):
+    if (
+        replaced
+        or missing
+        or len(stored) < len(sizes)
+        or any(not c.manual for c in stored.values())
+    ):
         stored = {c.size_id: c for c in PrintCrop.objects.filter(image_id=image.pk, size__in=sizes)}
     return stored
+
+
+#: How far (relative) a manual crop's aspect on the current file may be from its print's
+#: before it counts as drawn on a file of another shape (rounding of fractions: far less).
+SHAPE_TOLERANCE = 0.02
+
+
+def _drawn_on_this_shape(crop: PrintCrop, size: PrintSize, width: int, height: int) -> bool:
+    """Does the manual crop have its print's aspect on a ``width`` x ``height`` file?
+    ``save_crop`` stores it to the exact aspect of the file it was drawn on, so it does
+    unless that file was replaced by one of other proportions."""
+    inches = prints.aspect_for(size, width, height)
+    if crop.height <= 0 or height <= 0:
+        return False
+    on_file = (crop.width * width) / (crop.height * height)
+    return abs(on_file / (inches[0] / inches[1]) - 1) <= SHAPE_TOLERANCE
 
 
 def _moved(crop: PrintCrop, rect: crops.Rect) -> bool:

@@ -30,10 +30,25 @@ def crop_editor_context(image: Image, user) -> dict:
     return {
         "image": image,
         "prints_api": f"/api/v1/orders/{ref}/images/{image.pk}/prints",
-        "preview_url": reverse("image_preview", args=[ref, image.pk]) if image.preview else "",
+        "preview_url": _picture_url(image, ref),
         "can_edit": access.can(user, access.Action.CHANGE, image.order)
         and not print_services.prints_refused_because(image.order),
     }
+
+
+def _picture_url(image: Image, ref: str) -> str:
+    """The picture the crop frames are drawn over: the preview (made from the original) when
+    the delivered file has the original's shape, else the edited file itself (a generative
+    edit of another aspect, a hand edit of another shape): the crops are fractions of the
+    delivered file, and drawn over the original they would frame something else."""
+    if image.processed and image.width and image.height:
+        try:
+            width, height = prints.source_size(image)
+        except Exception:  # an unreadable file: the preview, as before
+            width, height = image.width, image.height
+        if abs((width / height) / (image.width / image.height) - 1) > 0.01:
+            return reverse("approval_file", args=[ref, image.pk, "edited"])
+    return reverse("image_preview", args=[ref, image.pk]) if image.preview else ""
 
 
 @login_required
@@ -82,6 +97,8 @@ def image_prints(request, order_ref: str, image_id: int):
             "refused": refused,
             "effective": prints.ordered_lines(image),
             "facts": facts,
+            # No print ordered: what the delivered file is instead of a DPI (issue 16).
+            "digital": None if facts else prints.image_digital_facts(image),
         },
         status=400 if form.is_bound else 200,
     )

@@ -12,8 +12,9 @@ Read side (the writes are in ``orders.print_services``):
   physical size, rendered on demand from the full-resolution file.
 
 "Best available file": ``Image.processed`` when the AI step stored one, else the
-original. Both are upright pictures of the same scene (the processed file is
-written upright); a crop is kept in fractions of the picture, so it fits either.
+original. Both are upright pictures of the scene (the processed file is written upright;
+a generative edit of another aspect shows part of it, never with fewer pixels); a crop is
+kept in fractions of the file it is taken from and placed on it.
 See docs/prints.md.
 """
 
@@ -146,6 +147,76 @@ def orders_with_prints(order_ids: set[int]) -> set[int]:
     )
 
 
+# --- a digital file: what its pixels would print ------------------------------------------
+
+
+@dataclass(frozen=True)
+class DigitalFacts:
+    """What a file with no print ordered states instead of a DPI: its pixels, and the largest
+    print size (of the active ones) its largest crop meets at ``PRINT_MIN_DPI``."""
+
+    width: int
+    height: int
+    largest_print: PrintSize | None
+    min_dpi: int
+
+    @property
+    def megapixels(self) -> float:
+        return round(self.width * self.height / 1_000_000, 1)
+
+    def sentence(self) -> str:
+        """ "6000×4000 pixels (24.0 MP); prints up to 11×14 at 300 DPI"."""
+        pixels = f"{self.width}×{self.height} pixels ({self.megapixels} MP)"
+        if self.largest_print is None:
+            return f"{pixels}; too small for any print size at {self.min_dpi} DPI"
+        return f"{pixels}; prints up to {self.largest_print.label} at {self.min_dpi} DPI"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pixels": [self.width, self.height],
+            "megapixels": self.megapixels,
+            "largest_print": self.largest_print.code if self.largest_print else None,
+            "largest_print_min_dpi": self.min_dpi,
+        }
+
+
+def digital_facts(width: int | None, height: int | None) -> DigitalFacts | None:
+    """Issue 16: a digital-only file states no DPI (a DPI needs inches, and nobody ordered
+    any), but what a buyer of a digital file wants to know: its pixels, and the largest print
+    it could still make at the studio's ``PRINT_MIN_DPI`` (the largest crop of that size's
+    aspect, turned like the file, as the print crops are). None without a pixel size."""
+    if not width or not height:
+        return None
+    floor = min_dpi()
+    best: PrintSize | None = None
+    for size in PrintSize.objects.filter(active=True, width_in__isnull=False):
+        if not size.is_physical:
+            continue
+        inches = aspect_for(size, width, height)
+        rect, _ = crops.place(width, height, inches[0] / inches[1])
+        pixels = crops.to_pixels(rect, width, height, inches[0] / inches[1])
+        if crops.effective_dpi(pixels.width, pixels.height, *inches) < floor:
+            continue
+        if best is None or _area(size) > _area(best):
+            best = size
+    return DigitalFacts(width, height, best, floor)
+
+
+def _area(size: PrintSize) -> float:
+    short_in, long_in = size.inches()
+    return short_in * long_in
+
+
+def image_digital_facts(image: Image) -> DigitalFacts | None:
+    """``digital_facts`` of the image's best available file (the one delivered as edited, else
+    the original); None when no size can be read."""
+    try:
+        return digital_facts(*source_size(image))
+    except Exception:  # an unreadable file: the page says nothing rather than fail
+        log.info("Pixel size of image %s not read", image.pk, exc_info=True)
+        return None
+
+
 # --- the file crops are taken from -------------------------------------------------------
 
 
@@ -212,13 +283,39 @@ def faces_in(image: Image, width: int, height: int) -> list[tuple[float, float, 
     basis_h = facts.get("height") or image.height
     if not basis_w or not basis_h:
         return []
-    sx, sy = width / float(basis_w), height / float(basis_h)
+    left, top, shown_w, shown_h = _shown_part(image, float(basis_w), float(basis_h), width, height)
+    sx, sy = width / shown_w, height / shown_h
     boxes = []
     for face in found.get("faces") or []:
         box = face.get("box") if isinstance(face, dict) else None
         if isinstance(box, list) and len(box) == 4 and all(isinstance(v, int | float) for v in box):
-            boxes.append((box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy))
+            boxes.append(((box[0] - left) * sx, (box[1] - top) * sy, box[2] * sx, box[3] * sy))
     return boxes
+
+
+def _shown_part(
+    image: Image, basis_w: float, basis_h: float, width: int, height: int
+) -> tuple[float, float, float, float]:
+    """The part of the original (left, top, width, height in its pixels) a picture of
+    ``width`` x ``height`` shows: all of it, or, for a generative edit of another aspect, the
+    region the model's answer framed (``ai_metadata["full_resolution"]["region"]``, stored by
+    the AI step), so the faces land where they are in the edited file."""
+    meta = (image.ai_metadata or {}).get("full_resolution") if image.processed else None
+    region = meta.get("region") if isinstance(meta, dict) else None
+    original = meta.get("original_size") if isinstance(meta, dict) else None
+    if (
+        isinstance(region, list)
+        and len(region) == 4
+        and all(isinstance(v, int | float) and v >= 0 for v in region)
+        and region[2] > 0
+        and region[3] > 0
+        and abs((region[2] / region[3]) / (width / height) - 1) < 0.01
+    ):
+        scale = 1.0
+        if isinstance(original, list) and len(original) == 2 and original[0]:
+            scale = basis_w / float(original[0])  # the analysis's pixels vs the original's
+        return tuple(v * scale for v in region)  # type: ignore[return-value]
+    return 0.0, 0.0, basis_w, basis_h
 
 
 def aspect_for(size: PrintSize, width: int, height: int) -> tuple[float, float]:

@@ -293,6 +293,11 @@ def _prepare(row: OutboxEntry, renditions: dict[int, list] | None = None) -> _Ca
         call.filename = image.original_filename
         call.sha256 = image.sha256
         call.dpi = variants.whole_file_dpi(image.width, image.height, prints)
+        if call.dpi is None and not prints:  # digital only: pixels and the largest print
+            call.metadata = {
+                **call.metadata,
+                **variants.digital_facts(image, image.width, image.height),
+            }
     elif spec.variant == variants.EDITED:
         if not image.processed:
             call.refusal = _unsendable("the image has no edited file any more", "file_missing")
@@ -300,9 +305,11 @@ def _prepare(row: OutboxEntry, renditions: dict[int, list] | None = None) -> _Ca
         call.path = media.StoredContent(image.processed.storage, image.processed.name)
         call.content_type = "image/jpeg"
         call.filename = f"{stem}-edited.jpg"
-        width, height = _pixel_size(call.path)
+        width, height = pixel_size(call.path)
         call.dpi = variants.whole_file_dpi(width, height, prints)
         call.metadata = {**call.metadata, "width": width, "height": height}
+        if call.dpi is None and not prints:  # digital only: pixels and the largest print
+            call.metadata = {**call.metadata, **variants.digital_facts(image, width, height)}
     else:
         rendition = next((r for r in prints if r.size_code == spec.print_size), None)
         if rendition is None:
@@ -335,7 +342,7 @@ def _renditions(image: Image, cache: dict[int, list] | None) -> list:
     return found
 
 
-def _pixel_size(content: media.StoredContent) -> tuple[int | None, int | None]:
+def pixel_size(content: media.StoredContent) -> tuple[int | None, int | None]:
     """A JPEG's pixel size from its header (the file is not decoded, nor fetched whole)."""
     from PIL import Image as PILImage
 
@@ -536,9 +543,9 @@ def mark_synced(image_ids: set[int], urls: dict[int, str] | None = None) -> None
     )
     for image in images:
         if image.status == Image.Status.PROCESSED:
-            order_services.change_image_status(
-                image, Image.Status.SYNCED, reason="uploaded to the PMR"
-            )
+            # No reason: the status itself says "Delivered to the PMR" (the image card showed
+            # both that and "uploaded to the PMR"; one sentence is enough).
+            order_services.change_image_status(image, Image.Status.SYNCED)
 
 
 def _record_failure(row: OutboxEntry, error: PMRError, breaker) -> datetime | None:

@@ -10,7 +10,9 @@ The DPI a file states (``X-Image-DPI``): a print's is its rendition's (the crop'
 the print's inches); the original's and the edited file's is what the whole file gives at
 the largest print size ordered for the image (the smallest DPI over the ordered sizes). An
 image with no print ordered (digital only) has no print size to measure against: its files
-state no DPI.
+state no DPI (a DPI needs inches, and nobody ordered any). Instead its original and edited
+files state their pixel size and the largest print size they meet at ``PRINT_MIN_DPI`` in
+``X-Image-Metadata`` (``digital_facts``): what a buyer of a digital file wants to know.
 """
 
 from __future__ import annotations
@@ -139,3 +141,14 @@ def describe(counts: dict[str, int]) -> str:
     if not parts:
         return ""
     return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def digital_facts(image: Any, width: int | None, height: int | None) -> dict[str, Any]:
+    """What a file of an image with no print ordered states instead of a DPI
+    (``X-Image-Metadata``): ``{"digital": {"pixels": [w, h], "megapixels": 24.0,
+    "largest_print": "11x14", "largest_print_min_dpi": 300}}``; ``{}`` without a pixel size,
+    or when prints are ordered (their crops could not be worked out: no DPI, but no claim)."""
+    if prints.ordered_sizes(image):
+        return {}
+    facts = prints.digital_facts(width, height)
+    return {"digital": facts.as_dict()} if facts is not None else {}

@@ -19,3 +19,23 @@ def copy_into(archive: zipfile.ZipFile, name: str, source: BinaryIO) -> tuple[st
             size += len(chunk)
             target.write(chunk)
     return digest.hexdigest(), size
+
+
+class ChunkCopy:
+    """``source`` read in ``CHUNK``s (iterate it), counting its SHA-256 and size as it goes:
+    for writers that must hand each chunk on (a streamed ZIP) instead of ``copy_into``."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self.source = source
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def __iter__(self):
+        while chunk := self.source.read(CHUNK):
+            self._digest.update(chunk)
+            self.size += len(chunk)
+            yield chunk
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()

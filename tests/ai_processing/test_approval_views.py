@@ -109,3 +109,41 @@ def test_the_order_page_links_to_the_approval_page(client, users, make_order):
     assert "Approve the results" in html
     assert "Awaiting approval" in html
     assert "Nothing sent yet: the images go to the PMR once they are approved." in html
+
+
+def test_a_large_order_is_approved_image_by_image_page_by_page(
+    client, users, make_order, monkeypatch
+):
+    """Issue 16: an order with more images than a page is paginated: every image can be
+    answered on its own page (the answer comes back to that page), and the whole-order
+    button counts and answers every page."""
+    from ai_processing import approval_views
+
+    monkeypatch.setattr(approval_views, "PAGE_IMAGES", 2)
+    order = held_order(make_order, users["User"], 5)
+    client.force_login(users["Manager"])
+    url = f"/orders/{order.order_ref}/approval/"
+    first = client.get(url).content.decode()
+    assert first.count('data-testid="approval-item"') == 2
+    assert "Images 1–2 of 5" in first
+    assert 'data-testid="approve-all">Approve all 5<' in first
+    seen = set()
+    for number in (1, 2, 3):
+        html = client.get(f"{url}?page={number}").content.decode()
+        ids = {
+            int(chunk.split('"', 1)[0])
+            for chunk in html.split('data-testid="approval-item" data-image="')[1:]
+        }
+        seen |= ids
+        for image_id in sorted(ids):
+            action = f"{url}images/{image_id}/approve" + (f"?page={number}" if number > 1 else "")
+            assert f'action="{action}"' in html
+            response = client.post(action)
+            assert response.status_code == 302
+            assert response["Location"] == url + (f"?page={number}" if number > 1 else "")
+    assert seen == set(order.images.values_list("pk", flat=True))
+    assert "Images 5–5 of 5" in client.get(f"{url}?page=3").content.decode()
+    assert client.get(f"{url}?page=x").status_code == 200  # a bad page number: the first
+    order.refresh_from_db()
+    assert not order.images.filter(approved_at__isnull=True).exists()
+    assert order.status == S.PROCESSING  # every image approved: on to the PMR

@@ -1,8 +1,11 @@
-"""Hold for approval with a real Celery worker (ingest, AI, PMR) and the PMR simulator.
+"""Hold for approval with a real Celery worker (ingest, AI, PMR) and the PMR simulator: the
+"Done when" of issue 16 (print-grade results, approved by a person before they leave).
 
-An order whose preset holds it goes through ingest and the AI step by itself and stops in
-``awaiting_approval``: the PMR simulator holds none of its images and the outbox no upload.
-Approved, the same worker delivers it: completed, every image in the PMR exactly once.
+An order of 24 MP photos with prints ordered, whose edit preset holds it, goes through ingest
+and the AI step by itself and stops in ``awaiting_approval``: the PMR simulator holds none of
+its images and the outbox no upload. Approved through the API, the same worker delivers it:
+completed, and the PMR holds per image its original (the bytes as uploaded), a 24 MP edited
+file and each print at or above the ordered DPI, each written exactly once.
 """
 
 from __future__ import annotations
@@ -13,24 +16,27 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import pyvips
 
-from ai_processing import approval
 from ai_processing.models import ProcessingPreset
 from ai_processing.timeline import AI_COMPLETED
-from orders import intake
+from orders import intake, print_services
 from orders.models import Image, Order, OrderEvent
 from pmr.models import OutboxEntry
+from pmr.outbox import image_ref
 from tests.ai_processing.pipeline import (  # noqa: F401 (fixtures)
     ai_settings_fixture,
-    different_photos,
     manager_fixture,
     media_root_fixture,
 )
+from tests.api.conftest import key_client
 from tests.pmr.conftest import pmr_event, remote_order, sim  # noqa: F401 (fixtures)
 from tests.workers import celery_worker
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-WAIT_SECONDS = 120
+WAIT_SECONDS = 240
+#: Two photos (as fast as the proof can be): the PMR gets 4 files of each.
+PHOTO_NAMES = ("chelsea.png", "coffee.png")
 
 
 def wait_for(what: str, check: Callable[[], bool], log: Path) -> None:
@@ -42,6 +48,27 @@ def wait_for(what: str, check: Callable[[], bool], log: Path) -> None:
     pytest.fail(f"timed out waiting for {what}\n{log.read_text()[-4000:]}")
 
 
+#: A 24 MP camera's frame (6000 x 4000).
+MP24 = (6000, 4000)
+PHOTOS = Path("/work/shared/data/photos")
+
+
+def photo_24mp(name: str) -> bytes:
+    """``name`` from the shared photos enlarged (Lanczos) and centre-cropped to 6000 x 4000,
+    as a camera JPEG: real picture content at a studio's size."""
+    source = PHOTOS / name
+    if not source.exists():
+        source = Path(__file__).resolve().parents[1] / "data" / "photos" / name
+    picture = pyvips.Image.new_from_file(str(source)).autorot()
+    if picture.hasalpha():
+        picture = picture.flatten(background=[255, 255, 255])
+    picture = picture.colourspace("srgb")
+    scale = max(MP24[0] / picture.width, MP24[1] / picture.height) * 1.001
+    big = picture.resize(scale, kernel="lanczos3")
+    left, top = (big.width - MP24[0]) // 2, (big.height - MP24[1]) // 2
+    return big.crop(left, top, *MP24).jpegsave_buffer(Q=90)
+
+
 def test_a_held_order_waits_then_is_delivered_once_after_approval(
     sim,  # noqa: F811
     pmr_event,  # noqa: F811
@@ -51,14 +78,17 @@ def test_a_held_order_waits_then_is_delivered_once_after_approval(
     media_root,
     tmp_path,
     monkeypatch,
+    settings,
 ):
     monkeypatch.setenv("AI_PROVIDERS", "local")
     monkeypatch.setenv("AI_PROVIDER_CONCURRENCY", '{"local": 2}')
+    settings.PRINT_MIN_DPI = 300
     env = {
         "DJANGO_SETTINGS_MODULE": "tests.pmr.worker_settings",
         "PMR_BASE_URL": sim.base_url,
         "PMR_CLIENT_ATTEMPTS": "1",
         "PMR_RETRY_BASE_SECONDS": "0.2",
+        "PRINT_MIN_DPI": "300",
     }
     held = ProcessingPreset.objects.create(
         name="Colour, approved",
@@ -68,9 +98,13 @@ def test_a_held_order_waits_then_is_delivered_once_after_approval(
         hold_for_approval=True,
     )
     order = make_order(manager, preset=held)
+    print_services.set_order_prints(
+        order, [{"size": "4x6", "quantity": 2}, {"size": "8x10", "quantity": 1}], actor=manager
+    )
+    uploaded = {f"IMG_{i}.jpg": photo_24mp(name) for i, name in enumerate(PHOTO_NAMES)}
     with celery_worker("ingest,ai,pmr", media_root=media_root, log_dir=tmp_path, env=env) as log:
-        for i, data in enumerate(different_photos(2)):
-            intake.add_image(order, source=io.BytesIO(data), filename=f"IMG_{i}.jpg", actor=manager)
+        for filename, data in uploaded.items():
+            intake.add_image(order, source=io.BytesIO(data), filename=filename, actor=manager)
         wait_for(
             "the order to await approval",
             lambda: Order.objects.get(pk=order.pk).status == Order.Status.AWAITING_APPROVAL,
@@ -82,12 +116,14 @@ def test_a_held_order_waits_then_is_delivered_once_after_approval(
         assert not order.ai_processed
         assert set(order.images.values_list("status", flat=True)) == {Image.Status.PROCESSED}
         remote = remote_order(sim, order)
-        assert remote is None or remote["images"] == []
+        assert remote is None or (remote["images"] == [] and remote["files"] == [])
         assert not OutboxEntry.objects.filter(
             order=order, kind__in=(OutboxEntry.Kind.IMAGE_PUT, OutboxEntry.Kind.ORDER_FINISH)
         ).exists()
 
-        assert approval.approve_order(order, actor=manager) == 2
+        client, _ = key_client(manager)  # approved through the API, as a studio's tool would
+        response = client.post(f"/api/v1/orders/{order.order_ref}/approve")
+        assert response.status_code == 200, response.content
         wait_for(
             "the approved order to be delivered",
             lambda: Order.objects.get(pk=order.pk).status == Order.Status.COMPLETED,
@@ -98,17 +134,31 @@ def test_a_held_order_waits_then_is_delivered_once_after_approval(
     assert set(order.images.values_list("status", flat=True)) == {Image.Status.SYNCED}
     remote = remote_order(sim, order)
     assert remote["status"] == "completed"
-    assert len(remote["images"]) == 2
-    assert [image["writes"] for image in remote["images"]] == [1, 1]
-    # Each image goes as its original and its edited file (issue 16), each written once.
-    assert sorted(f["variant"] for f in remote["files"]) == [
-        "edited",
-        "edited",
-        "original",
-        "original",
-    ]
-    assert [f["writes"] for f in remote["files"]] == [1, 1, 1, 1]
-    assert OutboxEntry.objects.filter(order=order, kind=OutboxEntry.Kind.IMAGE_PUT).count() == 4
+    n = len(uploaded)
+    assert len(remote["images"]) == n
+    assert [image["writes"] for image in remote["images"]] == [1] * n
+    # Per image: the original, the edited file and one print per size ordered, each once.
+    files = {(f["image_ref"], f["variant"], f["print_size"]): f for f in remote["files"]}
+    assert len(files) == len(remote["files"]) == 4 * n
+    assert {f["writes"] for f in files.values()} == {1}
+    assert OutboxEntry.objects.filter(order=order, kind=OutboxEntry.Kind.IMAGE_PUT).count() == 4 * n
+    for image in order.images.all():
+        ref = image_ref(image)
+        original = files[(ref, "original", None)]
+        stored = sim.core.blobs.path(original["sha256"]).read_bytes()
+        assert stored == uploaded[image.original_filename]  # the bytes as uploaded
+        edited = pyvips.Image.new_from_file(
+            str(sim.core.blobs.path(files[(ref, "edited", None)]["sha256"]))
+        )
+        assert (edited.width, edited.height) == MP24  # 24 MP, not the model's small answer
+        assert original["dpi"] == files[(ref, "edited", None)]["dpi"] == 500  # 8x10 on 24 MP
+        for size, inches in (("4x6", (6, 4)), ("8x10", (10, 8))):
+            printed = files[(ref, "print", size)]
+            assert printed["dpi"] >= 300
+            picture = pyvips.Image.new_from_file(str(sim.core.blobs.path(printed["sha256"])))
+            assert picture.width / inches[0] >= 300
+            assert picture.height / inches[1] >= 300
+            assert round(picture.xres * 25.4) == printed["dpi"]
     events = list(OrderEvent.objects.filter(order=order).values_list("kind", flat=True))
     assert events.count(AI_COMPLETED) == 1
     assert events.count(OrderEvent.Kind.ORDER_APPROVED) == 1

@@ -141,3 +141,45 @@ def test_a_crop_moved_in_review_then_approved_stays_approved(ingested_order, man
     order.refresh_from_db()
     assert image.status == S.PROCESSED
     assert order.ai_processed
+
+
+def test_an_image_in_review_follows_the_print_lines_as_they_change(
+    ingested_order, manager, settings
+):
+    """Issue 16: the sentence is the one of the lines as they are now, and an image that now
+    meets them leaves review by itself (the order moves on to the PMR)."""
+    settings.PRINT_MIN_DPI = 60  # the test photo gives about 37 DPI at 8×10, 75 at 4×6
+    order = ingested_order("analyze-only")
+    print_services.set_order_prints(order, [{"size": "8x10", "quantity": 1}], actor=manager)
+    done = services.process_image(order.images.get().pk)
+    assert done.status == S.NEEDS_REVIEW
+    assert done.status_reason == _expected(done, 8, 10, 60)
+
+    print_services.set_order_prints(
+        order, [{"size": "11x14", "quantity": 1}, {"size": "4x6", "quantity": 2}], actor=manager
+    )
+    done.refresh_from_db()
+    assert done.status == S.NEEDS_REVIEW  # 11×14 is short: its sentence, not 8×10's
+    assert done.status_reason == _expected(done, 11, 14, 60)
+
+    print_services.set_order_prints(order, [{"size": "4x6", "quantity": 2}], actor=manager)
+    done.refresh_from_db()
+    order.refresh_from_db()
+    assert done.status == S.PROCESSED, done.status_reason
+    assert done.review_reason == ""
+    assert order.ai_processed
+    assert order.status == Order.Status.PROCESSING
+
+
+def test_an_image_of_its_own_lines_leaves_review_when_they_are_met(
+    ingested_order, manager, settings
+):
+    settings.PRINT_MIN_DPI = 60
+    order = ingested_order("analyze-only")
+    print_services.set_order_prints(order, [{"size": "8x10", "quantity": 1}], actor=manager)
+    done = services.process_image(order.images.get().pk)
+    assert done.status == S.NEEDS_REVIEW
+
+    print_services.set_image_prints(done, [{"size": "4x6", "quantity": 1}], actor=manager)
+    done.refresh_from_db()
+    assert done.status == S.PROCESSED, done.status_reason

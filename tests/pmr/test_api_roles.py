@@ -13,10 +13,13 @@ import json
 import zipfile
 
 import pytest
+from PIL import Image as PILImage
 from rest_framework.test import APIClient
 
+from orders.models import OrderPrint, PrintSize
 from pmr import drain
 from pmr.models import OutboxEntry
+from pmr.outbox import image_ref
 
 from .conftest import add_processed_images
 
@@ -143,39 +146,81 @@ def test_export_zip_role_matrix(orders, client, users, who, target):
         assert order.order_ref in response["Content-Disposition"]
 
 
-def test_export_zip_content_matches(sim, pmr_event, ai_done_order, client, users):
+def test_export_zip_holds_what_the_pmr_would_receive(
+    sim, pmr_event, ai_done_order, client, users, settings
+):
+    """Issue 16: per image the original (its bytes as received), the edited file and each
+    print rendition, named so a person sees which is which, with a manifest; streamed."""
     order = ai_done_order(3)
     drain.drain_order(order.pk)  # two kinds of delivered image: synced ones...
     add_processed_images(order, 1)  # ... and one still waiting (processed)
+    size = PrintSize.objects.get(code="4x6")
+    OrderPrint.objects.create(order=order, size=size, quantity=2)
     client.force_login(users["Manager"])
     response = client.get(f"/pmr/orders/{order.order_ref}/export.zip")
     assert response.status_code == 200
-    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert response.streaming
+    pieces = list(response.streaming_content)
+    assert len(pieces) > 12  # written as it goes, not in one piece at the end
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(pieces)))
     names = set(archive.namelist())
-    images = sorted(n for n in names if n.startswith("images/"))
-    assert names == {*images, "metadata.csv", "metadata.json"}
-    assert len(images) == 4
+    files = sorted(n for n in names if n.startswith("images/"))
+    assert names == {*files, "metadata.csv", "manifest.json"}
+    assert len(files) == 12  # 4 images x (original, edited, 4x6 print)
+    manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["order_ref"] == order.order_ref
+    assert manifest["event_id"] == pmr_event.event_id
+    assert manifest["files"] == 12
     table = list(csv.DictReader(io.StringIO(archive.read("metadata.csv").decode())))
-    summary = json.loads(archive.read("metadata.json"))
-    assert summary["order_ref"] == order.order_ref
-    assert summary["event_id"] == pmr_event.event_id
-    assert sorted(row["file"] for row in table) == images
-    assert sorted(item["file"] for item in summary["images"]) == images
-    by_file = {item["file"]: item for item in summary["images"]}
+    assert sorted(row["file"] for row in table) == files
+    images = {image_ref(i): i for i in order.images.all()}
+    assert sorted(item["image_ref"] for item in manifest["images"]) == sorted(images)
+    for item in manifest["images"]:
+        image = images[item["image_ref"]]
+        stem = image.original_filename.rsplit(".", 1)[0]
+        folder = f"images/{item['image_ref']}"
+        by_variant = {(f["variant"], f["print_size"]): f for f in item["files"]}
+        assert sorted(by_variant) == [("edited", None), ("original", None), ("print", "4x6")]
+        original = by_variant[("original", None)]
+        assert original["file"] == f"{folder}/{stem}-original.jpg"
+        assert archive.read(original["file"]) == image.original.read()  # as received
+        assert original["sha256"] == image.sha256
+        edited = by_variant[("edited", None)]
+        assert edited["file"] == f"{folder}/{stem}-edited.jpg"
+        assert archive.read(edited["file"]) == image.processed.read()
+        assert (edited["width"], edited["height"]) == (48, 32)
+        printed = by_variant[("print", "4x6")]
+        assert printed["file"] == f"{folder}/{stem}-print-4x6.jpg"
+        data = archive.read(printed["file"])
+        assert hashlib.sha256(data).hexdigest() == printed["sha256"]
+        with PILImage.open(io.BytesIO(data)) as picture:
+            assert picture.size == (printed["width"], printed["height"]) == (48, 32)
+            assert round(picture.info["dpi"][0]) == printed["dpi"] == 8
+        assert original["dpi"] == edited["dpi"] == 8
+        assert item["caption"].startswith("Photo ")
     for row in table:
-        data = archive.read(row["file"])
-        digest = hashlib.sha256(data).hexdigest()
-        assert row["sha256"] == digest == by_file[row["file"]]["sha256"], row["file"]
-        assert data[:3] == b"\xff\xd8\xff"  # a JPEG
-        item = by_file[row["file"]]
-        assert row["image_ref"] == item["image_ref"]
-        assert row["original_filename"] == item["original_filename"]
-        assert row["caption"] == item["caption"]
-        assert row["caption"].startswith("Photo ")
-        assert row["keywords"] == "; ".join(item["keywords"])
-    # The bytes are the processed renditions the PMR got.
-    processed = {hashlib.sha256(image.processed.read()).hexdigest() for image in order.images.all()}
-    assert {row["sha256"] for row in table} == processed
+        assert row["sha256"] == hashlib.sha256(archive.read(row["file"])).hexdigest()
+        assert row["variant"] in ("original", "edited", "print")
+
+
+def test_a_digital_only_export_states_pixels_and_the_largest_print(
+    sim, pmr_event, ai_done_order, client, users, settings
+):
+    settings.PRINT_MIN_DPI = 5  # 48x32 pixels: 8 DPI at 4x6, 6 at 5x7, 4 at 8x10
+    order = ai_done_order(1, deliver=False)
+    client.force_login(users["Manager"])
+    response = client.get(f"/pmr/orders/{order.order_ref}/export.zip")
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    (item,) = json.loads(archive.read("manifest.json"))["images"]
+    assert [f["variant"] for f in item["files"]] == ["original", "edited"]
+    for entry in item["files"]:
+        assert entry["dpi"] is None
+        assert entry["digital"] == {
+            "pixels": [48, 32],
+            "megapixels": 0.0,
+            "largest_print": "5x7",
+            "largest_print_min_dpi": 5,
+        }
 
 
 def test_export_csv_cells_never_run_as_spreadsheet_formulas(
@@ -193,13 +238,15 @@ def test_export_csv_cells_never_run_as_spreadsheet_formulas(
     client.force_login(users["Manager"])
     response = client.get(f"/pmr/orders/{order.order_ref}/export.zip")
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
-    (row,) = csv.DictReader(io.StringIO(archive.read("metadata.csv").decode()))
+    rows = list(csv.DictReader(io.StringIO(archive.read("metadata.csv").decode())))
+    assert [row["variant"] for row in rows] == ["original", "edited"]  # a row per file
+    row = rows[0]
     assert row["caption"] == "'" + formula
     assert row["original_filename"] == "'@SUM(1+1).jpg"
     assert row["alt_text"] == "'-2+3"
     assert row["keywords"] == "'+cmd; plain"
-    # metadata.json is data, not a spreadsheet: it keeps the text as it is.
-    assert json.loads(archive.read("metadata.json"))["images"][0]["caption"] == formula
+    # manifest.json is data, not a spreadsheet: it keeps the text as it is.
+    assert json.loads(archive.read("manifest.json"))["images"][0]["caption"] == formula
 
 
 def test_a_zip_export_is_audited(sim, pmr_event, ai_done_order, client, users):

@@ -75,11 +75,12 @@ def test_the_zip_export_streams_the_files_from_the_bucket(
     assert response.status_code == 200
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
     files = sorted(n for n in archive.namelist() if n.startswith("images/"))
-    assert len(files) == 2
+    assert len(files) == 4  # per image the original and the edited file, as the PMR has them
     stored = set()
     for image in order.images.all():
-        with default_storage.open(image.processed.name, "rb") as handle:
-            stored.add(handle.read())
+        for field in (image.original, image.processed):
+            with default_storage.open(field.name, "rb") as handle:
+                stored.add(handle.read())
     assert {archive.read(name) for name in files} == stored
 
 

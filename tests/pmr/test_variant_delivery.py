@@ -321,3 +321,25 @@ def test_an_edit_preset_order_delivers_original_and_edited_once_across_a_restart
             edited = hashlib.sha256(handle.read()).hexdigest()
         assert files[(f"img-{image.pk}", "edited", None)]["sha256"] == edited
         assert edited != image.sha256
+
+
+@pytest.mark.django_db
+def test_a_digital_only_image_states_its_pixels_and_largest_print_not_a_dpi(
+    sim, pmr_event, ai_done_order, settings
+):
+    """Issue 16: no print ordered, no DPI (a DPI needs inches), but the PMR is told the
+    file's pixels and the largest print it meets at PRINT_MIN_DPI."""
+    settings.PRINT_MIN_DPI = 5  # 48x32 pixels: 8 DPI at 4x6, 6 at 5x7, 4 at 8x10
+    order = ai_done_order(1)
+    assert not drain.drain_order(order.pk).blocked
+    remote = remote_order(sim, order)
+    files = files_of(remote)
+    assert [k[1] for k in files] == ["original", "edited"]
+    assert {f["dpi"] for f in files.values()} == {None}
+    (stored,) = remote["images"]  # the original's record, with its metadata
+    assert stored["metadata"]["digital"] == {
+        "pixels": [48, 32],
+        "megapixels": 0.0,
+        "largest_print": "5x7",
+        "largest_print_min_dpi": 5,
+    }

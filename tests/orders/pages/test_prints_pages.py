@@ -123,3 +123,26 @@ def test_image_prints_page_per_role(client, users, make_order, media_root, role,
     assert "this image&#x27;s own" in html or "this image's own" in html
     client.post(url, {"prints_8x10": "2"})  # "own" unticked: back to the order's prints
     assert not ImagePrint.objects.filter(image=image).exists()
+
+
+def test_a_digital_only_image_states_its_pixels_and_the_largest_print(
+    client, users, make_order, media_root, settings
+):
+    """Issue 16: no print ordered, no DPI; the page says what the delivered file is."""
+    settings.PRINT_MIN_DPI = 60
+    order = make_order(users["User"])
+    data = photos.jpeg(photos.photo("coffee.png"))
+    image = intake.add_image(order, source=io.BytesIO(data), filename="IMG_8.jpg", actor=None)
+    image = intake.ingest_image(image.pk)
+    client.force_login(users["Manager"])
+    html = client.get(f"/orders/{order.order_ref}/images/{image.pk}/prints/").content.decode()
+    w, h = image.width, image.height
+    short_in = min(w, h) / 60  # the largest size whose short side fits at 60 DPI
+    expected = "4×6" if short_in < 5 else "5×7" if short_in < 8 else "8×10"
+    assert (
+        f"The file delivered: {w}×{h} pixels ({round(w * h / 1e6, 1)} MP); prints up to "
+        f"{expected} at 60 DPI. No print ordered, so it states no DPI." in html
+    )
+    print_services.set_order_prints(order, [{"size": "4x6", "quantity": 1}], actor=users["User"])
+    html = client.get(f"/orders/{order.order_ref}/images/{image.pk}/prints/").content.decode()
+    assert 'data-testid="digital-facts"' not in html
