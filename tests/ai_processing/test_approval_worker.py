@@ -2,23 +2,25 @@
 "Done when" of issue 16 (print-grade results, approved by a person before they leave).
 
 An order of 24 MP photos with prints ordered, whose edit preset holds it, goes through ingest
-and the AI step by itself and stops in ``awaiting_approval``: the PMR simulator holds none of
-its images and the outbox no upload. Approved through the API, the same worker delivers it:
-completed, and the PMR holds per image its original (the bytes as uploaded), a 24 MP edited
-file and each print at or above the ordered DPI, each written exactly once.
+and the AI step by itself (the Runware simulator answers the edit at the model's ~1 MP; the
+tonal transfer carries it onto the 24 MP original) and stops in ``awaiting_approval``: the PMR
+simulator holds none of its images and the outbox no upload. Approved through the API, the
+same worker delivers it: completed, and the PMR holds per image its original (the bytes as
+uploaded), a 24 MP edited file and each print at or above the ordered DPI, each written once.
 """
 
 from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import pyvips
 
 from ai_processing.models import ProcessingPreset
+from ai_processing.simulator.server import RunwareSimulator
 from ai_processing.timeline import AI_COMPLETED
 from orders import intake, print_services
 from orders.models import Image, Order, OrderEvent
@@ -69,7 +71,14 @@ def photo_24mp(name: str) -> bytes:
     return big.crop(left, top, *MP24).jpegsave_buffer(Q=90)
 
 
+@pytest.fixture
+def runware() -> Iterator[RunwareSimulator]:
+    with RunwareSimulator() as simulator:
+        yield simulator
+
+
 def test_a_held_order_waits_then_is_delivered_once_after_approval(
+    runware,
     sim,  # noqa: F811
     pmr_event,  # noqa: F811
     manager,
@@ -77,13 +86,19 @@ def test_a_held_order_waits_then_is_delivered_once_after_approval(
     ai_settings,
     media_root,
     tmp_path,
-    monkeypatch,
     settings,
 ):
-    monkeypatch.setenv("AI_PROVIDERS", "local")
-    monkeypatch.setenv("AI_PROVIDER_CONCURRENCY", '{"local": 2}')
+    import redis
+
+    redis.Redis.from_url(settings.REDIS_URL).delete(
+        *[f"rkh:ai:breaker:{name}" for name in ("runware", "local")]
+    )
     settings.PRINT_MIN_DPI = 300
     env = {
+        "AI_PROVIDERS": "runware,local",
+        "AI_PROVIDER_CONCURRENCY": '{"runware": 2, "local": 2}',
+        "RUNWARE_URL": runware.ws_url,
+        "RUNWARE_API_KEY": "test-key",
         "DJANGO_SETTINGS_MODULE": "tests.pmr.worker_settings",
         "PMR_BASE_URL": sim.base_url,
         "PMR_CLIENT_ATTEMPTS": "1",
@@ -143,6 +158,8 @@ def test_a_held_order_waits_then_is_delivered_once_after_approval(
     assert {f["writes"] for f in files.values()} == {1}
     assert OutboxEntry.objects.filter(order=order, kind=OutboxEntry.Kind.IMAGE_PUT).count() == 4 * n
     for image in order.images.all():
+        # The model answered small (Runware's google:4@1 sizes); the tonal transfer made 24 MP.
+        assert image.ai_metadata["full_resolution"]["method"] == "tonal transfer", image.ai_metadata
         ref = image_ref(image)
         original = files[(ref, "original", None)]
         stored = sim.core.blobs.path(original["sha256"]).read_bytes()
