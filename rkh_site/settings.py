@@ -105,7 +105,8 @@ MIDDLEWARE = [
     # It answers CORS preflights and must add its headers to every API answer.
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # WhiteNoise and django-auditlog, async-capable: no thread hop per request under ASGI.
+    "rkh_site.async_middleware.StaticFiles",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -115,7 +116,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
+    "rkh_site.async_middleware.Auditlog",
     # The order of an order page or endpoint on the request's log lines (utilities/log_context).
     "utilities.log_context.OrderRefMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
