@@ -565,6 +565,10 @@ REST_FRAMEWORK = {
     # One error shape for every answer that is not a success: see docs/api.md.
     "EXCEPTION_HANDLER": "utilities.api.errors.exception_handler",
 }
+#: Threads that serve ``/api/`` through Django's WSGI handler in each web process
+#: (rkh_site/api_over_wsgi.py); 0: the API goes through the ASGI handler like the pages. At
+#: most ``DB_POOL_MAX_SIZE`` of them can hold a database connection at once.
+API_WSGI_THREADS = env.int("API_WSGI_THREADS", default=8)
 #: Requests per user (or per IP without sign-in) and period, counted in the Redis cache.
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="100/minute")
 #: How long an ``Idempotency-Key`` and the first answer sent for it are kept.
