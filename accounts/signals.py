@@ -5,10 +5,13 @@ The admin is the managers' back office, so Admin and Manager members need
 change means it holds whether roles are set in the admin, a command or a test.
 """
 
-from django.db.models.signals import m2m_changed
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
-from .models import User
+from .api_keys import forget_checked_keys
+from .models import ApiKey, User
 from .roles import STAFF_ROLES
 
 
@@ -36,3 +39,20 @@ def sync_staff_flag(sender, instance, action, reverse, pk_set, **kwargs) -> None
         return
     for user in User.objects.filter(pk__in=pk_set or []):
         sync_staff(user)
+
+
+@receiver(post_save, sender=ApiKey)
+@receiver(post_delete, sender=ApiKey)
+@receiver(post_save, sender=User)
+@receiver(post_delete, sender=User)
+@receiver(m2m_changed, sender=User.groups.through)
+@receiver(m2m_changed, sender=User.user_permissions.through)
+@receiver(m2m_changed, sender=Group.permissions.through)
+def withdraw_checked_keys(sender, **kwargs) -> None:
+    """Anything that can revoke a key or change its user's rights: every process checks keys
+    against the database again (``accounts.api_keys``). Now, and again once the change is
+    committed: a request between the two could have remembered the row as it was before."""
+    if str(kwargs.get("action", "post_")).startswith("pre_"):
+        return
+    forget_checked_keys()
+    transaction.on_commit(forget_checked_keys)

@@ -49,7 +49,7 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import PMR_SECRETS, free_port  # noqa: E402
+from common import PMR_SECRETS, free_port, load_average  # noqa: E402
 
 API = "/api/v1"
 ENDPOINTS = ("order list", "order detail", "image list")
@@ -406,7 +406,7 @@ def main() -> int:
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; uvicorn --interface {args.interface} "
-        f"--workers {args.workers}; load average before: {os.getloadavg()[0]:.1f}"
+        f"--workers {args.workers}; load average before: {load_average()}"
     )
     print("\nSQL queries per request (API key auth, as Admin):")
     print("endpoint        page_size=10  page_size=100")
@@ -423,7 +423,7 @@ def main() -> int:
     finally:
         process.terminate()
         process.wait(timeout=30)
-    print(f"\nload average after: {os.getloadavg()[0]:.1f}")
+    print(f"\nload average after: {load_average()}")
     return 0
 
 

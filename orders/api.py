@@ -660,7 +660,9 @@ class OrderImageViewSet(
 ):
     """An order's images: list, read one, add one file (multipart)."""
 
-    queryset = Image.objects.select_related("order")
+    # Not select_related("order"): every image is of the one order the URL names, loaded
+    # once (``get_order``); joining it again per row decrypted its customer fields 50 times.
+    queryset = Image.objects.all()
     serializer_class = ImageSerializer
     pagination_class = ImagePagination
     parser_classes = [MultiPartParser]
@@ -690,7 +692,15 @@ class OrderImageViewSet(
         image = self.get_queryset().filter(pk=int(self.kwargs["pk"])).first()
         if image is None:
             raise NotFound(f"Image {self.kwargs['pk']} not found in order {self.get_order()}.")
+        image.order = self.get_order()
         return image
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        order = self.get_order()
+        for image in page or ():
+            image.order = order  # the serializer's ``order.order_ref``: no query, no decrypt
+        return page
 
     @idempotent(also_store=(status.HTTP_422_UNPROCESSABLE_ENTITY,))
     def create(self, request, *args, **kwargs):

@@ -7,6 +7,9 @@ see ``ws_auth.OriginCheck``), the Django session user (``AuthMiddlewareStack``),
 ``Authorization: Api-Key`` header for programs (``accounts.ws_auth``), which
 replaces the session user when present. Consumers apply the same access rule
 as pages to ``scope["user"]``.
+
+HTTP requests under ``/api/`` are served by Django's WSGI handler in a thread pool, the
+rest by its ASGI handler (``rkh_site.api_over_wsgi``).
 """
 
 import os
@@ -29,11 +32,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from accounts.ws_auth import ApiKeyAuthMiddleware, OriginCheck  # noqa: E402
 
+from .api_over_wsgi import http_application  # noqa: E402
 from .routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_application(django_asgi_app),
         "websocket": OriginCheck(
             AuthMiddlewareStack(ApiKeyAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),

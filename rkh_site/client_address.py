@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 
 #: Request headers a client could use to claim another address.
@@ -22,15 +23,34 @@ CLIENT_CLAIMED = ("HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP")
 
 
 class DropForwardedFor:
-    """Remove client-claimed address headers; ``REMOTE_ADDR`` is what counts."""
+    """Remove client-claimed address headers; ``REMOTE_ADDR`` is what counts.
+
+    Sync and async: under ASGI a sync-only middleware costs each request a hop to a thread
+    and back (``rkh_site.async_middleware``)."""
+
+    sync_capable = True
+    async_capable = True
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        for name in CLIENT_CLAIMED:
-            request.META.pop(name, None)
-        # ``request.headers`` is computed once from META: a middleware before this one that
-        # read a header (the request id's) would have kept the claimed address in it.
-        request.__dict__.pop("headers", None)
+        if self.async_mode:
+            return self.__acall__(request)
+        _drop_claims(request)
         return self.get_response(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        _drop_claims(request)
+        return await self.get_response(request)
+
+
+def _drop_claims(request: HttpRequest) -> None:
+    for name in CLIENT_CLAIMED:
+        request.META.pop(name, None)
+    # ``request.headers`` is computed once from META: a middleware before this one that
+    # read a header (the request id's) would have kept the claimed address in it.
+    request.__dict__.pop("headers", None)

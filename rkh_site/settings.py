@@ -105,7 +105,8 @@ MIDDLEWARE = [
     # It answers CORS preflights and must add its headers to every API answer.
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # WhiteNoise and django-auditlog, async-capable: no thread hop per request under ASGI.
+    "rkh_site.async_middleware.StaticFiles",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -115,7 +116,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
+    "rkh_site.async_middleware.Auditlog",
     # The order of an order page or endpoint on the request's log lines (utilities/log_context).
     "utilities.log_context.OrderRefMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -616,6 +617,10 @@ REST_FRAMEWORK = {
     # One error shape for every answer that is not a success: see docs/api.md.
     "EXCEPTION_HANDLER": "utilities.api.errors.exception_handler",
 }
+#: Threads that serve ``/api/`` through Django's WSGI handler in each web process
+#: (rkh_site/api_over_wsgi.py); 0: the API goes through the ASGI handler like the pages. At
+#: most ``DB_POOL_MAX_SIZE`` of them can hold a database connection at once.
+API_WSGI_THREADS = env.int("API_WSGI_THREADS", default=8)
 #: Requests per user (or per IP without sign-in) and period, counted in the Redis cache.
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="100/minute")
 #: How long an ``Idempotency-Key`` and the first answer sent for it are kept.

@@ -49,6 +49,24 @@ def _fernet_for(keys: tuple[str, ...]) -> MultiFernet:
     return MultiFernet([Fernet(key.encode("ascii")) for key in keys])
 
 
+#: Decrypted values remembered per process (ciphertext -> text), per key list: a list page
+#: of 50 orders decrypts 100 names and addresses, each an HMAC check and an AES decryption
+#: (about a third of the request's CPU, docs/benchmarks.md "API"). A ciphertext is
+#: immutable (a new IV on every write), so a remembered text can never be stale; the key
+#: list is part of the key, so dropping a key from the settings stops its texts being read.
+_DECRYPTED_MAX = 20_000
+
+
+@functools.lru_cache(maxsize=_DECRYPTED_MAX)
+def _decrypted(keys: tuple[str, ...], token: str) -> str:
+    """``token`` decrypted with ``keys`` (``InvalidToken`` is raised, and not remembered)."""
+    return _fernet_for(keys).decrypt(token.encode("ascii")).decode("utf-8")
+
+
+def _keys() -> tuple[str, ...]:
+    return tuple(k.strip() for k in getattr(settings, "FIELD_ENCRYPTION_KEYS", ()) if k.strip())
+
+
 def fernet() -> MultiFernet:
     """The keys of ``FIELD_ENCRYPTION_KEYS``, the first one encrypting.
 
@@ -93,8 +111,9 @@ class EncryptedFieldMixin(fernet_fields.EncryptedFieldMixin):
         if value is None or value == "":
             return value
         try:
-            plain = self.f.decrypt(value.encode("ascii")).decode("utf-8")
-        except (InvalidToken, UnicodeEncodeError) as exc:
+            fernet()  # no keys at all: ImproperlyConfigured, as before
+            plain = _decrypted(_keys(), value)
+        except (InvalidToken, UnicodeEncodeError, UnicodeDecodeError) as exc:
             raise UndecryptableValue(
                 f"{self.model._meta.label}.{self.name}: a stored value does not decrypt with "
                 "any key of FIELD_ENCRYPTION_KEYS (a key missing from the list, or a row "

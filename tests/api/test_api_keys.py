@@ -197,6 +197,7 @@ def test_last_used_at_is_updated_at_most_once_a_minute(users):
     assert ApiKey.objects.get(pk=key.pk).last_used_at == first  # within the minute: no write
 
     ApiKey.objects.filter(pk=key.pk).update(last_used_at=first - timedelta(minutes=2))
+    api_keys.forget_checked_keys()  # an update() sends no signal: as if the cache had expired
     client.get(f"{API}/users/profile")
     assert ApiKey.objects.get(pk=key.pk).last_used_at > first
 
@@ -265,3 +266,30 @@ def test_admin_bulk_revoke(client, users):
     )
     assert response.status_code == 200
     assert ApiKey.objects.filter(revoked=True).count() == 2
+
+
+def test_a_remembered_key_is_withdrawn_at_once(users, django_assert_max_num_queries):
+    """The process remembers a checked key (no key, user or permission query on the next
+    request), yet a revocation, a role change or a deactivation counts from the next one."""
+    from accounts import services
+
+    key, raw = api_keys.create_key(users["Manager"], "cached")
+    client = _with_key(raw)
+    assert client.get(f"{API}/users/profile").status_code == 200
+    with django_assert_max_num_queries(1):  # the profile's own, if any
+        assert client.get(f"{API}/orders?page_size=1").status_code == 200
+
+    services.set_role(users["Manager"], None)
+    assert client.get(f"{API}/orders?page_size=1").status_code == 403
+    services.set_role(users["Manager"], "Manager")
+    assert client.get(f"{API}/orders?page_size=1").status_code == 200
+
+    users["Manager"].is_active = False
+    users["Manager"].save()
+    assert client.get(f"{API}/orders?page_size=1").status_code == 401
+    users["Manager"].is_active = True
+    users["Manager"].save()
+    assert client.get(f"{API}/orders?page_size=1").status_code == 200
+
+    api_keys.revoke(key)
+    assert client.get(f"{API}/orders?page_size=1").status_code == 401
