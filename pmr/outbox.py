@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from orders import prints
 from orders.models import Image, Order
 from utilities.infrastructure import queue_after_commit
 
@@ -187,11 +188,13 @@ def deliver(order: Order) -> int:
         else:
             already.add((image_id, spec.key))
     added = 0
+    printed = prints.order_has_prints(order.pk)  # none ordered: no image needs asking
     for image in Image.objects.filter(order_id=order.pk, status__in=DELIVERABLE).order_by("pk"):
         if image.pk in legacy:
             continue
         ref = image_ref(image)
-        for spec in variants.files_of(bool(image.processed), variants.renditions_of(image)):
+        renditions = variants.renditions_of(image) if printed else []
+        for spec in variants.files_of(bool(image.processed), renditions):
             if (image.pk, spec.key) in already:
                 continue
             _add(
