@@ -42,7 +42,7 @@ from orders import services as order_services
 from orders.models import Image, Order
 from pmr.clients import PMRError, PMRNetworkError
 from pmr.clients.bodies import ReplayableBody
-from utilities import durations
+from utilities import bulk, durations
 from utilities.leases import exclusive
 from utilities.redis_clients import shared
 
@@ -524,11 +524,12 @@ def _record_successes(order_id: int, answers: list[tuple[OutboxEntry, Any]]) -> 
             row.state, row.done_at, row.last_error = State.DONE, now, {}
             row.response = answer if isinstance(answer, dict) else {}
         # What every row gets in one plain UPDATE; only the answers differ per row (a
-        # bulk_update of five fields cost more CPU in Django than the queries themselves).
+        # bulk_update of five fields cost more CPU in Django than the queries themselves:
+        # utilities.bulk).
         OutboxEntry.objects.filter(pk__in=[row.pk for row in done]).update(
             state=State.DONE, done_at=now, last_error={}, attempts=F("attempts") + 1, updated_at=now
         )
-        OutboxEntry.objects.bulk_update(done, ["response"])
+        bulk.update_column(OutboxEntry, "response", {row.pk: row.response for row in done})
         if any(row.kind == K.ORDER_PUT for row, _ in answers):
             outbox.forget_sent_personal_data(order_id)
         delivery, _ = OrderDelivery.objects.select_for_update().get_or_create(order_id=order_id)
@@ -575,10 +576,7 @@ def mark_synced(image_ids: set[int], urls: dict[int, str] | None = None) -> None
     if not image_ids:
         return
     if urls:
-        # Only the URL is written: instances with just a pk and the field, no read first.
-        Image.objects.bulk_update(
-            [Image(pk=pk, pmr_url=url) for pk, url in urls.items()], ["pmr_url"]
-        )
+        bulk.update_column(Image, "pmr_url", urls)
     uploads = OutboxEntry.objects.filter(kind=K.IMAGE_PUT, image_id__in=image_ids)
     waiting = uploads.exclude(state__in=OutboxEntry.FINAL).values("image_id")
     in_pmr = uploads.filter(outbox.PRIMARY_UPLOAD, state=State.DONE).values("image_id")
