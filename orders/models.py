@@ -500,6 +500,9 @@ class OrderEvent(models.Model):
         ORDER_ASSIGNED = "order.assigned"
         IMAGE_ADDED = "image.added"
         IMAGE_STATUS = "image.status_changed"
+        #: Several images of the order made the same move at once (the PMR confirming a
+        #: batch of uploads): ``{images: [ids], count, from, to, reason}`` and the counters.
+        IMAGES_STATUS = "images.status_changed"
         #: Staff (or the sweep) queued an image's stuck step again: ``{image, step}``.
         IMAGE_REQUEUED = "image.requeued"
         #: The order stopped short of completion because images failed: ``{status, reason,

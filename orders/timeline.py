@@ -327,6 +327,17 @@ def register_order_kinds() -> None:
         text = f"{image_name(p, names)} {move}"
         return text if to in _QUIET_REASONS else with_reason(text, p.get("reason"))
 
+    @register(kind.IMAGES_STATUS)
+    def _images_status(p: Payload, names: Names) -> str:
+        to = p.get("to")
+        move = IMAGE_MOVES.get(to) or str(to or "changed").replace("_", " ")
+        count = p.get("count")
+        if not isinstance(count, int) or isinstance(count, bool):
+            images = p.get("images")
+            count = len(images) if isinstance(images, list) else None
+        text = f"{plural(count, 'image')} {move}" if count is not None else f"Images {move}"
+        return text if to in _QUIET_REASONS else with_reason(text, p.get("reason"))
+
     @register(kind.IMAGE_REQUEUED, refs={"image": "image"})
     def _requeued(p: Payload, names: Names) -> str:
         step = "the AI step" if p.get("step") == "ai" else "ingest"

@@ -26,7 +26,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,12 +38,12 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from orders import attention, live, locking, pipeline
+from orders import attention, live, locking, pipeline, prints
 from orders import services as order_services
 from orders.models import Image, Order
 from pmr.clients import PMRError, PMRNetworkError
 from pmr.clients.bodies import ReplayableBody
-from utilities import durations, media
+from utilities import bulk, durations, media
 from utilities.leases import exclusive
 from utilities.redis_clients import shared
 
@@ -175,13 +175,99 @@ def _drain(order_id: int) -> DrainResult:
         _set_waiting(order_id, None)
 
 
+#: Rows prepared ahead of the answers, in windows (``PMR_UPLOAD_CONCURRENCY`` rows each): the
+#: upload threads never wait for this thread to prepare their next file.
+PREPARE_AHEAD_WINDOWS = 4
+#: Answers are recorded at most this often (seconds): one transaction (one lock of the order,
+#: one recount, one timeline entry) for every answer that came in meanwhile. A worker killed
+#: before recording sends those files again, which the PMR answers without storing anything.
+RECORD_INTERVAL_SECONDS = 0.1
+
+
 def _upload_run(order_id: int, head: OutboxEntry, breaker, result: DrainResult) -> bool:
     """Upload the run of due image rows that starts at ``head`` with ``PMR_UPLOAD_CONCURRENCY``
-    calls in flight: each upload thread takes the next image as soon as its last one is
-    answered (a sliding window: no batch waits for its slowest upload, and the window stays
-    full while this thread records answers, a few rows per transaction). After a failure no
-    new upload starts; those in flight are recorded. Returns True when a failure stops the
-    order's queue for now."""
+    calls in flight: each upload thread takes the next file as soon as its last one is
+    answered (a sliding window: no batch waits for its slowest upload). This thread keeps
+    the window fed and records the answers: it prepares rows a few windows ahead of the
+    answers (the first uploads start after one window is prepared, not after the whole
+    order), and records what came in every ``RECORD_INTERVAL_SECONDS`` in one transaction.
+    After a failure no new upload starts; those in flight are recorded. Returns True when a
+    failure stops the order's queue for now."""
+    rows = _due_uploads(order_id, head)
+    width = max(1, min(int(settings.PMR_UPLOAD_CONCURRENCY), len(rows)))
+    # The threads get plain data (_Call) and pass the row back untouched: no ORM in threads.
+    todo: SimpleQueue = SimpleQueue()
+    answers: SimpleQueue = SimpleQueue()
+    halt = threading.Event()
+    renditions: dict[int, list] = {}  # per image: one print_renditions() for all its files
+    printed = prints.order_has_prints(order_id)  # none ordered: no image needs asking
+    gate = threading.BoundedSemaphore(max(1, int(settings.PMR_RENDER_CONCURRENCY)))
+    queued = 0
+    closed = False
+
+    def feed(up_to: int) -> None:
+        """Prepare and queue rows until ``up_to`` are queued; then (or after a failure) one
+        end-marker per thread."""
+        nonlocal queued, closed
+        while queued < min(up_to, len(rows)) and not halt.is_set():
+            call = _prepare(rows[queued], renditions, printed=printed)
+            call.render_gate = gate
+            todo.put((rows[queued], call))
+            queued += 1
+        if not closed and (queued == len(rows) or halt.is_set()):
+            for _ in range(width):
+                todo.put(None)
+            closed = True
+
+    def uploader() -> None:
+        while True:
+            item = todo.get()
+            if item is None or halt.is_set():
+                return
+            row, call = item
+            outcome, seen = _timed_call(call)
+            if isinstance(outcome, PMRError):
+                halt.set()
+            answers.put((row, outcome, seen))
+
+    feed(width)
+    threads = [
+        threading.Thread(target=uploader, name=f"pmr-upload-{i}", daemon=True) for i in range(width)
+    ]
+    for thread in threads:
+        thread.start()
+    stop = False
+    answered = 0
+    batch: list[tuple[OutboxEntry, Any, tuple[float, dict[str, str]]]] = []
+    recorded_at = time.monotonic()
+    while True:
+        feed(answered + len(batch) + PREPARE_AHEAD_WINDOWS * width)
+        with suppress(Empty):
+            batch.append(answers.get(timeout=0.02))
+        while True:  # whatever else has arrived
+            try:
+                batch.append(answers.get_nowait())
+            except Empty:
+                break
+        finished = not any(thread.is_alive() for thread in threads) and answers.empty()
+        due = time.monotonic() - recorded_at >= RECORD_INTERVAL_SECONDS
+        if batch and (finished or due or halt.is_set()):
+            outcomes = [(row, outcome) for row, outcome, _ in batch]
+            stop = _settle(order_id, outcomes, breaker, result) or stop
+            durations.observe_many("pmr_call", [seen for _, _, seen in batch])
+            answered += len(batch)
+            batch = []
+            recorded_at = time.monotonic()
+        if finished and not batch:
+            break
+    for thread in threads:
+        thread.join()
+    return stop
+
+
+def _due_uploads(order_id: int, head: OutboxEntry) -> list[OutboxEntry]:
+    """The run of due upload rows that starts at ``head`` (up to the first row of another
+    kind, or one not due yet: the PMR sees an order's writes in order)."""
     now = timezone.now()
     rows: list[OutboxEntry] = []
     candidates = (
@@ -196,53 +282,7 @@ def _upload_run(order_id: int, head: OutboxEntry, breaker, result: DrainResult) 
         if row.next_attempt_at and row.next_attempt_at > now:
             break
         rows.append(row)
-    # The threads get plain data (_Call) and pass the row back untouched: no ORM in threads.
-    todo: SimpleQueue = SimpleQueue()
-    renditions: dict[int, list] = {}  # per image: one print_renditions() for all its files
-    gate = threading.BoundedSemaphore(max(1, int(settings.PMR_RENDER_CONCURRENCY)))
-    for row in rows:
-        call = _prepare(row, renditions)
-        call.render_gate = gate
-        todo.put((row, call))
-    answers: SimpleQueue = SimpleQueue()
-    halt = threading.Event()
-
-    def uploader() -> None:
-        while not halt.is_set():
-            try:
-                row, call = todo.get_nowait()
-            except Empty:
-                return
-            outcome = _call(call)
-            if isinstance(outcome, PMRError):
-                halt.set()
-            answers.put((row, outcome))
-
-    width = max(1, min(int(settings.PMR_UPLOAD_CONCURRENCY), len(rows)))
-    threads = [
-        threading.Thread(target=uploader, name=f"pmr-upload-{i}", daemon=True) for i in range(width)
-    ]
-    for thread in threads:
-        thread.start()
-    stop = False
-    while True:
-        try:
-            outcomes = [answers.get(timeout=0.05)]
-        except Empty:
-            if any(thread.is_alive() for thread in threads):
-                continue
-            if answers.empty():
-                break
-            outcomes = []
-        while True:  # whatever else has arrived: one transaction for all of it
-            try:
-                outcomes.append(answers.get_nowait())
-            except Empty:
-                break
-        stop = _settle(order_id, outcomes, breaker, result) or stop
-    for thread in threads:
-        thread.join()
-    return stop
+    return rows
 
 
 def _settle(order_id: int, outcomes: list[tuple[OutboxEntry, Any]], breaker, result) -> bool:
@@ -267,7 +307,12 @@ def _settle(order_id: int, outcomes: list[tuple[OutboxEntry, Any]], breaker, res
 # --- one call ------------------------------------------------------------------------------
 
 
-def _prepare(row: OutboxEntry, renditions: dict[int, list] | None = None) -> _Call:
+def _prepare(
+    row: OutboxEntry, renditions: dict[int, list] | None = None, *, printed: bool = True
+) -> _Call:
+    """What the upload thread needs to send ``row`` (this thread: ORM reads happen here).
+    ``printed`` False: the order has no physical print ordered, so no image is asked for
+    its print renditions (their lookup cost two queries per image)."""
     call = _Call(row.pk, row.kind, row.order.order_ref, row.idempotency_key, dict(row.payload))
     if row.kind != K.IMAGE_PUT:
         return call
@@ -284,7 +329,7 @@ def _prepare(row: OutboxEntry, renditions: dict[int, list] | None = None) -> _Ca
         call.sha256 = "" if processed else image.sha256
         return call
     call.variant, call.print_size = spec.variant, spec.print_size
-    prints = _renditions(image, renditions)
+    ordered = _renditions(image, renditions) if printed else []
     if spec.variant == variants.ORIGINAL:
         # The untouched bytes the studio received: their SHA-256 from intake is declared,
         # so the PMR refuses (422) anything else.
@@ -292,8 +337,8 @@ def _prepare(row: OutboxEntry, renditions: dict[int, list] | None = None) -> _Ca
         call.content_type = image.mime_type or "image/jpeg"
         call.filename = image.original_filename
         call.sha256 = image.sha256
-        call.dpi = variants.whole_file_dpi(image.width, image.height, prints)
-        if call.dpi is None and not prints:  # digital only: pixels and the largest print
+        call.dpi = variants.whole_file_dpi(image.width, image.height, ordered)
+        if call.dpi is None and not ordered:  # digital only: pixels and the largest print
             call.metadata = {
                 **call.metadata,
                 **variants.digital_facts(image, image.width, image.height),
@@ -306,12 +351,12 @@ def _prepare(row: OutboxEntry, renditions: dict[int, list] | None = None) -> _Ca
         call.content_type = "image/jpeg"
         call.filename = f"{stem}-edited.jpg"
         width, height = pixel_size(call.path)
-        call.dpi = variants.whole_file_dpi(width, height, prints)
+        call.dpi = variants.whole_file_dpi(width, height, ordered)
         call.metadata = {**call.metadata, "width": width, "height": height}
-        if call.dpi is None and not prints:  # digital only: pixels and the largest print
+        if call.dpi is None and not ordered:  # digital only: pixels and the largest print
             call.metadata = {**call.metadata, **variants.digital_facts(image, width, height)}
     else:
-        rendition = next((r for r in prints if r.size_code == spec.print_size), None)
+        rendition = next((r for r in ordered if r.size_code == spec.print_size), None)
         if rendition is None:
             call.refusal = _unsendable(
                 f"the print size {spec.print_size} is no longer ordered for this image, or its "
@@ -385,21 +430,24 @@ def _call(call: _Call) -> Any:
     """One PMR call: the PMR's answer, or the ``PMRError`` it came to; its duration counted by
     kind and outcome (``ok``, ``retryable``: waits and counts against the circuit, or
     ``refused``: a person looks at it)."""
+    outcome, seen = _timed_call(call)
+    durations.observe_many("pmr_call", [seen])
+    return outcome
+
+
+def _timed_call(call: _Call) -> tuple[Any, tuple[float, dict[str, str]]]:
+    """The call's outcome and its observation for ``durations`` (not recorded here: the upload
+    threads hand theirs to the drain's thread, which records a batch in one round trip)."""
     started = time.perf_counter()
     outcome = _answer(call)
-    durations.observe(
-        "pmr_call",
-        time.perf_counter() - started,
-        kind=call.kind,
-        outcome=(
-            "ok"
-            if not isinstance(outcome, PMRError)
-            else "retryable"
-            if outcome.retryable
-            else "refused"
-        ),
+    label = (
+        "ok"
+        if not isinstance(outcome, PMRError)
+        else "retryable"
+        if outcome.retryable
+        else "refused"
     )
-    return outcome
+    return outcome, (time.perf_counter() - started, {"kind": call.kind, "outcome": label})
 
 
 def _answer(call: _Call) -> Any:
@@ -466,7 +514,11 @@ def _record_successes(order_id: int, answers: list[tuple[OutboxEntry, Any]]) -> 
     """Mark confirmed rows done and apply their effects, in one transaction.
 
     Locks in the project's order (order, then outbox rows, delivery, images) so a drain
-    never deadlocks with the order services or the webhook task.
+    never deadlocks with the order services or the webhook task. A batch of uploads costs a
+    fixed number of queries, whatever its size: the rows and the images' URLs in one
+    ``bulk_update`` each, the images that are now complete moved to ``synced`` together
+    (one recount, one timeline entry: ``mark_synced``), the delivery saved only when
+    something of it changed.
     """
     with transaction.atomic():
         locking.lock_order(order_id, fields=["pk"])
@@ -481,15 +533,21 @@ def _record_successes(order_id: int, answers: list[tuple[OutboxEntry, Any]]) -> 
         if not answers:
             return
         now = timezone.now()
+        done = [row for row, _ in answers]
         for row, answer in answers:
             row.state, row.done_at, row.last_error = State.DONE, now, {}
             row.response = answer if isinstance(answer, dict) else {}
-            row.attempts = F("attempts") + 1
-        OutboxEntry.objects.bulk_update(
-            [row for row, _ in answers], ["state", "done_at", "response", "attempts", "last_error"]
+        # What every row gets in one plain UPDATE; only the answers differ per row (a
+        # bulk_update of five fields cost more CPU in Django than the queries themselves:
+        # utilities.bulk).
+        OutboxEntry.objects.filter(pk__in=[row.pk for row in done]).update(
+            state=State.DONE, done_at=now, last_error={}, attempts=F("attempts") + 1, updated_at=now
         )
-        outbox.forget_sent_personal_data(order_id)
+        bulk.update_column(OutboxEntry, "response", {row.pk: row.response for row in done})
+        if any(row.kind == K.ORDER_PUT for row, _ in answers):
+            outbox.forget_sent_personal_data(order_id)
         delivery, _ = OrderDelivery.objects.select_for_update().get_or_create(order_id=order_id)
+        before = (delivery.pmr_order_id, delivery.pmr_status, delivery.pmr_changed_at)
         for row, answer in answers:
             answer = answer if isinstance(answer, dict) else {}
             if row.kind == K.ORDER_PUT and answer.get("pmr_order_id"):
@@ -505,8 +563,10 @@ def _record_successes(order_id: int, answers: list[tuple[OutboxEntry, Any]]) -> 
                 if variants.spec_of(row.payload) in (None, variants.FileSpec(variants.ORIGINAL))
             },
         )
-        delivery.last_error = ""
-        delivery.save()
+        after = (delivery.pmr_order_id, delivery.pmr_status, delivery.pmr_changed_at)
+        if delivery.last_error or after != before:
+            delivery.last_error = ""
+            delivery.save()
         live.ring(order_id)  # the PMR box: the PMR's status of the order may have changed
 
 
@@ -524,28 +584,31 @@ def mark_synced(image_ids: set[int], urls: dict[int, str] | None = None) -> None
     """Files of these images reached the PMR (or a person skipped one): the original's URL
     is the image's; an image is SYNCED (through the order service) once its original is in
     the PMR and none of its files is left to send. An image whose original was skipped was
-    left out of the delivery and stays as it is."""
+    left out of the delivery and stays as it is. The images of one order that are complete
+    move together (``order_services.change_images_status``: one recount, one timeline
+    entry for the batch, not one per image)."""
     if not image_ids:
         return
     if urls:
-        images = list(Image.objects.filter(pk__in=urls).only("pk"))
-        for image in images:
-            image.pmr_url = urls[image.pk]
-        Image.objects.bulk_update(images, ["pmr_url"])
+        bulk.update_column(Image, "pmr_url", urls)
     uploads = OutboxEntry.objects.filter(kind=K.IMAGE_PUT, image_id__in=image_ids)
     waiting = uploads.exclude(state__in=OutboxEntry.FINAL).values("image_id")
     in_pmr = uploads.filter(outbox.PRIMARY_UPLOAD, state=State.DONE).values("image_id")
-    images = list(
-        Image.objects.filter(pk__in=image_ids)
+    complete = (
+        Image.objects.filter(pk__in=image_ids, status=Image.Status.PROCESSED)
         .filter(pk__in=in_pmr)
         .exclude(pk__in=waiting)
-        .only("pk", "order_id", "status")
+        .values_list("order_id", "pk")
     )
-    for image in images:
-        if image.status == Image.Status.PROCESSED:
-            # No reason: the status itself says "Delivered to the PMR" (the image card showed
-            # both that and "uploaded to the PMR"; one sentence is enough).
-            order_services.change_image_status(image, Image.Status.SYNCED)
+    by_order: dict[int, list[int]] = {}
+    for order_id, pk in complete:
+        by_order.setdefault(order_id, []).append(pk)
+    for order_id, pks in sorted(by_order.items()):
+        # No reason: the status itself says "Delivered to the PMR" (the image card showed
+        # both that and "uploaded to the PMR"; one sentence is enough).
+        order_services.change_images_status(
+            order_id, pks, Image.Status.PROCESSED, Image.Status.SYNCED
+        )
 
 
 def _record_failure(row: OutboxEntry, error: PMRError, breaker) -> datetime | None:

@@ -15,7 +15,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from orders import prints
 from orders.models import Image, Order
+from utilities import audit
 from utilities.infrastructure import queue_after_commit
 
 from . import tasks, variants
@@ -113,6 +115,10 @@ def forget_sent_personal_data(order_id: int) -> int:
     return len(changed)
 
 
+def _nonce() -> str:
+    return uuid.uuid4().hex[:8]
+
+
 def _add(order: Order, kind: str, payload: dict, *, image: Image | None = None, suffix=""):
     entry = OutboxEntry.objects.create(
         order_id=order.pk,
@@ -186,21 +192,31 @@ def deliver(order: Order) -> int:
             legacy.add(image_id)
         else:
             already.add((image_id, spec.key))
-    added = 0
+    printed = prints.order_has_prints(order.pk)  # none ordered: no image needs asking
+    now = timezone.now()
+    uploads = []
     for image in Image.objects.filter(order_id=order.pk, status__in=DELIVERABLE).order_by("pk"):
         if image.pk in legacy:
             continue
         ref = image_ref(image)
-        for spec in variants.files_of(bool(image.processed), variants.renditions_of(image)):
+        renditions = variants.renditions_of(image) if printed else []
+        for spec in variants.files_of(bool(image.processed), renditions):
             if (image.pk, spec.key) in already:
                 continue
-            _add(
-                order,
-                K.IMAGE_PUT,
-                spec.payload(ref),
-                image=image,
-                suffix=f"{ref}:{spec.key}:{uuid.uuid4().hex[:8]}",
+            uploads.append(
+                OutboxEntry(
+                    order_id=order.pk,
+                    image=image,
+                    kind=K.IMAGE_PUT,
+                    payload=spec.payload(ref),
+                    idempotency_key=_key(order, K.IMAGE_PUT, f"{ref}:{spec.key}:{_nonce()}"),
+                    next_attempt_at=now,
+                )
             )
-            added += 1
-    _add(order, K.ORDER_FINISH, {})
-    return added
+    # One INSERT for every file (a row at a time cost 1,200 queries for 200 images, in the
+    # transaction of the AI step's last image); the audit log gets the entries the rows'
+    # saves would have written. Rows go in list order (ids ascending: the drain's order).
+    created = OutboxEntry.objects.bulk_create(uploads, batch_size=500)
+    audit.record_created(created)
+    _add(order, K.ORDER_FINISH, {})  # its own INSERT, after the files': a higher id
+    return len(created)

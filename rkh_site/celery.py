@@ -15,7 +15,7 @@ from django.db import DatabaseError
 
 from utilities import log_context
 
-from . import kombu_fixes
+from . import kombu_fixes, native_threads  # noqa: F401 (native_threads: before numpy loads)
 from .checks import refuse_unsafe_start
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django_guid.integrations import CeleryIntegration
 
-from rkh_site import error_reports
+from rkh_site import error_reports, native_threads  # noqa: F401 (native_threads: before numpy)
 from utilities import config
 
 BASE_DIR = config.BASE_DIR

@@ -18,7 +18,10 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from auditlog.cid import get_cid
+from auditlog.diff import model_instance_diff
 from auditlog.models import LogEntry
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
@@ -68,6 +71,73 @@ def record_unknown_access(
         remote_addr=_address(request),
         additional_data={"event": event, **data},
     )
+
+
+def record_changes(
+    instances: Iterable[models.Model],
+    changes: dict[Any, dict[str, list[Any]]],
+    *,
+    actor: Any = None,
+) -> int:
+    """``UPDATE`` entries for rows changed by a bulk ``update()`` (which sends no signals, so
+    django-auditlog writes nothing): one per instance, ``changes[pk]`` as ``{field: [old,
+    new]}``, written with one ``bulk_create``; how many were written.
+
+    What a ``save`` would have logged, without its extra read of the old row and its insert
+    per row. The actor is ``actor`` (the callers are workers; auditlog's request context
+    is not read: its value outlives the request it was set for).
+    """
+    who = _actor(actor)
+    entries = []
+    for instance in instances:
+        changed = changes.get(instance.pk)
+        if not changed:
+            continue
+        entries.append(
+            LogEntry(
+                content_type=ContentType.objects.get_for_model(instance),
+                object_pk=str(instance.pk),
+                object_id=instance.pk if isinstance(instance.pk, int) else None,
+                object_repr=str(instance),
+                action=LogEntry.Action.UPDATE,
+                changes={field: [_text(v) for v in pair] for field, pair in changed.items()},
+                actor=who,
+                actor_email=getattr(who, "email", None) if who is not None else None,
+                cid=get_cid(),
+            )
+        )
+    LogEntry.objects.bulk_create(entries)
+    return len(entries)
+
+
+def record_created(instances: Iterable[models.Model], *, actor: Any = None) -> int:
+    """``CREATE`` entries for rows inserted by ``bulk_create`` (no signals, so no entries from
+    django-auditlog): what it would have written for each, from the same diff of the
+    instance's registered fields, in one ``bulk_create``; how many were written."""
+    who = _actor(actor)
+    entries = [
+        LogEntry(
+            content_type=ContentType.objects.get_for_model(instance),
+            object_pk=str(instance.pk),
+            object_id=instance.pk if isinstance(instance.pk, int) else None,
+            object_repr=str(instance),
+            action=LogEntry.Action.CREATE,
+            changes=model_instance_diff(
+                None, instance, use_json_for_changes=settings.AUDITLOG_STORE_JSON_CHANGES
+            ),
+            actor=who,
+            actor_email=getattr(who, "email", None) if who is not None else None,
+            cid=get_cid(),
+        )
+        for instance in instances
+    ]
+    LogEntry.objects.bulk_create(entries)
+    return len(entries)
+
+
+def _text(value: Any) -> str:
+    """A value as auditlog writes it in ``changes`` ("None" for no value)."""
+    return str(value)
 
 
 # --- erasing personal data from the log ---------------------------------------------------

@@ -54,14 +54,25 @@ def _bucket_index(seconds: float) -> int:
 def observe(step: str, seconds: float, **labels: str) -> None:
     """Count one ``step`` that took ``seconds``, under ``labels`` (few values each: an outcome,
     a kind). One MULTI of three increments; a Redis error is logged and forgotten."""
+    observe_many(step, [(seconds, labels)])
+
+
+def observe_many(step: str, observations: list[tuple[float, dict[str, str]]]) -> None:
+    """Count several ``(seconds, labels)`` of ``step`` in one MULTI (one round trip to Redis
+    whatever their number): for work that measures many short steps at once, such as the
+    PMR drain's uploads, where a round trip per call sat on every upload's path. A Redis
+    error is logged and forgotten."""
     if step not in STEPS:
         raise ValueError(f"unknown step {step!r}")
-    seconds = max(0.0, float(seconds))
-    field_prefix = _labels_field({name: str(value) for name, value in labels.items()})
+    if not observations:
+        return
     try:
         with shared(timeout=REDIS_TIMEOUT).pipeline(transaction=True) as pipe:
-            pipe.hincrby(key(step), f"{field_prefix}|b{_bucket_index(seconds)}", 1)
-            pipe.hincrbyfloat(key(step), f"{field_prefix}|sum", seconds)
+            for seconds, labels in observations:
+                seconds = max(0.0, float(seconds))
+                prefix = _labels_field({name: str(value) for name, value in labels.items()})
+                pipe.hincrby(key(step), f"{prefix}|b{_bucket_index(seconds)}", 1)
+                pipe.hincrbyfloat(key(step), f"{prefix}|sum", seconds)
             pipe.execute()
     except redis.RedisError:
         log.warning("Could not record how long a step took (%s)", step, exc_info=True)

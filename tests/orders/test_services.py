@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from auditlog.models import LogEntry
 from django.core.exceptions import PermissionDenied
 
 from accounts.roles import USER
@@ -325,6 +326,101 @@ def test_image_status_change_needs_process_access(users, make_order, make_image)
 
     services.change_image_status(image, Image.Status.INGESTED, actor=None)  # system
     assert Image.objects.get(pk=image.pk).status == Image.Status.INGESTED
+
+
+def test_images_move_together_with_one_recount_and_one_entry(manager, make_order, make_image):
+    """``change_images_status``: the images still in the "from" status move (one left
+    elsewhere, one of another order are left as they are), one timeline entry names them,
+    the counters are right, and the audit log has an entry per image."""
+    order = make_order(manager)
+    moving = [make_image(order, Image.Status.PROCESSED) for _ in range(3)]
+    elsewhere = make_image(order, Image.Status.NEEDS_REVIEW)
+    other = make_image(make_order(manager), Image.Status.PROCESSED)
+    before = timeline(order)
+
+    moved = services.change_images_status(
+        order.pk,
+        [i.pk for i in [*moving, elsewhere, other]],
+        Image.Status.PROCESSED,
+        Image.Status.SYNCED,
+        actor=manager,
+        reason="uploaded to the PMR",
+    )
+
+    assert moved == sorted(i.pk for i in moving)
+    assert set(Image.objects.filter(pk__in=moved).values_list("status", flat=True)) == {
+        Image.Status.SYNCED
+    }
+    assert Image.objects.get(pk=elsewhere.pk).status == Image.Status.NEEDS_REVIEW
+    assert Image.objects.get(pk=other.pk).status == Image.Status.PROCESSED
+    counts = real_counters(order)
+    assert stored_counters(order) == counts
+    assert timeline(order) == [*before, (len(before) + 1, Kind.IMAGES_STATUS)]
+    entry = OrderEvent.objects.filter(order=order).latest("seq")
+    assert entry.actor == manager
+    assert entry.payload == {
+        "images": moved,
+        "count": 3,
+        "from": Image.Status.PROCESSED,
+        "to": Image.Status.SYNCED,
+        "reason": "uploaded to the PMR",
+        **counts,
+    }
+    assert_gapless(order)
+    for image in moving:
+        (log,) = LogEntry.objects.get_for_object(image).filter(action=LogEntry.Action.UPDATE)
+        assert log.changes_dict["status"] == ["processed", "synced"]
+        assert log.actor == manager
+
+
+def test_one_image_moved_together_reads_as_its_own_move(manager, make_order, make_image):
+    order = make_order(manager)
+    image = make_image(order, Image.Status.PROCESSED)
+    moved = services.change_images_status(
+        order.pk, [image.pk], Image.Status.PROCESSED, Image.Status.SYNCED
+    )
+    assert moved == [image.pk]
+    entry = OrderEvent.objects.filter(order=order).latest("seq")
+    assert (entry.kind, entry.payload["image"]) == (Kind.IMAGE_STATUS, image.pk)
+    assert (
+        services.change_images_status(
+            order.pk, [image.pk], Image.Status.PROCESSED, Image.Status.SYNCED
+        )
+        == []
+    )  # already moved: nothing left in "from"
+    assert OrderEvent.objects.filter(order=order).latest("seq").pk == entry.pk
+
+
+@pytest.mark.parametrize(
+    ("current", "new"),
+    [(Image.Status.SYNCED, Image.Status.PROCESSED), (Image.Status.PROCESSED, "needs_review")],
+)
+def test_images_moving_together_are_refused_what_one_would_be(
+    manager, make_order, make_image, current, new
+):
+    order = make_order(manager)
+    images = [make_image(order, current) for _ in range(2)]
+    before = timeline(order)
+    with pytest.raises((TransitionNotAllowed, ValueError)):
+        services.change_images_status(order.pk, [i.pk for i in images], current, new)
+    assert set(Image.objects.filter(order=order).values_list("status", flat=True)) == {current}
+    assert timeline(order) == before
+
+
+def test_images_moving_together_need_process_access(users, make_order, make_image):
+    order = make_order(users["other"])
+    images = [make_image(order, Image.Status.PROCESSED) for _ in range(2)]
+    with pytest.raises(PermissionDenied):
+        services.change_images_status(
+            order.pk,
+            [i.pk for i in images],
+            Image.Status.PROCESSED,
+            Image.Status.SYNCED,
+            actor=users["Viewer"],
+        )
+    assert set(Image.objects.filter(order=order).values_list("status", flat=True)) == {
+        Image.Status.PROCESSED
+    }
 
 
 def test_counters_follow_a_sequence_of_image_moves(users, make_order, make_image):

@@ -185,6 +185,16 @@ def test_sentences_name_images_users_and_presets(users, make_order):
             {"image": image.pk, "to": "needs_review", "reason": "blurred"},
             "IMG_0042.jpg needs review: blurred",
         ),
+        (
+            "images.status_changed",
+            {"images": [1, 2, 3], "count": 3, "to": "synced", "reason": "uploaded to the PMR"},
+            "3 images delivered to the PMR",
+        ),
+        (
+            "images.status_changed",
+            {"images": [1, 2], "to": "failed", "reason": "the disk is gone"},
+            "2 images failed: the disk is gone",
+        ),
         ("pmr.delivered", {"images": 12}, "Sent to the PMR: 12 images delivered"),
         (
             "pmr.write_failed",

@@ -83,6 +83,9 @@ class Prints:
 def prints(monkeypatch) -> Prints:
     fake = Prints()
     monkeypatch.setattr(orders.prints, "print_renditions", fake)
+    # The fake stands in for ordered print sizes: the cheap "any prints ordered?" gate the
+    # delivery asks first must say yes.
+    monkeypatch.setattr(orders.prints, "order_has_prints", lambda order_id: True)
     return fake
 
 

@@ -51,9 +51,30 @@ def test_several_labels_are_kept_apart():
     assert counts == {("image.put", "ok"): 2, ("order.put", "ok"): 1}
 
 
+def test_many_observations_at_once_count_as_one_by_one():
+    durations.observe_many(
+        "pmr_call",
+        [
+            (0.2, {"kind": "image.put", "outcome": "ok"}),
+            (0.3, {"outcome": "ok", "kind": "image.put"}),
+            (7, {"kind": "image.put", "outcome": "retryable"}),
+        ],
+    )
+    durations.observe_many("pmr_call", [])
+    by_labels = {(h.labels["kind"], h.labels["outcome"]): h for h in durations.read("pmr_call")}
+    assert {labels: h.count for labels, h in by_labels.items()} == {
+        ("image.put", "ok"): 2,
+        ("image.put", "retryable"): 1,
+    }
+    assert by_labels[("image.put", "ok")].sum == pytest.approx(0.5)
+    assert dict(by_labels[("image.put", "ok")].buckets)[0.25] == 1
+
+
 def test_an_unknown_step_is_a_programming_error():
     with pytest.raises(ValueError, match="unknown step"):
         durations.observe("upload", 1.0, outcome="ok")
+    with pytest.raises(ValueError, match="unknown step"):
+        durations.observe_many("upload", [])
 
 
 def test_redis_away_costs_the_observation_only(settings, caplog):
