@@ -406,8 +406,9 @@ def main() -> int:
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; uvicorn --interface {args.interface} "
-        f"--workers {args.workers}; load average before: {load_average()}"
+        f"--workers {args.workers}"
     )
+    print(load_average("start"))
     print("\nSQL queries per request (API key auth, as Admin):")
     print("endpoint        page_size=10  page_size=100")
     for name, counts in query_counts(key, big[0]).items():
@@ -423,7 +424,7 @@ def main() -> int:
     finally:
         process.terminate()
         process.wait(timeout=30)
-    print(f"\nload average after: {load_average()}")
+    print("\n" + load_average("end"))
     return 0
 
 

@@ -48,7 +48,7 @@ def main() -> int:
         "image list": lambda: f"{API}/orders/{rng.choice(big)}/images",
         "profile": lambda: f"{API}/users/profile",
     }
-    print(f"load average before: {load_average()}")
+    print(load_average("start"))
     print("endpoint       cpu ms/req  wall ms/req")
     for name, path in paths.items():
         for _ in range(20):
@@ -65,7 +65,7 @@ def main() -> int:
         print(f"{name:13s} {cpu * 1000 / args.n:11.2f} {wall * 1000 / args.n:12.2f}")
         if profiler:
             pstats.Stats(profiler).sort_stats(args.sort).print_stats(45)
-    print(f"load average after: {load_average()}")
+    print(load_average("end"))
     return 0
 
 

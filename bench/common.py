@@ -99,13 +99,6 @@ def prepare_database(name: str, env: dict[str, str], host: str) -> None:
     )
 
 
-def load_average() -> str:
-    """The machine's 1/5/15-minute load averages, e.g. ``"1.2 / 0.8 / 0.5"``: printed before and
-    after a run, since on a shared machine the figures mean little without it."""
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.1f} / {five:.1f} / {fifteen:.1f}"
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
