@@ -336,10 +336,15 @@ function start() {
     var ids = [];
     var newImages = false;
     fresh.forEach(function (entry) {
-      var image = entry.payload && entry.payload.image;
-      if (typeof image !== "number") return;
-      if (image > lastId) newImages = true;
-      else ids.push(String(image));
+      var payload = entry.payload || {};
+      // One image's move ("image"), or a batch of the same move ("images": the PMR drain).
+      var images = typeof payload.image === "number" ? [payload.image] : payload.images;
+      if (!Array.isArray(images)) return;
+      images.forEach(function (image) {
+        if (typeof image !== "number") return;
+        if (image > lastId) newImages = true;
+        else ids.push(String(image));
+      });
     });
     if (ids.length || newImages || (first && pendingIds().length)) refreshImages(ids);
     first = false;
