@@ -374,6 +374,7 @@ async def load_all(args, base: str, key: str, refs: list[str], big: list[str]) -
 
 
 def main() -> int:
+    print(__import__("common").load_average("start"), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--images", type=int, default=200_000)
@@ -424,6 +425,7 @@ def main() -> int:
         process.terminate()
         process.wait(timeout=30)
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
+    print(__import__("common").load_average("end"), flush=True)
     return 0
 
 

@@ -193,6 +193,7 @@ def high_frequency(pixels: np.ndarray) -> float:
 
 
 def main() -> int:
+    print(__import__("common").load_average("start"), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=5, help="number of photos (default 5)")
     parser.add_argument("--keep", type=Path, help="folder to make (or reuse) the photos in")
@@ -257,6 +258,7 @@ def main() -> int:
         f"faithfulness: PSNR min {min(s[0] for s in scores):.2f} dB (target >= 38), "
         f"HF energy min {min(s[1] for s in scores):.2f} of the original's (target >= 0.95)"
     )
+    print(__import__("common").load_average("end"), flush=True)
     return 0
 
 

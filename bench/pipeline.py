@@ -66,6 +66,7 @@ def configured_concurrency() -> int:
 
 
 def main() -> None:
+    print(__import__("common").load_average("start"), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=200, help="images in the order (200)")
     parser.add_argument("--latency", type=float, default=2.0, help="simulator latency L, s (2)")
@@ -260,6 +261,7 @@ def main() -> None:
     )
     shutil.rmtree(media, ignore_errors=True)
     log_path.unlink(missing_ok=True)
+    print(__import__("common").load_average("end"), flush=True)
 
 
 if __name__ == "__main__":

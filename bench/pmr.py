@@ -60,6 +60,7 @@ def configured_concurrency() -> int:
 
 
 def main() -> None:
+    print(__import__("common").load_average("start"), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=200, help="images in the order (200)")
     parser.add_argument("--latency", type=float, default=0.1, help="PMR latency L, s (0.1)")
@@ -243,6 +244,7 @@ def main() -> None:
     print(f"ratio wall / ideal: {total / ideal:.3f}   (target <= 1.2)")
     shutil.rmtree(media, ignore_errors=True)
     log_path.unlink(missing_ok=True)
+    print(__import__("common").load_average("end"), flush=True)
 
 
 if __name__ == "__main__":
