@@ -18,9 +18,10 @@ What runs, all on this machine, as the Procfile runs it (production settings, DE
 - PostgreSQL (database ``rkh_bench_order``, created and migrated here) and Redis DB 8 (flushed).
 
 N different 24-megapixel JPEGs (6000 x 4000, quality 90) are made from the licensed photos in
-/work/shared/data/photos (enlarged with pyvips, cropped, flipped and tinted differently each, with
-sensor-like noise) and kept in ``--keep``. An order is made with a preset that holds for approval
-(Runware ``edit``). Then this process does what the order page's script does
+/work/shared/data/photos (a region of one enlarged with pyvips, under a random low-frequency
+pattern of its own, so the near-duplicate check holds none for review; with sensor-like
+noise) and kept in ``--keep``/photos-v2. An order is made with a preset that holds for
+approval (Runware ``edit``). Then this process does what the order page's script does
 (static/js/upload.js, orders/uploads.py): three files at a time, ``POST …/uploads/`` ``{filename,
 size, id}`` then ``PATCH`` chunks of the server's ``chunk_size`` at ``Upload-Offset``, signed in
 by a session cookie with the CSRF token of the order page. It waits for the order to reach
@@ -84,9 +85,12 @@ BIN = ROOT / ".venv" / "bin"
 # --- photos ---------------------------------------------------------------------------------
 
 
-def make_photo(index: int, folder: str) -> str:
-    """One 6000 x 4000 camera-like JPEG, visibly different from every other one (a different
-    photo, region, flip and tint), so the near-duplicate check sends none of them to review."""
+def picture(index: int, width: int = WIDTH, height: int = HEIGHT):
+    """Photo ``index``: one of the licensed photos, a region of it enlarged, under a faint
+    random low-frequency pattern of its own (seeded by ``index``), so that no two of them are
+    near-duplicates to the perceptual hash (which ignores flips and turns) and none is sent to
+    review; with sensor-like noise."""
+    import numpy as np
     import pyvips
 
     sources = sorted(p for p in SOURCES.iterdir() if p.suffix.lower() in (".png", ".jpg"))
@@ -95,23 +99,24 @@ def make_photo(index: int, folder: str) -> str:
         source = source.colourspace("srgb")
     if source.bands == 4:
         source = source.flatten()
-    rest = index // len(sources)
-    if rest % 2:
-        source = source.fliphor()
-    if (rest // 2) % 2:
-        source = source.flipver()
-    # A region of a 2x enlargement: 9 places.
-    place = (rest // 4) % 9
-    scale = 2 * max(WIDTH / source.width, HEIGHT / source.height)
+    place = (index // len(sources)) % 9  # a region of a 2x enlargement: 9 places
+    scale = 2 * max(width / source.width, height / source.height)
     big = source.resize(scale, kernel="lanczos3")
-    left = (big.width - WIDTH) * (place % 3) // 2
-    top = (big.height - HEIGHT) * (place // 3) // 2
-    big = big.crop(left, top, WIDTH, HEIGHT)
-    tint = [1.0 + 0.15 * ((index * k) % 5 - 2) / 2 for k in (1, 2, 3)]
-    noise = pyvips.Image.gaussnoise(WIDTH, HEIGHT, sigma=6, mean=0)
-    photo = (big * tint + noise.bandjoin([noise, noise])).cast("uchar")
+    left = (big.width - width) * (place % 3) // 2
+    top = (big.height - height) * (place // 3) // 2
+    big = big.crop(left, top, width, height)
+    grid = np.random.default_rng(index).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    coarse = pyvips.Image.new_from_memory(grid.tobytes(), 8, 6, 3, "uchar")
+    coarse = coarse.resize(width / 8, vscale=height / 6, kernel="linear")
+    noise = pyvips.Image.gaussnoise(width, height, sigma=6, mean=0)
+    # 8 x 6 cells at 60 %: the closest two of 200 are 10 bits apart (review: 6 or fewer).
+    return (big * 0.4 + coarse * 0.6 + noise.bandjoin([noise, noise])).cast("uchar")
+
+
+def make_photo(index: int, folder: str) -> str:
+    """One 6000 x 4000 camera-like JPEG (q90), ``picture(index)``."""
     path = Path(folder) / f"IMG_{index:04d}.jpg"
-    photo.jpegsave(str(path), Q=90)
+    picture(index).jpegsave(str(path), Q=90)
     return str(path)
 
 
@@ -335,7 +340,7 @@ def main() -> None:
     ai_processes = args.ai_processes or args.concurrency
 
     scratch = Path(tempfile.mkdtemp(prefix="rkh-bench-order-"))
-    folder = args.keep or scratch / "photos"
+    folder = (args.keep or scratch) / "photos-v2"  # v2: no near-duplicates
     paths = make_photos(args.n, folder)
     total_bytes = sum(p.stat().st_size for p in paths)
     print(f"photos: {args.n}, {total_bytes / args.n / 1e6:.1f} MB each on average", flush=True)
