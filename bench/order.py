@@ -316,6 +316,9 @@ def upload_all(base: str, create_path: str, cookies: dict, csrf: str, paths: lis
 
 
 def _stop(signum, frame) -> None:
+    """Leave through ``finally`` (which stops the processes), once: a second signal waits."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise SystemExit(f"stopped by signal {signum}")
 
 

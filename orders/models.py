@@ -55,14 +55,14 @@ class OrderQuerySet(RestrictedQuerySet):
             return super().update(**kwargs)
         # The dashboard's counters (orders.tallies) follow, in the same transaction.
         with transaction.atomic(using=self.db):
+            # The rows locked and read before are the rows changed (not a second match of
+            # the filter, which a concurrent insert could widen).
             pks = list(self.values_list("pk", flat=True))
-            rows = Order.objects.using(self.db).filter(pk__in=pks).select_for_update()
+            rows = Order.objects.using(self.db).filter(pk__in=pks)
             key_fields = ("status", "created_by_id", "assigned_to_id")
-            old = list(rows.values_list(*key_fields))
-            changed = super().update(**kwargs)
-            tallies.record(
-                old, Order.objects.using(self.db).filter(pk__in=pks).values_list(*key_fields)
-            )
+            old = list(rows.select_for_update().values_list(*key_fields))
+            changed = super(OrderQuerySet, rows).update(**kwargs)
+            tallies.record(old, rows.values_list(*key_fields))
             return changed
 
     def bulk_create(self, objs, *args: Any, **kwargs: Any):
