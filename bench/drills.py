@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import make_photos, prepare_database  # noqa: E402
+from common import load_average, make_photos, prepare_database  # noqa: E402
 
 DB_NAME = "rkh_bench_drills"
 PRESET = "natural-retouch"
@@ -46,6 +46,7 @@ DRILLS = ("none", "ingest", "ai", "pmr", "redis")
 
 
 def main() -> None:
+    print(load_average("start"), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=40, help="photos per order (40)")
     parser.add_argument("--size", default="3000x2000", help="photo size (3000x2000)")
@@ -95,6 +96,7 @@ def main() -> None:
     for name, order_s, recovery_s, checks in results:
         recovery = f"{recovery_s:11.1f}" if recovery_s is not None else f"{'-':>11}"
         print(f"{name:8} {order_s:8.1f} {recovery}  {checks}")
+    print(load_average("end"), flush=True)
 
 
 def run_drills(tmp, simulators, photos, database_url, timings, drills):

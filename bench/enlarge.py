@@ -40,6 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import load_average  # noqa: E402
+
 PHOTO = ROOT / "tests" / "data" / "photos" / "chelsea.png"
 TARGET = (6000, 4000)
 
@@ -97,6 +99,7 @@ def measure(case: str, url: str) -> tuple[float, float, str]:
 
 
 def main() -> None:
+    print(load_average("start"), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
@@ -133,6 +136,7 @@ def main() -> None:
     bare = figures["bare Lanczos"][0]
     for case, (ms, rss, done) in figures.items():
         print(f"{case:22s} {ms:8.0f} ms  {rss:6.0f} MB  x{ms / bare:5.2f}  {done}")
+    print(load_average("end"), flush=True)
 
 
 if __name__ == "__main__":

@@ -242,6 +242,7 @@ def luma_gradients(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> int:
+    print(__import__("common").load_average("start"), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=5, help="number of photos (default 5)")
     parser.add_argument("--keep", type=Path, help="folder to make (or reuse) the photos in")
@@ -328,6 +329,7 @@ def main() -> int:
         f"HF energy min {min(s['hf_original'] for s in scores):.2f} of the original's "
         f"(target >= 0.95), {min(s['hf_reference'] for s in scores):.2f} of the reference's"
     )
+    print(__import__("common").load_average("end"), flush=True)
     return 0
 
 

@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import pyvips  # noqa: E402
+from common import load_average  # noqa: E402
 
 from orders.imaging import process  # noqa: E402
 from orders.imaging import vips as vips_setup  # noqa: E402
@@ -123,6 +124,7 @@ def peak_rss_mb() -> float:
 
 
 def main() -> int:
+    print(load_average("start"), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=20, help="number of photos (default 20)")
     parser.add_argument("--keep", type=Path, help="folder to make (or reuse) the photos in")
@@ -175,6 +177,7 @@ def main() -> int:
     print(f"  ingest stages, ms/image: {stages}")
     print(f"ratio ingest / thumbnail:        {ingest / thumb:7.2f}x (target <= 1.5x)")
     print(f"peak RSS: {peak_rss_mb():.0f} MB (after warm-up {rss_before:.0f} MB; target < 400 MB)")
+    print(load_average("end"), flush=True)
     return 0
 
 

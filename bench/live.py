@@ -57,7 +57,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import PMR_SECRETS, free_port, make_photos, prepare_database  # noqa: E402
+from common import PMR_SECRETS, free_port, load_average, make_photos, prepare_database  # noqa: E402
 
 DB_NAME = "rkh_bench_live"
 REDIS_URL = "redis://127.0.0.1:6379/11"
@@ -160,6 +160,7 @@ def describe(label: str, values: list[float], messages: int | None = None) -> st
 
 
 def main() -> None:
+    print(load_average("start"), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--paced", type=int, default=100, help="images added one by one (100)")
     parser.add_argument("--interval", type=float, default=0.25, help="seconds between them")
@@ -324,6 +325,7 @@ def main() -> None:
     print(describe("worker", latencies_ms(worker_written)) + "   (entries the worker wrote)")
     print(describe("alone", listener.alone) + "   (first entry after a quiet spell: no coalescing)")
     shutil.rmtree(scratch, ignore_errors=True)
+    print(load_average("end"), flush=True)
 
 
 if __name__ == "__main__":

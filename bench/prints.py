@@ -30,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import load_average  # noqa: E402
+
 
 def _child(mode: str, path: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rkh_site.settings")
@@ -81,6 +83,7 @@ def _run(mode: str, path: Path) -> tuple[float, float]:
 
 
 def main() -> int:
+    print(load_average("start"), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=5)
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -104,6 +107,7 @@ def main() -> int:
     print(f"  bare decode         {d_ms:8.0f} ms   peak RSS {max(m for _, m in decode):.0f} MB")
     print(f"  8x10 rendition      {r_ms:8.0f} ms   peak RSS {max(m for _, m in render):.0f} MB")
     print(f"  rendition / decode  {r_ms / d_ms:8.2f}")
+    print(load_average("end"), flush=True)
     return 0
 
 

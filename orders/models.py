@@ -13,7 +13,7 @@ from typing import Any
 
 from auditlog.registry import auditlog
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 
 from utilities.encrypted_fields import (
@@ -25,6 +25,7 @@ from utilities.encrypted_fields import (
 )
 from utilities.querysets import RestrictedQuerySet
 
+from . import tallies
 from .natural import natural_key
 
 
@@ -50,7 +51,26 @@ class OrderQuerySet(RestrictedQuerySet):
             if value is not None and not isinstance(value, str):
                 raise TypeError("customer_email must be set to a string, to hash it.")
             kwargs["customer_email_hash"] = email_hash(value)
-        return super().update(**kwargs)
+        if not tallies.FIELDS & kwargs.keys():
+            return super().update(**kwargs)
+        # The dashboard's counters (orders.tallies) follow, in the same transaction.
+        with transaction.atomic(using=self.db):
+            # The rows locked and read before are the rows changed (not a second match of
+            # the filter, which a concurrent insert could widen).
+            pks = list(self.values_list("pk", flat=True))
+            rows = Order.objects.using(self.db).filter(pk__in=pks)
+            key_fields = ("status", "created_by_id", "assigned_to_id")
+            old = list(rows.select_for_update().values_list(*key_fields))
+            changed = super(OrderQuerySet, rows).update(**kwargs)
+            tallies.record(old, rows.values_list(*key_fields))
+            return changed
+
+    def bulk_create(self, objs, *args: Any, **kwargs: Any):
+        """``bulk_create`` that counts the new orders in the dashboard's counters."""
+        with transaction.atomic(using=self.db):
+            created = super().bulk_create(objs, *args, **kwargs)
+            tallies.record([], [order.tally_key() for order in created])
+        return created
 
 
 def customer_email_q(term: str) -> Q:
@@ -296,7 +316,25 @@ class Order(models.Model):
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "customer_email" in update_fields:
             kwargs["update_fields"] = {*update_fields, "customer_email_hash"}
-        super().save(*args, **kwargs)
+        if update_fields is not None and not tallies.FIELDS & set(update_fields):
+            super().save(*args, **kwargs)
+            return
+        # The dashboard's counters (orders.tallies) follow, in the same transaction: the key
+        # as stored before (none for a new order) and as saved.
+        with transaction.atomic():
+            old = []
+            if not self._state.adding and self.pk is not None:
+                old = list(
+                    Order.objects.filter(pk=self.pk).values_list(
+                        "status", "created_by_id", "assigned_to_id"
+                    )
+                )
+            super().save(*args, **kwargs)
+            tallies.record(old, [self.tally_key()])
+
+    def tally_key(self) -> tallies.Key:
+        """What the dashboard's counters of this order depend on (orders.tallies)."""
+        return (self.status, self.created_by_id, self.assigned_to_id)
 
     @classmethod
     def can_move(cls, current: str, new: str) -> bool:
@@ -484,6 +522,23 @@ class Image(models.Model):
     def stored_files(self) -> list[str]:
         """The storage names of every file this row holds (empty fields left out)."""
         return [name for field in self.FILE_FIELDS if (name := getattr(self, field).name)]
+
+
+class OrderStatusTally(models.Model):
+    """One change of the dashboard's order counters: ``delta`` orders of ``status`` in
+    ``scope`` (0: every order; a user's id: the orders that user created or is assigned to).
+    Appended by every write of an order's status or people, summed by the dashboard, folded
+    into one row per scope and status by beat (``orders.tallies``)."""
+
+    scope = models.BigIntegerField()
+    status = models.CharField(max_length=20, choices=OrderStatus.choices)
+    delta = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["scope", "status"], name="orders_tally_scope_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.scope}/{self.status}: {self.delta:+d}"
 
 
 class OrderEvent(models.Model):

@@ -6,7 +6,7 @@ from celery import shared_task
 
 from utilities.infrastructure import retry_on_outage
 
-from . import intake, privacy, sweep, uploads
+from . import intake, privacy, sweep, tallies, uploads
 from .models import Image
 
 log = logging.getLogger(__name__)
@@ -48,3 +48,10 @@ def apply_retention() -> dict[str, int]:
     for line in report.lines():
         log.info("retention: %s", line)
     return report.summary()
+
+
+@shared_task(**retry_on_outage())
+def compact_status_tallies() -> int:
+    """Every minute: fold the dashboard counters' change rows into one per scope and status,
+    so reading them stays one small indexed sum (``orders.tallies``)."""
+    return tallies.compact()

@@ -721,6 +721,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600,
     },
     "pmr-drain-due": {"task": "pmr.tasks.drain_due", "schedule": min(30, SWEEP_INTERVAL_SECONDS)},
+    # The dashboard's order counters: their change rows folded (orders.tallies).
+    "compact-status-tallies": {"task": "orders.tasks.compact_status_tallies", "schedule": 60},
     "sweep-stuck-ingest": {
         "task": "orders.tasks.sweep_stuck_ingest",
         "schedule": SWEEP_INTERVAL_SECONDS,
