@@ -20,7 +20,7 @@ from rest_framework.routers import SimpleRouter
 
 from accounts.idempotency import idempotent
 from utilities.api.fields import FastIdentityField, JSONObjectField, checked_metadata
-from utilities.api.filters import ChoiceInFilter
+from utilities.api.filters import ChoiceInFilter, FilterBackend
 from utilities.api.pagination import CursorOrdering, CursorPage
 from utilities.api.permissions import BaseViewSet, Need
 from utilities.api.schema import IDEMPOTENCY_KEY
@@ -161,7 +161,7 @@ class EventViewSet(
 
     serializer_class = EventSerializer
     pagination_class = EventPagination
-    filter_backends = [filters.DjangoFilterBackend, CursorOrdering]
+    filter_backends = [FilterBackend, CursorOrdering]
     filterset_class = EventFilter
     ordering_fields = ["created_at", "event_id"]
     ordering = ["-created_at"]

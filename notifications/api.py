@@ -28,6 +28,7 @@ from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
 from utilities.api.errors import JSONParser
+from utilities.api.filters import FilterBackend
 from utilities.api.pagination import CursorPage
 from utilities.api.schema import error_responses
 
@@ -127,7 +128,7 @@ class NotificationViewSet(
     serializer_class = NotificationSerializer
     permission_classes = [IsAuthenticated]
     pagination_class = NotificationPagination
-    filter_backends = [filters.DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_class = NotificationFilter
     lookup_value_regex = r"[0-9]{1,18}"
 

@@ -611,7 +611,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["utilities.api.filters.FilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": ["rkh_site.api_throttling.UserRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "utilities.api.schema.AutoSchema",
     # One error shape for every answer that is not a success: see docs/api.md.

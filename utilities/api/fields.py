@@ -8,10 +8,14 @@ bounded size (each caller says how large).
 from __future__ import annotations
 
 import json
+from datetime import datetime, tzinfo
 from typing import Any
 
+from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.reverse import reverse
 
 #: Largest ``metadata`` object, serialised, in characters (callers may pass their own).
 METADATA_MAX_CHARS = 32_000
@@ -61,16 +65,57 @@ class FastIdentityField(serializers.HyperlinkedIdentityField):
     (order references and Event IDs: letters, digits, ``.-_``).
     """
 
-    PLACEHOLDER = "Zq9PLACEHOLDER9qZ"
-
     def get_url(self, obj, view_name, request, format):
-        key = getattr(obj, self.lookup_field)
-        if key in (None, ""):
-            return None
-        templates = self.context.setdefault("_identity_url_templates", {})
-        template = templates.get((view_name, format))
-        if template is None:
-            kwargs = {self.lookup_url_kwarg: self.PLACEHOLDER}
-            template = self.reverse(view_name, kwargs=kwargs, request=request, format=format)
-            templates[(view_name, format)] = template
-        return template.replace(self.PLACEHOLDER, str(key))
+        return identity_url(
+            self.context, view_name, self.lookup_url_kwarg, getattr(obj, self.lookup_field), format
+        )
+
+
+#: What stands for the key in a route's URL made once per answer (``identity_url``).
+PLACEHOLDER = "Zq9PLACEHOLDER9qZ"
+
+
+def identity_url(
+    context: dict[str, Any],
+    view_name: str,
+    lookup_url_kwarg: str,
+    key: object,
+    format: str | None = None,
+) -> str | None:
+    """The absolute URL of ``view_name`` for ``key``, from a template made once per answer.
+
+    The template is kept in the serializer's context (one per response), so a list page
+    reverses each route once instead of once per row. For keys that need no quoting in a path.
+    """
+    if key in (None, ""):
+        return None
+    templates = context.setdefault("_identity_url_templates", {})
+    template = templates.get((view_name, format))
+    if template is None:
+        template = reverse(
+            view_name,
+            kwargs={lookup_url_kwarg: PLACEHOLDER},
+            request=context["request"],
+            format=format,
+        )
+        templates[(view_name, format)] = template
+    return template.replace(PLACEHOLDER, str(key))
+
+
+def iso_datetime(value: datetime | None, tz: tzinfo | None) -> str | None:
+    """A datetime as DRF's ``DateTimeField`` writes it (ISO 8601, in ``tz``, ``Z`` for UTC).
+
+    For serializers that write their rows by hand (``to_representation``): DRF's generic
+    path costs tens of microseconds per field, a fifth of a list page's time.
+    """
+    if value is None:
+        return None
+    if tz is not None and timezone.is_aware(value):
+        value = value.astimezone(tz)
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def representation_timezone() -> tzinfo | None:
+    """The time zone DRF's ``DateTimeField`` writes datetimes in (the current one)."""
+    return timezone.get_current_timezone() if settings.USE_TZ else None

@@ -45,3 +45,26 @@ class IdFilter(filters.Filter):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", 2**63 - 1)
         super().__init__(*args, **kwargs)
+
+
+class FilterBackend(filters.DjangoFilterBackend):
+    """django-filter's backend, which does nothing when no query parameter names a filter.
+
+    Building a ``FilterSet`` deep-copies every declared filter and validates a form: about a
+    millisecond per request, a tenth of an order list's CPU (issue 14), spent to filter by
+    nothing on most requests. With no parameter that is, or begins with, a filter's name
+    (range widgets add ``_min``/``_after`` suffixes), the queryset is returned as it came, which
+    is what the ``FilterSet`` would give for empty values.
+    """
+
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None and not _names_a_filter(
+            request.query_params, filterset_class.base_filters
+        ):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
+
+
+def _names_a_filter(params: Any, names: Any) -> bool:
+    return any(param == name or param.startswith(f"{name}_") for param in params for name in names)
