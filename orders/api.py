@@ -545,15 +545,13 @@ ORDER_REF_REGEX = r"[A-Za-z0-9][A-Za-z0-9-]{0,39}"
 
 
 def _visible_order(request, ref: str) -> Order:
-    order = (
-        Order.objects.restrict(request.user, Action.VIEW)
-        .select_related("event", "preset")
-        .filter(order_ref=ref)
-        .first()
-    )
-    if order is None:
-        raise NotFound(f"Order {ref} not found.")
-    return order
+    # get(), not first(): the reference is unique, and first()'s ORDER BY was a tenth of
+    # the query's compile time on every request naming an order.
+    visible = Order.objects.restrict(request.user, Action.VIEW).select_related("event", "preset")
+    try:
+        return visible.get(order_ref=ref)
+    except Order.DoesNotExist:
+        raise NotFound(f"Order {ref} not found.") from None
 
 
 @extend_schema_view(

@@ -195,7 +195,7 @@ AUTH_USER_MODEL = "accounts.User"
 REDIS_URL = config.redis_url()
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "rkh_site.redis_cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="rkh"),
         "TIMEOUT": 300,
