@@ -214,7 +214,7 @@ SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=24 * 3600)
 CHANNEL_LAYERS_SOCKET_TIMEOUT = 30
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "rkh_site.channel_layer.RedisChannelLayer",
         "CONFIG": {
             "hosts": [
                 {
