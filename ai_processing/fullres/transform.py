@@ -306,32 +306,188 @@ def fit(small: np.ndarray, answer: np.ndarray) -> Transform:
     need only carries the fit's noise along: in a grey picture the channels are collinear,
     the matrix is not determined, and the wild curves it permits would amplify the JPEG's
     chroma noise at full size.
+
+    The passes share what does not change between them (``_Sample``, ``_Weighted``): where
+    each sample falls between curve entries and grid nodes, the curves' normal equations
+    (they depend on the weights, not the target), the fields' offset block. The result is
+    the plain formulation's (``tests/ai_processing/fullres_reference_fit.py``) to rounding;
+    it costs a third of its CPU, which was most of an image's (issue 14).
     """
     if small.shape != answer.shape or small.ndim != 3 or small.shape[2] != 3:
         raise ValueError(f"the pair differs in shape: {small.shape} and {answer.shape}")
     x = small[::FIT_STRIDE, ::FIT_STRIDE].astype(np.float64)
     y = answer[::FIT_STRIDE, ::FIT_STRIDE].astype(np.float64)
-    grid = grid_shape(small.shape[1], small.shape[0])
-    first = _fit_once(x, y, np.ones(x.shape[:2]), grid, cross=True)
-    residual = np.abs(first.predict(x) - y).mean(axis=2)
+    sample = _Sample(x, y, grid_shape(small.shape[1], small.shape[0]))
+    first = _fit_once(sample, _Weighted(sample, np.ones(x.shape[:2])), cross=True)
+    residual = np.abs(sample.predict(first) - y).mean(axis=2)
     sigma = max(ROBUST_FLOOR, 1.4826 * float(np.median(residual)))
-    weights = 1.0 / (1.0 + (residual / (ROBUST_SIGMAS * sigma)) ** 2)
-    mixed = _fit_once(x, y, weights, grid, cross=True)
-    plain = _fit_once(x, y, weights, grid, cross=False)
-    if _psnr(mixed.predict(x), y) - _psnr(plain.predict(x), y) > SIMPLER_BY_DB:
+    weighted = _Weighted(sample, 1.0 / (1.0 + (residual / (ROBUST_SIGMAS * sigma)) ** 2))
+    mixed = _fit_once(sample, weighted, cross=True)
+    plain = _fit_once(sample, weighted, cross=False)
+    if _psnr(sample.predict(mixed), y) - _psnr(sample.predict(plain), y) > SIMPLER_BY_DB:
         chosen = mixed
     else:
         chosen = plain
-    with_fields = _psnr(chosen.predict(x), y)
+    with_fields = _psnr(sample.predict(chosen), y)
     chosen.local = False
-    if with_fields - _psnr(chosen.predict(x), y) > SIMPLER_BY_DB:
+    if with_fields - _psnr(sample.predict(chosen), y) > SIMPLER_BY_DB:
         chosen.local = True
     return chosen
 
 
-def _fit_once(
-    x: np.ndarray, y: np.ndarray, weights: np.ndarray, grid: tuple[int, int], *, cross: bool
-) -> Transform:
+class _Sample:
+    """The strided pair and what depends only on it: where each pixel falls between curve
+    entries, the pooled target, and where each pooled pixel falls between grid nodes."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, grid: tuple[int, int]) -> None:
+        self.x, self.y, self.grid = x, y, grid
+        clipped = np.clip(x, 0, 255)
+        low = np.minimum(np.floor(clipped).astype(np.int64), 254)
+        self.above = clipped - low  # weight of entry low + 1
+        self.below = 1 - self.above
+        self.low = low
+        # Per channel, flattened (the curve fits read one channel at a time).
+        self.flat = [
+            (low[..., c].ravel(), self.below[..., c].ravel(), self.above[..., c].ravel())
+            for c in range(3)
+        ]
+        self.pooled_y = _pool(y)
+        gy, gx = grid
+        h, wd = self.pooled_y.shape[:2]
+        fx = np.clip((np.arange(wd) + 0.5) / wd * (gx - 1), 0, gx - 1 - 1e-9)
+        fy = np.clip((np.arange(h) + 0.5) / h * (gy - 1), 0, gy - 1 - 1e-9)
+        ix, iy = np.floor(fx).astype(int), np.floor(fy).astype(int)
+        tx, ty = fx - ix, fy - iy
+        self.corners = []  # (node index, weight) for the four corners of every pixel
+        for dy, wy in ((0, 1 - ty), (1, ty)):
+            for dx, wx in ((0, 1 - tx), (1, tx)):
+                node = (iy[:, None] + dy) * gx + (ix[None, :] + dx)
+                self.corners.append((node.ravel(), (wy[:, None] * wx[None, :]).ravel()))
+        self.nodes = gy * gx
+        self.smooth = _grid_laplacian(gy, gx)
+
+    def curves(self, luts: np.ndarray) -> np.ndarray:
+        """``_curves(luts, x)`` for this sample's x, from the stored positions."""
+        out = np.empty(self.x.shape)
+        low, above, below = self.low, self.above, self.below
+        for c in range(3):
+            lut = luts[c]
+            out[..., c] = lut[low[..., c]] * below[..., c] + lut[low[..., c] + 1] * above[..., c]
+        return out
+
+    def predict(self, transform: Transform) -> np.ndarray:
+        """``transform.predict(x)`` for this sample's x."""
+        v = self.curves(transform.curves())
+        if transform.cross:
+            v = _colour(transform.matrix, v)
+        if not transform.local:
+            return v
+        gain, offset = _fields_at(
+            transform.gain, transform.offset, self.x.shape[1], self.x.shape[0]
+        )
+        return v * gain + offset
+
+
+class _Weighted:
+    """A sample under one set of weights: the curves' normal equations (inverted once; they
+    do not depend on the target) and the fields' weighted corner products."""
+
+    def __init__(self, sample: _Sample, weights: np.ndarray) -> None:
+        self.sample = sample
+        self.weights = weights
+        w = weights.ravel()
+        n = 256
+        second = np.diff(np.eye(n), 2, axis=0)
+        smoothing = second.T @ second
+        strength = CURVE_SMOOTHNESS * max(float(w.sum()) / n, 1.0)
+        self.curve_pull = 1e-6 * strength * np.arange(n)
+        self.curve_solvers = []
+        for low, below, above in sample.flat:
+            wa, wb = w * below, w * above
+            diag = np.bincount(low, wa * below, n) + np.bincount(low + 1, wb * above, n)
+            off = np.bincount(low, wa * above, n)[: n - 1]
+            normal = np.diag(diag) + np.diag(off, 1) + np.diag(off, -1)
+            normal += strength * smoothing
+            # A faint pull toward the identity keeps entries no pixel reached defined.
+            normal += 1e-6 * strength * np.eye(n)
+            self.curve_solvers.append((low, wa, wb, np.linalg.inv(normal)))
+        # The fields: per pair of corners (i <= j; the others are transposes) the weights.
+        ww = _pool(weights[..., None])[..., 0].ravel()
+        nodes = sample.nodes
+        size = nodes * nodes
+        self.field_w = ww
+        self.field_rhs = [(ni, ww * wi) for ni, wi in sample.corners]
+        self.field_pairs = []
+        block = np.zeros((nodes, nodes))
+        corners = sample.corners
+        for i, (ni, wi) in enumerate(corners):
+            for j in range(i, len(corners)):
+                nj, wj = corners[j]
+                pair = ni * nodes + nj
+                ab = ww * wi * wj
+                self.field_pairs.append((pair, ab, i != j))
+                part = np.bincount(pair, ab, size).reshape(nodes, nodes)
+                block += part + part.T if i != j else part
+        self.field_ones = block  # the offsets' block: the same for every channel and pass
+        total = float(ww.sum())
+        self.field_reg = FIELD_SMOOTHNESS * total / nodes * sample.smooth
+        self.field_prior = FIELD_PRIOR * total / nodes
+
+    def curve(self, c: int, target: np.ndarray) -> np.ndarray:
+        """``_fit_curve(x[..., c], target, weights)`` from the stored normal equations."""
+        low, wa, wb, inverse = self.curve_solvers[c]
+        t = target.ravel()
+        n = 256
+        rhs = np.bincount(low, wa * t, n) + np.bincount(low + 1, wb * t, n) + self.curve_pull
+        return inverse @ rhs
+
+    def curves(self, target: np.ndarray) -> np.ndarray:
+        return np.stack([self.curve(c, target[..., c]) for c in range(3)])
+
+    def fields(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel gain and offset on the grid, bilinear in between: y ~ g v + o."""
+        sample = self.sample
+        gy, gx = sample.grid
+        nodes = sample.nodes
+        size = nodes * nodes
+        pooled = _pool(v)
+        gains = np.ones((gy, gx, 3))
+        offsets = np.zeros((gy, gx, 3))
+        prior = self.field_prior * np.eye(nodes)
+        for c in range(3):
+            vc = pooled[..., c].ravel() / 255.0
+            yc = sample.pooled_y[..., c].ravel() / 255.0
+            # Unknowns: gains (nodes) then offsets (nodes). Normal equations by accumulation.
+            normal = np.zeros((2 * nodes, 2 * nodes))
+            rhs = np.zeros(2 * nodes)
+            vy = vc * yc
+            for ni, wwi in self.field_rhs:
+                rhs[:nodes] += np.bincount(ni, wwi * vy, nodes)
+                rhs[nodes:] += np.bincount(ni, wwi * yc, nodes)
+            vv = vc * vc
+            squares = np.zeros((nodes, nodes))
+            cross = np.zeros((nodes, nodes))
+            for pair, ab, mirrored in self.field_pairs:
+                s = np.bincount(pair, ab * vv, size).reshape(nodes, nodes)
+                x = np.bincount(pair, ab * vc, size).reshape(nodes, nodes)
+                if mirrored:
+                    squares += s + s.T
+                    cross += x + x.T
+                else:
+                    squares += s
+                    cross += x
+            normal[:nodes, :nodes] = squares + self.field_reg + prior
+            normal[:nodes, nodes:] = cross
+            normal[nodes:, :nodes] = cross.T
+            normal[nodes:, nodes:] = self.field_ones + self.field_reg + prior
+            rhs[:nodes] += self.field_prior  # toward gain 1 (offset 0 needs no term)
+            solved = np.linalg.solve(normal, rhs)
+            gains[..., c] = solved[:nodes].reshape(gy, gx)
+            offsets[..., c] = solved[nodes:].reshape(gy, gx) * 255.0
+        return gains, offsets
+
+
+def _fit_once(sample: _Sample, weighted: _Weighted, *, cross: bool) -> Transform:
     """Curves (with ``cross``, alternately with the colour matrix), then the fields; then
     the curves again against what the fields leave them to explain, and the fields again.
 
@@ -340,19 +496,20 @@ def _fit_once(
     size amplifies the grain); fitted again behind the fields they straighten out.
     """
     identity = np.hstack([np.eye(3), np.zeros((3, 1))])
+    x, y, weights = sample.x, sample.y, weighted.weights
     target = y
     gain = offset = None
     for _ in range(FIT_PASSES):
-        luts = np.stack([_fit_curve(x[..., c], target[..., c], weights) for c in range(3)])
-        curved = _curves(luts, x)
+        luts = weighted.curves(target)
+        curved = sample.curves(luts)
         matrix = identity
         if cross:
             matrix = _fit_matrix(curved, target, weights)
             wanted = _uncolour(matrix, target)  # the curves again, against the matrix
-            luts = np.stack([_fit_curve(x[..., c], wanted[..., c], weights) for c in range(3)])
-            curved = _curves(luts, x)
+            luts = weighted.curves(wanted)
+            curved = sample.curves(luts)
             matrix = _fit_matrix(curved, target, weights)
-        gain, offset = _fit_fields(_colour(matrix, curved), y, weights, grid)
+        gain, offset = weighted.fields(_colour(matrix, curved))
         field_gain, field_offset = _fields_at(gain, offset, x.shape[1], x.shape[0])
         target = (y - field_offset) / np.maximum(field_gain, 0.05)
     return Transform(luts=luts, matrix=matrix, gain=gain, offset=offset, cross=cross)
@@ -368,28 +525,6 @@ def grid_shape(width: int, height: int) -> tuple[int, int]:
     long_side = max(width, height)
     across = max(2, round(GRID_LONG_SIDE * min(width, height) / long_side))
     return (GRID_LONG_SIDE, across)[::-1] if width >= height else (GRID_LONG_SIDE, across)
-
-
-def _fit_curve(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """A smooth 256-entry curve f with f(x) ~ y, x read between entries linearly."""
-    x = np.clip(x.ravel(), 0, 255)
-    y = y.ravel()
-    w = w.ravel()
-    low = np.minimum(np.floor(x).astype(np.int64), 254)
-    b = x - low  # weight of entry low+1
-    a = 1 - b
-    n = 256
-    diag = np.bincount(low, w * a * a, n) + np.bincount(low + 1, w * b * b, n)
-    off = np.bincount(low, w * a * b, n)[: n - 1]
-    rhs = np.bincount(low, w * a * y, n) + np.bincount(low + 1, w * b * y, n)
-    normal = np.diag(diag) + np.diag(off, 1) + np.diag(off, -1)
-    second = np.diff(np.eye(n), 2, axis=0)
-    strength = CURVE_SMOOTHNESS * max(float(w.sum()) / n, 1.0)
-    normal += strength * second.T @ second
-    # A faint pull toward the identity keeps entries no pixel reached defined.
-    normal += 1e-6 * strength * np.eye(n)
-    rhs += 1e-6 * strength * np.arange(n)
-    return np.linalg.solve(normal, rhs)
 
 
 def _fit_matrix(v: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -414,57 +549,6 @@ def _fit_matrix(v: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     solved = np.linalg.solve(normal, rhs).T
     identity = np.hstack([np.eye(3), np.zeros((3, 1))])
     return solved if np.all(np.isfinite(solved)) else identity
-
-
-def _fit_fields(
-    v: np.ndarray, y: np.ndarray, w: np.ndarray, shape: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel gain and offset on a (gy, gx) grid, bilinear in between: y ~ g v + o."""
-    gy, gx = shape
-    v, y, w = _pool(v), _pool(y), _pool(w[..., None])[..., 0]
-    h, wd = w.shape
-    fx = np.clip((np.arange(wd) + 0.5) / wd * (gx - 1), 0, gx - 1 - 1e-9)
-    fy = np.clip((np.arange(h) + 0.5) / h * (gy - 1), 0, gy - 1 - 1e-9)
-    ix, iy = np.floor(fx).astype(int), np.floor(fy).astype(int)
-    tx, ty = fx - ix, fy - iy
-    corners = []  # (node index, weight) for the four corners of every pixel
-    for dy, wy in ((0, 1 - ty), (1, ty)):
-        for dx, wx in ((0, 1 - tx), (1, tx)):
-            node = (iy[:, None] + dy) * gx + (ix[None, :] + dx)
-            corners.append((node.ravel(), (wy[:, None] * wx[None, :]).ravel()))
-    nodes = gy * gx
-    smooth = _grid_laplacian(gy, gx)
-    gains = np.ones((gy, gx, 3))
-    offsets = np.zeros((gy, gx, 3))
-    ww = w.ravel()
-    prior = FIELD_PRIOR * float(ww.sum()) / nodes
-    for c in range(3):
-        vc = v[..., c].ravel() / 255.0
-        yc = y[..., c].ravel() / 255.0
-        # Unknowns: gains (nodes) then offsets (nodes). Normal equations by accumulation.
-        normal = np.zeros((2 * nodes, 2 * nodes))
-        rhs = np.zeros(2 * nodes)
-        for ni, wi in corners:
-            rhs[:nodes] += np.bincount(ni, ww * wi * vc * yc, nodes)
-            rhs[nodes:] += np.bincount(ni, ww * wi * yc, nodes)
-            for nj, wj in corners:
-                pair = ni * nodes + nj
-                ab = ww * wi * wj
-                size = nodes * nodes
-                squares = np.bincount(pair, ab * vc * vc, size)
-                normal[:nodes, :nodes] += squares.reshape(nodes, nodes)
-                cross = np.bincount(pair, ab * vc, size).reshape(nodes, nodes)
-                normal[:nodes, nodes:] += cross
-                normal[nodes:, :nodes] += cross.T
-                normal[nodes:, nodes:] += np.bincount(pair, ab, size).reshape(nodes, nodes)
-        reg = FIELD_SMOOTHNESS * float(ww.sum()) / nodes * smooth
-        normal[:nodes, :nodes] += reg + prior * np.eye(nodes)
-        normal[nodes:, nodes:] += reg + prior * np.eye(nodes)
-        rhs[:nodes] += prior  # toward gain 1 (offset 0 needs no term)
-        solved = np.linalg.solve(normal, rhs)
-        gains[..., c] = solved[:nodes].reshape(gy, gx)
-        offsets[..., c] = solved[nodes:].reshape(gy, gx) * 255.0
-    return gains, offsets
 
 
 def _grid_laplacian(gy: int, gx: int) -> np.ndarray:
