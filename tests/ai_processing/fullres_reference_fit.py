@@ -18,6 +18,7 @@ from ai_processing.fullres.transform import (
     FIT_STRIDE,
     MATRIX_RIDGE,
     ROBUST_FLOOR,
+    ROBUST_PASSES,
     ROBUST_SIGMAS,
     SIMPLER_BY_DB,
     Transform,
@@ -47,7 +48,7 @@ def fit(small: np.ndarray, answer: np.ndarray) -> Transform:
     x = small[::FIT_STRIDE, ::FIT_STRIDE].astype(np.float64)
     y = answer[::FIT_STRIDE, ::FIT_STRIDE].astype(np.float64)
     grid = grid_shape(small.shape[1], small.shape[0])
-    first = _fit_once(x, y, np.ones(x.shape[:2]), grid, cross=True)
+    first = _fit_once(x, y, np.ones(x.shape[:2]), grid, cross=True, passes=ROBUST_PASSES)
     residual = np.abs(first.predict(x) - y).mean(axis=2)
     sigma = max(ROBUST_FLOOR, 1.4826 * float(np.median(residual)))
     weights = 1.0 / (1.0 + (residual / (ROBUST_SIGMAS * sigma)) ** 2)
@@ -65,7 +66,13 @@ def fit(small: np.ndarray, answer: np.ndarray) -> Transform:
 
 
 def _fit_once(
-    x: np.ndarray, y: np.ndarray, weights: np.ndarray, grid: tuple[int, int], *, cross: bool
+    x: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray,
+    grid: tuple[int, int],
+    *,
+    cross: bool,
+    passes: int = FIT_PASSES,
 ) -> Transform:
     """Curves (with ``cross``, alternately with the colour matrix), then the fields; then
     the curves again against what the fields leave them to explain, and the fields again.
@@ -77,7 +84,7 @@ def _fit_once(
     identity = np.hstack([np.eye(3), np.zeros((3, 1))])
     target = y
     gain = offset = None
-    for _ in range(FIT_PASSES):
+    for _ in range(passes):
         luts = np.stack([_fit_curve(x[..., c], target[..., c], weights) for c in range(3)])
         curved = _curves(luts, x)
         matrix = identity
