@@ -85,7 +85,9 @@ def decorate_image(image: Image, base: str) -> Image:
     image.thumbnail_url = f"{prefix}thumbnail?v={_version(thumbnail)}" if thumbnail else ""
     image.preview_url = f"{prefix}preview?v={_version(preview)}" if preview else ""
     image.original_url = f"{prefix}original" if image.original else ""
-    image.prints_url = f"{prefix}prints/"
+    # Prints are made of a picture that was read and is going on: not of a file refused.
+    printable = bool(preview) and image.status != Image.Status.REJECTED
+    image.prints_url = f"{prefix}prints/" if printable else ""
     image.is_pending = image.status in Image.IN_WORK
     return image
 
@@ -105,7 +107,7 @@ def image_json(image: Image) -> dict[str, Any]:
         "thumbnail_url": image.thumbnail_url or None,
         "preview_url": image.preview_url or None,
         "original_url": image.original_url or None,
-        "prints_url": image.prints_url,
+        "prints_url": image.prints_url or None,
         "pending": image.is_pending,
     }
 

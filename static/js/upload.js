@@ -55,6 +55,10 @@ function start() {
   var offline = navigator.onLine === false;
   var storageNote = "";
   var wasBusy = false; // something was sent since the last "Upload finished"
+  // The "Upload finished" sentence on show, kept true to the rows: intake's verdicts arrive after
+  // it (a file that arrived is rejected a moment later), and it must not say "5 of 5 uploaded"
+  // under a batch line that says "4 of 5 · 1 rejected".
+  var finishedShown = "";
   var verdicts = {}; // image id → the newest image status seen (it may come before the upload's answer)
 
   /** States in which this page still has bytes to send. */
@@ -444,6 +448,7 @@ function start() {
   function start(item) {
     active += 1;
     wasBusy = true;
+    finishedShown = "";
     setState(item, "uploading", "");
     lockItem(item, false)
       .then(function (release) {
@@ -1044,6 +1049,10 @@ function start() {
     batchText.textContent = c.total ? summary(c) : "";
     retryButton.hidden = c.failed === 0;
     updateNote();
+    if (!active && finishedShown && finishedShown !== finishedMessage(c)) {
+      finishedShown = finishedMessage(c); // a verdict changed the counts: say them again
+      announce(finishedShown);
+    }
     // The live region speaks at most every 5 s while files travel, not once per file.
     if (active && Date.now() - lastAnnounce > 5000) {
       lastAnnounce = Date.now();
@@ -1076,11 +1085,15 @@ function start() {
     });
     if (busy || !wasBusy || !items.length) return;
     wasBusy = false;
-    var c = counts();
+    finishedShown = finishedMessage(counts());
     updateBatch();
     updateNote();
-    announce("Upload finished: " + summary(c) + "." + (c.failed ? " Use “Retry failed” to send the failed files again." : ""));
+    announce(finishedShown);
     lastAnnounce = Date.now();
+  }
+
+  function finishedMessage(c) {
+    return "Upload finished: " + summary(c) + "." + (c.failed ? " Use “Retry failed” to send the failed files again." : "");
   }
 
   function announce(text) {

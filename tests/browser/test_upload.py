@@ -144,6 +144,10 @@ def test_folder_upload_with_progress_rejections_grid_and_preview(
     for source in sources:
         expect(state_of(source.name).first).to_have_text("Ingested", timeout=60_000)
     expect(page.get_by_test_id("batch-text")).to_have_text("5 of 8 files uploaded · 3 rejected")
+    # The sentence above says the same once intake's verdict came in (it said "6 of 8" before).
+    expect(page.locator("#upload-announce")).to_have_text(
+        "Upload finished: 5 of 8 files uploaded · 3 rejected."
+    )
 
     # Stored: all but the empty file and the repeat (ingest may already have judged them).
     stored = Image.objects.filter(order=order, file_size__gt=0, duplicate_of__isnull=True)

@@ -45,6 +45,9 @@ def test_grid_shows_thumbnails_statuses_and_reasons(
     bad_card = re.search(rf'id="image-{rejected.pk}".*?</li>', html, re.S).group(0)
     assert "Rejected" in bad_card
     assert "Not an image: the bytes are text." in bad_card
+    # Prints are offered for a picture that was read, not for a file refused.
+    assert "Prints and crops" in card
+    assert "Prints and crops" not in bad_card
     assert '<dialog id="preview-dialog"' in html
 
 
@@ -219,6 +222,10 @@ def test_images_json_reports_new_images_and_asked_ones(
     )
     assert by_id[second.pk]["pending"] is True
     assert by_id[second.pk]["thumbnail_url"] is None
+    assert (
+        by_id[first.pk]["prints_url"] == f"/orders/{own_order.order_ref}/images/{first.pk}/prints/"
+    )
+    assert by_id[second.pk]["prints_url"] is None  # not read yet: nothing to crop
     assert body["order"]["ingested"] == 1
 
 
