@@ -1,8 +1,10 @@
 """The full-resolution fit as it was written first: plain, one solve per call, no caches.
 
 Kept as the reference for ``ai_processing.fullres.transform.fit``, which shares the work of
-its passes (issue 14: the fit was most of an image's CPU). ``test_fullres_fit_reference.py``
-checks the two give the same transform. Not used by the product.
+its passes (issue 14: the fit was most of an image's CPU); the helpers that did not change
+(the colour matrix, the pooling, the grid's smoothness) are the product's.
+``test_fullres_fit_reference.py`` checks the two give the same transform. Not used by the
+product.
 """
 
 from __future__ import annotations
@@ -11,12 +13,10 @@ import numpy as np
 
 from ai_processing.fullres.transform import (
     CURVE_SMOOTHNESS,
-    FIELD_POOL,
     FIELD_PRIOR,
     FIELD_SMOOTHNESS,
     FIT_PASSES,
     FIT_STRIDE,
-    MATRIX_RIDGE,
     ROBUST_FLOOR,
     ROBUST_PASSES,
     ROBUST_SIGMAS,
@@ -25,6 +25,10 @@ from ai_processing.fullres.transform import (
     _colour,
     _curves,
     _fields_at,
+    _fit_matrix,
+    _grid_laplacian,
+    _pool,
+    _psnr,
     _uncolour,
     grid_shape,
 )
@@ -100,11 +104,6 @@ def _fit_once(
     return Transform(luts=luts, matrix=matrix, gain=gain, offset=offset, cross=cross)
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((np.clip(np.rint(a), 0, 255) - b) ** 2))
-    return 99.0 if mse <= 1e-10 else 10 * np.log10(255.0**2 / mse)
-
-
 def _fit_curve(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     """A smooth 256-entry curve f with f(x) ~ y, x read between entries linearly."""
     x = np.clip(x.ravel(), 0, 255)
@@ -125,30 +124,6 @@ def _fit_curve(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     normal += 1e-6 * strength * np.eye(n)
     rhs += 1e-6 * strength * np.arange(n)
     return np.linalg.solve(normal, rhs)
-
-
-def _fit_matrix(v: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """3 x 4 colour matrix and offset, ridge-pulled toward the identity.
-
-    The ridge is ``MATRIX_RIDGE`` of the channels' own energy: it decides nothing where
-    the colours vary (a saturation change is found), and everything where they do not
-    (in a grey picture the channels are collinear, and a free matrix would amplify the
-    chroma noise of the JPEG into the result).
-    """
-    flat = v.reshape(-1, 3)
-    design = np.hstack([flat, np.ones((flat.shape[0], 1))])
-    sw = np.sqrt(w.ravel())[:, None]
-    normal = (design * sw).T @ (design * sw)
-    total = float(w.sum()) or 1.0
-    mean = normal[:3, 3] / total
-    centred = normal[:3, :3] / total - np.outer(mean, mean)
-    ridge = MATRIX_RIDGE * total * max(float(np.trace(centred)) / 3, 1.0)
-    normal[:3, :3] += ridge * np.eye(3)
-    rhs = (design * sw).T @ (y.reshape(-1, 3) * sw)
-    rhs[:3] += ridge * np.eye(3)
-    solved = np.linalg.solve(normal, rhs).T
-    identity = np.hstack([np.eye(3), np.zeros((3, 1))])
-    return solved if np.all(np.isfinite(solved)) else identity
 
 
 def _fit_fields(
@@ -200,25 +175,3 @@ def _fit_fields(
         gains[..., c] = solved[:nodes].reshape(gy, gx)
         offsets[..., c] = solved[nodes:].reshape(gy, gx) * 255.0
     return gains, offsets
-
-
-def _grid_laplacian(gy: int, gx: int) -> np.ndarray:
-    """D^T D of the first differences between neighbouring nodes (a membrane prior)."""
-    n = gy * gx
-    rows = []
-    for yy in range(gy):
-        for xx in range(gx):
-            here = yy * gx + xx
-            for ny, nx in ((yy + 1, xx), (yy, xx + 1)):
-                if ny < gy and nx < gx:
-                    row = np.zeros(n)
-                    row[here], row[ny * gx + nx] = -1, 1
-                    rows.append(row)
-    d = np.array(rows)
-    return d.T @ d
-
-
-def _pool(a: np.ndarray) -> np.ndarray:
-    h, w = a.shape[0] // FIELD_POOL * FIELD_POOL, a.shape[1] // FIELD_POOL * FIELD_POOL
-    a = a[:h, :w]
-    return a.reshape(h // FIELD_POOL, FIELD_POOL, w // FIELD_POOL, FIELD_POOL, -1).mean(axis=(1, 3))
