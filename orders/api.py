@@ -262,7 +262,7 @@ class OrderSerializer(serializers.ModelSerializer):
         """The order as DRF's generic path would write it, field by field, by hand.
 
         Half of a list page's CPU went to DRF walking 23 fields of 50 rows; this writes the
-        same dictionary (``tests/orders/test_api_representation.py`` compares the two).
+        same dictionary (``tests/orders/api/test_representation.py`` compares the two).
         """
         tz = representation_timezone()
         return {

@@ -40,6 +40,11 @@ return score
 
 
 class RedisChannelLayer(_RedisChannelLayer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Running put-backs, referenced so they are not collected half-way.
+        self._put_backs: set[asyncio.Task] = set()
+
     async def _brpop_with_clean(self, index: int, channel: Any, timeout: int) -> Any:
         parent = super()._brpop_with_clean
         read = asyncio.ensure_future(parent(index, channel, timeout))
@@ -62,13 +67,6 @@ class RedisChannelLayer(_RedisChannelLayer):
             task = asyncio.ensure_future(self._put_back(index, channel, member))
             self._put_backs.add(task)
             task.add_done_callback(self._put_backs.discard)
-
-    @property
-    def _put_backs(self) -> set[asyncio.Task]:
-        """Running put-backs, referenced so they are not collected half-way."""
-        if not hasattr(self, "_put_back_tasks"):
-            self._put_back_tasks: set[asyncio.Task] = set()
-        return self._put_back_tasks
 
     async def _put_back(self, index: int, channel: Any, member: bytes) -> None:
         backup = self._backup_channel_name(channel)

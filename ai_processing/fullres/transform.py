@@ -344,6 +344,11 @@ def fit(small: np.ndarray, answer: np.ndarray) -> Transform:
     return chosen
 
 
+#: The curves' smoothness prior, D^T D of the second differences over the 256 entries.
+_SECOND = np.diff(np.eye(256), 2, axis=0)
+_CURVE_SMOOTHING = _SECOND.T @ _SECOND
+
+
 class _Sample:
     """The strided pair and what depends only on it: where each pixel falls between curve
     entries, the pooled target, and where each pooled pixel falls between grid nodes."""
@@ -424,15 +429,13 @@ class _Sample:
 
 class _Weighted:
     """A sample under one set of weights: the curves' normal equations (inverted once; they
-    do not depend on the target) and the fields' weighted corner products."""
+    do not depend on the target) and the fields' offset block (the same in every pass)."""
 
     def __init__(self, sample: _Sample, weights: np.ndarray) -> None:
         self.sample = sample
         self.weights = weights
         w = self.weights_flat = weights.ravel()
         n = 256
-        second = np.diff(np.eye(n), 2, axis=0)
-        smoothing = second.T @ second
         strength = CURVE_SMOOTHNESS * max(float(w.sum()) / n, 1.0)
         self.curve_pull = 1e-6 * strength * np.arange(n)
         self.curve_solvers = []
@@ -441,7 +444,7 @@ class _Weighted:
             diag = np.bincount(low, wa * below, n) + np.bincount(low + 1, wb * above, n)
             off = np.bincount(low, wa * above, n)[: n - 1]
             normal = np.diag(diag) + np.diag(off, 1) + np.diag(off, -1)
-            normal += strength * smoothing
+            normal += strength * _CURVE_SMOOTHING
             # A faint pull toward the identity keeps entries no pixel reached defined.
             normal += 1e-6 * strength * np.eye(n)
             self.curve_solvers.append((low, wa, wb, np.linalg.inv(normal)))
@@ -639,11 +642,7 @@ def _bilinear(grid: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
 def _interpolation_matrix(positions: np.ndarray, nodes: int) -> np.ndarray:
     f = np.clip(positions, 0, 1) * (nodes - 1)
     i = np.minimum(np.floor(f).astype(int), nodes - 2)
-    t = f - i
-    m = np.zeros((len(positions), nodes))
-    m[np.arange(len(positions)), i] = 1 - t
-    m[np.arange(len(positions)), i + 1] = t
-    return m
+    return _hat_weights(i, f - i, nodes)
 
 
 def _fields_at(
