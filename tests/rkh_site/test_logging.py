@@ -20,7 +20,6 @@ from logging.config import DictConfigurator
 from pathlib import Path
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.test import AsyncClient
 from django_guid import clear_guid, set_guid
@@ -29,6 +28,7 @@ from accounts.roles import MANAGER, USER
 from events.models import Event
 from orders import services as order_services
 from orders.models import Image
+from tests.asyncio_helpers import run_async
 from tests.conftest import make_user
 from tests.orders.intake import photos
 from tests.workers import celery_worker
@@ -140,9 +140,15 @@ def test_under_asgi_too(console_output, bound):
     handler.setFormatter(configured_formatter("json"))
     sent = str(uuid.uuid4())
     client = AsyncClient()
-    async_to_sync(client.aforce_login)(make_user(USER))
+    user = make_user(USER)
 
-    response = async_to_sync(client.get)(f"/orders/{MISSING_REF}/", headers={"X-Request-ID": sent})
+    async def request():
+        await client.aforce_login(user)
+        return await client.get(f"/orders/{MISSING_REF}/", headers={"X-Request-ID": sent})
+
+    # In a thread of its own: a browser test earlier in this process leaves Playwright's
+    # event loop running in the main thread, where async_to_sync refuses to run.
+    response = run_async(request())
 
     assert response.status_code == 404
     assert response["X-Request-ID"] == sent
