@@ -6,7 +6,7 @@ that consumer's socket closes, Channels cancels its ``receive()``; if Redis had 
 message for *another* consumer, the reply was dropped with the cancelled read and the message
 was lost (channels_redis issue #366; django/channels #1683). It happened when a page posted a
 form and navigated away just as its change rang the doorbell of another page watching the same
-order: the watcher missed the change until its next heartbeat (tests/live/test_channel_layer.py
+order: the watcher missed the change until its next heartbeat (tests/rkh_site/test_channel_layer.py
 reproduces it: about one message in six was lost when the read was cancelled half a
 millisecond after the send).
 
