@@ -15,7 +15,7 @@ from django.db import DatabaseError
 
 from utilities import log_context
 
-from . import kombu_fixes, native_threads  # noqa: F401 (native_threads: before numpy loads)
+from . import kombu_fixes, native_threads, worker_exit  # noqa: F401 (native_threads: first)
 from .checks import refuse_unsafe_start
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rkh_site.settings")
 # Workers survive a Redis restart (kombu's restore of unacknowledged messages on a detached
 # connection raised AttributeError and ended the worker): see rkh_site/kombu_fixes.py.
 kombu_fixes.apply()
+# A worker that met an unrecoverable error exits even when its pool hangs: the supervisor
+# restarts it (rkh_site/worker_exit.py).
+worker_exit.apply()
 
 app = Celery("rkh_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")

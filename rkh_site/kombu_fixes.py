@@ -14,6 +14,15 @@ still in Redis's ``unacked`` hash, and the transport gives them back to the queu
 visibility timeout passes (``CELERY_VISIBILITY_TIMEOUT``, 5 minutes, not the hour of the
 default), so the right thing is to leave them there. The patch does exactly that when the
 channel's transport is detached, and changes nothing otherwise.
+
+The same detached transport met a task that finished during the outage (issue 14's
+walkthrough: Redis killed with AI tasks running): acknowledging or rejecting its message asks
+for a client the same way (``QoS._remove_from_indices``), the ``AttributeError`` ended the
+consumer as unrecoverable, and the worker hung in its shutdown instead of exiting (see
+``rkh_site/worker_exit.py``). With the transport detached, ``ack`` and ``reject`` now only
+forget the message locally: it stays in the ``unacked`` hash and comes back after the
+visibility timeout, which is safe because every task is idempotent. (Only that
+``AttributeError`` is caught: where kombu can still settle the message, it does.)
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from __future__ import annotations
 import logging
 
 from kombu.transport import redis as redis_transport
+from kombu.transport.virtual.base import QoS as virtual_qos
 
 log = logging.getLogger(__name__)
 _PATCHED = "_rkh_restore_unacked_patched"
@@ -32,10 +42,12 @@ def _connection_detached(qos) -> bool:
 
 
 def apply() -> None:
-    """Patch ``kombu.transport.redis.QoS.restore_unacked`` once (idempotent)."""
+    """Patch ``kombu.transport.redis.QoS``'s ``restore_unacked``, ``ack`` and ``reject``
+    once (idempotent)."""
     qos = redis_transport.QoS
     if getattr(qos.restore_unacked, _PATCHED, False):
         return
+    _patch_settling(qos)
     original = qos.restore_unacked
 
     def restore_unacked(self, client=None):
@@ -54,3 +66,38 @@ def apply() -> None:
     setattr(restore_unacked, _PATCHED, True)
     restore_unacked.__doc__ = original.__doc__
     qos.restore_unacked = restore_unacked
+
+
+def _patch_settling(qos) -> None:
+    """``ack`` and ``reject`` on a detached transport: forget the message here, keep it in
+    Redis (``unacked``) for the visibility timeout."""
+    original_ack, original_reject = qos.ack, qos.reject
+
+    def left_in_redis(self, delivery_tag, what: str) -> None:
+        # The local bookkeeping only (kombu's virtual QoS); Redis is not reachable.
+        virtual_qos.ack(self, delivery_tag)
+        log.warning(
+            "Broker connection lost: a message could not be %s; it stays in Redis and is "
+            "delivered again after the visibility timeout",
+            what,
+        )
+
+    def ack(self, delivery_tag):
+        try:
+            return original_ack(self, delivery_tag)
+        except AttributeError:
+            if not _connection_detached(self):
+                raise
+            return left_in_redis(self, delivery_tag, "acknowledged")
+
+    def reject(self, delivery_tag, requeue=False):
+        try:
+            return original_reject(self, delivery_tag, requeue=requeue)
+        except AttributeError:
+            if not _connection_detached(self):
+                raise
+            return left_in_redis(self, delivery_tag, "rejected")
+
+    ack.__doc__, reject.__doc__ = original_ack.__doc__, original_reject.__doc__
+    ack.original, reject.original = original_ack, original_reject  # for the tests
+    qos.ack, qos.reject = ack, reject

@@ -73,3 +73,43 @@ def _ping(url: str) -> dict:
         finally:
             app.close()
     return {}
+
+
+def test_a_message_settled_during_the_outage_stays_in_redis(tmp_path):
+    """Issue 14's walkthrough: a task that finished while Redis was down acknowledged (or
+    rejected) its message on the detached transport; kombu raised ``AttributeError``, Celery
+    called it unrecoverable and the AI worker stopped taking work. The channel here is left in
+    the state of that traceback: its pools disconnected and its transport detached."""
+    import contextlib
+
+    import redis
+    from kombu import Connection, Queue
+
+    private = PrivateRedis(tmp_path / "redis", tmp_path / "redis.log")
+    private.start()
+    try:
+        connection = Connection(private.url)
+        channel = connection.default_channel
+        connection.Producer(channel=channel).publish(
+            {"image": 1}, routing_key="ai", declare=[Queue("ai")]
+        )
+        message = channel.basic_get("ai", no_ack=False)
+        assert redis.Redis.from_url(private.url).hexists("unacked", message.delivery_tag)
+
+        private.kill()
+        with contextlib.suppress(Exception):
+            channel.close()
+        connection.collect()
+        channel._disconnect_pools()
+        private.start()
+
+        qos = channel.qos
+        with pytest.raises(AttributeError):  # kombu's own ack, which ended the worker
+            type(qos).ack.original(qos, message.delivery_tag)
+        for settle in (lambda: qos.ack(message.delivery_tag), lambda: qos.reject(message.delivery_tag)):
+            settle()  # no exception: the worker goes on
+
+        # Still in Redis: the transport delivers it again after the visibility timeout.
+        assert redis.Redis.from_url(private.url).hexists("unacked", message.delivery_tag)
+    finally:
+        private.stop()
