@@ -71,9 +71,17 @@ def apply() -> None:
 def _patch_settling(qos) -> None:
     """``ack`` and ``reject`` on a detached transport: forget the message here, keep it in
     Redis (``unacked``) for the visibility timeout."""
-    original_ack, original_reject = qos.ack, qos.reject
+    qos.ack = _left_in_redis_when_detached(qos.ack, "acknowledged")
+    qos.reject = _left_in_redis_when_detached(qos.reject, "rejected")
 
-    def left_in_redis(self, delivery_tag, what: str) -> None:
+
+def _left_in_redis_when_detached(original, what: str):
+    def settle(self, delivery_tag, *args, **kwargs):
+        try:
+            return original(self, delivery_tag, *args, **kwargs)
+        except AttributeError:
+            if not _connection_detached(self):
+                raise
         # The local bookkeeping only (kombu's virtual QoS); Redis is not reachable.
         virtual_qos.ack(self, delivery_tag)
         log.warning(
@@ -81,23 +89,8 @@ def _patch_settling(qos) -> None:
             "delivered again after the visibility timeout",
             what,
         )
+        return None
 
-    def ack(self, delivery_tag):
-        try:
-            return original_ack(self, delivery_tag)
-        except AttributeError:
-            if not _connection_detached(self):
-                raise
-            return left_in_redis(self, delivery_tag, "acknowledged")
-
-    def reject(self, delivery_tag, requeue=False):
-        try:
-            return original_reject(self, delivery_tag, requeue=requeue)
-        except AttributeError:
-            if not _connection_detached(self):
-                raise
-            return left_in_redis(self, delivery_tag, "rejected")
-
-    ack.__doc__, reject.__doc__ = original_ack.__doc__, original_reject.__doc__
-    ack.original, reject.original = original_ack, original_reject  # for the tests
-    qos.ack, qos.reject = ack, reject
+    settle.__doc__ = original.__doc__
+    settle.original = original  # for the tests
+    return settle

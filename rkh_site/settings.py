@@ -696,6 +696,9 @@ CELERY_RETRY_BACKOFF_MAX = min(
 #: for STUCK_AFTER_SECONDS and no worker holds its lease (docs/deployment.md).
 SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=60)
 STUCK_AFTER_SECONDS = env.float("STUCK_AFTER_SECONDS", default=120)
+#: A worker stopping after an unrecoverable error may take this long before the process exits
+#: anyway, for its supervisor to restart it (rkh_site/worker_exit.py).
+WORKER_EXIT_GRACE_SECONDS = env.float("WORKER_EXIT_GRACE_SECONDS", default=30)
 #: How often the beat approves orders whose approval waiting time passed (docs/approval.md).
 AUTO_APPROVE_INTERVAL_SECONDS = env.float("AUTO_APPROVE_INTERVAL_SECONDS", default=300)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

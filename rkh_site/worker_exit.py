@@ -18,15 +18,17 @@ import os
 import threading
 
 from celery.worker.worker import WorkController
+from django.conf import settings
 
 log = logging.getLogger(__name__)
 _PATCHED = "_rkh_exit_watchdog_patched"
-#: How long a failed worker's shutdown may take before the process exits anyway.
-WORKER_EXIT_GRACE_SECONDS = float(os.environ.get("WORKER_EXIT_GRACE_SECONDS", "30"))
 
 
-def arm(exitcode: int, seconds: float = WORKER_EXIT_GRACE_SECONDS) -> threading.Timer:
-    """Leave the process with ``exitcode`` in ``seconds`` unless it has exited by then."""
+def arm(exitcode: int, seconds: float | None = None) -> threading.Timer:
+    """Leave the process with ``exitcode`` in ``seconds`` (default: the setting
+    ``WORKER_EXIT_GRACE_SECONDS``) unless it has exited by then."""
+    if seconds is None:
+        seconds = float(settings.WORKER_EXIT_GRACE_SECONDS)
 
     def leave() -> None:
         log.critical(
@@ -45,6 +47,7 @@ def arm(exitcode: int, seconds: float = WORKER_EXIT_GRACE_SECONDS) -> threading.
 
 
 def failed(exitcode: object) -> bool:
+    """A stop with an exit code other than 0 (Celery passes None, 0 or EX_FAILURE)."""
     return isinstance(exitcode, int) and not isinstance(exitcode, bool) and exitcode != 0
 
 

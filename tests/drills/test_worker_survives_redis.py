@@ -93,8 +93,8 @@ def test_a_message_settled_during_the_outage_stays_in_redis(tmp_path):
         connection.Producer(channel=channel).publish(
             {"image": 1}, routing_key="ai", declare=[Queue("ai")]
         )
-        message = channel.basic_get("ai", no_ack=False)
-        assert redis.Redis.from_url(private.url).hexists("unacked", message.delivery_tag)
+        tag = channel.basic_get("ai", no_ack=False).delivery_tag
+        assert redis.Redis.from_url(private.url).hexists("unacked", tag)
 
         private.kill()
         with contextlib.suppress(Exception):
@@ -105,12 +105,11 @@ def test_a_message_settled_during_the_outage_stays_in_redis(tmp_path):
 
         qos = channel.qos
         with pytest.raises(AttributeError):  # kombu's own ack, which ended the worker
-            type(qos).ack.original(qos, message.delivery_tag)
-        tag = message.delivery_tag
+            type(qos).ack.original(qos, tag)
         qos.ack(tag)  # no exception: the worker goes on
         qos.reject(tag)
 
         # Still in Redis: the transport delivers it again after the visibility timeout.
-        assert redis.Redis.from_url(private.url).hexists("unacked", message.delivery_tag)
+        assert redis.Redis.from_url(private.url).hexists("unacked", tag)
     finally:
         private.stop()
