@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,18 +180,29 @@ class DigitalFacts:
         }
 
 
-def digital_facts(width: int | None, height: int | None) -> DigitalFacts | None:
+def physical_sizes() -> list[PrintSize]:
+    """The active physical print sizes (one query): what ``digital_facts`` measures against."""
+    return [
+        size
+        for size in PrintSize.objects.filter(active=True, width_in__isnull=False)
+        if size.is_physical
+    ]
+
+
+def digital_facts(
+    width: int | None, height: int | None, sizes: Iterable[PrintSize] | None = None
+) -> DigitalFacts | None:
     """Issue 16: a digital-only file states no DPI (a DPI needs inches, and nobody ordered
     any), but what a buyer of a digital file wants to know: its pixels, and the largest print
     it could still make at the studio's ``PRINT_MIN_DPI`` (the largest crop of that size's
-    aspect, turned like the file, as the print crops are). None without a pixel size."""
+    aspect, turned like the file, as the print crops are). None without a pixel size.
+    ``sizes``: ``physical_sizes()`` when the caller has read them already (a drain asks for
+    hundreds of files; one query, not one per file)."""
     if not width or not height:
         return None
     floor = min_dpi()
     best: PrintSize | None = None
-    for size in PrintSize.objects.filter(active=True, width_in__isnull=False):
-        if not size.is_physical:
-            continue
+    for size in physical_sizes() if sizes is None else sizes:
         inches = aspect_for(size, width, height)
         rect, _ = crops.place(width, height, inches[0] / inches[1])
         pixels = crops.to_pixels(rect, width, height, inches[0] / inches[1])

@@ -25,9 +25,10 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from queue import Empty, SimpleQueue
@@ -37,6 +38,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from PIL import Image as PILImage
 
 from orders import attention, live, locking, pipeline, prints
 from orders import services as order_services
@@ -193,28 +195,38 @@ def _upload_run(order_id: int, head: OutboxEntry, breaker, result: DrainResult) 
     order), and records what came in every ``RECORD_INTERVAL_SECONDS`` in one transaction.
     After a failure no new upload starts; those in flight are recorded. Returns True when a
     failure stops the order's queue for now."""
-    rows = _due_uploads(order_id, head)
-    width = max(1, min(int(settings.PMR_UPLOAD_CONCURRENCY), len(rows)))
+    ids = _due_uploads(order_id, head)
+    width = max(1, min(int(settings.PMR_UPLOAD_CONCURRENCY), len(ids)))
     # The threads get plain data (_Call) and pass the row back untouched: no ORM in threads.
     todo: SimpleQueue = SimpleQueue()
     answers: SimpleQueue = SimpleQueue()
     halt = threading.Event()
-    renditions: dict[int, list] = {}  # per image: one print_renditions() for all its files
-    printed = prints.order_has_prints(order_id)  # none ordered: no image needs asking
+    known = _RunFacts(printed=prints.order_has_prints(order_id))
     gate = threading.BoundedSemaphore(max(1, int(settings.PMR_RENDER_CONCURRENCY)))
+    loaded: deque[OutboxEntry] = deque()  # read, not queued yet
+    read = 0  # how many of ids were read
     queued = 0
     closed = False
 
     def feed(up_to: int) -> None:
         """Prepare and queue rows until ``up_to`` are queued; then (or after a failure) one
-        end-marker per thread."""
-        nonlocal queued, closed
-        while queued < min(up_to, len(rows)) and not halt.is_set():
-            call = _prepare(rows[queued], renditions, printed=printed)
+        end-marker per thread. Rows are read as they are needed: the first window alone, so
+        the first uploads start at once, then a few windows at a time."""
+        nonlocal read, queued, closed
+        while queued < up_to and not halt.is_set():
+            if not loaded:
+                if read == len(ids):
+                    break
+                chunk = ids[read : read + (width if read == 0 else PREPARE_AHEAD_WINDOWS * width)]
+                read += len(chunk)
+                loaded.extend(_load_rows(chunk))
+                continue
+            row = loaded.popleft()
+            call = _prepare(row, known)
             call.render_gate = gate
-            todo.put((rows[queued], call))
+            todo.put((row, call))
             queued += 1
-        if not closed and (queued == len(rows) or halt.is_set()):
+        if not closed and ((read == len(ids) and not loaded) or halt.is_set()):
             for _ in range(width):
                 todo.put(None)
             closed = True
@@ -265,24 +277,36 @@ def _upload_run(order_id: int, head: OutboxEntry, breaker, result: DrainResult) 
     return stop
 
 
-def _due_uploads(order_id: int, head: OutboxEntry) -> list[OutboxEntry]:
-    """The run of due upload rows that starts at ``head`` (up to the first row of another
-    kind, or one not due yet: the PMR sees an order's writes in order)."""
+def _due_uploads(order_id: int, head: OutboxEntry) -> list[int]:
+    """The ids of the run of due upload rows that starts at ``head`` (up to the first row of
+    another kind, or one not due yet: the PMR sees an order's writes in order). Only ids:
+    the rows themselves are read window by window (``_load_rows``) while uploads run."""
     now = timezone.now()
-    rows: list[OutboxEntry] = []
+    ids: list[int] = []
     candidates = (
         OutboxEntry.objects.filter(order_id=order_id, id__gte=head.pk)
         .exclude(state__in=OutboxEntry.FINAL)
-        .select_related("order", "image")
         .order_by("id")
+        .values_list("pk", "kind", "state", "next_attempt_at")
     )
-    for row in candidates.iterator(chunk_size=200):
-        if row.kind != K.IMAGE_PUT or row.state != State.PENDING:
+    for pk, kind, state, next_attempt_at in candidates.iterator(chunk_size=2000):
+        if kind != K.IMAGE_PUT or state != State.PENDING:
             break
-        if row.next_attempt_at and row.next_attempt_at > now:
+        if next_attempt_at and next_attempt_at > now:
             break
-        rows.append(row)
-    return rows
+        ids.append(pk)
+    return ids
+
+
+def _load_rows(ids: list[int]) -> list[OutboxEntry]:
+    """These rows with their order and image, in ``ids`` order; one that was settled or
+    deleted since ``_due_uploads`` (a person skipped it, the order was removed) is left out."""
+    found = (
+        OutboxEntry.objects.filter(state=State.PENDING)
+        .select_related("order", "image")
+        .in_bulk(ids)
+    )
+    return [found[pk] for pk in ids if pk in found]
 
 
 def _settle(order_id: int, outcomes: list[tuple[OutboxEntry, Any]], breaker, result) -> bool:
@@ -307,12 +331,36 @@ def _settle(order_id: int, outcomes: list[tuple[OutboxEntry, Any]], breaker, res
 # --- one call ------------------------------------------------------------------------------
 
 
-def _prepare(
-    row: OutboxEntry, renditions: dict[int, list] | None = None, *, printed: bool = True
-) -> _Call:
+@dataclass
+class _RunFacts:
+    """What the files of one upload run share, read once for the run, not once per file."""
+
+    #: Anything physical ordered in the order (``prints.order_has_prints``)? When not, no
+    #: image is asked for its print renditions or its ordered sizes (two queries each).
+    printed: bool = True
+    #: Per image: its print renditions, one ``print_renditions()`` for all its files.
+    renditions: dict[int, list] = field(default_factory=dict)
+    #: ``prints.physical_sizes()`` (read at the first digital-only file) and, per pixel
+    #: size, what a digital-only file of that size states (a camera's files share one).
+    sizes: list | None = None
+    digital: dict[tuple[int | None, int | None], dict[str, Any]] = field(default_factory=dict)
+
+    def digital_facts(self, image: Image, width: int | None, height: int | None) -> dict:
+        if self.printed:  # the image may have lines of its own: ask it
+            return variants.digital_facts(image, width, height)
+        if (width, height) not in self.digital:
+            if self.sizes is None:
+                self.sizes = prints.physical_sizes()
+            self.digital[width, height] = variants.digital_facts(
+                image, width, height, prints_ordered=False, sizes=self.sizes
+            )
+        return self.digital[width, height]
+
+
+def _prepare(row: OutboxEntry, known: _RunFacts | None = None) -> _Call:
     """What the upload thread needs to send ``row`` (this thread: ORM reads happen here).
-    ``printed`` False: the order has no physical print ordered, so no image is asked for
-    its print renditions (their lookup cost two queries per image)."""
+    ``known``: what the run's files share (without it, every file asks for itself)."""
+    known = known or _RunFacts()
     call = _Call(row.pk, row.kind, row.order.order_ref, row.idempotency_key, dict(row.payload))
     if row.kind != K.IMAGE_PUT:
         return call
@@ -321,15 +369,15 @@ def _prepare(
     stem = Path(image.original_filename).stem or f"image-{image.pk}"
     spec = variants.spec_of(row.payload)
     if spec is None:  # a row from before variants: the edited file, else the original
-        field = image.processed if image.processed else image.original
-        call.path = media.StoredContent(field.storage, field.name)
+        stored = image.processed if image.processed else image.original
+        call.path = media.StoredContent(stored.storage, stored.name)
         processed = bool(image.processed)
         call.content_type = "image/jpeg" if processed else (image.mime_type or "image/jpeg")
         call.filename = f"{stem}.jpg" if processed else image.original_filename
         call.sha256 = "" if processed else image.sha256
         return call
     call.variant, call.print_size = spec.variant, spec.print_size
-    ordered = _renditions(image, renditions) if printed else []
+    ordered = _renditions(image, known.renditions) if known.printed else []
     if spec.variant == variants.ORIGINAL:
         # The untouched bytes the studio received: their SHA-256 from intake is declared,
         # so the PMR refuses (422) anything else.
@@ -341,7 +389,7 @@ def _prepare(
         if call.dpi is None and not ordered:  # digital only: pixels and the largest print
             call.metadata = {
                 **call.metadata,
-                **variants.digital_facts(image, image.width, image.height),
+                **known.digital_facts(image, image.width, image.height),
             }
     elif spec.variant == variants.EDITED:
         if not image.processed:
@@ -354,7 +402,7 @@ def _prepare(
         call.dpi = variants.whole_file_dpi(width, height, ordered)
         call.metadata = {**call.metadata, "width": width, "height": height}
         if call.dpi is None and not ordered:  # digital only: pixels and the largest print
-            call.metadata = {**call.metadata, **variants.digital_facts(image, width, height)}
+            call.metadata = {**call.metadata, **known.digital_facts(image, width, height)}
     else:
         rendition = next((r for r in ordered if r.size_code == spec.print_size), None)
         if rendition is None:
@@ -373,24 +421,19 @@ def _prepare(
     return call
 
 
-def _renditions(image: Image, cache: dict[int, list] | None) -> list:
+def _renditions(image: Image, cache: dict[int, list]) -> list:
     """The image's print renditions (not rendered yet), once per image and upload run.
 
     Their crops cannot always be worked out (an unreadable file): then there are none here,
     the original and the edited file state no DPI and a print row is refused for a person
     (``print_size_gone``), instead of the whole drain failing."""
-    if cache is not None and image.pk in cache:
-        return cache[image.pk]
-    found = variants.renditions_of(image)
-    if cache is not None:
-        cache[image.pk] = found
-    return found
+    if image.pk not in cache:
+        cache[image.pk] = variants.renditions_of(image)
+    return cache[image.pk]
 
 
 def pixel_size(content: media.StoredContent) -> tuple[int | None, int | None]:
     """A JPEG's pixel size from its header (the file is not decoded, nor fetched whole)."""
-    from PIL import Image as PILImage
-
     try:
         with content.open() as stream:
             head = io.BytesIO(stream.read(_HEADER_BYTES))

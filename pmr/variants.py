@@ -143,12 +143,22 @@ def describe(counts: dict[str, int]) -> str:
     return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
-def digital_facts(image: Any, width: int | None, height: int | None) -> dict[str, Any]:
+def digital_facts(
+    image: Any,
+    width: int | None,
+    height: int | None,
+    *,
+    prints_ordered: bool | None = None,
+    sizes: Iterable[Any] | None = None,
+) -> dict[str, Any]:
     """What a file of an image with no print ordered states instead of a DPI
     (``X-Image-Metadata``): ``{"digital": {"pixels": [w, h], "megapixels": 24.0,
     "largest_print": "11x14", "largest_print_min_dpi": 300}}``; ``{}`` without a pixel size,
-    or when prints are ordered (their crops could not be worked out: no DPI, but no claim)."""
-    if prints.ordered_sizes(image):
+    or when prints are ordered (their crops could not be worked out: no DPI, but no claim).
+    ``prints_ordered`` False: the caller knows that nothing physical is ordered in the
+    image's whole order (``prints.order_has_prints``), so the image is not asked again (two
+    queries); ``sizes``: ``prints.physical_sizes()`` when the caller has read them already."""
+    if prints_ordered is not False and prints.ordered_sizes(image):
         return {}
-    facts = prints.digital_facts(width, height)
+    facts = prints.digital_facts(width, height, sizes)
     return {"digital": facts.as_dict()} if facts is not None else {}

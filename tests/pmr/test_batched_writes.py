@@ -18,7 +18,7 @@ from pmr import drain, outbox
 from pmr.models import OutboxEntry
 from utilities import durations
 
-from .conftest import rows
+from .conftest import remote_order, rows
 
 K = OutboxEntry.Kind
 pytestmark = pytest.mark.django_db
@@ -74,3 +74,44 @@ def test_a_drained_batch_moves_its_images_together_and_counts_every_call(
     counted = {(h.labels["kind"], h.labels["outcome"]): h.count for h in durations.read("pmr_call")}
     assert counted[(K.IMAGE_PUT, "ok")] == 10  # every upload, counted from the drain's thread
     assert counted[(K.ORDER_PUT, "ok")] == 1
+
+
+def test_files_of_an_order_without_prints_are_described_without_a_query_each(
+    sim, pmr_event, ai_done_order, settings
+):
+    """Issue 14: a digital-only file states its pixels and the largest print it meets
+    (issue 16). The drain asked the image for its ordered sizes and read the print sizes
+    for every file (three queries each, most of its thread's time at 400 files); now an
+    order with no print ordered reads the sizes once per run, whatever its size."""
+    settings.PRINT_MIN_DPI = 5  # 48x32 pixels: the largest print is 5x7
+
+    def print_queries(n: int) -> tuple[int, dict]:
+        order = ai_done_order(n)
+        with CaptureQueriesContext(connection) as queries:
+            assert not drain.drain_order(order.pk).blocked
+        asked = [q for q in queries if "print" in q["sql"].split(" WHERE ")[0].lower()]
+        return len(asked), remote_order(sim, order)
+
+    few, _ = print_queries(2)
+    many, remote = print_queries(6)
+    assert many == few
+    assert len(remote["files"]) == 12  # the original and the edited file of each image
+    described = [image["metadata"].get("digital") for image in remote["images"]]
+    assert len(described) == 6  # what the PMR keeps of each image: its original's metadata
+    assert all(facts and facts["largest_print"] == "5x7" for facts in described)
+
+
+def test_rows_settled_while_a_run_is_read_are_left_out(ai_done_order):
+    """The run's ids are read first and its rows window by window: a row a person skipped
+    (or one deleted) in between is not sent."""
+    order = ai_done_order(3)
+    uploads = list(rows(order, kind=K.IMAGE_PUT))
+    ids = drain._due_uploads(order.pk, uploads[0])
+    assert ids == [row.pk for row in uploads]
+    OutboxEntry.objects.filter(pk=ids[1]).update(state=OutboxEntry.State.SKIPPED)
+    OutboxEntry.objects.filter(pk=ids[2]).delete()
+
+    loaded = drain._load_rows(ids)
+
+    assert [row.pk for row in loaded] == [ids[0], *ids[3:]]
+    assert loaded[0].image.pk == uploads[0].image_id  # with its image and order
