@@ -45,7 +45,7 @@ from orders.models import Image, Order, rendition_upload_path
 from utilities import access, durations, media
 from utilities.errors import OrderError
 from utilities.infrastructure import TRANSIENT, CommitWatch, is_transient, queue_after_commit
-from utilities.leases import exclusive
+from utilities.leases import Claim, exclusive
 from utilities.redis_clients import shared
 
 from . import fullres, gate, tasks, upscale
@@ -180,6 +180,7 @@ def process_image(image_id: int) -> Image:
         lease_key(image_id),
         settings.AI_IMAGE_LEASE_SECONDS,
         renew=True,
+        claim=Claim(CLAIMS_KEY, str(image_id)),
     ) as held:
         if not held:  # another delivery is working on it right now
             log.info("Image %s is being processed by another task; skipped", image_id)
@@ -194,6 +195,11 @@ def process_image(image_id: int) -> Image:
 def lease_key(image_id: int) -> str:
     """The Redis lease an image's AI task holds while it runs (renewed; the sweep checks it)."""
     return f"rkh:ai:image:{image_id}"
+
+
+#: The images an AI task holds a lease on; a worker killed mid-image leaves its image here
+#: (``utilities.leases.Claim``): the AI step's orphan sweep queues it again.
+CLAIMS_KEY = "rkh:ai:claims"
 
 
 def _process_held(image_id: int) -> Image:

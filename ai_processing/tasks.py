@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from orders.models import Image, Order
+from orders.sweep import requeue_orphans
 from utilities.infrastructure import retry_on_outage
 
 from . import approval, services, sweep
@@ -34,6 +35,18 @@ def sweep_stuck() -> dict[str, int]:
     """Beat (``SWEEP_INTERVAL_SECONDS``, on the default queue): queue again the AI step of
     images nobody works on, and settle orders whose images are all done."""
     return sweep.sweep()
+
+
+@shared_task(**retry_on_outage())
+def sweep_orphaned() -> int:
+    """Beat (``ORPHAN_SWEEP_SECONDS``, on the default queue): queue again the AI step of
+    images whose worker died mid-image (``orders.sweep.requeue_orphans``); how many."""
+    return requeue_orphans(
+        step="ai",
+        claims=services.CLAIMS_KEY,
+        lease_key=services.lease_key,
+        queue=services.queue_image,
+    )
 
 
 @shared_task(**retry_on_outage())

@@ -29,7 +29,7 @@ from django.utils import timezone
 from utilities import access, durations, media
 from utilities.errors import OrderError
 from utilities.infrastructure import TRANSIENT, CommitWatch, queue_after_commit
-from utilities.leases import exclusive
+from utilities.leases import Claim, exclusive
 from utilities.redis_clients import shared
 
 from . import bookkeeping, imaging, locking, pipeline, services, tasks
@@ -222,6 +222,11 @@ def lease_key(image_id: int) -> str:
     return f"rkh:ingest:image:{image_id}"
 
 
+#: The images an ingest holds a lease on; a worker killed mid-ingest leaves its image here
+#: (``utilities.leases.Claim``): ``sweep.requeue_orphans`` queues it again.
+CLAIMS_KEY = "rkh:ingest:claims"
+
+
 def ingest_image(image_id: int) -> Image:
     """Validate, measure, describe and preview one uploaded image; flag near-duplicates.
 
@@ -246,6 +251,7 @@ def ingest_image(image_id: int) -> Image:
         lease_key(image_id),
         settings.INGEST_LEASE_SECONDS,
         renew=True,
+        claim=Claim(CLAIMS_KEY, str(image_id)),
     ) as held:
         if not held:  # another delivery (a redelivered message, the sweep's) has it now
             log.info("Image %s is being ingested by another task; skipped", image_id)

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
+from utilities import leases
 from utilities.redis_clients import shared
 
 from . import intake, services
@@ -69,6 +70,28 @@ def requeue_stuck(
     if queued:
         log.warning("Sweep: %d image(s) stuck before %s queued again", queued, step)
     return queued
+
+
+def requeue_orphans(
+    *,
+    step: str,
+    claims: str,
+    lease_key: Callable[[int], str],
+    queue: Callable[[int], None],
+) -> int:
+    """Queue again the images whose worker died holding their lease (``utilities.leases``:
+    the claim stayed, the lease ran out): within a lease period of the kill plus
+    ``ORPHAN_SWEEP_SECONDS``, not after ``STUCK_AFTER_SECONDS`` unmoved. Each is also marked
+    as re-queued, as ``requeue_stuck`` does, so that sweep adds no second message at once."""
+    client = shared()
+    found = leases.orphans(client, claims, lambda member: lease_key(int(member)))
+    window_ms = max(1000, int(float(settings.STUCK_AFTER_SECONDS) * 1000))
+    for member in found:
+        client.set(f"rkh:sweep:{step}:{member}", 1, px=window_ms)
+        queue(int(member))
+    if found:
+        log.warning("Sweep: %d image(s) whose worker died during %s queued again", len(found), step)
+    return len(found)
 
 
 def settle_idle_orders() -> int:

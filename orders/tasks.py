@@ -41,6 +41,18 @@ def sweep_stuck_ingest() -> dict[str, int]:
 
 
 @shared_task(**retry_on_outage())
+def sweep_orphaned_ingest() -> int:
+    """Beat (``ORPHAN_SWEEP_SECONDS``): queue again the ingest of images whose worker died
+    mid-ingest (``sweep.requeue_orphans``; Redis only, no query); how many."""
+    return sweep.requeue_orphans(
+        step="ingest",
+        claims=intake.CLAIMS_KEY,
+        lease_key=intake.lease_key,
+        queue=intake._queue_ingest,
+    )
+
+
+@shared_task(**retry_on_outage())
 def apply_retention() -> dict[str, int]:
     """Daily (beat): erase the files and personal data of orders whose retention period
     ended (``RETENTION_DAYS``); the totals are logged and returned."""

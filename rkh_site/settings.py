@@ -696,6 +696,9 @@ CELERY_RETRY_BACKOFF_MAX = min(
 #: for STUCK_AFTER_SECONDS and no worker holds its lease (docs/deployment.md).
 SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=60)
 STUCK_AFTER_SECONDS = env.float("STUCK_AFTER_SECONDS", default=120)
+#: How often the beat looks for images whose worker died holding their lease (a claim left in
+#: Redis, the lease run out): they are queued again then, a lease period after the kill.
+ORPHAN_SWEEP_SECONDS = env.float("ORPHAN_SWEEP_SECONDS", default=10)
 #: A worker stopping after an unrecoverable error may take this long before the process exits
 #: anyway, for its supervisor to restart it (rkh_site/worker_exit.py).
 WORKER_EXIT_GRACE_SECONDS = env.float("WORKER_EXIT_GRACE_SECONDS", default=30)
@@ -733,6 +736,14 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-ai": {
         "task": "ai_processing.tasks.sweep_stuck",
         "schedule": SWEEP_INTERVAL_SECONDS,
+    },
+    "sweep-orphaned-ingest": {
+        "task": "orders.tasks.sweep_orphaned_ingest",
+        "schedule": ORPHAN_SWEEP_SECONDS,
+    },
+    "sweep-orphaned-ai": {
+        "task": "ai_processing.tasks.sweep_orphaned",
+        "schedule": ORPHAN_SWEEP_SECONDS,
     },
     "auto-approve-due": {
         "task": "ai_processing.tasks.sweep_auto_approve",

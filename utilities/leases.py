@@ -4,6 +4,12 @@ A lease gives one holder at a time a piece of work and is freed even if the hold
 where the same work may be queued twice (an image's AI task, an order's PMR drain): the second
 delivery sees the lease and steps aside. Plain redis-py, no Django; clients come from
 ``utilities.redis_clients``.
+
+A lease may also leave a **claim** (``Claim``): a member of a Redis set, added with the lease
+and removed with it. A holder killed mid-work cannot remove it, and its lease runs out by
+itself: a claim whose lease is gone (``orphans``) names work whose worker died, to be queued
+again at once, instead of when a sweep finds the work unmoved for a long time (a sweep cannot
+tell work lost with its worker from work waiting its turn in a long queue).
 """
 
 from __future__ import annotations
@@ -11,18 +17,35 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import redis
 
-from .redis_scripts import LEASE_RELEASE, LEASE_RENEW
+from .redis_scripts import (
+    CLAIM_ORPHANED,
+    LEASE_ACQUIRE_CLAIMED,
+    LEASE_RELEASE,
+    LEASE_RELEASE_CLAIMED,
+    LEASE_RENEW,
+)
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Claim:
+    """``member`` of the Redis set ``claims`` while the lease is held (see the module)."""
+
+    claims: str
+    member: str
+
+
 @contextmanager
-def exclusive(client: redis.Redis, key: str, ttl: float, *, renew: bool = False) -> Iterator[bool]:
+def exclusive(
+    client: redis.Redis, key: str, ttl: float, *, renew: bool = False, claim: Claim | None = None
+) -> Iterator[bool]:
     """Hold ``key`` alone for ``ttl`` seconds; yields False when someone else holds it.
 
     For work that may be queued twice (an image queued when it was ingested and
@@ -33,10 +56,19 @@ def exclusive(client: redis.Redis, key: str, ttl: float, *, renew: bool = False)
     ``renew``: a heartbeat thread extends the lease every third of ``ttl`` while the holder
     runs, so work of unknown length (an order's PMR drain) keeps it, and a holder killed
     mid-work frees it within one ``ttl`` rather than after the longest possible run.
+
+    ``claim``: leave that claim while the lease is held (``orphans`` finds it if the holder
+    dies).
     """
     token = uuid.uuid4().hex
     ttl_ms = max(1000, int(ttl * 1000))
-    if not client.set(key, token, nx=True, px=ttl_ms):
+    if claim is None:
+        taken = client.set(key, token, nx=True, px=ttl_ms)
+    else:
+        taken = client.eval(
+            LEASE_ACQUIRE_CLAIMED, 2, key, claim.claims, token, ttl_ms, claim.member
+        )
+    if not taken:
         yield False
         return
     stop = threading.Event()
@@ -61,8 +93,23 @@ def exclusive(client: redis.Redis, key: str, ttl: float, *, renew: bool = False)
         if heart is not None:
             heart.join(timeout=5)
         try:
-            client.eval(LEASE_RELEASE, 1, key, token)
+            if claim is None:
+                client.eval(LEASE_RELEASE, 1, key, token)
+            else:
+                client.eval(LEASE_RELEASE_CLAIMED, 2, key, claim.claims, token, claim.member)
         except redis.RedisError:
             # Redis is away: the work is done (or its own error is on its way up); the lease
             # runs out by itself within ``ttl``. Raising here would hide the outcome.
             log.warning("could not release lease %s; it expires in %.0f s", key, ttl)
+
+
+def orphans(client: redis.Redis, claims: str, lease_key: Callable[[str], str]) -> list[str]:
+    """The members of ``claims`` whose lease (``lease_key(member)``) nobody holds: their holder
+    died mid-work. Each is taken off the set as it is returned, so two sweeps never both
+    return it; a member claimed again meanwhile (its lease held) stays."""
+    found = []
+    for raw in client.smembers(claims):
+        member = raw.decode() if isinstance(raw, bytes) else str(raw)
+        if client.eval(CLAIM_ORPHANED, 2, lease_key(member), claims, member):
+            found.append(member)
+    return found

@@ -21,6 +21,33 @@ LEASE_RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
+#: KEYS[1] lease key, KEYS[2] claims set; ARGV token, ttl ms, member: take the lease and
+#: leave the claim in one step (no moment where a sweep sees one without the other).
+LEASE_ACQUIRE_CLAIMED = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  redis.call('SADD', KEYS[2], ARGV[3])
+  return 1
+end
+return 0
+"""
+#: KEYS[1] lease key, KEYS[2] claims set; ARGV token, member: release our lease and its claim;
+#: a lease that ran out meanwhile with nobody taking it: the claim goes too (the work is done).
+LEASE_RELEASE_CLAIMED = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], ARGV[2])
+  return 1
+end
+if not holder then redis.call('SREM', KEYS[2], ARGV[2]) end
+return 0
+"""
+#: KEYS[1] lease key, KEYS[2] claims set; ARGV[1] member: the claim of a lease nobody holds any
+#: more (its holder died) is taken off the set, once: 1 for the one caller that took it.
+CLAIM_ORPHANED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return redis.call('SREM', KEYS[2], ARGV[1]) end
+return 0
+"""
 
 # --- circuit breakers (utilities.circuit_breaker) --------------------------------------------
 

@@ -20,7 +20,7 @@ from tests.ai_processing.pipeline import (  # noqa: F401 (fixtures)
     preset,
 )
 from tests.conftest import make_user
-from utilities.leases import exclusive
+from utilities.leases import Claim, exclusive
 from utilities.redis_clients import client_for
 
 S = Image.Status
@@ -151,3 +151,52 @@ def test_the_sweep_requeues_a_lost_ai_step_and_settles_a_forgotten_order(
     Order.objects.filter(pk=order.pk).update(ai_processed=False, updated_at=old)
     assert sweep.settle_finished_orders() == 1
     assert Order.objects.get(pk=order.pk).ai_processed
+
+
+def test_the_orphan_sweep_requeues_at_once_what_a_killed_worker_held(
+    ingested_order, monkeypatch, settings
+):
+    """A worker killed mid-image leaves its claim (utilities.leases): once the lease ran out
+    the image is queued again, although it moved a moment ago (the stuck sweep would wait
+    STUCK_AFTER_SECONDS); an image a live worker holds is left alone; each orphan once."""
+    from ai_processing import tasks
+
+    settings.STUCK_AFTER_SECONDS = 600
+    queued: list[int] = []
+    monkeypatch.setattr(services, "queue_image", queued.append)
+    order = ingested_order("colour-correct-only", n=3)
+    orphan, running, waiting = order.images.order_by("pk")
+    client = client_for(settings.REDIS_URL)
+    client.delete(services.CLAIMS_KEY, *(f"rkh:sweep:ai:{i.pk}" for i in (orphan, running)))
+    # What a worker killed while holding the orphan's lease leaves once that lease ran out.
+    client.sadd(services.CLAIMS_KEY, str(orphan.pk))
+    claim = Claim(services.CLAIMS_KEY, str(running.pk))
+
+    with exclusive(client, services.lease_key(running.pk), 30, claim=claim) as held:
+        assert held
+        assert sweep.sweep()["ai_requeued"] == 0  # nothing unmoved for 600 s
+        assert tasks.sweep_orphaned() == 1
+        assert tasks.sweep_orphaned() == 0
+    assert queued == [orphan.pk]
+    assert client.exists(f"rkh:sweep:ai:{orphan.pk}")  # the stuck sweep leaves it be a while
+    assert client.smembers(services.CLAIMS_KEY) == set()
+    assert waiting.pk not in queued
+
+
+def test_an_ai_step_claims_its_image_while_it_runs(ingested_order, settings, monkeypatch):
+    order = ingested_order("colour-correct-only", n=1)
+    (image,) = order.images.all()
+    client = client_for(settings.REDIS_URL)
+    client.delete(services.CLAIMS_KEY)
+    seen: list[set] = []
+    work = services._process_held
+
+    def watched(image_id):
+        seen.append(client.smembers(services.CLAIMS_KEY))
+        return work(image_id)
+
+    monkeypatch.setattr(services, "_process_held", watched)
+    services.process_image(image.pk)
+    assert seen == [{str(image.pk).encode()}]  # while it ran
+    assert Image.objects.get(pk=image.pk).status == S.PROCESSED
+    assert client.smembers(services.CLAIMS_KEY) == set()  # and not after

@@ -171,6 +171,45 @@ def test_the_sweep_queues_a_lost_ingest_once_and_never_while_a_worker_has_it(
 
 
 @pytest.mark.django_db
+def test_an_ingest_killed_mid_way_is_queued_again_once_its_lease_ran_out(
+    order, add, monkeypatch
+):
+    """A worker killed mid-ingest leaves its claim (utilities.leases); the orphan sweep queues
+    the image again without waiting STUCK_AFTER_SECONDS; a running ingest claims its image."""
+    from orders import tasks
+
+    queued: list[int] = []
+    client = client_for(settings.REDIS_URL)
+    client.delete(intake.CLAIMS_KEY)
+    image = add(order, photos.jpeg(), "a.jpg")
+    seen: list[set] = []
+    work = intake._ingest_held
+
+    def killed(held):  # the worker dies here: its claim stays, its lease runs out
+        seen.append(client.smembers(intake.CLAIMS_KEY))
+        raise SystemExit
+
+    monkeypatch.setattr(intake, "_ingest_held", killed)
+    with pytest.raises(SystemExit):
+        intake.ingest_image(image.pk)
+    assert seen == [{str(image.pk).encode()}]
+    # SystemExit still ran the release on its way out; a kill -9 would not have: put back
+    # what it leaves (the claim; its lease is gone once it ran out).
+    client.sadd(intake.CLAIMS_KEY, str(image.pk))
+    client.delete(f"rkh:sweep:ingest:{image.pk}")
+    monkeypatch.setattr(intake, "_queue_ingest", queued.append)
+    monkeypatch.setattr(intake, "_ingest_held", work)
+
+    assert sweep.sweep()["ingest_requeued"] == 0  # it moved a moment ago: not stuck
+    assert tasks.sweep_orphaned_ingest() == 1
+    assert tasks.sweep_orphaned_ingest() == 0
+    assert queued == [image.pk]
+    intake.ingest_image(image.pk)  # the message it was queued with
+    assert Image.objects.get(pk=image.pk).status != Image.Status.UPLOADED
+    assert client.smembers(intake.CLAIMS_KEY) == set()
+
+
+@pytest.mark.django_db
 def test_staff_requeue_a_stuck_upload(order, add, ingest, manager):
     image = add(order, photos.jpeg(), "a.jpg")
     intake.INGEST.count_attempt(image.pk)  # one delivery died with its worker
