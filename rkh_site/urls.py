@@ -7,7 +7,7 @@ served by views that apply the order access rule.
 from django.contrib import admin
 from django.urls import include, path
 
-from . import health, metrics_view, pwa
+from . import admin_login, health, metrics_view, pwa
 
 admin.site.site_header = "RKH Photo Orders"
 admin.site.site_title = "RKH Photo Orders admin"
@@ -22,6 +22,8 @@ urlpatterns = [
     path("manifest.webmanifest", pwa.manifest, name="manifest"),
     path("favicon.ico", pwa.favicon, name="favicon"),
     path("offline/", pwa.offline, name="offline"),
+    # Signed in without back-office access: the product's 403, not the admin's sign-in form.
+    path("admin/login/", admin_login.login, name="admin_login"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("rkh_site.api_urls")),

@@ -69,6 +69,33 @@ def test_non_staff_cannot_reach_the_user_admin(client, users, who):
     assert "/admin/login/" in response["Location"]
 
 
+@pytest.mark.parametrize("who", ["User", "Viewer", "norole"])
+def test_signed_in_without_back_office_access_gets_the_products_403(client, users, who):
+    """Not the admin's sign-in form ("authenticated as …, but are not authorized"): they are
+    signed in; the back office is not theirs (rkh_site/admin_login.py)."""
+    client.force_login(users[who])
+    response = client.get("/admin/", follow=True)
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert 'data-testid="error-403"' in html
+    assert "The back office is for managers and administrators." in html
+    assert "not authorized" not in html
+    assert 'name="password"' not in html
+
+
+def test_signed_out_gets_the_back_offices_sign_in_form(client, users):
+    response = client.get("/admin/", follow=True)
+    assert response.status_code == 200
+    assert 'name="password"' in response.content.decode()
+    response = client.post(
+        "/admin/login/?next=/admin/",
+        {"username": users["Manager"].username, "password": "pw", "next": "/admin/"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+
+
 def test_user_history_page_shows_the_role_change(client, users):
     client.force_login(users["Admin"])
     target = users["Viewer"]
