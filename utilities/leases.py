@@ -55,7 +55,9 @@ def exclusive(
 
     ``renew``: a heartbeat thread extends the lease every third of ``ttl`` while the holder
     runs, so work of unknown length (an order's PMR drain) keeps it, and a holder killed
-    mid-work frees it within one ``ttl`` rather than after the longest possible run.
+    mid-work frees it within one ``ttl`` rather than after the longest possible run. A lease
+    that ran out while its holder was stalled (a starved machine) and that nobody took since is
+    taken back at the next beat, so a sweep does not hand the work to a second worker.
 
     ``claim``: leave that claim while the lease is held (``orphans`` finds it if the holder
     dies).
@@ -74,15 +76,20 @@ def exclusive(
     stop = threading.Event()
     heart = None
     if renew:
+        claimed = (2, key, claim.claims, token, ttl_ms, claim.member) if claim else None
 
         def beat() -> None:
             while not stop.wait(ttl_ms / 3000):
                 try:
-                    if not client.eval(LEASE_RENEW, 1, key, token, ttl_ms):
-                        log.warning("lease %s was lost", key)
-                        return
+                    renewed = client.eval(LEASE_RENEW, *(claimed or (1, key, token, ttl_ms)))
                 except redis.RedisError:  # a hiccup: try again at the next beat
                     log.warning("could not renew lease %s", key)
+                    continue
+                if renewed == 2:  # this process was stalled past the lease (a starved machine)
+                    log.warning("lease %s had run out while held; taken back", key)
+                elif not renewed:
+                    log.warning("lease %s was lost to another holder", key)
+                    return
 
         heart = threading.Thread(target=beat, name=f"lease-{key}", daemon=True)
         heart.start()

@@ -16,10 +16,16 @@ LEASE_RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-#: KEYS[1] lease key; ARGV token, ttl ms: extend only a lease this holder still owns.
+#: KEYS[1] lease key (KEYS[2] its claims set, if any); ARGV token, ttl ms (ARGV[3] the claim's
+#: member): extend a lease this holder still owns (1); take back one that ran out while its
+#: holder was stalled and that nobody took since, with its claim (2); 0 when another holds it.
 LEASE_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if holder then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if KEYS[2] then redis.call('SADD', KEYS[2], ARGV[3]) end
+return 2
 """
 #: KEYS[1] lease key, KEYS[2] claims set; ARGV token, ttl ms, member: take the lease and
 #: leave the claim in one step (no moment where a sweep sees one without the other).

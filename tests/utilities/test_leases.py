@@ -90,3 +90,26 @@ def test_a_holder_killed_mid_work_leaves_an_orphan_returned_once(names, settings
     assert found == ["9"]  # once its lease ran out (1 s after its last renewal)
     assert orphans(client, claims, lambda m: f"{prefix}{m}") == []  # and only once
     assert client.smembers(claims) == set()
+
+
+def test_a_lease_that_ran_out_under_a_stalled_holder_is_taken_back(names):
+    """A renewed lease whose holder was stalled past it (a starved machine): nobody took it,
+    so the next beat takes it back, claim and all, before a sweep hands the work to a second
+    worker; one another holder took meanwhile stays theirs."""
+    client, claims, prefix = names
+    key = f"{prefix}5"
+    with exclusive(client, key, 1.0, renew=True, claim=Claim(claims, "5")) as held:
+        assert held
+        token = client.get(key)
+        client.delete(key)  # what running out looks like
+        client.srem(claims, "5")  # and an orphan sweep that took the claim meanwhile
+        deadline = time.monotonic() + 3
+        while not client.exists(key) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.get(key) == token
+        assert client.smembers(claims) == {b"5"}
+
+        client.set(key, "someone-else", px=5000)  # lost to another holder: left to them
+        time.sleep(0.8)
+        assert client.get(key) == b"someone-else"
+    assert client.get(key) == b"someone-else"  # our release does not touch theirs
