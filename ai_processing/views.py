@@ -292,6 +292,8 @@ def review_bulk(request):
             ],
             "total": selectors.waiting(request.user).count(),
             "reasons": {c.value: c.count for c in selectors.reason_choices(request.user, filters)},
+            # The filter form's order list says how many wait per order: it follows too.
+            "orders": {c.value: c.count for c in selectors.order_choices(request.user, filters)},
         }
     )
     response["Cache-Control"] = "no-store"

@@ -184,6 +184,19 @@ function updateCounts(body) {
     const all = document.querySelector('[data-reason-count=""]');
     if (all) all.textContent = String(sum);
   }
+  relabel(document.getElementById("review-reason"), body.reasons);
+  relabel(document.getElementById("review-order"), body.orders);
+}
+
+/* The filter form's choices end in their count, "Near-duplicate (3)": set it anew (an
+   option the answer does not name has nothing waiting any more). */
+function relabel(select, counts) {
+  if (!select || !counts || typeof counts !== "object") return;
+  for (const option of select.options) {
+    if (!option.value) continue;
+    const count = Number.isInteger(counts[option.value]) ? counts[option.value] : 0;
+    option.textContent = option.textContent.replace(/\(\d+\)$/, `(${count})`);
+  }
 }
 
 async function answer(chosen, action, reason = "") {

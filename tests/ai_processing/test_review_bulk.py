@@ -143,6 +143,11 @@ def test_the_answer_counts_what_is_left(client, in_review, near_duplicate):
     assert body["total"] == 1
     assert body["reasons"]["near_duplicate"] == 0
     assert body["reasons"]["no_provider"] == 1
+    # Per order too (the filter form's list), under the other filters (near-duplicates):
+    # none left in any order; without that filter, the waiting image's order.
+    assert body["orders"] == {}
+    other = _post_json(client, [copy.pk], "reject", back="?").json()
+    assert other["orders"] == {waiting.order.order_ref: 1}
     assert Image.objects.get(pk=waiting.pk).status == S.NEEDS_REVIEW
 
 

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -90,6 +92,12 @@ def test_select_three_with_x_and_approve_them_with_a(review_page, many_in_review
     assert _focus_is_visible(page)
     expect(page.get_by_test_id("review-total")).to_have_text("1 image waiting for review")
     expect(page.locator('[data-reason-count="no_provider"]')).to_have_text("1")
+    # The filter form's choices follow too (they said 4 after the answer, seen in a walk).
+    reasons = page.get_by_test_id("filter-reason")
+    expect(reasons.locator('option[value="no_provider"]')).to_have_text(re.compile(r" \(1\)$"))
+    order_ref = images[0].order.order_ref
+    orders = page.get_by_test_id("filter-order")
+    expect(orders.locator(f'option[value="{order_ref}"]')).to_have_text(f"{order_ref} (1)")
     statuses = dict(Image.objects.filter(pk__in=[i.pk for i in images]).values_list("pk", "status"))
     assert [statuses[i.pk] for i in images] == [S.PROCESSED] * 3 + [S.NEEDS_REVIEW]
 

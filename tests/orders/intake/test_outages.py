@@ -171,9 +171,7 @@ def test_the_sweep_queues_a_lost_ingest_once_and_never_while_a_worker_has_it(
 
 
 @pytest.mark.django_db
-def test_an_ingest_killed_mid_way_is_queued_again_once_its_lease_ran_out(
-    order, add, monkeypatch
-):
+def test_an_ingest_killed_mid_way_is_queued_again_once_its_lease_ran_out(order, add, monkeypatch):
     """A worker killed mid-ingest leaves its claim (utilities.leases); the orphan sweep queues
     the image again without waiting STUCK_AFTER_SECONDS; a running ingest claims its image."""
     from orders import tasks
