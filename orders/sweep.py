@@ -62,8 +62,7 @@ def requeue_stuck(
     for image_id in candidates:
         if client.exists(lease_key(image_id)):
             continue  # a worker is on it right now
-        marker = f"rkh:sweep:{step}:{image_id}"
-        if not client.set(marker, 1, nx=True, px=max(1000, int(window * 1000))):
+        if not client.set(_marker(step, image_id), 1, nx=True, px=_window_ms()):
             continue  # queued again a moment ago: give that message its time
         queue(image_id)
         queued += 1
@@ -84,14 +83,22 @@ def requeue_orphans(
     ``ORPHAN_SWEEP_SECONDS``, not after ``STUCK_AFTER_SECONDS`` unmoved. Each is also marked
     as re-queued, as ``requeue_stuck`` does, so that sweep adds no second message at once."""
     client = shared()
-    found = leases.orphans(client, claims, lambda member: lease_key(int(member)))
-    window_ms = max(1000, int(float(settings.STUCK_AFTER_SECONDS) * 1000))
-    for member in found:
-        client.set(f"rkh:sweep:{step}:{member}", 1, px=window_ms)
-        queue(int(member))
+    found = [int(m) for m in leases.orphans(client, claims, lambda m: lease_key(int(m)))]
+    for image_id in found:
+        client.set(_marker(step, image_id), 1, px=_window_ms())
+        queue(image_id)
     if found:
         log.warning("Sweep: %d image(s) whose worker died during %s queued again", len(found), step)
     return len(found)
+
+
+def _marker(step: str, image_id: int) -> str:
+    """Set while an image's re-queued message has its time (``STUCK_AFTER_SECONDS``)."""
+    return f"rkh:sweep:{step}:{image_id}"
+
+
+def _window_ms() -> int:
+    return max(1000, int(float(settings.STUCK_AFTER_SECONDS) * 1000))
 
 
 def settle_idle_orders() -> int:

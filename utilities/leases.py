@@ -25,9 +25,8 @@ import redis
 
 from .redis_scripts import (
     CLAIM_ORPHANED,
-    LEASE_ACQUIRE_CLAIMED,
+    LEASE_ACQUIRE,
     LEASE_RELEASE,
-    LEASE_RELEASE_CLAIMED,
     LEASE_RENEW,
 )
 
@@ -64,24 +63,20 @@ def exclusive(
     """
     token = uuid.uuid4().hex
     ttl_ms = max(1000, int(ttl * 1000))
-    if claim is None:
-        taken = client.set(key, token, nx=True, px=ttl_ms)
-    else:
-        taken = client.eval(
-            LEASE_ACQUIRE_CLAIMED, 2, key, claim.claims, token, ttl_ms, claim.member
-        )
-    if not taken:
+    # The scripts' KEYS and ARGV (utilities.redis_scripts): the claim's, when there is one.
+    keys = (key, claim.claims) if claim else (key,)
+    argv = (token, ttl_ms, claim.member if claim else "")
+    if not client.eval(LEASE_ACQUIRE, len(keys), *keys, *argv):
         yield False
         return
     stop = threading.Event()
     heart = None
     if renew:
-        claimed = (2, key, claim.claims, token, ttl_ms, claim.member) if claim else None
 
         def beat() -> None:
             while not stop.wait(ttl_ms / 3000):
                 try:
-                    renewed = client.eval(LEASE_RENEW, *(claimed or (1, key, token, ttl_ms)))
+                    renewed = client.eval(LEASE_RENEW, len(keys), *keys, *argv)
                 except redis.RedisError:  # a hiccup: try again at the next beat
                     log.warning("could not renew lease %s", key)
                     continue
@@ -100,10 +95,7 @@ def exclusive(
         if heart is not None:
             heart.join(timeout=5)
         try:
-            if claim is None:
-                client.eval(LEASE_RELEASE, 1, key, token)
-            else:
-                client.eval(LEASE_RELEASE_CLAIMED, 2, key, claim.claims, token, claim.member)
+            client.eval(LEASE_RELEASE, len(keys), *keys, *argv)
         except redis.RedisError:
             # Redis is away: the work is done (or its own error is on its way up); the lease
             # runs out by itself within ``ttl``. Raising here would hide the outcome.

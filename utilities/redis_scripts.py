@@ -11,13 +11,17 @@ from __future__ import annotations
 
 # --- leases (utilities.leases) ---------------------------------------------------------------
 
-#: KEYS[1] lease key; ARGV[1] token: delete only a lease this holder still owns.
-LEASE_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+# Every lease script takes KEYS[1] the lease key and, for a lease with a claim, KEYS[2] its
+# claims set; ARGV[1] the holder's token, ARGV[2] the ttl in ms, ARGV[3] the claim's member.
+
+#: Take the lease if nobody holds it, and leave its claim in the same step (no moment where a
+#: sweep sees one without the other): 1 when taken.
+LEASE_ACQUIRE = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+if KEYS[2] then redis.call('SADD', KEYS[2], ARGV[3]) end
+return 1
 """
-#: KEYS[1] lease key (KEYS[2] its claims set, if any); ARGV token, ttl ms (ARGV[3] the claim's
-#: member): extend a lease this holder still owns (1); take back one that ran out while its
+#: Extend a lease this holder still owns (1); take back one that ran out while its
 #: holder was stalled and that nobody took since, with its claim (2); 0 when another holds it.
 LEASE_RENEW = """
 local holder = redis.call('GET', KEYS[1])
@@ -27,25 +31,13 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 if KEYS[2] then redis.call('SADD', KEYS[2], ARGV[3]) end
 return 2
 """
-#: KEYS[1] lease key, KEYS[2] claims set; ARGV token, ttl ms, member: take the lease and
-#: leave the claim in one step (no moment where a sweep sees one without the other).
-LEASE_ACQUIRE_CLAIMED = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  redis.call('SADD', KEYS[2], ARGV[3])
-  return 1
-end
-return 0
-"""
-#: KEYS[1] lease key, KEYS[2] claims set; ARGV token, member: release our lease and its claim;
-#: a lease that ran out meanwhile with nobody taking it: the claim goes too (the work is done).
-LEASE_RELEASE_CLAIMED = """
+#: Delete only a lease this holder still owns, and its claim; when the lease ran out meanwhile
+#: with nobody taking it, the claim goes too (the work is done). 1 when ours was deleted.
+LEASE_RELEASE = """
 local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  redis.call('SREM', KEYS[2], ARGV[2])
-  return 1
-end
-if not holder then redis.call('SREM', KEYS[2], ARGV[2]) end
+if holder and holder ~= ARGV[1] then return 0 end
+if KEYS[2] then redis.call('SREM', KEYS[2], ARGV[3]) end
+if holder then return redis.call('DEL', KEYS[1]) end
 return 0
 """
 #: KEYS[1] lease key, KEYS[2] claims set; ARGV[1] member: the claim of a lease nobody holds any
