@@ -15,6 +15,18 @@ the channel's backup queue run in a shielded task that finishes even when the re
 cancelled, and what it popped is then put back on the channel, where the consumer reading next
 finds it at once. (Were the put-back to fail, the next read of the channel restores the backup
 queue anyway, channels-redis' own recovery, within its ``brpop_timeout``.)
+
+It also survives Redis restarting. redis-py's asyncio pool hands out a pooled connection that
+the server closed without noticing, and a command on it fails with ``ConnectionError``; each
+stale connection of a web process failed once, so for some ten seconds after a Redis restart a
+WebSocket's handshake (its ``group_add``) answered 500 and open pages dropped their sockets.
+Each host's pool now retries a command once, at once, on a fresh connection after a
+``ConnectionError`` (unless the settings say otherwise). Retrying a command that Redis may
+already have applied is safe here: every message this project sends on the layer is a
+doorbell, telling a consumer to read what changed from the database (``orders/live.py``), so a
+doorbell rung twice costs one extra read; group membership is a set. And a retry only succeeds
+where a server answers at that moment: a server that applied the command and then died is not
+back within the retry's microseconds.
 """
 
 from __future__ import annotations
@@ -24,6 +36,8 @@ import logging
 from typing import Any
 
 from channels_redis.core import RedisChannelLayer as _RedisChannelLayer
+from channels_redis.utils import decode_hosts
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +54,10 @@ return score
 
 
 class RedisChannelLayer(_RedisChannelLayer):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, hosts: Any = None, **kwargs: Any) -> None:
+        # One immediate retry on a fresh connection after a lost one (the module's docstring).
+        hosts = [{"retry_on_error": [RedisConnectionError], **host} for host in decode_hosts(hosts)]
+        super().__init__(hosts=hosts, **kwargs)
         #: Running put-backs, referenced so they are not collected half-way.
         self._put_backs: set[asyncio.Task] = set()
 
