@@ -10,20 +10,22 @@ expensive step (decoding, which also verifies), so a bad file costs little.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import vips
 from .colour import needs_transform
-from .errors import ChecksumMismatch
+from .errors import ChecksumMismatch, ImageRejected
 from .exif import read_exif
-from .header import check_pixels, read_header
+from .header import Header, check_pixels, read_header
 from .heif import read_heif_header
 from .phash import PerceptualHash, perceptual_hash
-from .renditions import make_renditions
-from .sniff import HEIF_LOADER, SNIFF_BYTES, sniff
+from .renditions import Renditions, make_renditions
+from .sniff import HEIF_LOADER, SNIFF_BYTES, Sniffed, sniff
 
 READ_CHUNK = 1024 * 1024
 
@@ -73,7 +75,7 @@ def process(
 
     Raises ``ImageRejected`` (with a reason for the uploader) for a file that
     is not an accepted photo, is over the pixel limit, or is damaged;
-    ``ChecksumMismatch`` before judging anything when ``expected_sha256`` is
+    ``ChecksumMismatch``, rather than any verdict, when ``expected_sha256`` is
     given and the bytes differ (a stored file changed since upload). Other
     exceptions are bugs or I/O failures, not verdicts on the file.
     """
@@ -87,30 +89,30 @@ def process(
         timings[name] = round((now - clock) * 1000, 2)
         clock = now
 
-    head, size, sha256 = _read(path)
+    # The file is hashed on a thread of its own while the rest runs: the decode keeps about
+    # one core busy, hashing needs the other for a few milliseconds (SHA-256 and reads let go
+    # of the GIL). A checksum mismatch still wins over any verdict on the file's content.
+    hashing = _Hashing(path)
+    try:
+        header, sniffed, exif, renditions, phash = _examine(
+            path,
+            max_pixels=max_pixels,
+            strip_gps=strip_gps,
+            preview_size=preview_size,
+            thumbnail_size=thumbnail_size,
+            lap=lap,
+        )
+    except ImageRejected as rejected:
+        size, sha256 = hashing.result()
+        if expected_sha256 and sha256 != expected_sha256:
+            raise ChecksumMismatch(sha256, expected_sha256) from rejected
+        raise
+    finally:
+        hashing.join()
+    size, sha256 = hashing.result()
     if expected_sha256 and sha256 != expected_sha256:
         raise ChecksumMismatch(sha256, expected_sha256)
-    sniffed = sniff(head)
-    lap("read")
-    heif = sniffed.loader == HEIF_LOADER
-    header = read_heif_header(path, sniffed) if heif else read_header(path, sniffed)
-    check_pixels(header, max_pixels)
-    exif = read_exif(
-        header.exif_blob, path=path if sniffed.format == "tiff" else None, strip_gps=strip_gps
-    )
-    if heif:  # the container's own boxes turned the picture; its EXIF tag does not apply
-        exif.pop("orientation", None)
-    lap("header")
-    renditions = make_renditions(
-        path,
-        sniffed,
-        preview_size=preview_size,
-        thumbnail_size=thumbnail_size,
-        colour_transform=needs_transform(header.interpretation, header.icc_profile),
-    )
-    lap("renditions")
-    phash = perceptual_hash(renditions.thumbnail_image)
-    lap("phash")
+    lap("read")  # what was left of hashing once the rest was done
     width, height = header.upright_size
     return Processed(
         format=sniffed.format,
@@ -135,15 +137,64 @@ def process(
     )
 
 
-def _read(path: Path) -> tuple[bytes, int, str]:
-    """The file's first bytes, size and SHA-256 in one pass (it also warms the page cache)."""
-    digest = hashlib.sha256()
-    size = 0
-    head = b""
+def _examine(
+    path: Path,
+    *,
+    max_pixels: int,
+    strip_gps: bool,
+    preview_size: int,
+    thumbnail_size: int,
+    lap: Callable[[str], None],
+) -> tuple[Header, Sniffed, dict[str, Any], Renditions, PerceptualHash]:
+    """Everything but the hash, cheapest refusal first; raises ``ImageRejected``."""
     with path.open("rb") as handle:
-        while chunk := handle.read(READ_CHUNK):
-            if not head:
-                head = chunk[:SNIFF_BYTES]
-            size += len(chunk)
-            digest.update(chunk)
-    return head, size, digest.hexdigest()
+        sniffed = sniff(handle.read(SNIFF_BYTES))
+    heif = sniffed.loader == HEIF_LOADER
+    header = read_heif_header(path, sniffed) if heif else read_header(path, sniffed)
+    check_pixels(header, max_pixels)
+    exif = read_exif(
+        header.exif_blob, path=path if sniffed.format == "tiff" else None, strip_gps=strip_gps
+    )
+    if heif:  # the container's own boxes turned the picture; its EXIF tag does not apply
+        exif.pop("orientation", None)
+    lap("header")
+    renditions = make_renditions(
+        path,
+        sniffed,
+        preview_size=preview_size,
+        thumbnail_size=thumbnail_size,
+        colour_transform=needs_transform(header.interpretation, header.icc_profile),
+    )
+    lap("renditions")
+    phash = perceptual_hash(renditions.thumbnail_image)
+    lap("phash")
+    return header, sniffed, exif, renditions, phash
+
+
+class _Hashing(threading.Thread):
+    """The file's size and SHA-256, read in a thread beside the decode."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(name="rkh-ingest-hash", daemon=True)
+        self._path = path
+        self._outcome: tuple[int, str] | BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            digest = hashlib.sha256()
+            size = 0
+            with self._path.open("rb") as handle:
+                while chunk := handle.read(READ_CHUNK):
+                    size += len(chunk)
+                    digest.update(chunk)
+            self._outcome = (size, digest.hexdigest())
+        except BaseException as exc:  # handed to the caller by result()
+            self._outcome = exc
+
+    def result(self) -> tuple[int, str]:
+        self.join()
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+        assert self._outcome is not None
+        return self._outcome

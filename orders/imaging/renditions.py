@@ -62,14 +62,16 @@ def make_renditions(
         image = to_srgb_8bit(image)
         # Decoding (and so verifying), shrinking and encoding run as one
         # stream on every core: the full-size picture is never in memory.
-        preview_jpeg = _jpeg(image, PREVIEW_QUALITY)
+        # Without Huffman optimisation: it took 5 % of ingest's time (a second pass over
+        # the coefficients) to make the preview 4 % smaller (docs/benchmarks.md, "Ingest").
+        preview_jpeg = _jpeg(image, PREVIEW_QUALITY, optimize=False)
         preview_size_px = (image.width, image.height)
         # The thumbnail comes from the preview, shrunk on load (a quarter-size
         # JPEG decode), not from the original again.
         thumbnail = pyvips.Image.thumbnail_buffer(
             preview_jpeg, thumbnail_size, height=thumbnail_size, size="down"
         ).copy_memory()
-        thumbnail_jpeg = _jpeg(thumbnail, THUMBNAIL_QUALITY)
+        thumbnail_jpeg = _jpeg(thumbnail, THUMBNAIL_QUALITY, optimize=True)
     except pyvips.Error as exc:
         raise decode_failure(sniffed.label, f"{exc.message} {exc.detail}") from exc
     return Renditions(
@@ -81,6 +83,6 @@ def make_renditions(
     )
 
 
-def _jpeg(image: pyvips.Image, quality: int) -> bytes:
+def _jpeg(image: pyvips.Image, quality: int, *, optimize: bool) -> bytes:
     # keep="none": renditions never carry the original's metadata (GPS included).
-    return image.jpegsave_buffer(Q=quality, keep="none", optimize_coding=True)
+    return image.jpegsave_buffer(Q=quality, keep="none", optimize_coding=optimize)

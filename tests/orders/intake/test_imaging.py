@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from PIL import Image as PILImage
 from PIL.TiffImagePlugin import IFDRational
 
-from orders.imaging import ImageRejected, distance, nearest, process
+from orders.imaging import ChecksumMismatch, ImageRejected, distance, nearest, process
 from orders.imaging.exif import facts
 from orders.imaging.header import Header
 from orders.imaging.phash import GRID, hash_grid
@@ -118,8 +119,35 @@ def test_process_is_pure_and_its_metadata_json_safe(tmp_path):
     assert result.preview_size == (200, 300)
     assert result.thumbnail_size == (67, 100)
     assert result.exif["gps"]["latitude"] == pytest.approx(52.370083)
-    assert set(result.timings_ms) == {"read", "header", "renditions", "phash"}
+    assert set(result.timings_ms) == {"header", "renditions", "phash", "read"}
     assert json.loads(json.dumps(result.metadata()))["exif"] == result.exif
+
+
+def test_process_hashes_the_whole_file_beside_the_decode(tmp_path):
+    """The hash runs on a thread beside the decode; it is still the whole file's."""
+    data = photos.jpeg(exif=photos.camera_exif())
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(data)
+    expected = hashlib.sha256(data).hexdigest()
+    result = process(
+        path, max_pixels=10**8, strip_gps=True, preview_size=300, thumbnail_size=100,
+        expected_sha256=expected,
+    )  # fmt: skip
+    assert (result.sha256, result.file_size) == (expected, len(data))
+
+
+@pytest.mark.parametrize(
+    "content", [photos.jpeg(), b"<svg onload='alert(1)'/>"], ids=["photo", "not-a-photo"]
+)
+def test_a_changed_file_is_a_checksum_mismatch_before_any_verdict(tmp_path, content):
+    """A stored file that changed since upload is a storage fault, whatever it now holds."""
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(content)
+    with pytest.raises(ChecksumMismatch):
+        process(
+            path, max_pixels=10**8, strip_gps=True, preview_size=300, thumbnail_size=100,
+            expected_sha256="0" * 64,
+        )  # fmt: skip
 
 
 def test_process_refuses_a_file_named_like_a_photo(tmp_path):
