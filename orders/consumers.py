@@ -32,6 +32,7 @@ touches the ORM on the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -40,6 +41,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth import get_user_model
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from accounts.ws_auth import current_user_id
 from utilities import access, user_streams
@@ -56,6 +58,8 @@ CLOSE_BAD_REQUEST = 4400
 CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_GONE = 4404
+#: The channel layer (Redis) went away: the browser reconnects, as after any non-final close.
+CLOSE_SERVICE_RESTART = 1012
 #: Largest ``after`` accepted (seq is a positive 32-bit integer column).
 MAX_SEQ = 2**31 - 1
 
@@ -84,6 +88,18 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
         self._closed = False
         self._user_group = ""
         self._user_state: dict[str, dict[str, Any]] = {}
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """The stream, ended cleanly when Redis (the channel layer) goes away: the browser
+        gets 1012 ("service restart") and reconnects, as it would after any close, and the
+        log gets one line instead of an "Exception in ASGI application" traceback. A
+        handshake while Redis is away is refused the same way (close before accept)."""
+        try:
+            await super().__call__(scope, receive, send)
+        except RedisConnectionError as exc:
+            log.warning("Live stream closed: the channel layer is away (%s)", exc)
+            with contextlib.suppress(Exception):  # the socket may be gone as well
+                await send({"type": "websocket.close", "code": CLOSE_SERVICE_RESTART})
 
     def _interval(self) -> float:
         raise NotImplementedError

@@ -1,4 +1,4 @@
-"""Live streams right after Redis restarts: handshakes are accepted and doorbells ring.
+"""Live streams when Redis goes away and comes back: closed cleanly, then accepted again.
 
 A walkthrough (issue 14) found WebSocket handshakes answering 500 for about ten seconds after
 the embedded Redis was killed and restarted: the web process's channel-layer pool handed out
@@ -6,6 +6,9 @@ connections the server had closed, and each failed its first command (``group_ad
 ``ConnectionError``. ``rkh_site.channel_layer.RedisChannelLayer`` retries such a command once
 on a fresh connection. Here against a Redis of the test's own, killed with ``kill -9`` and
 started again while the web side's pool still holds the connections of the streams before.
+
+While Redis is away, an open stream ends with 1012 ("service restart", the browser reconnects)
+instead of an exception out of the ASGI application.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import copy
 
 import pytest
 
+from orders import consumers
 from rkh_site.channel_layer import RedisChannelLayer
 from tests.asyncio_helpers import run_async
 from tests.drills.stack import PrivateRedis
@@ -89,3 +93,26 @@ def test_the_layer_rejoins_and_delivers_after_redis_restarts(restartable_redis, 
     config = dict(settings.CHANNEL_LAYERS["default"]["CONFIG"])
     received = run_async(_doorbells_across_a_restart(restartable_redis, config), timeout=60)
     assert received == [{"type": "order.changed", "seq": 7}] * STREAMS
+
+
+async def _stream_while_redis_dies(server: PrivateRedis, path: str, headers) -> dict:
+    comm = (await _open(path, headers))[0]
+    try:
+        await asyncio.to_thread(server.kill)
+        while True:  # heartbeats may come first; the stream must then close, not raise
+            output = await comm.receive_output(timeout=15)
+            if output["type"] == "websocket.close":
+                return output
+    finally:
+        await hang_up(comm)
+
+
+def test_an_open_stream_closes_cleanly_when_redis_goes_away(restartable_redis, users, make_order):
+    order = make_order(users["User"])
+    closed = run_async(
+        _stream_while_redis_dies(
+            restartable_redis, f"/ws/orders/{order.order_ref}/?after=0", ws_headers(users["Viewer"])
+        ),
+        timeout=60,
+    )
+    assert closed == {"type": "websocket.close", "code": consumers.CLOSE_SERVICE_RESTART}
