@@ -93,13 +93,26 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
         """The stream, ended cleanly when Redis (the channel layer) goes away: the browser
         gets 1012 ("service restart") and reconnects, as it would after any close, and the
         log gets one line instead of an "Exception in ASGI application" traceback. A
-        handshake while Redis is away is refused the same way (close before accept)."""
+        handshake while Redis is away is refused the same way (close before accept).
+
+        However the stream ends, its heartbeat and flusher end with it: ended by an error,
+        no ``disconnect`` runs, and they would go on reading the database for a socket that
+        is gone (seen in a walkthrough: a failed send logged per stream, 20 s after Redis
+        was killed)."""
         try:
             await super().__call__(scope, receive, send)
         except RedisConnectionError as exc:
             log.warning("Live stream closed: the channel layer is away (%s)", exc)
             with contextlib.suppress(Exception):  # the socket may be gone as well
                 await send({"type": "websocket.close", "code": CLOSE_SERVICE_RESTART})
+        finally:
+            self._stop_tasks()
+
+    def _stop_tasks(self) -> None:
+        self._closed = True
+        for task in [*self._tasks, self._flusher]:
+            if task is not None and not task.done():
+                task.cancel()
 
     def _interval(self) -> float:
         raise NotImplementedError
@@ -137,10 +150,7 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
             self._tasks.append(asyncio.create_task(self._heartbeat()))
 
     async def disconnect(self, code: int) -> None:
-        self._closed = True
-        for task in [*self._tasks, self._flusher]:
-            if task is not None and not task.done():
-                task.cancel()
+        self._stop_tasks()
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
         if self._user_group:

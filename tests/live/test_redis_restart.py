@@ -8,7 +8,7 @@ on a fresh connection. Here against a Redis of the test's own, killed with ``kil
 started again while the web side's pool still holds the connections of the streams before.
 
 While Redis is away, an open stream ends with 1012 ("service restart", the browser reconnects)
-instead of an exception out of the ASGI application.
+instead of an exception out of the ASGI application, and its heartbeat ends with it.
 """
 
 from __future__ import annotations
@@ -95,24 +95,38 @@ def test_the_layer_rejoins_and_delivers_after_redis_restarts(restartable_redis, 
     assert received == [{"type": "order.changed", "seq": 7}] * STREAMS
 
 
-async def _stream_while_redis_dies(server: PrivateRedis, path: str, headers) -> dict:
+def _stream_tasks() -> list[asyncio.Task]:
+    """The live consumers' heartbeats and flushers still running on this loop."""
+    names = ("_heartbeat", "_flush_loop")
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if not task.done() and task.get_coro().__qualname__.endswith(names)
+    ]
+
+
+async def _stream_while_redis_dies(server: PrivateRedis, path: str, headers) -> tuple[dict, list]:
     comm = (await _open(path, headers))[0]
     try:
+        assert _stream_tasks(), "the stream runs a heartbeat"
         await asyncio.to_thread(server.kill)
         while True:  # heartbeats may come first; the stream must then close, not raise
             output = await comm.receive_output(timeout=15)
             if output["type"] == "websocket.close":
-                return output
+                break
+        await asyncio.sleep(0.1)  # cancelled tasks finish on the loop's next turns
+        return output, _stream_tasks()
     finally:
         await hang_up(comm)
 
 
 def test_an_open_stream_closes_cleanly_when_redis_goes_away(restartable_redis, users, make_order):
     order = make_order(users["User"])
-    closed = run_async(
+    closed, left_running = run_async(
         _stream_while_redis_dies(
             restartable_redis, f"/ws/orders/{order.order_ref}/?after=0", ws_headers(users["Viewer"])
         ),
         timeout=60,
     )
     assert closed == {"type": "websocket.close", "code": consumers.CLOSE_SERVICE_RESTART}
+    assert left_running == [], "the ended stream's heartbeat would go on reading the database"
