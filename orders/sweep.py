@@ -88,7 +88,12 @@ def requeue_orphans(
         client.set(_marker(step, image_id), 1, px=_window_ms())
         queue(image_id)
     if found:
-        log.warning("Sweep: %d image(s) whose worker died during %s queued again", len(found), step)
+        log.warning(
+            "Sweep: %d image(s) whose %s lease ran out unreleased (worker died, or Redis was "
+            "away when it finished) queued again",
+            len(found),
+            step,
+        )
     return len(found)
 
 
