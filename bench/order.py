@@ -9,8 +9,9 @@ What runs, all on this machine, as the Procfile runs it (production settings, DE
 
 - the web process: ``uvicorn rkh_site.asgi:application``;
 - ``worker``: ``celery worker -Q default,ingest,pmr --concurrency 2`` (prefork, as the Procfile);
-- ``worker-ai``: ``celery worker -Q ai --concurrency A`` (prefork; A defaults to C: the Procfile's
-  4 processes could not hold C = 16 Runware slots, one call per process at a time);
+- ``worker-ai``: ``celery worker -Q ai --concurrency A`` (prefork; A defaults to 1.5 x C, as the
+  Procfile's 6 processes for its 4 slots: a process carrying its edit onto the full-size photo
+  has given its slot back, and another keeps the slot busy);
 - the Runware simulator (``python -m ai_processing.simulator --latency L``: every task answered
   after L s, jittered 0.5-1.5 x, in parallel) and the PMR simulator (``python -m pmr.simulator
   --latency-ms``), each in its own process;
@@ -330,7 +331,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200, help="photos in the order (200)")
     parser.add_argument("--latency", type=float, default=5.0, help="Runware latency L, s (5)")
     parser.add_argument("--concurrency", type=int, default=16, help="C: Runware slots (16)")
-    parser.add_argument("--ai-processes", type=int, default=None, help="worker-ai (C)")
+    parser.add_argument("--ai-processes", type=int, default=None, help="worker-ai (1.5 x C)")
     parser.add_argument("--pmr-latency", type=float, default=0.1, help="PMR per call, s (0.1)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the photos here")
     parser.add_argument("--db-host", default="127.0.0.1")
@@ -340,7 +341,7 @@ def main() -> None:
     # SIGTERM (and SIGINT, ignored in a background job) stop the processes started here.
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    ai_processes = args.ai_processes or args.concurrency
+    ai_processes = args.ai_processes or math.ceil(1.5 * args.concurrency)
 
     scratch = Path(tempfile.mkdtemp(prefix="rkh-bench-order-"))
     folder = (args.keep or scratch) / "photos-v2"  # v2: no near-duplicates

@@ -22,9 +22,10 @@ What runs, all on this machine:
   needs_review, failed or rejected.
 
 C defaults to the project's ``AI_PROVIDER_CONCURRENCY["runware"]`` (4): the slots every worker
-shares. The AI worker gets C prefork processes, or ``--ai-processes`` (the Runware client caps
-in-flight tasks per process at 4, so one process with C threads would not reach C > 4); more
-processes than slots keep the slots busy while some carry their edit onto the full-size photo.
+shares. The AI worker gets 1.5 x C prefork processes, as the Procfile's 6 for 4, or
+``--ai-processes`` (the Runware client caps in-flight tasks per process at 4, so one process
+with C threads would not reach C > 4): more processes than slots keep the slots busy while some
+carry their edit onto the full-size photo.
 
 Printed: ingest time (commit → no image left uploaded), AI time (from then → all settled;
 each image's AI work starts as soon as it is ingested, so most of it overlaps the ingest),
@@ -80,8 +81,8 @@ def main() -> None:
         "--ai-processes",
         type=int,
         default=None,
-        help="the AI worker's prefork processes (default C): more than C keep every slot busy "
-        "while some processes carry an edit onto the full-size photo",
+        help="the AI worker's prefork processes (default 1.5 x C, as the Procfile's 6 for 4): more "
+        "than C keep every slot busy while some carry an edit onto the full-size photo",
     )
     parser.add_argument("--operations", default="edit", help="Runware operations: edit,caption")
     parser.add_argument("--db-host", default="127.0.0.1")
@@ -89,7 +90,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     concurrency = args.concurrency or configured_concurrency()
-    ai_processes = args.ai_processes or concurrency
+    ai_processes = args.ai_processes or math.ceil(1.5 * concurrency)
     operations = [op.strip() for op in args.operations.split(",") if op.strip()]
     assert set(operations) <= {"edit", "caption"}, "Runware does edit and caption only"
 
