@@ -125,3 +125,29 @@ def s3_media(settings, s3_server, tmp_path):
     roots = {str(local), str(settings.MEDIA_ROOT)}
     left = [os.path.join(d, n) for r in roots for d, _s, names in os.walk(r) for n in names]
     assert left == [], f"media were written to local disk: {left}"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, with its other sessions ended before it is dropped.
+
+    Async tests read the database from asgiref's executor thread (consumers, the live
+    server's threads); a connection such a thread still holds from the pool at the end is
+    not closed by Django's ``close_pool`` (psycopg_pool closes only the connections returned
+    to it), and the drop then failed with "database … is being accessed by other users",
+    leaving the test database behind (seen in CI as a teardown warning).
+    """
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock():
+        connection.close()
+        connection.close_pool()  # first, so the pool opens nothing after the sessions end
+    with django_db_blocker.unblock(), connection._nodb_cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            [connection.settings_dict["NAME"]],
+        )
