@@ -10,9 +10,10 @@ expensive step (decoding, which also verifies), so a bad file costs little.
 from __future__ import annotations
 
 import hashlib
-import threading
+import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,6 @@ from .heif import read_heif_header
 from .phash import PerceptualHash, perceptual_hash
 from .renditions import Renditions, make_renditions
 from .sniff import HEIF_LOADER, SNIFF_BYTES, Sniffed, sniff
-
-READ_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -92,26 +91,25 @@ def process(
     # The file is hashed on a thread of its own while the rest runs: the decode keeps about
     # one core busy, hashing needs the other for a few milliseconds (SHA-256 and reads let go
     # of the GIL). A checksum mismatch still wins over any verdict on the file's content.
-    hashing = _Hashing(path)
-    try:
-        header, sniffed, exif, renditions, phash = _examine(
-            path,
-            max_pixels=max_pixels,
-            strip_gps=strip_gps,
-            preview_size=preview_size,
-            thumbnail_size=thumbnail_size,
-            lap=lap,
-        )
-    except ImageRejected as rejected:
+    verdict: ImageRejected | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rkh-ingest-hash") as hasher:
+        hashing = hasher.submit(_size_and_sha256, path)
+        try:
+            header, sniffed, exif, renditions, phash = _examine(
+                path,
+                max_pixels=max_pixels,
+                strip_gps=strip_gps,
+                preview_size=preview_size,
+                thumbnail_size=thumbnail_size,
+                lap=lap,
+            )
+        except ImageRejected as rejected:
+            verdict = rejected
         size, sha256 = hashing.result()
-        if expected_sha256 and sha256 != expected_sha256:
-            raise ChecksumMismatch(sha256, expected_sha256) from rejected
-        raise
-    finally:
-        hashing.join()
-    size, sha256 = hashing.result()
     if expected_sha256 and sha256 != expected_sha256:
-        raise ChecksumMismatch(sha256, expected_sha256)
+        raise ChecksumMismatch(sha256, expected_sha256) from verdict
+    if verdict is not None:
+        raise verdict
     lap("read")  # what was left of hashing once the rest was done
     width, height = header.upright_size
     return Processed(
@@ -171,30 +169,6 @@ def _examine(
     return header, sniffed, exif, renditions, phash
 
 
-class _Hashing(threading.Thread):
-    """The file's size and SHA-256, read in a thread beside the decode."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(name="rkh-ingest-hash", daemon=True)
-        self._path = path
-        self._outcome: tuple[int, str] | BaseException | None = None
-        self.start()
-
-    def run(self) -> None:
-        try:
-            digest = hashlib.sha256()
-            size = 0
-            with self._path.open("rb") as handle:
-                while chunk := handle.read(READ_CHUNK):
-                    size += len(chunk)
-                    digest.update(chunk)
-            self._outcome = (size, digest.hexdigest())
-        except BaseException as exc:  # handed to the caller by result()
-            self._outcome = exc
-
-    def result(self) -> tuple[int, str]:
-        self.join()
-        if isinstance(self._outcome, BaseException):
-            raise self._outcome
-        assert self._outcome is not None
-        return self._outcome
+def _size_and_sha256(path: Path) -> tuple[int, str]:
+    with path.open("rb") as handle:
+        return os.fstat(handle.fileno()).st_size, hashlib.file_digest(handle, "sha256").hexdigest()
