@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import os
 import secrets
 import socket
@@ -110,3 +111,10 @@ def load_average(when: str) -> str:
     end, because this machine is shared and a figure means little without the load beside it."""
     one, five, fifteen = os.getloadavg()
     return f"load average ({when}): {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def ai_processes_for(slots: int) -> int:
+    """The AI worker's processes for ``slots`` provider slots, as deployed (the Procfile's 6 for
+    4): a process carrying its edit onto the full-size photo has given its slot back, and
+    another keeps the slot busy (docs/benchmarks.md, "Pipeline")."""
+    return math.ceil(1.5 * slots)

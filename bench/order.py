@@ -68,6 +68,7 @@ sys.path.insert(0, str(ROOT))
 
 from common import (  # noqa: E402
     PMR_SECRETS,
+    ai_processes_for,
     free_port,
     load_average,
     pmr_simulator_args,
@@ -341,7 +342,7 @@ def main() -> None:
     # SIGTERM (and SIGINT, ignored in a background job) stop the processes started here.
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    ai_processes = args.ai_processes or math.ceil(1.5 * args.concurrency)
+    ai_processes = args.ai_processes or ai_processes_for(args.concurrency)
 
     scratch = Path(tempfile.mkdtemp(prefix="rkh-bench-order-"))
     folder = (args.keep or scratch) / "photos-v2"  # v2: no near-duplicates

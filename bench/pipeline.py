@@ -51,7 +51,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import PMR_SECRETS, make_photos, prepare_database  # noqa: E402
+from common import PMR_SECRETS, ai_processes_for, make_photos, prepare_database  # noqa: E402
 
 DB_NAME = "rkh_bench"
 REDIS_URL = "redis://127.0.0.1:6379/7"
@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     concurrency = args.concurrency or configured_concurrency()
-    ai_processes = args.ai_processes or math.ceil(1.5 * concurrency)
+    ai_processes = args.ai_processes or ai_processes_for(concurrency)
     operations = [op.strip() for op in args.operations.split(",") if op.strip()]
     assert set(operations) <= {"edit", "caption"}, "Runware does edit and caption only"
 

@@ -106,7 +106,8 @@ def _stream_tasks() -> list[asyncio.Task]:
 
 
 async def _stream_while_redis_dies(server: PrivateRedis, path: str, headers) -> tuple[dict, list]:
-    comm = (await _open(path, headers))[0]
+    comms = await _open(path, headers)
+    comm = comms[0]
     try:
         assert _stream_tasks(), "the stream runs a heartbeat"
         await asyncio.to_thread(server.kill)
@@ -117,7 +118,8 @@ async def _stream_while_redis_dies(server: PrivateRedis, path: str, headers) -> 
         await asyncio.sleep(0.1)  # cancelled tasks finish on the loop's next turns
         return output, _stream_tasks()
     finally:
-        await hang_up(comm)
+        for each in comms:
+            await hang_up(each)
 
 
 def test_an_open_stream_closes_cleanly_when_redis_goes_away(restartable_redis, users, make_order):
